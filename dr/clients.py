@@ -1,0 +1,157 @@
+"""Azure SDK clients, built lazily from the one settings object and reused.
+
+The same code talks to Azure (managed identity through azure-identity), to Azurite (connection strings
+from settings) or to the devstack ARM emulator (its endpoint, CA bundle and a static token).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from functools import lru_cache
+from ipaddress import ip_address
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from azure.core.credentials import AccessToken, TokenCredential
+
+from .errors import InvalidInputError
+from .settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from azure.mgmt.sql import SqlManagementClient
+    from azure.mgmt.trafficmanager import TrafficManagerManagementClient
+    from azure.storage.blob import BlobServiceClient
+    from azure.storage.blob.aio import BlobServiceClient as AsyncBlobServiceClient
+
+
+def account_name_from_url(account_url: str) -> str:
+    """The storage account an URL names: first host label in Azure, first path segment for an emulator's
+    path-style URL (http://127.0.0.1:10000/primary)."""
+    parts = urlsplit(account_url)
+    host = parts.hostname or ""
+    if not host:
+        raise InvalidInputError(f"not an account URL: {account_url!r}")
+    if host == "localhost" or _is_ip(host):
+        segment = parts.path.strip("/").split("/")[0]
+        if not segment:
+            raise InvalidInputError(f"path-style account URL without an account name: {account_url!r}")
+        return segment
+    return host.split(".")[0]
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+class StaticToken(TokenCredential):
+    """A fixed bearer token: what the ARM emulator needs, never used against Azure."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+        return AccessToken(self._token, int(time.time()) + 3600)
+
+
+class Clients:
+    """Builds each client on first use and hands the same one out afterwards (thread-safe)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._lock = threading.Lock()
+        self._cache: dict[tuple[str, ...], Any] = {}
+
+    def _once(self, key: tuple[str, ...], build: Any) -> Any:
+        with self._lock:
+            if key not in self._cache:
+                self._cache[key] = build()
+            return self._cache[key]
+
+    # -- credentials ---------------------------------------------------------------------------------
+    def azure_credential(self) -> TokenCredential:
+        def build() -> TokenCredential:
+            from azure.identity import DefaultAzureCredential
+
+            return DefaultAzureCredential(
+                managed_identity_client_id=self.settings.managed_identity_client_id,
+                exclude_interactive_browser_credential=True,
+            )
+
+        return self._once(("azure-credential",), build)  # type: ignore[no-any-return]
+
+    def async_azure_credential(self) -> Any:
+        from azure.identity.aio import DefaultAzureCredential
+
+        return DefaultAzureCredential(managed_identity_client_id=self.settings.managed_identity_client_id)
+
+    def arm_credential(self) -> TokenCredential:
+        if self.settings.arm_token is not None:
+            return StaticToken(self.settings.arm_token.get_secret_value())
+        return self.azure_credential()
+
+    def _arm_kwargs(self) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"base_url": self.settings.arm_endpoint.rstrip("/")}
+        if self.settings.arm_ca_bundle is not None:
+            kwargs["connection_verify"] = str(self.settings.arm_ca_bundle)
+        if self.settings.uses_arm_emulator:
+            # The emulator's ARM audience is the same as Azure's; the SDK derives scopes from base_url.
+            kwargs["credential_scopes"] = ["https://management.azure.com/.default"]
+        return kwargs
+
+    # -- management plane ----------------------------------------------------------------------------
+    def sql(self, subscription_id: str) -> SqlManagementClient:
+        def build() -> SqlManagementClient:
+            from azure.mgmt.sql import SqlManagementClient
+
+            return SqlManagementClient(self.arm_credential(), subscription_id, **self._arm_kwargs())
+
+        return self._once(("sql", subscription_id), build)  # type: ignore[no-any-return]
+
+    def traffic_manager(self, subscription_id: str) -> TrafficManagerManagementClient:
+        def build() -> TrafficManagerManagementClient:
+            from azure.mgmt.trafficmanager import TrafficManagerManagementClient
+
+            return TrafficManagerManagementClient(self.arm_credential(), subscription_id, **self._arm_kwargs())
+
+        return self._once(("tm", subscription_id), build)  # type: ignore[no-any-return]
+
+    # -- data plane ----------------------------------------------------------------------------------
+    def connection_string_for(self, account_url: str) -> str | None:
+        secret = self.settings.storage_connection_strings.get(account_name_from_url(account_url))
+        return secret.get_secret_value() if secret is not None else None
+
+    def blob_service(self, account_url: str) -> BlobServiceClient:
+        def build() -> BlobServiceClient:
+            from azure.storage.blob import BlobServiceClient
+
+            conn = self.connection_string_for(account_url)
+            if conn is not None:
+                return BlobServiceClient.from_connection_string(conn)
+            return BlobServiceClient(account_url, credential=self.azure_credential())
+
+        return self._once(("blob", account_url), build)  # type: ignore[no-any-return]
+
+    def async_blob_service(self, account_url: str, **kwargs: Any) -> AsyncBlobServiceClient:
+        """A fresh async client (aio clients are bound to the event loop that uses them: never cached)."""
+        from azure.storage.blob.aio import BlobServiceClient as AsyncClient
+
+        conn = self.connection_string_for(account_url)
+        if conn is not None:
+            return AsyncClient.from_connection_string(conn, **kwargs)
+        return AsyncClient(account_url, credential=self.async_azure_credential(), **kwargs)
+
+
+@lru_cache(maxsize=1)
+def get_clients() -> Clients:
+    return Clients(get_settings())
+
+
+def reset_for_tests() -> None:
+    """Forget cached settings and clients (tests that change the environment call this)."""
+    get_clients.cache_clear()
+    get_settings.cache_clear()

@@ -1,0 +1,160 @@
+"""The one error hierarchy of the project.
+
+Activities raise these; the Durable runtime carries only an exception's message across the activity
+boundary, so every error renders as ``[<category>:<code>] message`` and :func:`parse_failure` recovers the
+category on the orchestrator side (deterministically, from the message alone) to decide whether to retry.
+azure-core errors are translated at the adapter edge by :func:`from_azure_error`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+Category = Literal["transient", "permanent", "precondition", "not_found", "invalid"]
+
+_FAILURE = re.compile(r"\[(transient|permanent|precondition|not_found|invalid):([A-Za-z0-9_.\-]+)\]\s?(.*)", re.S)
+
+
+class DrError(Exception):
+    """Base of every error this project raises on purpose."""
+
+    category: Category = "permanent"
+    default_code = "Error"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code or self.default_code
+
+    def __str__(self) -> str:
+        return f"[{self.category}:{self.code}] {self.message}"
+
+    @property
+    def retryable(self) -> bool:
+        return self.category == "transient"
+
+
+class TransientError(DrError):
+    """Worth retrying: throttling, a busy resource, a network blip, a 5xx."""
+
+    category: Category = "transient"
+    default_code = "Transient"
+
+
+class PermanentError(DrError):
+    """Retrying will not help: the operation failed for good."""
+
+    category: Category = "permanent"
+    default_code = "Failed"
+
+
+class PreconditionError(DrError):
+    """The world is not in a state where acting is safe (secondary unhealthy, name taken, cool-down)."""
+
+    category: Category = "precondition"
+    default_code = "PreconditionFailed"
+
+
+class NotFoundError(DrError):
+    """A resource a plan names does not exist."""
+
+    category: Category = "not_found"
+    default_code = "NotFound"
+
+
+class InvalidInputError(DrError):
+    """Bad input from outside (a plan file, an alert body, an operator request): a 4xx, never a retry."""
+
+    category: Category = "invalid"
+    default_code = "InvalidInput"
+
+
+class PlanError(InvalidInputError):
+    default_code = "InvalidPlan"
+
+
+class StepTimeoutError(PermanentError):
+    default_code = "StepTimedOut"
+
+
+@dataclass(frozen=True)
+class Failure:
+    """What the orchestrator knows about a failed activity: only its message crossed the boundary."""
+
+    category: Category
+    code: str
+    message: str
+
+    @property
+    def retryable(self) -> bool:
+        return self.category == "transient"
+
+    def as_dict(self) -> dict[str, str]:
+        return {"category": self.category, "code": self.code, "message": self.message}
+
+
+def parse_failure(text: str) -> Failure:
+    """Recover the category and code from an activity failure's message (see :class:`DrError`).
+
+    Exceptions that were not ours (a bug, an unexpected library error) count as permanent: retrying an
+    unknown error hides bugs and delays the operator's decision.
+    """
+    match = _FAILURE.search(text)
+    if match:
+        category, code, message = match.groups()
+        return Failure(category, code, message.strip())  # type: ignore[arg-type]
+    first_line = text.strip().splitlines()[0] if text.strip() else "unknown error"
+    return Failure("permanent", "UnexpectedError", first_line)
+
+
+_TRANSIENT_STATUS = {408, 429, 500, 502, 503, 504}
+_TRANSIENT_CODES = {"FailoverGroupBusy", "ServerBusy", "OperationInProgress", "TooManyRequests"}
+
+
+def from_azure_error(exc: Exception, *, what: str) -> DrError:
+    """Translate an azure-core exception into this hierarchy, keeping Azure's error code and message.
+
+    ``what`` says what was being done ("copy images/a.png", "failover shop-fog") so the message stands alone.
+    """
+    from azure.core.exceptions import (
+        ClientAuthenticationError,
+        HttpResponseError,
+        ResourceExistsError,
+        ResourceNotFoundError,
+        ServiceRequestError,
+        ServiceResponseError,
+    )
+
+    if isinstance(exc, DrError):
+        return exc
+    if isinstance(exc, ServiceRequestError | ServiceResponseError):
+        return TransientError(f"{what}: connection failed ({type(exc).__name__})", code="ConnectionError")
+    if isinstance(exc, HttpResponseError):
+        status = exc.status_code or 0
+        code = _azure_error_code(exc) or f"Http{status}"
+        message = f"{what}: {code} (HTTP {status}): {_azure_error_message(exc)}"
+        if isinstance(exc, ClientAuthenticationError) or status in (401, 403):
+            return PermanentError(message, code=code)
+        if isinstance(exc, ResourceNotFoundError) or status == 404:
+            return NotFoundError(message, code=code)
+        if status in _TRANSIENT_STATUS or code in _TRANSIENT_CODES:
+            return TransientError(message, code=code)
+        if isinstance(exc, ResourceExistsError) or status in (409, 412):
+            return PreconditionError(message, code=code)
+        return PermanentError(message, code=code)
+    return PermanentError(f"{what}: {type(exc).__name__}: {exc}", code="UnexpectedError")
+
+
+def _azure_error_code(exc: object) -> str | None:
+    error = getattr(exc, "error", None)
+    code = getattr(error, "code", None) or getattr(exc, "error_code", None)
+    return str(code) if code else None
+
+
+def _azure_error_message(exc: object) -> str:
+    error = getattr(exc, "error", None)
+    message = getattr(error, "message", None) or getattr(exc, "reason", None) or "no message"
+    # Azure storage messages carry a RequestId/Time trailer that adds noise to reports.
+    return str(message).split("\nRequestId:")[0].strip()

@@ -1,0 +1,72 @@
+"""The one settings object: every knob the app reads from its environment (app settings in Azure,
+local.settings.json under func, the devstack's environment locally). Nothing reads os.environ elsewhere.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+AZURE_ARM_ENDPOINT = "https://management.azure.com"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DR_", extra="ignore", frozen=True)
+
+    plans_dir: Path = Field(Path("plans"), description="Folder of YAML DR plans, read when a run starts.")
+    task_hub: str = Field("drorchestrator", description="Durable task hub name (host.json reads it too).")
+
+    # Management plane: Azure, or the devstack ARM emulator (HTTPS with its own CA).
+    arm_endpoint: str = AZURE_ARM_ENDPOINT
+    arm_ca_bundle: Path | None = Field(None, description="CA bundle for a non-public ARM endpoint.")
+    arm_token: SecretStr | None = Field(
+        None, description="Static bearer token for the ARM emulator; unset in Azure (managed identity)."
+    )
+
+    # Data plane: account name -> connection string, for Azurite only. Accounts absent from the map are
+    # reached at their URL with the managed identity (azure-identity), as in Azure.
+    storage_connection_strings: dict[str, SecretStr] = Field(default_factory=dict)
+    reports_account_url: str | None = Field(None, description="Blob account that receives run reports.")
+    reports_container: str = "dr-reports"
+    state_container: str = Field(
+        "dr-state", description="Container (on the reports account) for sync watermarks and manifests."
+    )
+
+    # Operator API.
+    enforce_roles: bool = Field(False, description="Check App Service auth roles on operator routes.")
+    operator_role: str = "dr.operator"
+    approver_role: str = "dr.approver"
+
+    # Standing sync.
+    sync_schedule: str = "0 */15 * * * *"
+
+    # Orchestration tuning.
+    step_poll_min_seconds: float = 2.0
+    activity_retry_attempts: int = 5
+    activity_retry_first_interval_seconds: float = 2.0
+
+    managed_identity_client_id: str | None = Field(
+        None, validation_alias="AZURE_CLIENT_ID", description="User-assigned identity used in Azure."
+    )
+
+    @field_validator("storage_connection_strings", mode="before")
+    @classmethod
+    def _parse_json_map(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return json.loads(value) if value.strip() else {}
+        return value
+
+    @property
+    def uses_arm_emulator(self) -> bool:
+        return self.arm_endpoint.rstrip("/") != AZURE_ARM_ENDPOINT
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings read once per process, on first use (never at import)."""
+    return Settings()

@@ -1,0 +1,79 @@
+"""The contract every step kind implements: begin, poll, work (optional fan-out), teardown (optional).
+
+The per-step sub-orchestration drives it (the monitor pattern): ``begin`` starts the work and returns at
+once; while the step is not done the orchestrator either fans out the ``work`` items the kind asked for
+(bounded parallelism, one activity each) or waits ``poll_after_seconds`` on a durable timer, then calls
+``poll`` with the kind's small ``state`` and the results of the work items. No call blocks for minutes.
+Every call may run more than once (activities are at-least-once): each must find work already done and say
+so instead of doing it twice. Failure is raised as a :mod:`dr.errors` error, never returned.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from datetime import datetime
+from typing import Any, ClassVar, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..plan import STEP_MODELS, Mode, StepBase
+
+P = TypeVar("P", bound=StepBase)
+
+
+class StepContext(BaseModel):
+    """What a step call knows about its run. Travels in every activity input (keep it small)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    run_id: str
+    plan_name: str
+    mode: Mode
+    step: dict[str, Any]
+    started_at: datetime
+    now: datetime = Field(description="The orchestrator's deterministic time when it made the call.")
+    force: bool = Field(False, description="Operator override of safety refusals such as a cool-down.")
+
+    def params(self) -> StepBase:
+        return STEP_MODELS[self.step["kind"]].model_validate(self.step)
+
+    @property
+    def step_id(self) -> str:
+        return str(self.step["id"])
+
+    @property
+    def is_drill(self) -> bool:
+        return self.mode == "drill"
+
+
+class StepProgress(BaseModel):
+    """What begin and poll return. ``state`` is the kind's own memory between calls (small: < 16 KB)."""
+
+    done: bool = False
+    state: dict[str, Any] = Field(default_factory=dict)
+    poll_after_seconds: float = Field(0.0, ge=0)
+    work: list[dict[str, Any]] = Field(default_factory=list, description="Items to fan out before next poll.")
+    max_parallel: int = Field(4, ge=1, le=64)
+    summary: str = Field("", description="One line for the live status, e.g. '1200/3000 blobs copied'.")
+    detail: dict[str, Any] = Field(default_factory=dict, description="User-facing facts for the report.")
+    warnings: list[str] = Field(default_factory=list)
+    rpo_estimate_seconds: float | None = Field(None, description="Data the failover may lose, if known.")
+
+
+class StepKind(ABC, Generic[P]):
+    kind: ClassVar[str]
+
+    @abstractmethod
+    def begin(self, ctx: StepContext, params: P) -> StepProgress: ...
+
+    def poll(
+        self, ctx: StepContext, params: P, state: dict[str, Any], work_results: list[dict[str, Any]]
+    ) -> StepProgress:
+        raise NotImplementedError(f"{self.kind} finishes in begin and is never polled")
+
+    def work(self, ctx: StepContext, params: P, item: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError(f"{self.kind} does not fan out work items")
+
+    def teardown(self, ctx: StepContext, params: P, state: dict[str, Any]) -> dict[str, Any]:
+        """Undo what a drill created (only what this run created). Default: nothing to undo."""
+        return {"teardown": "nothing to undo"}
