@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from datetime import datetime
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..plan import STEP_MODELS, Mode, StepBase
+from ..plan import STEP_MODELS, StepBase
 
 P = TypeVar("P", bound=StepBase)
 
@@ -28,7 +28,9 @@ class StepContext(BaseModel):
 
     run_id: str
     plan_name: str
-    mode: Mode
+    mode: Literal["failover", "drill", "sync"] = Field(
+        description="sync = the standing blob sync between disasters (production targets, not a failover)."
+    )
     step: dict[str, Any]
     started_at: datetime
     now: datetime = Field(description="The orchestrator's deterministic time when it made the call.")

@@ -1,0 +1,57 @@
+"""Run reports as JSON blobs in the reports container (on the secondary side: it must outlive the outage)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .clients import Clients
+from .errors import InvalidInputError, NotFoundError, from_azure_error
+from .run import RunReport
+
+
+def report_blob_name(instance_id: str) -> str:
+    return f"runs/{instance_id}.json"
+
+
+def _container(clients: Clients) -> Any:
+    account_url = clients.settings.reports_account_url
+    if not account_url:
+        raise InvalidInputError("setting DR_REPORTS_ACCOUNT_URL is not set: nowhere to write run reports")
+    return clients.blob_service(account_url).get_container_client(clients.settings.reports_container)
+
+
+def write_report(clients: Clients, report: RunReport) -> str:
+    """Write (or overwrite: a replayed activity writes the same report again) and return its URL."""
+    from azure.core.exceptions import AzureError, ResourceExistsError
+    from azure.storage.blob import ContentSettings
+
+    container = _container(clients)
+    try:
+        try:
+            container.create_container()
+        except ResourceExistsError:
+            pass
+        blob = container.get_blob_client(report_blob_name(report.instance_id))
+        blob.upload_blob(
+            json.dumps(report.model_dump(mode="json"), indent=2).encode(),
+            overwrite=True,
+            content_settings=ContentSettings(content_type="application/json"),
+            metadata={"plan": report.plan, "status": report.status, "mode": report.mode},
+        )
+    except AzureError as exc:
+        raise from_azure_error(exc, what=f"write report of {report.instance_id}") from exc
+    return str(blob.url)
+
+
+def read_report(clients: Clients, instance_id: str) -> dict[str, Any]:
+    from azure.core.exceptions import AzureError, ResourceNotFoundError
+
+    blob = _container(clients).get_blob_client(report_blob_name(instance_id))
+    try:
+        data = blob.download_blob().readall()
+    except ResourceNotFoundError:
+        raise NotFoundError(f"run {instance_id!r} has no report (yet)", code="ReportNotFound") from None
+    except AzureError as exc:
+        raise from_azure_error(exc, what=f"read report of {instance_id}") from exc
+    return json.loads(data)  # type: ignore[no-any-return]
