@@ -82,7 +82,7 @@ class Clients:
                 exclude_interactive_browser_credential=True,
             )
 
-        return self._once(("azure-credential",), build)  # type: ignore[no-any-return]
+        return self._once(("azure-credential",), build)
 
     def async_azure_credential(self) -> Any:
         from azure.identity.aio import DefaultAzureCredential
@@ -110,15 +110,17 @@ class Clients:
 
             return SqlManagementClient(self.arm_credential(), subscription_id, **self._arm_kwargs())
 
-        return self._once(("sql", subscription_id), build)  # type: ignore[no-any-return]
+        return self._once(("sql", subscription_id), build)
 
     def traffic_manager(self, subscription_id: str) -> TrafficManagerManagementClient:
         def build() -> TrafficManagerManagementClient:
             from azure.mgmt.trafficmanager import TrafficManagerManagementClient
 
-            return TrafficManagerManagementClient(self.arm_credential(), subscription_id, **self._arm_kwargs())
+            return TrafficManagerManagementClient(
+                self.arm_credential(), subscription_id, **self._arm_kwargs()
+            )
 
-        return self._once(("tm", subscription_id), build)  # type: ignore[no-any-return]
+        return self._once(("tm", subscription_id), build)
 
     # -- data plane ----------------------------------------------------------------------------------
     def connection_string_for(self, account_url: str) -> str | None:
@@ -134,7 +136,7 @@ class Clients:
                 return BlobServiceClient.from_connection_string(conn)
             return BlobServiceClient(account_url, credential=self.azure_credential())
 
-        return self._once(("blob", account_url), build)  # type: ignore[no-any-return]
+        return self._once(("blob", account_url), build)
 
     def async_blob_service(self, account_url: str, **kwargs: Any) -> AsyncBlobServiceClient:
         """A fresh async client (aio clients are bound to the event loop that uses them: never cached)."""

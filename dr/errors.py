@@ -14,7 +14,9 @@ from typing import Literal
 
 Category = Literal["transient", "permanent", "precondition", "not_found", "invalid"]
 
-_FAILURE = re.compile(r"\[(transient|permanent|precondition|not_found|invalid):([A-Za-z0-9_.\-]+)\]\s?(.*)", re.S)
+_FAILURE = re.compile(
+    r"\[(transient|permanent|precondition|not_found|invalid):([A-Za-z0-9_.\-]+)\]\s?(.*)", re.S
+)
 
 
 class DrError(Exception):
@@ -158,3 +160,15 @@ def _azure_error_message(exc: object) -> str:
     message = getattr(error, "message", None) or getattr(exc, "reason", None) or "no message"
     # Azure storage messages carry a RequestId/Time trailer that adds noise to reports.
     return str(message).split("\nRequestId:")[0].strip()
+
+
+class AuthorizationError(InvalidInputError):
+    """The caller is authenticated (function key) but lacks the role the operation needs."""
+
+    default_code = "Forbidden"
+
+
+class ConflictError(PreconditionError):
+    """The request conflicts with the run's current state (not awaiting approval, already finished...)."""
+
+    default_code = "Conflict"

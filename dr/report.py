@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
@@ -28,10 +29,8 @@ def write_report(clients: Clients, report: RunReport) -> str:
 
     container = _container(clients)
     try:
-        try:
+        with contextlib.suppress(ResourceExistsError):
             container.create_container()
-        except ResourceExistsError:
-            pass
         blob = container.get_blob_client(report_blob_name(report.instance_id))
         blob.upload_blob(
             json.dumps(report.model_dump(mode="json"), indent=2).encode(),
@@ -54,4 +53,4 @@ def read_report(clients: Clients, instance_id: str) -> dict[str, Any]:
         raise NotFoundError(f"run {instance_id!r} has no report (yet)", code="ReportNotFound") from None
     except AzureError as exc:
         raise from_azure_error(exc, what=f"read report of {instance_id}") from exc
-    return json.loads(data)  # type: ignore[no-any-return]
+    return json.loads(data)

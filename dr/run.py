@@ -51,6 +51,9 @@ class RunInput(BaseModel):
     requested_by: str | None = None
     reason: str | None = None
     force: bool = False
+    min_poll_seconds: float = Field(
+        2.0, ge=0, description="Read from settings by the starter, not on replay."
+    )
 
     def plan_model(self) -> Plan:
         return Plan.model_validate(self.plan)
@@ -182,7 +185,11 @@ class RunState:
         record = self.steps[step_id]
         record.status = "failed"
         record.finished_at = now
-        record.failure = {"category": "permanent", "code": "StepOrchestrationFailed", "message": message[:2000]}
+        record.failure = {
+            "category": "permanent",
+            "code": "StepOrchestrationFailed",
+            "message": message[:2000],
+        }
         record.summary = "step orchestration failed"
 
     def pending(self) -> bool:
@@ -220,7 +227,9 @@ class RunState:
         return "Failed"
 
     def report(self, finished_at: datetime) -> RunReport:
-        finished_steps = [r.finished_at for r in self.steps.values() if r.finished_at and r.status != "skipped"]
+        finished_steps = [
+            r.finished_at for r in self.steps.values() if r.finished_at and r.status != "skipped"
+        ]
         status = self.status()
         rto = None
         if finished_steps and status in ("Succeeded", "PartiallySucceeded"):
@@ -241,7 +250,9 @@ class RunState:
             description=self.plan.description,
             requested_by=self.run.requested_by,
             reason=self.run.reason,
-            approval=self.approval.model_dump(mode="json", exclude_none=True) if self.approval.required else None,
+            approval=self.approval.model_dump(mode="json", exclude_none=True)
+            if self.approval.required
+            else None,
             warnings=warnings,
         )
 
@@ -304,3 +315,18 @@ def canceled_report(
         reason=run.reason,
         canceled={"by": by, "reason": reason, "at": iso(at)},
     )
+
+
+class StepRunInput(BaseModel):
+    """The input of one step's sub-orchestration."""
+
+    model_config = ConfigDict(frozen=True)
+
+    context: dict[str, Any] = Field(
+        description="dr.steps.base.StepContext as JSON; `now` refreshed per call."
+    )
+    retry: dict[str, Any] = Field(description="dr.plan.RetryPolicy as JSON.")
+    deadline: datetime | None = None
+    min_poll_seconds: float = 2.0
+    operation: Literal["run", "teardown"] = "run"
+    state: dict[str, Any] = Field(default_factory=dict, description="For teardown: the step's last state.")

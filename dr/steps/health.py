@@ -37,12 +37,20 @@ class HealthCheck(StepKind[HealthCheckStep]):
             timeout_seconds=params.request_timeout.total_seconds(),
         )
         seen = [*history, result.describe()][-5:]
-        detail = {"url": params.url, "attempts": attempt, "last": result.describe(), "latency_ms": result.latency_ms}
+        detail = {
+            "url": params.url,
+            "attempts": attempt,
+            "last": result.describe(),
+            "latency_ms": result.latency_ms,
+        }
         if result.ok:
-            return StepProgress(done=True, summary=f"{params.url} healthy ({result.describe()})", detail=detail)
+            return StepProgress(
+                done=True, summary=f"{params.url} healthy ({result.describe()})", detail=detail
+            )
         if attempt >= params.attempts:
             raise PermanentError(
-                f"{params.url} not healthy after {attempt} attempt(s): {'; '.join(seen)}", code="HealthCheckFailed"
+                f"{params.url} not healthy after {attempt} attempt(s): {'; '.join(seen)}",
+                code="HealthCheckFailed",
             )
         return StepProgress(
             state={"attempt": attempt, "seen": seen},

@@ -1,0 +1,92 @@
+"""What starts a run: operator requests and alerts, turned into orchestration inputs and instance ids."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .alert import Alert, alert_fingerprint
+from .errors import InvalidInputError
+from .plan import Mode, Plan
+from .run import RunInput, run_instance_id
+from .settings import Settings
+
+MAX_REQUEST_BYTES = 64 * 1024
+
+
+class StartRequest(BaseModel):
+    """Body of POST /api/recoveries."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    plan: str = Field(min_length=1, max_length=80)
+    mode: Mode = "drill"
+    reason: str = Field(min_length=1, max_length=2000)
+    force: bool = Field(False, description="Override a refusal such as the traffic cool-down.")
+    requested_by: str | None = Field(None, max_length=200)
+
+
+class DecisionRequest(BaseModel):
+    """Body of POST /api/recoveries/{id}/approve | reject | cancel."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field("", max_length=2000)
+    by: str | None = Field(None, max_length=200)
+
+
+def parse_json_model(body: bytes, model: type[BaseModel], what: str) -> Any:
+    if len(body) > MAX_REQUEST_BYTES:
+        raise InvalidInputError(f"{what}: body over {MAX_REQUEST_BYTES} bytes", code="PayloadTooLarge")
+    try:
+        document = json.loads(body or b"{}")
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidInputError(f"{what}: body is not valid JSON: {exc}", code="MalformedJson") from None
+    try:
+        return model.model_validate(document)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()[:10]
+        )
+        raise InvalidInputError(f"{what}: {problems}", code="InvalidRequest") from None
+
+
+def operator_run(
+    plan: Plan, request: StartRequest, who: str | None, now: datetime, settings: Settings
+) -> tuple[str, RunInput]:
+    suffix = f"op-{now.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
+    run = RunInput(
+        plan=plan.for_mode(request.mode).model_dump(mode="json"),
+        mode=request.mode,
+        trigger={"source": "operator", "requested_by": who, "requested_at": now.isoformat()},
+        requested_at=now,
+        requested_by=who,
+        reason=request.reason,
+        force=request.force,
+        min_poll_seconds=settings.step_poll_min_seconds,
+    )
+    return run_instance_id(plan.name, request.mode, suffix), run
+
+
+def alert_run(plan: Plan, alert: Alert, settings: Settings) -> tuple[str, RunInput]:
+    """One run per alert instance and plan: the instance id derives from the alert's id, so a webhook
+    retry (Azure Monitor retries up to 5 times) finds the run it already started."""
+    essentials = alert.essentials
+    run = RunInput(
+        plan=plan.model_dump(mode="json"),
+        mode="failover",
+        trigger=alert.facts(),
+        requested_at=essentials.fired_date_time,
+        requested_by=f"alert:{essentials.alert_rule}",
+        reason=f"{essentials.monitoring_service} alert {essentials.alert_rule!r} fired "
+        f"({essentials.severity})",
+        min_poll_seconds=settings.step_poll_min_seconds,
+    )
+    return run_instance_id(plan.name, "failover", f"alert-{alert_fingerprint(essentials.alert_id)}"), run
+
+
+Decision = Literal["approve", "reject"]

@@ -1,0 +1,90 @@
+"""What the operator API shows of a run, built from the Durable status (plain values, no SDK types)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from .durations import iso, parse_time
+
+
+class StepView(BaseModel):
+    id: str
+    kind: str
+    status: str
+    started_at: str | None = None
+    finished_at: str | None = None
+    elapsed_seconds: float | None = None
+    summary: str = ""
+
+
+class RunView(BaseModel):
+    id: str
+    plan: str | None = None
+    mode: str | None = None
+    runtime_status: str
+    phase: str | None = None
+    status: str | None = Field(None, description="The report's status once the run finished.")
+    created_at: str | None = None
+    updated_at: str | None = None
+    reason: str | None = None
+    requested_by: str | None = None
+    approval: dict[str, Any] | None = None
+    steps: list[StepView] = Field(default_factory=list)
+    report: dict[str, Any] | None = None
+    error: str | None = None
+
+
+def run_view(
+    instance_id: str,
+    runtime_status: str,
+    created: datetime | None,
+    updated: datetime | None,
+    run_input: Any,
+    custom_status: Any,
+    output: Any,
+    now: datetime,
+    live_summaries: dict[str, str] | None = None,
+) -> RunView:
+    run_input = run_input if isinstance(run_input, dict) else {}
+    custom = custom_status if isinstance(custom_status, dict) else {}
+    report = output if isinstance(output, dict) and "steps" in output else None
+    steps: list[StepView] = []
+    for step_id, step in (custom.get("steps") or {}).items():
+        started = step.get("started_at")
+        finished = step.get("finished_at")
+        elapsed = None
+        if started:
+            end = parse_time(finished) if finished else now
+            elapsed = round((end - parse_time(started)).total_seconds(), 1)
+        summary = (live_summaries or {}).get(step_id) or step.get("summary") or ""
+        steps.append(
+            StepView(
+                id=step_id,
+                kind=step.get("kind", ""),
+                status=step.get("status", "pending"),
+                started_at=started,
+                finished_at=finished,
+                elapsed_seconds=elapsed,
+                summary=summary,
+            )
+        )
+    plan = run_input.get("plan") or {}
+    return RunView(
+        id=instance_id,
+        plan=plan.get("name") if isinstance(plan, dict) else None,
+        mode=run_input.get("mode"),
+        runtime_status=runtime_status,
+        phase=custom.get("phase"),
+        status=report.get("status") if report else None,
+        created_at=iso(created) if created else None,
+        updated_at=iso(updated) if updated else None,
+        reason=run_input.get("reason"),
+        requested_by=run_input.get("requested_by"),
+        approval=custom.get("approval"),
+        steps=steps,
+        report=report,
+        error=output if runtime_status == "Failed" and isinstance(output, str) else None,
+    )

@@ -1,0 +1,27 @@
+"""The function app: composes the blueprints, nothing else (logic lives in dr/)."""
+
+import azure.durable_functions as df
+
+from activities.report import bp as report_activities
+from activities.steps import bp as step_activities
+from activities.sync import bp as sync_activities
+from orchestrators.recovery import bp as recovery_orchestrator
+from orchestrators.step import bp as step_orchestrator
+from orchestrators.sync import bp as sync_orchestrator
+from triggers.alerts import bp as alert_trigger
+from triggers.operator import bp as operator_api
+from triggers.schedule import bp as sync_timer
+
+app = df.DFApp()
+for blueprint in (
+    alert_trigger,
+    operator_api,
+    sync_timer,
+    recovery_orchestrator,
+    step_orchestrator,
+    sync_orchestrator,
+    step_activities,
+    report_activities,
+    sync_activities,
+):
+    app.register_functions(blueprint)

@@ -1,0 +1,97 @@
+"""POST /api/alerts: the Azure Monitor action-group webhook (common alert schema).
+
+Answers fast and never 5xx on bad input: the action group retries 5xx and then pauses the endpoint for
+15 minutes, which would be the worst moment to go deaf. Only a failure on our side (the Durable backend
+down) answers 503, so that the action group's retry gets another chance.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import azure.durable_functions as df
+import azure.functions as func
+
+from dr.alert import matching_plans, parse_alert_body
+from dr.errors import DrError, InvalidInputError, TransientError
+from dr.intake import alert_run
+from dr.plan import load_catalog
+from dr.run import RECOVERY_ORCHESTRATOR, run_id_prefix
+from dr.settings import get_settings
+
+from .http import error_response, json_response, log, management_urls
+
+bp = df.Blueprint()
+
+ACTIVE = [df.OrchestrationRuntimeStatus.Running, df.OrchestrationRuntimeStatus.Pending]
+
+
+@bp.route(route="alerts", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
+@bp.durable_client_input(client_name="client")
+async def alerts(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    try:
+        alert = parse_alert_body(req.get_body())
+    except InvalidInputError as exc:
+        log.warning("alert refused: %s", exc.message)
+        return error_response(exc)
+    essentials = alert.essentials
+    if essentials.monitor_condition == "Resolved":
+        return json_response({"ignored": f"alert {essentials.alert_rule!r} is Resolved: nothing to recover"})
+    settings = get_settings()
+    try:
+        catalog = load_catalog(settings.plans_dir)
+    except DrError as exc:
+        log.error("plans unavailable: %s", exc.message)
+        return error_response(TransientError(f"plans unavailable: {exc.message}", code="PlansUnavailable"))
+    for problem in catalog.errors:
+        log.error("broken plan file skipped: %s", problem)
+    plans = matching_plans(catalog.plans, alert)
+    if not plans:
+        return json_response(
+            {
+                "ignored": f"no plan matches alert rule {essentials.alert_rule!r} "
+                f"(severity {essentials.severity}, {len(essentials.alert_target_ids)} target(s))",
+                "broken_plans": len(catalog.errors),
+            }
+        )
+    started: list[dict[str, Any]] = []
+    ignored: list[dict[str, str]] = []
+    try:
+        for plan in plans:
+            instance_id, run = alert_run(plan, alert, settings)
+            existing = await client.get_status(instance_id)
+            if existing and existing.runtime_status is not None:
+                ignored.append(
+                    {
+                        "plan": plan.name,
+                        "ignored": f"duplicate alert: run {instance_id} already exists",
+                        "id": instance_id,
+                    }
+                )
+                continue
+            active = await client.get_status_by(
+                runtime_status=ACTIVE, instance_id_prefix=run_id_prefix(plan.name, "failover")
+            )
+            active = [s for s in active if s.name == RECOVERY_ORCHESTRATOR]
+            if active:
+                ignored.append(
+                    {
+                        "plan": plan.name,
+                        "ignored": f"plan {plan.name!r} already has run {active[0].instance_id} in progress",
+                        "id": str(active[0].instance_id),
+                    }
+                )
+                continue
+            await client.start_new(RECOVERY_ORCHESTRATOR, instance_id, run.model_dump(mode="json"))
+            log.info("alert %s started run %s of plan %s", essentials.alert_rule, instance_id, plan.name)
+            started.append({"plan": plan.name, **management_urls(client, instance_id)})
+    except Exception as exc:  # the Durable backend, not the caller: let the action group retry
+        log.exception("could not start a run for alert %s", essentials.alert_rule)
+        return error_response(
+            TransientError(f"could not start the run: {type(exc).__name__}", code="StartFailed")
+        )
+    if not started:
+        first = ignored[0]
+        return json_response({"ignored": first["ignored"], "id": first["id"], "details": ignored})
+    body = {**started[0], "runs": started, "ignored": ignored}
+    return json_response(body, 202, {"Location": started[0]["statusQueryGetUri"], "Retry-After": "10"})
