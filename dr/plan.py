@@ -76,19 +76,42 @@ class BlobBackupStep(StepBase):
     copy_concurrency: int = Field(32, ge=1, le=256)
 
 
+# A SQL server id (ARM ids are case-insensitive); databases, pools and failover groups hang below it.
+SQL_SERVER_ID_PATTERN = r"(?i)^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.Sql/servers/[^/]+"
+# Azure SQL database names: 1-128 characters, none of <>*%&:\/? and no trailing dot or space.
+SQL_DATABASE_NAME_PATTERN = r"^[^<>*%&:\\/?\s.]([^<>*%&:\\/?]{0,126}[^<>*%&:\\/?\s.])?$"
+
+
 class SqlGeoRestoreStep(StepBase):
     kind: Literal["sql_geo_restore"]
-    source_database_id: str = Field(pattern=ARM_ID_PATTERN + r"/databases/[^/]+$")
-    target_server_id: str = Field(pattern=ARM_ID_PATTERN + r"Microsoft\.Sql/servers/[^/]+$")
-    target_database: str | None = None
-    sku: str | None = None
-    elastic_pool_id: str | None = None
+    source_database_id: str = Field(pattern=SQL_SERVER_ID_PATTERN + r"/databases/[^/]+$")
+    target_server_id: str = Field(pattern=SQL_SERVER_ID_PATTERN + r"$")
+    target_database: str | None = Field(None, pattern=SQL_DATABASE_NAME_PATTERN)
+    sku: str | None = Field(None, description="Service objective of the restored database (e.g. S0, GP_Gen5_2).")
+    elastic_pool_id: str | None = Field(None, pattern=SQL_SERVER_ID_PATTERN + r"/elasticPools/[^/]+$")
+    drill_target_database: str | None = Field(
+        None,
+        pattern=SQL_DATABASE_NAME_PATTERN,
+        description="Exact name a drill restores to; default: the target name with a '-drill' suffix.",
+    )
     timeout: Duration | None = timedelta(hours=2)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SqlGeoRestoreStep:
+        if self.sku and self.elastic_pool_id:
+            raise ValueError("give sku or elastic_pool_id, not both (a database in a pool takes the pool's SKU)")
+        production = self.target_database or self.source_database_id.rsplit("/", 1)[-1]
+        if self.drill_target_database and self.drill_target_database.lower() == production.lower():
+            raise ValueError("drill_target_database must differ from the production target name")
+        return self
 
 
 class SqlFailoverGroupStep(StepBase):
     kind: Literal["sql_failover_group"]
-    failover_group_id: str = Field(pattern=ARM_ID_PATTERN + r"/failoverGroups/[^/]+$")
+    failover_group_id: str = Field(
+        pattern=SQL_SERVER_ID_PATTERN + r"/failoverGroups/[^/]+$",
+        description="The group on the server to promote (the current secondary).",
+    )
     allow_data_loss: bool = False
     timeout: Duration | None = timedelta(minutes=30)
 
