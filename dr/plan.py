@@ -116,17 +116,44 @@ class SqlFailoverGroupStep(StepBase):
     timeout: Duration | None = timedelta(minutes=30)
 
 
+TRAFFIC_PROFILE_ID_PATTERN = ARM_ID_PATTERN + r"trafficManagerProfiles/[^/]+$"
+
+
 class TrafficManagerFailoverStep(StepBase):
+    """Move a Traffic Manager profile's traffic from the primary's endpoints to the secondary's.
+
+    switch: ``disable`` (Priority or Weighted) disables from_endpoints and enables to_endpoints;
+    ``swap_priorities`` (Priority) gives to_endpoints the best priorities, the rest keep their order;
+    ``shift_weight`` (Weighted) gives to_endpoints ``to_weight`` and from_endpoints weight 1 (kept enabled).
+    """
+
     kind: Literal["traffic_manager_failover"]
-    profile_id: str = Field(pattern=ARM_ID_PATTERN + r"trafficManagerProfiles/[^/]+$")
+    profile_id: str = Field(pattern=TRAFFIC_PROFILE_ID_PATTERN)
     from_endpoints: list[str] = Field(min_length=1)
     to_endpoints: list[str] = Field(min_length=1)
-    switch: Literal["disable", "swap_priorities"] = "disable"
-    health_url: str | None = None
+    switch: Literal["disable", "swap_priorities", "shift_weight"] = "disable"
+    health_url: str | None = Field(None, pattern=r"^https?://\S+$")
+    health_expect_status: int = Field(200, ge=100, le=599, description="What the plan's health_url answers.")
+    probe_timeout: Duration = timedelta(seconds=10)
+    to_weight: int = Field(1000, ge=1, le=1000, description="Weight to_endpoints get with shift_weight.")
     verify_window: Duration = timedelta(minutes=5)
+    poll_interval: Duration = timedelta(seconds=10)
     cooldown: Duration = timedelta(hours=1)
-    drill_profile_id: str | None = None
+    drill_profile_id: str | None = Field(None, pattern=TRAFFIC_PROFILE_ID_PATTERN)
     timeout: Duration | None = timedelta(minutes=15)
+
+    @model_validator(mode="after")
+    def _endpoints_distinct(self) -> TrafficManagerFailoverStep:
+        both = sorted(set(self.from_endpoints) & set(self.to_endpoints))
+        if both:
+            raise ValueError(f"endpoint(s) {', '.join(both)} are in both from_endpoints and to_endpoints")
+        for field in ("from_endpoints", "to_endpoints"):
+            names = getattr(self, field)
+            if len(set(names)) != len(names):
+                raise ValueError(f"{field} names an endpoint twice")
+        if self.drill_profile_id is not None and self.drill_profile_id.lower() == self.profile_id.lower():
+            raise ValueError("drill_profile_id must name a test profile, not the production profile_id")
+        return self
 
 
 class HealthCheckStep(StepBase):
@@ -237,7 +264,9 @@ class Plan(_Model):
             steps.append(raw)
         data["steps"] = steps
         data["approval"]["required"] = self.drill.approval_required
-        return Plan.model_validate(data)
+        # Overrides and skips are applied: the snapshot keeps only what teardown needs to know.
+        data["drill"].update(overrides={}, skip_steps=[])
+        return parse_plan(data, source=f"plan {self.name!r} with its drill overrides")
 
     def waves(self) -> list[list[str]]:
         """Steps grouped so that every step comes after the steps it waits for (plan order kept)."""
