@@ -1,18 +1,32 @@
-"""HTTP health probes (standard library only: a probe must work when everything else is on fire)."""
+"""Health probes: one HTTP GET (or one TCP connect) with a timeout, judged against what the caller expects.
+
+Standard library only: a probe must work when everything else is on fire. Sync and generic: the
+health_check and traffic_manager_failover step kinds both use it. A probe never raises for an unhealthy
+target; it returns a :class:`ProbeResult` whose ``describe()`` is safe to put in a report (URLs lose their
+query string and user info, which may hold a key).
+"""
 
 from __future__ import annotations
 
+import socket
+import ssl
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 _MAX_BODY = 64 * 1024
+_USER_AGENT = "dr-orchestrator-probe/1"
+
+StatusRange = tuple[int, int]
 
 
 @dataclass(frozen=True)
 class ProbeResult:
-    url: str
+    url: str  # the probed URL without query string or user info (see redact_url)
     ok: bool
     status: int | None
     latency_ms: float
@@ -24,33 +38,111 @@ class ProbeResult:
         return f"HTTP {self.status}" + (f" ({self.error})" if self.error else "")
 
 
+def redact_url(url: str) -> str:
+    """The URL as reports may show it: no user info, query string or fragment (they may carry a key)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    query = "…" if parts.query else ""
+    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+
+
+def status_ranges(expect: int | Iterable[StatusRange]) -> tuple[StatusRange, ...]:
+    """Normalise an expected status (200) or ranges ([(200, 299)]) to ranges."""
+    if isinstance(expect, int):
+        return ((expect, expect),)
+    ranges = tuple((int(low), int(high)) for low, high in expect)
+    return ranges or ((200, 200),)
+
+
+def _describe_ranges(ranges: tuple[StatusRange, ...]) -> str:
+    return ", ".join(str(low) if low == high else f"{low}-{high}" for low, high in ranges)
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Report a 3xx as it is (as Traffic Manager's own probe does) instead of following it."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
 def probe(
     url: str,
     *,
-    expect_status: int = 200,
+    expect_status: int | Iterable[StatusRange] = 200,
     expect_body_contains: str | None = None,
     timeout_seconds: float = 10.0,
+    headers: Mapping[str, str] | None = None,
+    follow_redirects: bool = True,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> ProbeResult:
-    """One GET; ok when the status (and optionally a body substring) is what the caller expects."""
+    """One GET; ok when the status is in the expected status (or ranges) and, optionally, the first 64 KB
+    of the body contain a substring. ``headers`` may set Host (Traffic Manager's custom headers do)."""
+    ranges = status_ranges(expect_status)
+    request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT, **(headers or {})})
+    handlers: list[Any] = []
+    if not follow_redirects:
+        handlers.append(_NoRedirect())
+    if ssl_context is not None:
+        handlers.append(urllib.request.HTTPSHandler(context=ssl_context))
+    opener = urllib.request.build_opener(*handlers)
+
     started = time.perf_counter()
-    request = urllib.request.Request(url, headers={"User-Agent": "dr-orchestrator-probe/1"})
     status: int | None = None
     body = b""
     error: str | None = None
     try:
-        with urllib.request.urlopen(request, timeout=timeout_seconds) as response:
+        with opener.open(request, timeout=timeout_seconds) as response:
             status = response.status
             body = response.read(_MAX_BODY)
     except urllib.error.HTTPError as exc:
         status = exc.code
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        error = f"{type(reason).__name__}: {reason}"
+        exc.close()
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        error = _describe_failure(exc, timeout_seconds)
     latency_ms = round((time.perf_counter() - started) * 1000, 1)
-    ok = status == expect_status
+
+    ok = status is not None and any(low <= status <= high for low, high in ranges)
     if ok and expect_body_contains is not None and expect_body_contains.encode() not in body:
         ok = False
         error = f"body lacks {expect_body_contains!r}"
-    elif status is not None and status != expect_status:
-        error = f"expected {expect_status}"
-    return ProbeResult(url=url, ok=ok, status=status, latency_ms=latency_ms, error=error)
+    elif status is not None and not ok:
+        error = f"expected {_describe_ranges(ranges)}"
+    return ProbeResult(url=redact_url(url), ok=ok, status=status, latency_ms=latency_ms, error=error)
+
+
+def tcp_probe(host: str, port: int, *, timeout_seconds: float = 10.0) -> ProbeResult:
+    """One TCP connect (what Traffic Manager does for a TCP monitor): ok when the port accepts."""
+    started = time.perf_counter()
+    error: str | None = None
+    try:
+        with socket.create_connection((host, port), timeout=timeout_seconds):
+            pass
+    except OSError as exc:
+        error = _describe_failure(exc, timeout_seconds)
+    latency_ms = round((time.perf_counter() - started) * 1000, 1)
+    return ProbeResult(
+        url=f"tcp://{host}:{port}", ok=error is None, status=None, latency_ms=latency_ms, error=error
+    )
+
+
+def _describe_failure(exc: BaseException, timeout_seconds: float) -> str:
+    """A short reason without the URL (exception texts may repeat a URL with its query string)."""
+    reason: Any = getattr(exc, "reason", exc)
+    if isinstance(reason, TimeoutError | socket.timeout):
+        return f"timed out after {timeout_seconds:g} s"
+    if isinstance(reason, ssl.SSLError):
+        return f"TLS error: {getattr(reason, 'reason', None) or type(reason).__name__}"
+    if isinstance(reason, socket.gaierror):
+        return "name not resolved"
+    if isinstance(reason, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(reason, ConnectionResetError):
+        return "connection reset"
+    if isinstance(reason, OSError) and reason.strerror:
+        return f"{type(reason).__name__}: {reason.strerror}"
+    if isinstance(exc, ValueError):
+        return "not a URL the probe can fetch"
+    return type(reason).__name__

@@ -48,7 +48,8 @@ def _closed_port() -> int:
 def test_expected_status_and_body(server: str) -> None:
     assert probe(f"{server}/ok", expect_body_contains="healthy").ok
     down = probe(f"{server}/down")
-    assert not down.ok and down.describe() == "HTTP 503 (expected 200)"
+    assert not down.ok
+    assert down.describe() == "HTTP 503 (expected 200)"
     assert probe(f"{server}/down", expect_status=[(500, 599)]).ok
     assert not probe(f"{server}/ok", expect_body_contains="ready").ok
 
@@ -60,14 +61,18 @@ def test_redirects_followed_or_reported_as_they_are(server: str) -> None:
 
 
 def test_headers_reach_the_server(server: str) -> None:
-    assert probe(f"{server}/host", headers={"Host": "shop.example.com"}, expect_body_contains="shop.example.com").ok
+    assert probe(
+        f"{server}/host", headers={"Host": "shop.example.com"}, expect_body_contains="shop.example.com"
+    ).ok
 
 
 def test_no_answer_is_a_result_without_the_query_string(server: str) -> None:
     port = _closed_port()
     result = probe(f"http://127.0.0.1:{port}/health?code=s3cret", timeout_seconds=2)
-    assert not result.ok and result.status is None
-    assert "s3cret" not in result.describe() and "s3cret" not in result.url
+    assert not result.ok
+    assert result.status is None
+    assert "s3cret" not in result.describe()
+    assert "s3cret" not in result.url
     assert result.describe() == "no answer (connection refused)"
     assert redact_url("https://user:pw@h.example:8443/p?sig=x#f") == "https://h.example:8443/p?…"
 

@@ -41,7 +41,12 @@ def endpoint(name: str, **fields: Any) -> EndpointView:
 
 def profile(method: str, *endpoints: EndpointView, **fields: Any) -> ProfileView:
     return ProfileView(
-        id=PROFILE_ID, resource_group="shop", name="shop", routing_method=method, endpoints=endpoints, **fields
+        id=PROFILE_ID,
+        resource_group="shop",
+        name="shop",
+        routing_method=method,
+        endpoints=endpoints,
+        **fields,
     )
 
 
@@ -97,7 +102,8 @@ def test_swap_priorities_moves_secondary_first_keeps_others_in_order_and_values_
 def test_swap_of_two_parks_the_primary_so_traffic_moves_at_the_first_patch() -> None:
     view = profile("Priority", endpoint("eus", priority=1), endpoint("wus", priority=2))
     patches = patches_towards(view, desired_settings(view, step(switch="swap_priorities")))
-    assert patches[0].endpoint == "eus" and patches[0].temporary
+    assert patches[0].endpoint == "eus"
+    assert patches[0].temporary
     first = view.with_settings({patches[0].endpoint: patches[0].change})
     assert dns_answer(first)[0][0].name == "wus"
     assert [(e.name, e.priority) for e in apply(view, patches).endpoints] == [("eus", 2), ("wus", 1)]
@@ -114,7 +120,7 @@ def test_weighted_disable_and_shift_weight() -> None:
         "eus": (1, "Enabled"),
         "wus": (1000, "Enabled"),
     }
-    assert dict((e.name, share) for e, share in dns_answer(shifted))["wus"] > 0.99
+    assert {e.name: share for e, share in dns_answer(shifted)}["wus"] > 0.99
     assert patches_towards(shifted, desired_settings(shifted, shift)) == []
 
 
@@ -135,7 +141,7 @@ def test_switch_that_does_not_fit_the_routing_method_is_refused(method: str, swi
 
 def test_unknown_endpoint_names_the_ones_that_exist() -> None:
     view = profile("Priority", endpoint("eus", priority=1), endpoint("wus", priority=2))
-    with pytest.raises(NotFoundError, match="no endpoint 'westus'.*eus, wus"):
+    with pytest.raises(NotFoundError, match=r"no endpoint 'westus'.*eus, wus"):
         desired_settings(view, step(to_endpoints=["westus"]))
 
 
@@ -148,7 +154,9 @@ def test_dns_answer_skips_degraded_and_fails_open_when_all_are_down() -> None:
     )
     assert dns_answer(view)[0][0].name == "wus"
     all_down = view.with_settings({}).model_copy(
-        update={"endpoints": tuple(e.model_copy(update={"monitor_status": "Degraded"}) for e in view.endpoints)}
+        update={
+            "endpoints": tuple(e.model_copy(update={"monitor_status": "Degraded"}) for e in view.endpoints)
+        }
     )
     assert dns_answer(all_down)[0][0].name == "eus"
 
@@ -166,11 +174,16 @@ def test_convergence_uses_the_profile_settings_or_azure_defaults() -> None:
 def test_cooldown_refuses_another_run_but_not_the_run_that_wrote_the_tag() -> None:
     now = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
     tags = {"dr-last-failover": "2026-11-28T11:40:00Z", "dr-last-failover-run": "run-1"}
-    refusal = cooldown_refusal(tags, now=now, cooldown=timedelta(hours=1), run_id="run-2", profile_name="shop")
-    assert refusal is not None and "run-1" in refusal and "2026-11-28T12:40:00Z" in refusal
-    assert cooldown_refusal(tags, now=now, cooldown=timedelta(hours=1), run_id="run-1", profile_name="shop") is None
-    later = now + timedelta(minutes=41)
-    assert cooldown_refusal(tags, now=later, cooldown=timedelta(hours=1), run_id="run-2", profile_name="x") is None
+
+    def refusal(run_id: str, at: datetime) -> str | None:
+        return cooldown_refusal(tags, now=at, cooldown=timedelta(hours=1), run_id=run_id, profile_name="shop")
+
+    refused = refusal("run-2", now)
+    assert refused is not None
+    assert "run-1" in refused
+    assert "until 2026-11-28T12:40:00Z" in refused
+    assert refusal("run-1", now) is None
+    assert refusal("run-2", now + timedelta(minutes=41)) is None
 
 
 def test_drill_baseline_round_trips_through_a_tag_value() -> None:
@@ -179,7 +192,8 @@ def test_drill_baseline_round_trips_through_a_tag_value() -> None:
         "wus": EndpointSetting(status="Disabled", weight=5),
     }
     encoded = encode_baseline(baseline)
-    assert encoded is not None and len(encoded) <= 256
+    assert encoded is not None
+    assert len(encoded) <= 256
     assert decode_baseline(encoded) == baseline
     assert encode_baseline({"a;b": EndpointSetting(status="Enabled")}) is None
 
