@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from dr.plan import parse_plan
+from dr.run import RunInput, RunState, StepOutcome, canceled_report, run_id_prefix, run_instance_id
+from dr.views import run_view
+
+T0 = datetime(2026, 11, 28, 7, 0, tzinfo=UTC)
+
+
+def _plan() -> dict[str, Any]:
+    return parse_plan(
+        {
+            "name": "shop",
+            "steps": [
+                {"id": "a", "kind": "health_check", "url": "http://x/a"},
+                {"id": "b", "kind": "health_check", "url": "http://x/b", "after": ["a"]},
+                {"id": "c", "kind": "health_check", "url": "http://x/c"},
+                {"id": "d", "kind": "health_check", "url": "http://x/d", "after": ["b"]},
+            ],
+        }
+    ).model_dump(mode="json")
+
+
+def _state() -> RunState:
+    run = RunInput(plan=_plan(), mode="failover", trigger={"source": "operator"}, requested_at=T0)
+    return RunState("shop--failover--x", run, run.plan_model(), T0 + timedelta(seconds=5))
+
+
+def _outcome(step_id: str, status: str, end: int, rpo: float | None = None) -> StepOutcome:
+    return StepOutcome(
+        id=step_id, kind="health_check", status=status, started_at=T0 + timedelta(seconds=10),
+        finished_at=T0 + timedelta(seconds=end), rpo_estimate_seconds=rpo,
+        failure={"category": "permanent", "code": "X", "message": "boom"} if status == "failed" else None,
+    )
+
+
+def test_failure_skips_dependents_and_independent_branches_go_on() -> None:
+    state = _state()
+    ready, skip = state.ready_steps()
+    assert (ready, skip) == (["a", "c"], {})
+    state.record_outcome(_outcome("a", "failed", 20))
+    state.record_outcome(_outcome("c", "succeeded", 30, rpo=120))
+    ready, skip = state.ready_steps()
+    assert ready == [] and list(skip) == ["b"]
+    state.mark_skipped("b", skip["b"], T0)
+    _, skip = state.ready_steps()
+    assert list(skip) == ["d"]  # transitively
+    state.mark_skipped("d", skip["d"], T0)
+    report = state.report(T0 + timedelta(seconds=40))
+    assert report.status == "PartiallySucceeded"
+    assert report.rto_seconds == 30.0
+    assert report.rpo_estimate_seconds == 120
+    by_id = {s["id"]: s for s in report.steps}
+    assert by_id["a"]["detail"]["error"]["message"] == "boom"
+    assert by_id["b"]["status"] == "skipped" and "a did not succeed" in by_id["b"]["detail"]["summary"]
+
+
+def test_status_rules() -> None:
+    state = _state()
+    for step_id in "abcd":
+        state.record_outcome(_outcome(step_id, "succeeded", 50))
+    assert state.report(T0).status == "Succeeded"
+    state = _state()
+    for step_id in "abcd":
+        state.record_outcome(_outcome(step_id, "failed", 50))
+    report = state.report(T0)
+    assert report.status == "Failed" and report.rto_seconds is None and report.rpo_estimate_seconds is None
+    state = _state()
+    state.rejected = True
+    assert state.report(T0).status == "Rejected"
+
+
+def test_report_top_level_contract_keys() -> None:
+    report = _state().report(T0).model_dump(mode="json")
+    for key in ("instance_id", "plan", "mode", "status", "trigger", "started_at", "finished_at", "rto_seconds",
+                "rpo_estimate_seconds", "steps"):
+        assert key in report
+    assert set(report["steps"][0]) == {"id", "kind", "status", "started_at", "finished_at", "detail"}
+
+
+def test_custom_status_and_view_show_per_step_times() -> None:
+    state = _state()
+    state.phase = "running"
+    state.mark_running("a", T0 + timedelta(seconds=10))
+    custom = state.custom_status(T0 + timedelta(seconds=11))
+    view = run_view("id1", "Running", T0, T0, {"plan": _plan(), "mode": "failover"}, custom, None,
+                    T0 + timedelta(seconds=25), {"a": "copying 10/20"})
+    step_a = next(s for s in view.steps if s.id == "a")
+    assert (step_a.status, step_a.elapsed_seconds, step_a.summary) == ("running", 15.0, "copying 10/20")
+    assert view.plan == "shop" and view.phase == "running"
+
+
+def test_canceled_report_marks_unfinished_steps() -> None:
+    state = _state()
+    state.record_outcome(_outcome("a", "succeeded", 20))
+    state.mark_running("c", T0)
+    report = canceled_report("id1", state.run, state.custom_status(T0), by="ana", reason="wrong plan", at=T0)
+    statuses = {s["id"]: s["status"] for s in report.steps}
+    assert statuses == {"a": "succeeded", "b": "canceled", "c": "canceled", "d": "canceled"}
+    assert report.status == "Canceled" and report.canceled == {"by": "ana", "reason": "wrong plan", "at": report.finished_at}
+
+
+def test_instance_ids_group_by_plan_and_mode() -> None:
+    run_id = run_instance_id("shop", "failover", "alert-abc")
+    assert run_id.startswith(run_id_prefix("shop", "failover"))
+    assert run_id.startswith(run_id_prefix("shop"))
+    assert not run_instance_id("shop", "drill", "x").startswith(run_id_prefix("shop", "failover"))
