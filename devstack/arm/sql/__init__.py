@@ -1,0 +1,1 @@
+"""Microsoft.Sql: servers, databases, recoverable databases, failover groups, replication links."""

@@ -1,0 +1,169 @@
+"""Microsoft.Sql's own error codes (from the error lists in the service's REST specs)."""
+
+from __future__ import annotations
+
+from ..errors import ArmError
+
+
+def invalid_database_request(detail: str) -> ArmError:
+    return ArmError(
+        400,
+        "InvalidDatabaseCreateOrUpdateRequest",
+        f"The request body for the create or update database operation is invalid: {detail}",
+    )
+
+
+def missing_source_database_id() -> ArmError:
+    return ArmError(400, "MissingSourceDatabaseId", "Missing source database identifier.")
+
+
+def invalid_source_database_id() -> ArmError:
+    return ArmError(400, "InvalidSourceDatabaseId", "Invalid source database identifier.")
+
+
+def source_database_not_found() -> ArmError:
+    return ArmError(400, "SourceDatabaseNotFound", "The source database does not exist.")
+
+
+def missing_recoverable_database_id() -> ArmError:
+    return ArmError(400, "MissingRecoverableDatabaseId", "Missing recoverable database identifier.")
+
+
+def invalid_recoverable_database_id() -> ArmError:
+    return ArmError(400, "InvalidRecoverableDatabaseId", "Invalid recoverable database identifier.")
+
+
+def missing_restore_point_in_time() -> ArmError:
+    return ArmError(400, "MissingRestorePointInTime", "Missing restore point in time")
+
+
+def unsupported_create_mode(mode: str) -> ArmError:
+    return invalid_database_request(f"createMode '{mode}' is not supported by the devstack emulator.")
+
+
+def remote_database_exists() -> ArmError:
+    return ArmError(
+        409, "RemoteDatabaseExists", "The destination database name already exists on the destination server."
+    )
+
+
+def conflicting_database_operation() -> ArmError:
+    return ArmError(409, "ConflictingDatabaseOperation")
+
+
+def conflicting_server_operation() -> ArmError:
+    return ArmError(
+        429, "ConflictingServerOperation", "An operation is currently in progress for the server."
+    )
+
+
+def failover_group_busy() -> ArmError:
+    return ArmError(409, "FailoverGroupBusy")
+
+
+def failover_group_invalid(detail: str) -> ArmError:
+    return ArmError(
+        400,
+        "FailoverGroupCreateOrUpdateRequestInvalid",
+        f"The create or update failover group request body is empty or invalid: {detail}",
+    )
+
+
+def failover_group_invalid_read_write_endpoint() -> ArmError:
+    return ArmError(
+        400,
+        "FailoverGroupCreateOrUpdateRequestInvalidReadWriteEndpoint",
+        "The readWriteEndpoint field is required for create or update requests.",
+    )
+
+
+def failover_group_grace_period_required() -> ArmError:
+    return ArmError(
+        400,
+        "FailoverGroupCreateOrUpdateRequestInvalidReadWriteEndpointFields",
+        "The property failoverWithDataLossGracePeriodMinutes must be provided when failover policy Automatic "
+        "is selected for the read-write endpoint.",
+    )
+
+
+def failover_group_grace_period_with_manual() -> ArmError:
+    return ArmError(
+        400,
+        "FailoverGroupCreateOrUpdateRequestInvalidReadWriteEndpointFieldsForManualPolicy",
+        "Grace period value should not be provided when failover policy Manual is selected for the "
+        "read-write endpoint.",
+    )
+
+
+def failover_group_invalid_partner() -> ArmError:
+    return ArmError(
+        400,
+        "FailoverGroupCreateOrUpdateRequestInvalidPartner",
+        "The given partners field in create or update failover group request body is empty or invalid.",
+    )
+
+
+def failover_group_unsupported_partner_count() -> ArmError:
+    return ArmError(
+        400,
+        "FailoverGroupCreateOrUpdateRequestUnsupportedPartnerCount",
+        "Only one partner server is supported.",
+    )
+
+
+def failover_group_invalid_databases() -> ArmError:
+    return ArmError(
+        400,
+        "FailoverGroupCreateOrUpdateRequestInvalidDatabases",
+        "The provided databases in the request are not valid database resource IDs.",
+    )
+
+
+def failover_group_invalid_database_server() -> ArmError:
+    return ArmError(
+        400,
+        "FailoverGroupCreateOrUpdateRequestInvalidDatabaseServer",
+        "One or more of the provided databases do not exist on the primary server of the failover group. "
+        "Please make sure that all the databases exist on the primary server.",
+    )
+
+
+def failover_group_same_region() -> ArmError:
+    return ArmError(
+        400,
+        "InvalidFailoverGroupRegion",
+        "Servers specified in a Failover Group need to reside in different regions to provide isolation.",
+    )
+
+
+def failover_group_request_on_secondary() -> ArmError:
+    return ArmError(
+        400,
+        "FailoverGroupUpdateOrDeleteRequestOnSecondary",
+        "Modifications to the failover group are not allowed on a secondary server. Execute the request on "
+        "the primary server.",
+    )
+
+
+def failover_request_on_primary() -> ArmError:
+    return ArmError(
+        400,
+        "FailoverGroupFailoverRequestOnPrimary",
+        "The failover request should be initiated on the secondary server of failover group.",
+    )
+
+
+def database_in_other_failover_group() -> ArmError:
+    return ArmError(
+        409,
+        "DatabaseBelongsToOtherFailoverGroup",
+        "Database belongs to other Failover Group and cannot be consider a part of this one.",
+    )
+
+
+def planned_failover_timed_out() -> ArmError:
+    return ArmError(400, "PlannedFailoverTimedOut")
+
+
+def server_not_found() -> ArmError:
+    return ArmError(400, "ServerNotFound", "The requested server was not found.")

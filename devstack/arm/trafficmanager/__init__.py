@@ -1,0 +1,1 @@
+"""Microsoft.Network/trafficmanagerprofiles: profiles, endpoints, monitor status, DNS answers."""

@@ -1,0 +1,42 @@
+"""Traffic Manager routes (paths as azure-mgmt-trafficmanager 2.0.0 builds them)."""
+
+from __future__ import annotations
+
+from ..routing import Handler, Router
+from .models import API_VERSIONS
+from .responses import TrafficManagerResponses
+
+_PROFILES = (
+    "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Network"
+    "/trafficmanagerprofiles"
+)
+_PROFILE = _PROFILES + "/{profileName}"
+_ENDPOINT = _PROFILE + "/{endpointType}/{endpointName}"
+
+
+def register(router: Router, responses: TrafficManagerResponses) -> None:
+    def add(method: str, template: str, handler: Handler, resource_type: str) -> None:
+        router.add(
+            method,
+            template,
+            handler,
+            resource_type=f"Microsoft.Network/{resource_type}",
+            api_versions=API_VERSIONS,
+        )
+
+    r = responses
+    add(
+        "GET",
+        "/subscriptions/{subscriptionId}/providers/Microsoft.Network/trafficmanagerprofiles",
+        r.list_profiles,
+        "trafficManagerProfiles",
+    )
+    add("GET", _PROFILES, r.list_profiles_by_resource_group, "trafficManagerProfiles")
+    add("GET", _PROFILE, r.get_profile, "trafficManagerProfiles")
+    add("PUT", _PROFILE, r.put_profile, "trafficManagerProfiles")
+    add("PATCH", _PROFILE, r.patch_profile, "trafficManagerProfiles")
+    add("DELETE", _PROFILE, r.delete_profile, "trafficManagerProfiles")
+    add("GET", _ENDPOINT, r.get_endpoint, "trafficManagerProfiles/endpoints")
+    add("PUT", _ENDPOINT, r.put_endpoint, "trafficManagerProfiles/endpoints")
+    add("PATCH", _ENDPOINT, r.patch_endpoint, "trafficManagerProfiles/endpoints")
+    add("DELETE", _ENDPOINT, r.delete_endpoint, "trafficManagerProfiles/endpoints")
