@@ -1,0 +1,254 @@
+"""sql_geo_restore through azure-mgmt-sql against the ARM emulator: begin returns at once, poll looks once,
+re-runs never start a second restore, a database of other origin is never touched, drills clean up."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from devstack.arm import ArmEmulator
+from dr.errors import NotFoundError, PermanentError, PreconditionError, TransientError
+from dr.steps.sql import KINDS
+
+from .conftest import BACKUP_AGE, EUS, NOW, SOURCE_DB, WUS, Driver, arm_calls, shop_estate
+
+RESTORE = KINDS["sql_geo_restore"]
+
+
+def restore_step(**extra: Any) -> dict[str, Any]:
+    return {
+        "id": "db",
+        "kind": "sql_geo_restore",
+        "source_database_id": SOURCE_DB,
+        "target_server_id": WUS,
+        **extra,
+    }
+
+
+def database(arm: ArmEmulator, server_id: str, name: str) -> Any:
+    return arm.sql.database_by_id(f"{server_id}/databases/{name}")
+
+
+def test_restore_begins_returns_at_once_and_polls_to_online(arm: ArmEmulator) -> None:
+    run = Driver(RESTORE, restore_step())
+
+    started = run.begin()
+    assert not started.done
+    assert started.poll_after_seconds > 0
+    assert started.state["operation"]["status_url"].startswith(arm.url)
+    restoring = database(arm, WUS, "shop")
+    assert restoring.status == "Restoring"
+    assert restoring.restored_from.lower() == f"{EUS}/recoverableDatabases/shop".lower()
+    assert restoring.tags["dr-run"] == "run-1"
+    assert restoring.sku == {"name": "S1", "tier": "Standard"}  # copied from the source database
+
+    still = run.poll()
+    assert not still.done
+    assert still.detail["status"] == "InProgress"
+
+    arm.finish_operations()
+    online = run.poll()
+    assert online.done
+    assert online.detail["status"] == "Online"
+    assert online.detail["target_database_id"] == f"{WUS}/databases/shop"
+    assert database(arm, WUS, "shop").status == "Online"
+    assert len(arm_calls(arm, "PUT", "/databases/shop")) == 1
+
+
+def test_data_loss_estimate_is_the_age_of_the_last_geo_backup(arm: ArmEmulator) -> None:
+    started = Driver(RESTORE, restore_step()).begin()
+
+    assert started.rpo_estimate_seconds == BACKUP_AGE.total_seconds()
+    assert started.detail["estimated_data_loss_seconds"] == BACKUP_AGE.total_seconds()
+    assert started.detail["last_available_backup"] == (NOW - BACKUP_AGE).isoformat().replace("+00:00", "Z")
+    assert "geo-backup" in started.detail["rpo_basis"]
+    # The figure survives every later call, including a re-run that only finds the database.
+    again = Driver(RESTORE, restore_step()).begin()
+    assert again.rpo_estimate_seconds == BACKUP_AGE.total_seconds()
+
+
+def test_rerun_mid_operation_and_after_finds_the_restore_and_starts_no_second_one(arm: ArmEmulator) -> None:
+    first = Driver(RESTORE, restore_step())
+    first.begin()
+
+    # The activity ran again (its first result was lost): it finds the restore in progress.
+    rerun = Driver(RESTORE, restore_step())
+    found = rerun.begin()
+    assert not found.done
+    assert found.detail["origin"] == "restore started earlier by this run"
+    assert not rerun.poll().done
+
+    arm.finish_operations()
+    assert rerun.poll().done
+    assert first.poll().done  # the original state still works too
+
+    after = Driver(RESTORE, restore_step()).begin()
+    assert after.done
+    assert len(arm_calls(arm, "PUT", "/databases/shop")) == 1
+
+
+def test_a_later_failover_run_finds_the_database_already_restored(arm: ArmEmulator) -> None:
+    Driver(RESTORE, restore_step(), run_id="run-1").begin()
+    arm.finish_operations()
+
+    later = Driver(RESTORE, restore_step(), run_id="run-2").begin()
+
+    assert later.done
+    assert "run-1" in later.detail["origin"]
+    assert len(arm_calls(arm, "PUT", "/databases/shop")) == 1
+
+
+def test_an_existing_database_of_other_origin_is_refused_and_left_alone(arm: ArmEmulator) -> None:
+    arm.reset()
+    arm.seed(shop_estate(extra_wus_databases=[{"name": "shop", "tags": {"owner": "someone"}}]))
+    before = database(arm, WUS, "shop")
+
+    with pytest.raises(PreconditionError) as refused:
+        Driver(RESTORE, restore_step()).begin()
+
+    assert refused.value.code == "TargetDatabaseExists"
+    assert "never overwritten" in refused.value.message
+    assert database(arm, WUS, "shop") is before
+    assert before.tags == {"owner": "someone"}
+    assert arm_calls(arm, "PUT", "/databases/") == []
+
+
+def test_a_failed_restore_reports_arms_code_and_message(arm: ArmEmulator) -> None:
+    arm.fail_next_operation(
+        "database.geo_restore", "GeoRestoreSourceUnavailable", "The geo-backup is not usable."
+    )
+    run = Driver(RESTORE, restore_step())
+    run.begin()
+    arm.finish_operations()
+
+    with pytest.raises(PermanentError) as failed:
+        run.poll()
+
+    assert failed.value.code == "GeoRestoreSourceUnavailable"
+    assert "The geo-backup is not usable." in failed.value.message
+    assert database(arm, WUS, "shop") is None  # Azure drops what a failed restore created
+
+
+def test_restore_works_while_the_source_region_is_down(arm: ArmEmulator) -> None:
+    arm.region_outage("eastus")
+    run = Driver(RESTORE, restore_step())
+
+    started = run.begin()
+    arm.finish_operations()
+
+    assert run.poll().done
+    # The source database is unreadable, so the SKU comes from the geo-backup's record.
+    assert started.detail["sku_from"] == "geo-backup (recoverable database)"
+    assert database(arm, WUS, "shop").sku["name"] == "S1"
+
+
+def test_plan_sku_wins(arm: ArmEmulator) -> None:
+    Driver(RESTORE, restore_step(sku="P1")).begin()
+    assert database(arm, WUS, "shop").sku == {"name": "P1"}
+
+
+def test_a_missing_geo_backup_is_not_found(arm: ArmEmulator) -> None:
+    step = restore_step(source_database_id=f"{EUS}/databases/nothing")
+    with pytest.raises(NotFoundError) as missing:
+        Driver(RESTORE, step).begin()
+    assert missing.value.code == "RecoverableDatabaseNotFound"
+
+
+def test_throttling_is_transient_and_the_retry_restores_once(arm: ArmEmulator) -> None:
+    # The SDK retries once inside the call; the second 429 goes back to the orchestrator as transient.
+    arm.inject_fault("*/databases/shop", method="PUT", status=429, count=2, retry_after=0)
+    run = Driver(RESTORE, restore_step())
+
+    with pytest.raises(TransientError) as throttled:
+        run.begin()
+    assert throttled.value.code == "TooManyRequests"
+
+    assert not run.begin().done  # the orchestrator's retry
+    assert [r.status for r in arm.requests() if r.method == "PUT"] == [429, 429, 202]
+
+
+def test_a_poll_that_is_throttled_is_transient(arm: ArmEmulator) -> None:
+    run = Driver(RESTORE, restore_step())
+    run.begin()
+    arm.inject_fault("*AzureAsyncOperation*", method="GET", status=429, count=2, retry_after=0)
+
+    with pytest.raises(TransientError):
+        run.poll()
+    assert not run.poll().done
+
+
+# -- drills ---------------------------------------------------------------------------------------------
+
+
+def test_drill_restores_under_the_drill_name_and_teardown_deletes_only_its_database(arm: ArmEmulator) -> None:
+    arm.reset()
+    arm.seed(shop_estate(extra_wus_databases=[{"name": "shop"}, {"name": "other-drill"}]))
+    drill = Driver(RESTORE, restore_step(), mode="drill", run_id="drill-1")
+
+    started = drill.begin()
+    assert started.detail["target_database"] == "shop-drill"
+    assert database(arm, WUS, "shop-drill").tags["dr-mode"] == "drill"
+    arm.finish_operations()
+    assert drill.poll().done
+
+    # Another run's teardown (or a failover's) never deletes it.
+    other = Driver(RESTORE, restore_step(), mode="drill", run_id="drill-2")
+    assert other.teardown(drill.last.state)["teardown"] == "left in place: not created by this drill run"
+    failover = Driver(RESTORE, restore_step(), mode="failover", run_id="drill-1")
+    assert failover.teardown(drill.last.state)["teardown"] == "nothing to undo: not a drill"
+    assert database(arm, WUS, "shop-drill") is not None
+
+    result = drill.teardown()
+    assert result["teardown"] == "delete started"
+    arm.finish_operations()
+    assert database(arm, WUS, "shop-drill") is None
+    assert database(arm, WUS, "shop") is not None  # production name untouched
+    assert database(arm, WUS, "other-drill") is not None
+    assert [p.rsplit("/", 1)[-1] for p in arm_calls(arm, "DELETE", "/databases/")] == ["shop-drill"]
+    assert drill.teardown()["teardown"] == "nothing to delete"  # a second teardown finds it gone
+
+
+def test_drill_uses_the_plans_drill_name(arm: ArmEmulator) -> None:
+    drill = Driver(RESTORE, restore_step(target_database="shop-dr-test-drill"), mode="drill")
+    assert drill.begin().detail["target_database"] == "shop-dr-test-drill"
+    exact = Driver(RESTORE, restore_step(drill_target_database="drillcopy"), mode="drill", run_id="r2")
+    assert exact.begin().detail["target_database"] == "drillcopy"
+
+
+def test_drill_refuses_a_leftover_drill_database_of_another_run(arm: ArmEmulator) -> None:
+    Driver(RESTORE, restore_step(), mode="drill", run_id="drill-1").begin()
+    arm.finish_operations()
+
+    with pytest.raises(PreconditionError) as refused:
+        Driver(RESTORE, restore_step(), mode="drill", run_id="drill-2").begin()
+    assert "drill run 'drill-1'" in refused.value.message
+
+
+def test_teardown_after_a_timeout_deletes_the_restore_once_azure_lets_it(arm: ArmEmulator) -> None:
+    """A step timeout leaves the restore running (Azure cannot cancel it); teardown deletes it, retrying
+    while the database is still busy being created."""
+    drill = Driver(RESTORE, restore_step(), mode="drill", run_id="drill-1")
+    drill.begin()
+
+    with pytest.raises(TransientError) as busy:
+        drill.teardown()
+    assert busy.value.code == "DatabaseBusy"
+
+    arm.finish_operations()
+    assert drill.teardown()["teardown"] == "delete started"
+    arm.finish_operations()
+    assert database(arm, WUS, "shop-drill") is None
+
+
+def test_teardown_without_state_finds_its_database_by_name(arm: ArmEmulator) -> None:
+    drill = Driver(RESTORE, restore_step(), mode="drill", run_id="drill-1")
+    drill.begin()
+    arm.finish_operations()
+    assert drill.teardown({})["teardown"] == "delete started"
+
+
+def test_sync_mode_never_restores(arm: ArmEmulator) -> None:
+    with pytest.raises(PreconditionError):
+        Driver(RESTORE, restore_step(), mode="sync").begin()
+    assert arm_calls(arm, "PUT", "/databases/") == []
