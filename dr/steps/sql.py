@@ -162,6 +162,7 @@ class GeoRestoreState(BaseModel):
     operation: OperationRef | None = None
     rpo_estimate_seconds: float | None = None
     facts: dict[str, Any] = {}
+    warnings: list[str] = []
 
 
 class SqlGeoRestore(StepKind[SqlGeoRestoreStep]):
@@ -249,6 +250,7 @@ class SqlGeoRestore(StepKind[SqlGeoRestoreStep]):
             operation=operation,
             rpo_estimate_seconds=rpo,
             facts=facts,
+            warnings=warnings,
         )
         return StepProgress(
             done=False,
@@ -413,6 +415,7 @@ def _restore_progress(
         else _poll_after(status.retry_after_seconds if status else None, RESTORE_POLL_SECONDS),
         summary=summary,
         detail=detail,
+        warnings=state.warnings,
         rpo_estimate_seconds=state.rpo_estimate_seconds,
     )
 
@@ -527,6 +530,7 @@ class FailoverState(BaseModel):
     operation: OperationRef | None = None
     rpo_estimate_seconds: float | None = None
     facts: dict[str, Any] = {}
+    warnings: list[str] = []
 
 
 class SqlFailoverGroup(StepKind[SqlFailoverGroupStep]):
@@ -537,7 +541,7 @@ class SqlFailoverGroup(StepKind[SqlFailoverGroupStep]):
         ref = SqlRef.parse(params.failover_group_id)
         client = ref.client()
         group = _get_group(client, ref)
-        facts = _group_facts(client, ref, group)
+        facts, warnings = _group_facts(client, ref, group)
         role = facts["replication_role"]
         lag = facts.get("data_at_risk_seconds")
 
@@ -547,7 +551,7 @@ class SqlFailoverGroup(StepKind[SqlFailoverGroupStep]):
                 done=True,
                 summary=f"drill: failover group {ref.child} is {role} on {ref.server}; nothing changed",
                 detail=facts,
-                warnings=facts.pop("warnings", []),
+                warnings=warnings,
                 rpo_estimate_seconds=lag,
             )
         if role == "Primary":
@@ -556,7 +560,7 @@ class SqlFailoverGroup(StepKind[SqlFailoverGroupStep]):
                 done=True,
                 summary=f"failover group {ref.child} already primary on {ref.server}",
                 detail=facts,
-                warnings=facts.pop("warnings", []),
+                warnings=warnings,
             )
 
         forced = params.allow_data_loss
@@ -583,8 +587,8 @@ class SqlFailoverGroup(StepKind[SqlFailoverGroupStep]):
             operation=operation,
             rpo_estimate_seconds=rpo,
             facts=facts,
+            warnings=warnings,
         )
-        warnings = facts.pop("warnings", [])
         return StepProgress(
             done=False,
             state=state.model_dump(mode="json"),
@@ -649,6 +653,7 @@ class SqlFailoverGroup(StepKind[SqlFailoverGroupStep]):
             else _poll_after(status.retry_after_seconds if status else None, FAILOVER_POLL_SECONDS),
             summary=summary,
             detail=detail,
+            warnings=state.warnings,
             rpo_estimate_seconds=state.rpo_estimate_seconds,
         )
 
@@ -689,7 +694,9 @@ def _first_number(mapping: Any, keys: tuple[str, ...]) -> float | None:
     return None
 
 
-def _group_facts(client: SqlManagementClient, ref: SqlRef, group: FailoverGroup) -> dict[str, Any]:
+def _group_facts(
+    client: SqlManagementClient, ref: SqlRef, group: FailoverGroup
+) -> tuple[dict[str, Any], list[str]]:
     """The group's roles and what a forced failover would lose now: the worst replication lag of its
     databases when ARM reports one, else the group's data-loss grace period as an upper bound."""
     partners = [
@@ -756,8 +763,7 @@ def _group_facts(client: SqlManagementClient, ref: SqlRef, group: FailoverGroup)
         )
     else:
         facts.update(data_at_risk_seconds=None, rpo_basis="unknown: no replication lag and no grace period")
-    facts["warnings"] = warnings
-    return facts
+    return facts, warnings
 
 
 KINDS: dict[str, StepKind[Any]] = {
