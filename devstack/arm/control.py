@@ -53,7 +53,12 @@ class FaultSpec(BaseModel):
     code: str | None = Field(None, description="ARM error code; defaults by status (429 TooManyRequests...).")
     message: str | None = None
     count: int | None = Field(1, ge=1, description="How many requests fail; None: every one until cleared.")
-    retry_after: int | None = Field(1, ge=0, description="Retry-After seconds on the error; None: no header.")
+    retry_after: int | None = Field(
+        None,
+        ge=0,
+        description="Retry-After seconds on the error. None: 1 for 429 and 503 (as Azure throttles), no "
+        "header otherwise; 0: no header. The SDK retries any error that carries Retry-After.",
+    )
     latency_seconds: float = Field(0.0, ge=0, description="Delay before answering (error or not).")
 
 
@@ -65,7 +70,10 @@ class Fault(FaultSpec):
         if self.status is None:
             return None
         code = self.code or DEFAULT_CODE_FOR_STATUS.get(self.status, "InternalServerError")
-        headers = {"Retry-After": str(self.retry_after)} if self.retry_after is not None else {}
+        retry_after = (
+            self.retry_after if self.retry_after is not None else (1 if self.status in (429, 503) else 0)
+        )
+        headers = {"Retry-After": str(retry_after)} if retry_after > 0 else {}
         return ArmError(self.status, code, self.message or KNOWN_MESSAGES.get(code), headers=headers)
 
 

@@ -140,11 +140,9 @@ class ArmEmulator:
         app = web.Application(client_max_size=8 * 1024 * 1024)
         app.add_routes(control_routes(self))
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
-        site = web.TCPSite(
-            self._runner, self.host, self._requested_port, ssl_context=context, shutdown_timeout=1.0
-        )
+        site = web.TCPSite(self._runner, self.host, self._requested_port, ssl_context=context)
         await site.start()
         self._port = int(self._runner.addresses[0][1])
 
@@ -286,7 +284,7 @@ class ArmEmulator:
         code: str | None = None,
         message: str | None = None,
         count: int | None = 1,
-        retry_after: int | None = 1,
+        retry_after: int | None = None,
         latency_seconds: float = 0.0,
     ) -> Fault:
         """Fail (or delay) the next `count` ARM requests whose path matches the glob `path`."""
