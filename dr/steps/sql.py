@@ -541,7 +541,7 @@ class SqlFailoverGroup(StepKind[SqlFailoverGroupStep]):
         ref = SqlRef.parse(params.failover_group_id)
         client = ref.client()
         group = _get_group(client, ref)
-        facts, warnings = _group_facts(client, ref, group)
+        facts, warnings = failover_group_facts(client, ref, group)
         role = facts["replication_role"]
         lag = facts.get("data_at_risk_seconds")
 
@@ -694,7 +694,7 @@ def _first_number(mapping: Any, keys: tuple[str, ...]) -> float | None:
     return None
 
 
-def _group_facts(
+def failover_group_facts(
     client: SqlManagementClient, ref: SqlRef, group: FailoverGroup
 ) -> tuple[dict[str, Any], list[str]]:
     """The group's roles and what a forced failover would lose now: the worst replication lag of its

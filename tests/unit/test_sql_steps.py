@@ -6,13 +6,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from azure.mgmt.sql.models import FailoverGroup, ReplicationLink
 
 from dr.azure_lro import OperationRef, check_operation
 from dr.errors import PermanentError, PlanError
 from dr.plan import SqlGeoRestoreStep, parse_plan
 from dr.steps import get_kind
 from dr.steps.base import StepContext
-from dr.steps.sql import restore_target_name
+from dr.steps.sql import SqlRef, failover_group_facts, restore_target_name
 
 SERVER = "/subscriptions/sub-1/resourceGroups/shop-eus/providers/Microsoft.Sql/servers/shop-eus"
 TARGET = "/subscriptions/sub-1/resourceGroups/shop-wus/providers/Microsoft.Sql/servers/shop-wus"
@@ -122,3 +123,57 @@ def test_the_token_is_never_sent_to_a_status_url_off_the_arm_endpoint() -> None:
     with pytest.raises(PermanentError) as caught:
         check_operation(NoNetwork(), ref, endpoint="https://management.azure.com")
     assert caught.value.code == "ForeignStatusUrl"
+
+
+# -- what a forced failover may lose ----------------------------------------------------------------------
+
+
+class LinksOnly:
+    """Just the replication_links.list_by_database a facts read makes, answering with wire JSON."""
+
+    def __init__(self, links: dict[str, list[dict[str, Any]]]) -> None:
+        self.replication_links = self
+        self._links = links
+
+    def list_by_database(self, resource_group: str, server: str, database: str, **kwargs: Any) -> list[Any]:
+        return [ReplicationLink(link) for link in self._links.get(database, [])]
+
+
+def group(read_write: dict[str, Any], databases: list[str]) -> FailoverGroup:
+    return FailoverGroup(
+        {
+            "id": f"{TARGET}/failoverGroups/fog",
+            "properties": {
+                "readWriteEndpoint": read_write,
+                "replicationRole": "Secondary",
+                "partnerServers": [{"id": SERVER, "replicationRole": "Primary"}],
+                "databases": [f"{TARGET}/databases/{name}" for name in databases],
+            },
+        }
+    )
+
+
+def test_a_reported_replication_lag_wins_over_the_grace_period() -> None:
+    links = {
+        "a": [{"properties": {"replicationState": "CATCH_UP", "replicationLagSeconds": 4}}],
+        "b": [{"properties": {"replicationState": "SEEDING", "replicationLagSeconds": 9}}],
+    }
+    facts, warnings = failover_group_facts(
+        LinksOnly(links),  # type: ignore[arg-type]
+        SqlRef.parse(f"{TARGET}/failoverGroups/fog"),
+        group({"failoverPolicy": "Automatic", "failoverWithDataLossGracePeriodMinutes": 60}, ["a", "b"]),
+    )
+    assert facts["data_at_risk_seconds"] == 9.0
+    assert "replication lag" in facts["rpo_basis"]
+    assert facts["replication_links"] == {"a": "CATCH_UP", "b": "SEEDING"}
+    assert warnings == ["database(s) b still seeding: the secondary does not hold all data yet"]
+
+
+def test_the_older_apis_grace_period_in_hours_is_understood() -> None:
+    facts, _ = failover_group_facts(
+        LinksOnly({}),  # type: ignore[arg-type]
+        SqlRef.parse(f"{TARGET}/failoverGroups/fog"),
+        group({"failoverPolicy": "Automatic", "gracePeriodWithDataLossHours": 2}, ["a"]),
+    )
+    assert facts["data_at_risk_seconds"] == 7200.0
+    assert "grace period (120 min)" in facts["rpo_basis"]
