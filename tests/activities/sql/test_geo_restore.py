@@ -3,11 +3,13 @@ re-runs never start a second restore, a database of other origin is never touche
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
 from devstack.arm import ArmEmulator
+from dr import dispatch
 from dr.errors import NotFoundError, PermanentError, PreconditionError, TransientError
 from dr.steps.sql import KINDS
 
@@ -252,3 +254,19 @@ def test_sync_mode_never_restores(arm: ArmEmulator) -> None:
     with pytest.raises(PreconditionError):
         Driver(RESTORE, restore_step(), mode="sync").begin()
     assert arm_calls(arm, "PUT", "/databases/") == []
+
+
+def test_the_activity_payloads_survive_durables_json_round_trip(arm: ArmEmulator) -> None:
+    """As the step activities get them: JSON in, JSON out, the state carried by the orchestration history."""
+    context = Driver(RESTORE, restore_step(), mode="drill").ctx.model_dump(mode="json")
+
+    def through_json(value: dict[str, Any]) -> dict[str, Any]:
+        return json.loads(json.dumps(value))
+
+    progress = through_json(dispatch.begin(through_json({"context": context})))
+    arm.finish_operations()
+    progress = through_json(dispatch.poll(through_json({"context": context, "state": progress["state"]})))
+    assert progress["done"]
+    assert len(json.dumps(progress["state"])) < 16_000
+    result = through_json(dispatch.teardown(through_json({"context": context, "state": progress["state"]})))
+    assert result["teardown"] == "delete started"
