@@ -120,12 +120,12 @@ class EndpointView(_Frozen):
     def serving(self) -> bool:
         return self.status == "Enabled" and self.monitor_status not in NOT_SERVING
 
-    def describe(self) -> str:
-        facts = [
-            f"{field} {value}"
-            for field, value in (("priority", self.priority), ("weight", self.weight))
-            if value
-        ]
+    def describe(self, routing_method: str) -> str:
+        """'shop-wus (priority 2, Enabled, Online)': the field that routes, status, monitor status."""
+        routing = {"Priority": ("priority",), "Weighted": ("weight",)}.get(
+            routing_method, ("priority", "weight")
+        )
+        facts = [f"{field} {getattr(self, field)}" for field in routing if getattr(self, field) is not None]
         return f"{self.name} ({', '.join([*facts, str(self.status), str(self.monitor_status)])})"
 
 
@@ -187,8 +187,8 @@ def profile_view(profile: Any, profile_id: str) -> ProfileView:
             EndpointView(
                 name=str(endpoint.name),
                 endpoint_type=ENDPOINT_TYPES.get(type_segment, type_segment),
-                status=endpoint.endpoint_status,
-                monitor_status=endpoint.endpoint_monitor_status,
+                status=_text(endpoint.endpoint_status),
+                monitor_status=_text(endpoint.endpoint_monitor_status),
                 priority=endpoint.priority,
                 weight=endpoint.weight,
                 target=endpoint.target,
@@ -200,11 +200,11 @@ def profile_view(profile: Any, profile_id: str) -> ProfileView:
         id=profile_id,
         resource_group=parts["resource_group"],
         name=parts["name"],
-        routing_method=str(profile.traffic_routing_method or ""),
+        routing_method=_text(profile.traffic_routing_method) or "",
         ttl=dns.ttl if dns is not None else None,
         fqdn=dns.fqdn if dns is not None else None,
         monitor=MonitorView(
-            protocol=str(monitor.protocol or "HTTP").upper(),
+            protocol=(_text(monitor.protocol) or "HTTP").upper(),
             port=monitor.port,
             path=monitor.path,
             interval_seconds=monitor.interval_in_seconds,
@@ -221,6 +221,13 @@ def profile_view(profile: Any, profile_id: str) -> ProfileView:
         endpoints=tuple(endpoints),
         tags=dict(profile.tags or {}),
     )
+
+
+def _text(value: Any) -> str | None:
+    """An SDK enum member (a str subclass whose str() is 'Enum.MEMBER') or a plain string, as its value."""
+    if value is None:
+        return None
+    return str(getattr(value, "value", value))
 
 
 def _headers(items: Iterable[Any] | None) -> dict[str, str]:
@@ -376,12 +383,12 @@ def dns_answer(profile: ProfileView) -> list[tuple[EndpointView, float]]:
     return [(endpoint, round((endpoint.weight or 1) / total, 4)) for endpoint in candidates]
 
 
-def describe_answer(answer: list[tuple[EndpointView, float]]) -> str:
+def describe_answer(profile: ProfileView, answer: list[tuple[EndpointView, float]]) -> str:
     if not answer:
         return "no endpoint (profile answers NXDOMAIN)"
-    if len(answer) == 1:
-        return answer[0][0].describe()
-    return ", ".join(f"{endpoint.describe()} {share:.1%}" for endpoint, share in answer)
+    if profile.routing_method != "Weighted":
+        return answer[0][0].describe(profile.routing_method)
+    return ", ".join(f"{endpoint.describe(profile.routing_method)} {share:.1%}" for endpoint, share in answer)
 
 
 def convergence(profile: ProfileView) -> dict[str, Any]:
@@ -609,7 +616,7 @@ class TrafficManagerFailover(StepKind[TrafficManagerFailoverStep]):
             "switch": params.switch,
             "from_endpoints": _names(profile, params.from_endpoints),
             "to_endpoints": to_names,
-            "dns_answer_before": describe_answer(dns_answer(profile)),
+            "dns_answer_before": describe_answer(profile, dns_answer(profile)),
             "expected_dns_convergence_seconds": convergence(profile)["seconds"],
             "convergence": convergence(profile),
         }
@@ -720,25 +727,24 @@ class TrafficManagerFailover(StepKind[TrafficManagerFailoverStep]):
                 reasons.append(f"health probe{where} {redact_url(target.url)}: {result.describe()}")
         if not reasons and profile.routing_method == "Priority":
             # Assume the secondaries pass Traffic Manager's probe as they passed ours; others as they are now.
-            after = profile.with_settings(desired)
-            assumed = {
-                endpoint.name: "Online" for endpoint in secondaries if endpoint.monitor_status != "Online"
-            }
-            after = after.model_copy(
+            secondary_names = {endpoint.name for endpoint in secondaries}
+            switched = profile.with_settings(desired)
+            after = switched.model_copy(
                 update={
                     "endpoints": tuple(
-                        endpoint.model_copy(update={"monitor_status": assumed[endpoint.name]})
-                        if endpoint.name in assumed
+                        endpoint.model_copy(update={"monitor_status": "Online"})
+                        if endpoint.name in secondary_names
                         else endpoint
-                        for endpoint in after.endpoints
+                        for endpoint in switched.endpoints
                     )
                 }
             )
             answer = dns_answer(after)
-            if answer and answer[0][0].name not in {endpoint.name for endpoint in secondaries}:
+            if answer and answer[0][0].name not in secondary_names:
+                winner = answer[0][0].describe(profile.routing_method)
                 raise PreconditionError(
-                    f"after the switch {profile.name!r} would answer {answer[0][0].describe()}, "
-                    "not the secondary (it has a better priority): nothing changed",
+                    f"after the switch {profile.name!r} would answer {winner}, not the secondary "
+                    "(it has a better priority): nothing changed",
                     code="SwitchWouldNotReachSecondary",
                 )
         if reasons:
@@ -792,14 +798,14 @@ class TrafficManagerFailover(StepKind[TrafficManagerFailoverStep]):
                 if not result.ok:
                     problems.append(f"health {redact_url(target.url)}: {result.describe()}")
 
-        seen = f"DNS would answer {describe_answer(answer)}" + (
+        seen = f"DNS would answer {describe_answer(profile, answer)}" + (
             f"; {'; '.join(problems)}" if problems else ""
         )
         switched_at = parse_time(str(state["switched_at"]))
         elapsed = round((ctx.now - switched_at).total_seconds(), 1)
         detail: dict[str, Any] = {
             "profile": profile.name,
-            "dns_answer": describe_answer(answer),
+            "dns_answer": describe_answer(profile, answer),
             "expected_dns_convergence_seconds": convergence(profile)["seconds"],
             "seconds_since_switch": elapsed,
         }
