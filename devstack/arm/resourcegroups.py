@@ -6,9 +6,10 @@ from pydantic import BaseModel
 
 from . import errors
 from .estate import Estate
-from .routing import ArmRequest, ArmResponse, Router
+from .routing import ArmRequest, ArmResponse, Handler, Router
 
 _GROUP = "/subscriptions/{subscriptionId}/resourcegroups/{resourceGroupName}"
+RESOURCE_GROUPS = "Microsoft.Resources/resourceGroups"
 
 
 class ResourceGroupBody(BaseModel):
@@ -42,6 +43,12 @@ class ResourceGroupResponses:
             200, self.estate.resource_group(p["subscriptionId"], p["resourceGroupName"]).to_resource()
         )
 
+    def group_exists(self, request: ArmRequest) -> ArmResponse:
+        """HEAD: 204 when the group exists, 404 when not (the SDK's check_existence)."""
+        p = request.params
+        self.estate.resource_group(p["subscriptionId"], p["resourceGroupName"])
+        return ArmResponse(204)
+
     def put_group(self, request: ArmRequest) -> ArmResponse:
         p = request.params
         body = request.parse(ResourceGroupBody)
@@ -61,9 +68,13 @@ class ResourceGroupResponses:
 
 def register(router: Router, responses: ResourceGroupResponses) -> None:
     r = responses
-    kinds = {"resource_type": "Microsoft.Resources/resourceGroups", "api_versions": None}
-    router.add("GET", "/subscriptions/{subscriptionId}", r.get_subscription, **kinds)  # type: ignore[arg-type]
-    router.add("GET", "/subscriptions/{subscriptionId}/resourcegroups", r.list_groups, **kinds)  # type: ignore[arg-type]
-    router.add("GET", _GROUP, r.get_group, **kinds)  # type: ignore[arg-type]
-    router.add("PUT", _GROUP, r.put_group, **kinds)  # type: ignore[arg-type]
-    router.add("DELETE", _GROUP, r.delete_group, **kinds)  # type: ignore[arg-type]
+    routes: list[tuple[str, str, Handler]] = [
+        ("GET", "/subscriptions/{subscriptionId}", r.get_subscription),
+        ("GET", "/subscriptions/{subscriptionId}/resourcegroups", r.list_groups),
+        ("GET", _GROUP, r.get_group),
+        ("HEAD", _GROUP, r.group_exists),
+        ("PUT", _GROUP, r.put_group),
+        ("DELETE", _GROUP, r.delete_group),
+    ]
+    for method, template, handler in routes:
+        router.add(method, template, handler, resource_type=RESOURCE_GROUPS, api_versions=None)

@@ -37,7 +37,7 @@ from .control import (
 )
 from .errors import ArmError
 from .estate import Clock, EmulatorSettings, Estate, normalize_location
-from .resourcegroups import ResourceGroupResponses
+from .resourcegroups import RESOURCE_GROUPS, ResourceGroupResponses
 from .resourcegroups import register as register_resource_groups
 from .routing import ArmRequest, ArmResponse, Router
 from .seed import EstateSeed, apply_seed, load_seed
@@ -216,7 +216,7 @@ class ArmEmulator:
                 )
             if "subscriptionId" in params:
                 self.estate.subscription(params["subscriptionId"])
-            if "resourceGroupName" in params and route.resource_type != "Microsoft.Resources/resourceGroups":
+            if "resourceGroupName" in params and route.resource_type != RESOURCE_GROUPS:
                 self.estate.resource_group(params["subscriptionId"], params["resourceGroupName"])
             request.params = params
             return route.handler(request)

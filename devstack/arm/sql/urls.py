@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..routing import Router
+from ..routing import Handler, Router
 from .models import API_VERSIONS
 from .responses import SqlResponses
 
@@ -14,11 +14,11 @@ _LOCATION = _RG + "/locations/{locationName}"
 
 
 def register(router: Router, responses: SqlResponses) -> None:
-    def add(method: str, template: str, handler: object, resource_type: str) -> None:
+    def add(method: str, template: str, handler: Handler, resource_type: str) -> None:
         router.add(
             method,
             template,
-            handler,  # type: ignore[arg-type]
+            handler,
             resource_type=f"Microsoft.Sql/{resource_type}",
             api_versions=API_VERSIONS,
         )

@@ -184,3 +184,40 @@ def test_request_log_records_method_path_status_and_api_version_without_secrets(
     dumped = "".join(r.model_dump_json() for r in log)
     assert secret_token not in dumped
     assert "Authorization" not in dumped
+
+
+def test_resource_group_existence_check(arm: ArmEmulator) -> None:
+    def head(name: str) -> int:
+        return requests.head(
+            f"{arm.url}/subscriptions/{SUB}/resourcegroups/{name}?api-version=2021-04-01",
+            headers={"Authorization": "Bearer t"},
+            verify=str(arm.ca_path),
+            timeout=10,
+        ).status_code
+
+    assert (head("shop-eus"), head("nowhere")) == (204, 404)
+
+
+def test_async_clients_work_with_the_ca_file(arm: ArmEmulator) -> None:
+    import asyncio
+
+    from azure.mgmt.sql.aio import SqlManagementClient as AsyncSqlManagementClient
+    from azure.mgmt.sql.models import Database
+
+    from devstack.arm import AsyncStaticTokenCredential
+
+    async def restore() -> tuple[str, str]:
+        async with AsyncSqlManagementClient(
+            AsyncStaticTokenCredential(), SUB, **client_kwargs(arm)
+        ) as client:
+            group = await client.failover_groups.get("shop-eus", "shop-eus", "shop-fog")
+            poller = await client.databases.begin_create_or_update(
+                "shop-wus",
+                "shop-wus",
+                "shop-async",
+                Database(location="westus", create_mode="Recovery", source_database_id=group.databases[0]),
+            )
+            database = await poller.result()
+            return group.replication_role, database.status
+
+    assert asyncio.run(restore()) == ("Primary", "Online")
