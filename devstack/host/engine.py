@@ -1,0 +1,1153 @@
+"""The durable engine: histories, episodes, activities, timers, sub-orchestrations.
+
+Per instance the engine keeps a history in the extension's event schema and an inbox of events that
+have not been shown to the orchestrator yet (activity results, fired timers, raised events, ...). An
+episode takes the visible inbox, appends it to the history behind an OrchestratorStarted event, calls
+the orchestrator through the SDK's `handle` entry point (the call the worker makes), replays the returned
+actions against the history to find the new tasks (see `replay.py`), and commits the whole step in one
+SQLite transaction.
+
+Replay is O(history) per episode, so events are batched: an instance with activities still running waits
+until completions stop arriving for `batch_quiet` seconds (never longer than `batch_max`) before it
+replays; an instance with nothing in flight replays at once.
+
+All of this runs on one asyncio event loop. `EngineCore` is the loop-side object; `DurableEngine` (in
+`api.py`) is the thread-safe facade tests use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import heapq
+import itertools
+import json
+import logging
+import re
+import time
+import traceback
+import uuid
+from collections import deque
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from azure.functions import meta
+from azure.functions.durable_functions import ActivityTriggerConverter
+
+from . import history as h
+from .actions import call_handle
+from .clock import Clock, RealClock
+from .history import Event, EventType
+from .indexer import FunctionInfo, IndexedApp, TriggerKind
+from .invoker import call_override, call_user_function, invoke
+from .models import (
+    TERMINAL_STATUSES,
+    DurableError,
+    FunctionNotFoundError,
+    InstanceAlreadyExistsError,
+    InstanceGoneError,
+    InstanceNotFoundError,
+    InstanceStatus,
+    InvalidInstanceIdError,
+    RuntimeStatus,
+    parse_json_text,
+)
+from .replay import ActionReplayer, NonDeterminismError, ReplayOutcome, TaskKind, UnsupportedActionError
+from .store import InstanceRow, Message, MessageKind, Store, Transaction, WorkItem
+
+log = logging.getLogger("devstack.host.engine")
+
+MAX_INSTANCE_ID_LENGTH = 256
+# Context fields the extension sends with every orchestration call (schema v3 action trees, long timers).
+_CONTEXT_TAIL = (
+    ',"upperSchemaVersion":1,"upperSchemaVersionNew":2,'
+    '"longRunningTimerIntervalDuration":"3.00:00:00","maximumShortTimerDuration":"6.00:00:00"}'
+)
+_RESULT_EVENTS = {
+    EventType.TASK_COMPLETED: "TaskScheduledId",
+    EventType.TASK_FAILED: "TaskScheduledId",
+    EventType.SUB_ORCHESTRATION_INSTANCE_COMPLETED: "TaskScheduledId",
+    EventType.SUB_ORCHESTRATION_INSTANCE_FAILED: "TaskScheduledId",
+    EventType.TIMER_FIRED: "TimerId",
+}
+_CREATED_EVENTS = {
+    EventType.TASK_SCHEDULED,
+    EventType.TIMER_CREATED,
+    EventType.SUB_ORCHESTRATION_INSTANCE_CREATED,
+}
+
+
+@dataclass
+class EpisodeSample:
+    """One episode, for the benchmark: history length replayed and time spent in handle + replay."""
+
+    history_events: int
+    seconds: float
+
+
+@dataclass
+class EngineStats:
+    episodes: int = 0
+    activities_run: int = 0
+    samples: deque[EpisodeSample] = field(default_factory=lambda: deque(maxlen=100_000))
+
+
+@dataclass
+class _Runtime:
+    """The loaded state of one instance."""
+
+    row: InstanceRow
+    history: list[Event]
+    played_json: list[str]
+    created_ids: set[int]
+    finished_ids: set[int]
+
+    @classmethod
+    def load(cls, row: InstanceRow, events: list[Event]) -> _Runtime:
+        runtime = cls(row, [], [], set(), set())
+        runtime.extend(events)
+        return runtime
+
+    def extend(self, events: list[Event]) -> None:
+        for event in events:
+            self.history.append(event)
+            self.played_json.append(json.dumps({**event, "IsPlayed": True}))
+            kind = event["EventType"]
+            if kind in _CREATED_EVENTS:
+                self.created_ids.add(int(event["EventId"]))
+            elif kind in _RESULT_EVENTS:
+                self.finished_ids.add(int(event[_RESULT_EVENTS[EventType(kind)]]))
+
+    @property
+    def status(self) -> RuntimeStatus:
+        return RuntimeStatus(self.row.status)
+
+
+@dataclass
+class _Waiter:
+    predicate: Callable[[], bool]
+    future: asyncio.Future[None]
+    skip_time: bool
+
+
+def validate_instance_id(instance_id: str) -> None:
+    if not instance_id:
+        raise InvalidInstanceIdError("Orchestration instance ids must not be empty.")
+    if instance_id.startswith("@"):
+        raise InvalidInstanceIdError("Orchestration instance ids must not start with @.")
+    if re.search(r"[/\\#?\x00-\x1f\x7f]", instance_id):
+        raise InvalidInstanceIdError(
+            "Orchestration instance ids must not contain /, \\, #, ?, or control characters."
+        )
+    if len(instance_id) > MAX_INSTANCE_ID_LENGTH:
+        raise InvalidInstanceIdError(
+            f"Instance ID lengths must not exceed {MAX_INSTANCE_ID_LENGTH} characters."
+        )
+
+
+def _known(kind: str, names: list[str]) -> str:
+    if not names:
+        return f"No {kind} functions are currently registered!"
+    return f"The following are the known {kind} functions: {', '.join(repr(n) for n in sorted(names))}."
+
+
+class EngineCore:
+    """The loop-side engine. Every method runs on the event loop thread."""
+
+    def __init__(
+        self,
+        app: IndexedApp,
+        *,
+        state_dir: str | None = None,
+        clock: Clock | None = None,
+        activity_overrides: Mapping[str, Callable[..., Any]] | None = None,
+        max_concurrent_activities: int | None = None,
+        batch_quiet: float = 0.002,
+        batch_max: float = 0.05,
+        auto_advance_grace: float = 0.25,
+        verify_replay: bool = False,
+    ) -> None:
+        self.app = app
+        self.clock: Clock = clock or RealClock()
+        self.stats = EngineStats()
+        self._state_dir = state_dir
+        self._overrides = {k.lower(): v for k, v in (activity_overrides or {}).items()}
+        self._max_activities = max_concurrent_activities or app.settings.max_concurrent_activities
+        self._batch_quiet = batch_quiet
+        self._batch_max = batch_max
+        self._auto_advance_grace = auto_advance_grace
+        self._verify_replay = verify_replay
+        self._store: Store | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        self._slots: asyncio.Semaphore | None = None
+        self._runtimes: dict[str, _Runtime] = {}
+        self._episode_handles: dict[str, asyncio.TimerHandle] = {}
+        self._first_pending: dict[str, float] = {}
+        self._inflight: dict[str, int] = {}
+        self._activity_tasks: set[asyncio.Task[None]] = set()
+        self._timers: list[tuple[float, int, str]] = []
+        self._timer_wakeup: asyncio.Event | None = None
+        self._timer_task: asyncio.Task[None] | None = None
+        self._waiters: list[_Waiter] = []
+        self._idle_check_pending = False
+        self._changes = itertools.count()
+        self._last_change = 0
+        self._running = False
+
+    # -- lifecycle ----------------------------------------------------------------------------------------
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            raise RuntimeError("the engine is not started")
+        return self._store
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        if self._loop is None:
+            raise RuntimeError("the engine is not started")
+        return self._loop
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._store = Store(self._state_dir)
+        self._executor = ThreadPoolExecutor(max_workers=self._max_activities, thread_name_prefix="activity")
+        self._slots = asyncio.Semaphore(self._max_activities)
+        self._timer_wakeup = asyncio.Event()
+        self._running = True
+        # Resume what a previous host left: timers, unfinished activities (at-least-once), inboxes.
+        for due, message_id, instance_id in self.store.pending_timers():
+            heapq.heappush(self._timers, (due, message_id, instance_id))
+        for item in self.store.work_items():
+            self._dispatch_activity(item)
+        for instance_id in self.store.instances_with_messages(self.clock.now().timestamp()):
+            self._mark_ready(instance_id)
+        self._timer_task = asyncio.create_task(self._timer_loop(), name="durable-timers")
+        self._schedule_idle_check()
+
+    async def stop(self) -> None:
+        self._running = False
+        for handle in self._episode_handles.values():
+            handle.cancel()
+        self._episode_handles.clear()
+        if self._timer_task is not None:
+            self._timer_task.cancel()
+        tasks = list(self._activity_tasks)
+        for task in tasks:
+            task.cancel()
+        if self._timer_task is not None:
+            tasks.append(self._timer_task)
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for waiter in self._waiters:
+            if not waiter.future.done():
+                waiter.future.set_exception(RuntimeError("the engine stopped"))
+        self._waiters.clear()
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    # -- client operations --------------------------------------------------------------------------------
+
+    def orchestrator_names(self) -> list[str]:
+        return list(self.app.orchestrators)
+
+    def start_instance(self, name: str, input_json: str | None = None, instance_id: str | None = None) -> str:
+        info = self.app.find_function(name)
+        if info is None or info.kind is not TriggerKind.ORCHESTRATION:
+            raise FunctionNotFoundError(
+                f"The function '{name}' doesn't exist, is disabled, or is not an orchestrator function. "
+                f"Additional info: {_known('orchestrator', self.orchestrator_names())}"
+            )
+        instance_id = instance_id or uuid.uuid4().hex
+        validate_instance_id(instance_id)
+        existing = self._row(instance_id)
+        if existing is not None and RuntimeStatus(existing.status) not in TERMINAL_STATUSES:
+            raise InstanceAlreadyExistsError(
+                f"An Orchestration instance with the ID {instance_id} already exists."
+            )
+        with self.store.transaction() as tx:
+            self._create_instance(tx, instance_id, info.name, input_json, parent=None)
+        self._mark_ready(instance_id)
+        return instance_id
+
+    def raise_event(self, instance_id: str, event_name: str, input_json: str | None) -> None:
+        self._require_active(instance_id)
+        with self.store.transaction() as tx:
+            tx.add_message(
+                instance_id,
+                MessageKind.EVENT,
+                h.event_raised(self.clock.now(), name=event_name, input_json=input_json),
+            )
+        self._mark_ready(instance_id)
+
+    def terminate(self, instance_id: str, reason: str | None) -> None:
+        self._control(instance_id, MessageKind.TERMINATE, reason)
+
+    def suspend(self, instance_id: str, reason: str | None) -> None:
+        self._control(instance_id, MessageKind.SUSPEND, reason)
+
+    def resume(self, instance_id: str, reason: str | None) -> None:
+        self._control(instance_id, MessageKind.RESUME, reason)
+
+    def restart(self, instance_id: str, *, new_instance_id: bool = True) -> str:
+        row = self._row(instance_id)
+        if row is None:
+            raise InstanceNotFoundError(f"An orchestrastion with the instanceId {instance_id} was not found.")
+        return self.start_instance(row.name, row.input, uuid.uuid4().hex if new_instance_id else instance_id)
+
+    def purge(self, instance_id: str) -> int:
+        if self._row(instance_id) is None:
+            return 0
+        with self.store.transaction() as tx:
+            tx.delete_instance(instance_id)
+        self._runtimes.pop(instance_id, None)
+        return 1
+
+    def purge_where(
+        self, *, created_from: datetime, created_to: datetime | None, statuses: list[RuntimeStatus] | None
+    ) -> int:
+        rows = self.store.query_instances(
+            statuses=[s.value for s in statuses] if statuses else None,
+            created_from=created_from.timestamp(),
+            created_to=(created_to or self.clock.now()).timestamp(),
+        )
+        with self.store.transaction() as tx:
+            for row in rows:
+                tx.delete_instance(row.instance_id)
+                self._runtimes.pop(row.instance_id, None)
+        return len(rows)
+
+    def get_status(self, instance_id: str, *, with_history: bool = False) -> InstanceStatus | None:
+        row = self._row(instance_id)
+        if row is None:
+            return None
+        events: list[Event] | None = None
+        if with_history:
+            runtime = self._runtimes.get(instance_id)
+            events = list(runtime.history) if runtime is not None else self.store.load_history(instance_id)
+        return _status_of(row, events)
+
+    def list_instances(
+        self,
+        *,
+        statuses: list[RuntimeStatus] | None = None,
+        created_from: datetime | None = None,
+        created_to: datetime | None = None,
+        prefix: str | None = None,
+        page_size: int | None = None,
+        continuation: str | None = None,
+    ) -> tuple[list[InstanceStatus], str | None]:
+        after = base64.urlsafe_b64decode(continuation.encode()).decode() if continuation else None
+        rows = self.store.query_instances(
+            statuses=[s.value for s in statuses] if statuses else None,
+            created_from=created_from.timestamp() if created_from else None,
+            created_to=created_to.timestamp() if created_to else None,
+            prefix=prefix,
+            after=after,
+            limit=(page_size + 1) if page_size else None,
+        )
+        token = None
+        if page_size and len(rows) > page_size:
+            rows = rows[:page_size]
+            token = base64.urlsafe_b64encode(rows[-1].instance_id.encode()).decode()
+        return [_status_of(row, None) for row in rows], token
+
+    # -- waiting and time ---------------------------------------------------------------------------------
+
+    async def wait_until(self, predicate: Callable[[], bool], *, skip_time: bool) -> None:
+        """Resolve once `predicate()` holds (checked after every state change). With a virtual clock and
+        `skip_time`, the clock jumps to the next durable timer whenever nothing else can progress."""
+        if predicate():
+            return
+        waiter = _Waiter(predicate, self.loop.create_future(), skip_time)
+        self._waiters.append(waiter)
+        self._schedule_idle_check()
+        try:
+            await waiter.future
+        finally:
+            if waiter in self._waiters:
+                self._waiters.remove(waiter)
+
+    def is_quiescent(self) -> bool:
+        """Nothing can progress without time passing or a client acting."""
+        return not self._episode_handles and not self._activity_tasks
+
+    async def advance(self, delta_seconds: float) -> None:
+        """Move a virtual clock forward by `delta`, firing every timer due on the way, in order, each after
+        the work the previous one caused has settled."""
+        clock = self.clock
+        if not clock.is_virtual:
+            raise RuntimeError("advance() needs a VirtualClock")
+        target = clock.now().timestamp() + delta_seconds
+        while True:
+            await self.wait_until(self.is_quiescent, skip_time=False)
+            due = self._next_timer()
+            if due is None or due > target:
+                break
+            self._jump_to(due)
+        self._jump_to(target)
+        await self.wait_until(self.is_quiescent, skip_time=False)
+
+    def _next_timer(self) -> float | None:
+        """The earliest pending timer, skipping entries whose message is gone (canceled, instance ended)."""
+        while self._timers and not self.store.message_exists(self._timers[0][1]):
+            heapq.heappop(self._timers)
+        return self._timers[0][0] if self._timers else None
+
+    def _jump_to(self, epoch: float) -> None:
+        advance_to = getattr(self.clock, "advance_to", None)
+        if advance_to is not None:
+            advance_to(datetime.fromtimestamp(epoch, UTC))
+        self._release_due_timers()
+
+    def _schedule_idle_check(self) -> None:
+        self._last_change = next(self._changes)
+        if not self._idle_check_pending and self._loop is not None and self._running:
+            self._idle_check_pending = True
+            self._loop.call_soon(self._idle_check)
+
+    def _idle_check(self, expected_change: int | None = None) -> None:
+        self._idle_check_pending = False
+        self._check_waiters()
+        if not self.clock.is_virtual or not self.is_quiescent():
+            return
+        due = self._next_timer()
+        if due is None:
+            return
+        if any(w.skip_time for w in self._waiters):
+            self._jump_to(due)
+        elif getattr(self.clock, "auto_advance", False):
+            # Driven over HTTP: give clients a moment to act before skipping time.
+            if expected_change is None:
+                change = self._last_change
+                self.loop.call_later(self._auto_advance_grace, self._idle_check, change)
+            elif expected_change == self._last_change:
+                self._jump_to(due)
+
+    def _check_waiters(self) -> None:
+        for waiter in list(self._waiters):
+            if waiter.future.done():
+                continue
+            try:
+                if waiter.predicate():
+                    waiter.future.set_result(None)
+            except Exception as error:  # a failing predicate fails its wait, not the engine
+                waiter.future.set_exception(error)
+
+    # -- scheduling ---------------------------------------------------------------------------------------
+
+    def _mark_ready(self, instance_id: str) -> None:
+        """Schedule an episode; wait for a quiet moment if more completions for it are on the way."""
+        if not self._running:
+            return
+        now = self.loop.time()
+        first = self._first_pending.setdefault(instance_id, now)
+        if self._inflight.get(instance_id, 0) == 0:
+            delay = 0.0
+        else:
+            delay = min(self._batch_quiet, max(0.0, first + self._batch_max - now))
+        handle = self._episode_handles.pop(instance_id, None)
+        if handle is not None:
+            handle.cancel()
+        self._episode_handles[instance_id] = self.loop.call_later(delay, self._episode_entry, instance_id)
+        self._schedule_idle_check()
+
+    def _episode_entry(self, instance_id: str) -> None:
+        self._episode_handles.pop(instance_id, None)
+        self._first_pending.pop(instance_id, None)
+        try:
+            self._run_episode(instance_id)
+        except Exception:
+            log.exception("episode for instance %s failed inside the host", instance_id)
+        self._check_waiters()
+        self._schedule_idle_check()
+
+    async def _timer_loop(self) -> None:
+        assert self._timer_wakeup is not None
+        while True:
+            self._timer_wakeup.clear()
+            self._release_due_timers()
+            timeout: float | None = None
+            if not self.clock.is_virtual and self._timers:
+                timeout = max(0.0, self._timers[0][0] - self.clock.now().timestamp())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._timer_wakeup.wait(), timeout)
+
+    def _release_due_timers(self) -> None:
+        now = self.clock.now().timestamp()
+        while self._timers and self._timers[0][0] <= now:
+            _, _, instance_id = heapq.heappop(self._timers)
+            self._mark_ready(instance_id)
+
+    def _add_timer(self, due: float, message_id: int, instance_id: str) -> None:
+        heapq.heappush(self._timers, (due, message_id, instance_id))
+        if self._timer_wakeup is not None:
+            self._timer_wakeup.set()
+
+    # -- episodes -----------------------------------------------------------------------------------------
+
+    def _row(self, instance_id: str) -> InstanceRow | None:
+        runtime = self._runtimes.get(instance_id)
+        return runtime.row if runtime is not None else self.store.get_instance(instance_id)
+
+    def _runtime(self, instance_id: str) -> _Runtime | None:
+        runtime = self._runtimes.get(instance_id)
+        if runtime is None:
+            row = self.store.get_instance(instance_id)
+            if row is None:
+                return None
+            runtime = _Runtime.load(row, self.store.load_history(instance_id))
+            self._runtimes[instance_id] = runtime
+        return runtime
+
+    def _require_active(self, instance_id: str) -> InstanceRow:
+        row = self._row(instance_id)
+        if row is None:
+            raise InstanceNotFoundError(f"No instance with ID '{instance_id}' found.")
+        if RuntimeStatus(row.status) in TERMINAL_STATUSES:
+            raise InstanceGoneError(f"Instance with ID {instance_id} is in the {row.status} state.")
+        return row
+
+    def _control(self, instance_id: str, kind: MessageKind, reason: str | None) -> None:
+        self._require_active(instance_id)
+        with self.store.transaction() as tx:
+            tx.add_message(instance_id, kind, {"Reason": reason})
+        self._mark_ready(instance_id)
+
+    def _create_instance(
+        self,
+        tx: Transaction,
+        instance_id: str,
+        name: str,
+        input_json: str | None,
+        parent: dict[str, Any] | None,
+    ) -> None:
+        now = self.clock.now()
+        execution_id = uuid.uuid4().hex
+        row = InstanceRow(
+            instance_id=instance_id,
+            name=name,
+            execution_id=execution_id,
+            status=RuntimeStatus.PENDING.value,
+            input=input_json,
+            output=None,
+            custom_status=None,
+            created_time=now.timestamp(),
+            last_updated_time=now.timestamp(),
+            parent=parent,
+        )
+        tx.delete_instance(instance_id)
+        tx.put_instance(row)
+        tx.add_message(
+            instance_id,
+            MessageKind.EVENT,
+            h.execution_started(
+                now,
+                instance_id=instance_id,
+                execution_id=execution_id,
+                name=name,
+                input_json=input_json,
+                parent=parent,
+            ),
+            execution_id=execution_id,
+        )
+        self._runtimes.pop(instance_id, None)
+
+    def _accept(self, runtime: _Runtime, message: Message) -> bool:
+        """Drop messages that belong to an older execution or repeat a completion already in history."""
+        if message.execution_id is not None and message.execution_id != runtime.row.execution_id:
+            return False
+        kind = EventType(message.event["EventType"])
+        if kind is EventType.EXECUTION_STARTED:
+            return not runtime.history
+        key = _RESULT_EVENTS.get(kind)
+        if key is not None:
+            task_id = int(message.event[key])
+            if task_id not in runtime.created_ids or task_id in runtime.finished_ids:
+                return False
+        return True
+
+    def _run_episode(self, instance_id: str) -> None:
+        now = self.clock.now()
+        messages = self.store.visible_messages(instance_id, now.timestamp())
+        if not messages:
+            return
+        runtime = self._runtime(instance_id)
+        if runtime is None or runtime.status in TERMINAL_STATUSES:
+            with self.store.transaction() as tx:
+                tx.delete_messages([m.id for m in messages])
+            return
+        terminate = next((m for m in messages if m.kind is MessageKind.TERMINATE), None)
+        if terminate is not None:
+            self._terminate_now(runtime, terminate.event.get("Reason"), now)
+            return
+
+        suspended = runtime.status is RuntimeStatus.SUSPENDED
+        control_events: list[Event] = []
+        consumed: list[int] = []
+        for message in messages:
+            if message.kind is MessageKind.SUSPEND:
+                consumed.append(message.id)
+                if not suspended:
+                    suspended = True
+                    control_events.append(h.execution_suspended(now, reason=message.event.get("Reason")))
+            elif message.kind is MessageKind.RESUME:
+                consumed.append(message.id)
+                if suspended:
+                    suspended = False
+                    control_events.append(h.execution_resumed(now, reason=message.event.get("Reason")))
+        if suspended:
+            # Events wait in the inbox until the instance is resumed.
+            runtime.row.status = RuntimeStatus.SUSPENDED.value
+            self._commit_control_only(runtime, consumed, control_events, now)
+            return
+
+        inbound = [m for m in messages if m.kind in (MessageKind.EVENT, MessageKind.TIMER)]
+        if not runtime.history:
+            # A new execution: ExecutionStarted must come first (events raised early wait behind it).
+            starts = [m for m in inbound if m.event["EventType"] == EventType.EXECUTION_STARTED]
+            inbound = starts + [m for m in inbound if m not in starts] if starts else []
+        delivered: list[Event] = []
+        for message in inbound:
+            consumed.append(message.id)
+            if self._accept(runtime, message):
+                delivered.append(message.event)
+        if not delivered and not control_events:
+            with self.store.transaction() as tx:
+                tx.delete_messages(consumed)
+            return
+        if runtime.status is RuntimeStatus.PENDING or runtime.status is RuntimeStatus.SUSPENDED:
+            runtime.row.status = RuntimeStatus.RUNNING.value
+        new_events = [h.orchestrator_started(now), *delivered, *control_events]
+        self._replay(runtime, new_events, consumed, now)
+
+    def _commit_control_only(
+        self, runtime: _Runtime, consumed: list[int], control_events: list[Event], now: datetime
+    ) -> None:
+        events = (
+            [h.orchestrator_started(now), *control_events, h.orchestrator_completed(now)]
+            if control_events
+            else []
+        )
+        runtime.row.last_updated_time = now.timestamp()
+        with self.store.transaction() as tx:
+            tx.delete_messages(consumed)
+            tx.append_history(runtime.row.instance_id, len(runtime.history), events)
+            tx.put_instance(runtime.row)
+        runtime.extend(events)
+
+    def _context_json(self, runtime: _Runtime, new_events: list[Event]) -> str:
+        row = runtime.row
+        parts = runtime.played_json + [json.dumps({**e, "IsPlayed": False}) for e in new_events]
+        input_text = row.input if row.input is not None and _is_json(row.input) else json.dumps(row.input)
+        parent_id = row.parent["OrchestrationInstance"]["InstanceId"] if row.parent else None
+        return (
+            '{"history":['
+            + ",".join(parts)
+            + '],"input":'
+            + input_text
+            + ',"instanceId":'
+            + json.dumps(row.instance_id)
+            + ',"isReplaying":'
+            + ("true" if runtime.history else "false")
+            + ',"parentInstanceId":'
+            + json.dumps(parent_id)
+            + _CONTEXT_TAIL
+        )
+
+    def _replay(self, runtime: _Runtime, new_events: list[Event], consumed: list[int], now: datetime) -> None:
+        row = runtime.row
+        info = self.app.orchestrators.get(row.name) or self.app.find_function(row.name)
+        if info is None or info.kind is not TriggerKind.ORCHESTRATION:
+            message = (
+                f"The function '{row.name}' doesn't exist, is disabled, or is not an orchestrator function. "
+                f"Additional info: {_known('orchestrator', self.orchestrator_names())}"
+            )
+            self._fail(runtime, new_events, consumed, now, message, None, custom_status=None)
+            return
+        started = time.perf_counter()
+        context_json = self._context_json(runtime, new_events)
+        output = call_handle(info.user_function, context_json)
+        state = output.state
+        replay_error: str | None = None
+        outcome: ReplayOutcome | None = None
+        try:
+            outcome = ActionReplayer(
+                state.top_level_actions,
+                instance_id=row.instance_id,
+                sub_orchestration_id=lambda task_id: f"{row.instance_id}:{task_id}",
+            ).replay(runtime.history + new_events)
+            replay_error = self._missing_function_error(outcome)
+            if self._verify_replay and replay_error is None and output.error is None:
+                replay_error = verify_against_sdk(info, context_json, outcome)
+        except (NonDeterminismError, UnsupportedActionError) as error:
+            replay_error = str(error)
+        self.stats.episodes += 1
+        self.stats.samples.append(
+            EpisodeSample(len(runtime.history) + len(new_events), time.perf_counter() - started)
+        )
+        custom_status = state.custom_status
+        if replay_error is not None:
+            self._fail(runtime, new_events, consumed, now, replay_error, None, custom_status)
+        elif output.error is not None:
+            self._fail(
+                runtime,
+                new_events,
+                consumed,
+                now,
+                f"Orchestrator function '{row.name}' failed: {output.error}",
+                f"Message: {output.error}, StackTrace: {output.error_details}",
+                custom_status,
+            )
+        elif outcome is not None and outcome.continued_as_new:
+            self._continue_as_new(runtime, consumed, now, outcome.continue_as_new_input, custom_status)
+        elif state.is_done:
+            self._complete(
+                runtime,
+                new_events,
+                consumed,
+                now,
+                RuntimeStatus.COMPLETED,
+                json.dumps(state.output),
+                custom_status,
+            )
+        elif outcome is not None:
+            self._schedule(runtime, new_events, consumed, now, outcome, custom_status)
+
+    def _missing_function_error(self, outcome: ReplayOutcome) -> str | None:
+        for task in outcome.new_tasks:
+            name = task.name or ""
+            if task.kind is TaskKind.ACTIVITY and not self._activity_exists(name):
+                known = _known("activity", list(self.app.activities) + list(self._overrides))
+                return (
+                    f"The function '{name}' doesn't exist, is disabled, or is not an activity function. "
+                    f"Additional info: {known}"
+                )
+            if task.kind is TaskKind.SUB_ORCHESTRATION:
+                found = self.app.find_function(name)
+                if found is None or found.kind is not TriggerKind.ORCHESTRATION:
+                    return (
+                        f"The function '{name}' doesn't exist, is disabled, or is not an orchestrator "
+                        f"function. Additional info: {_known('orchestrator', self.orchestrator_names())}"
+                    )
+        return None
+
+    def _activity_exists(self, name: str) -> bool:
+        if name.lower() in self._overrides:
+            return True
+        found = self.app.find_function(name)
+        return found is not None and found.kind is TriggerKind.ACTIVITY
+
+    # -- episode outcomes ---------------------------------------------------------------------------------
+
+    def _schedule(
+        self,
+        runtime: _Runtime,
+        new_events: list[Event],
+        consumed: list[int],
+        now: datetime,
+        outcome: ReplayOutcome,
+        custom_status: Any,
+    ) -> None:
+        row = runtime.row
+        outputs: list[Event] = []
+        work: list[WorkItem] = []
+        timers: list[tuple[float, int]] = []
+        ready: list[str] = []
+        with self.store.transaction() as tx:
+            for task in outcome.new_tasks:
+                if task.kind is TaskKind.ACTIVITY:
+                    name = task.name or ""
+                    outputs.append(
+                        h.task_scheduled(now, task_id=task.task_id, name=name, input_json=task.input_json)
+                    )
+                    item_id = tx.add_work_item(
+                        row.instance_id, row.execution_id, task.task_id, name, task.input_json
+                    )
+                    work.append(
+                        WorkItem(
+                            item_id, row.instance_id, row.execution_id, task.task_id, name, task.input_json
+                        )
+                    )
+                elif task.kind is TaskKind.TIMER:
+                    fire_at = task.fire_at or now
+                    outputs.append(h.timer_created(now, timer_id=task.task_id, fire_at=fire_at))
+                    if not task.canceled:
+                        fired = h.timer_fired(fire_at, timer_id=task.task_id, fire_at=outputs[-1]["FireAt"])
+                        message_id = tx.add_message(
+                            row.instance_id,
+                            MessageKind.TIMER,
+                            fired,
+                            execution_id=row.execution_id,
+                            task_id=task.task_id,
+                            visible_at=fire_at.timestamp(),
+                        )
+                        timers.append((fire_at.timestamp(), message_id))
+                else:
+                    child_id = task.instance_id or f"{row.instance_id}:{task.task_id}"
+                    outputs.append(
+                        h.sub_orchestration_created(
+                            now,
+                            task_id=task.task_id,
+                            name=task.name or "",
+                            instance_id=child_id,
+                            input_json=task.input_json,
+                        )
+                    )
+                    ready.append(
+                        self._start_child(
+                            tx, runtime, task.task_id, child_id, task.name or "", task.input_json, now
+                        )
+                    )
+            for timer_id in outcome.canceled_timer_ids:
+                tx.delete_timer(row.instance_id, timer_id)
+            events = [*new_events, *outputs, h.orchestrator_completed(now)]
+            row.custom_status = _dump_or_none(custom_status)
+            row.last_updated_time = now.timestamp()
+            tx.delete_messages(consumed)
+            tx.append_history(row.instance_id, len(runtime.history), events)
+            tx.put_instance(row)
+        runtime.extend(events)
+        for item in work:
+            self._dispatch_activity(item)
+        for due, message_id in timers:
+            self._add_timer(due, message_id, row.instance_id)
+        for instance_id in ready:
+            self._mark_ready(instance_id)
+
+    def _start_child(
+        self,
+        tx: Transaction,
+        parent: _Runtime,
+        task_id: int,
+        child_id: str,
+        name: str,
+        input_json: str | None,
+        now: datetime,
+    ) -> str:
+        """Create a sub-orchestration; returns the instance that has a new message (child or parent)."""
+        info = self.app.find_function(name)
+        existing = self._row(child_id)
+        if existing is not None and RuntimeStatus(existing.status) not in TERMINAL_STATUSES:
+            tx.add_message(
+                parent.row.instance_id,
+                MessageKind.EVENT,
+                h.sub_orchestration_failed(
+                    now,
+                    task_id=task_id,
+                    reason=(f"An Orchestration instance with the ID {child_id} already exists."),
+                    details=None,
+                ),
+                execution_id=parent.row.execution_id,
+            )
+            return parent.row.instance_id
+        parent_ref = {
+            "Name": parent.row.name,
+            "OrchestrationInstance": {
+                "InstanceId": parent.row.instance_id,
+                "ExecutionId": parent.row.execution_id,
+            },
+            "TaskScheduleId": task_id,
+        }
+        # The extension passes the SDK's serialized input on as a string value: the child's context input is
+        # that JSON text, which `get_input()` decodes.
+        self._create_instance(
+            tx, child_id, info.name if info else name, _as_json_string(input_json), parent=parent_ref
+        )
+        return child_id
+
+    def _complete(
+        self,
+        runtime: _Runtime,
+        new_events: list[Event],
+        consumed: list[int],
+        now: datetime,
+        status: RuntimeStatus,
+        output_json: str | None,
+        custom_status: Any,
+        failure: tuple[str, str | None] | None = None,
+    ) -> None:
+        row = runtime.row
+        events = [
+            *new_events,
+            h.execution_completed(now, status=status.value, result_json=output_json),
+            h.orchestrator_completed(now),
+        ]
+        row.status = status.value
+        row.output = output_json
+        row.custom_status = _dump_or_none(custom_status)
+        row.last_updated_time = now.timestamp()
+        notify = self._parent_notification(row, now, output_json, failure)
+        with self.store.transaction() as tx:
+            tx.delete_messages(consumed)
+            tx.append_history(row.instance_id, len(runtime.history), events)
+            tx.put_instance(row)
+            # Nothing else will be delivered: pending timers and queued activities go.
+            tx.delete_all_messages(row.instance_id)
+            tx.delete_work_items(row.instance_id)
+            if notify is not None:
+                tx.add_message(notify[0], MessageKind.EVENT, notify[2], execution_id=notify[1])
+        runtime.extend(events)
+        self._runtimes.pop(row.instance_id, None)
+        if notify is not None:
+            self._mark_ready(notify[0])
+        if status is RuntimeStatus.FAILED:
+            log.warning(
+                "orchestration %s (%s) failed: %s", row.instance_id, row.name, parse_json_text(output_json)
+            )
+
+    def _parent_notification(
+        self, row: InstanceRow, now: datetime, output_json: str | None, failure: tuple[str, str | None] | None
+    ) -> tuple[str, str, Event] | None:
+        if not row.parent:
+            return None
+        parent = row.parent["OrchestrationInstance"]
+        task_id = int(row.parent["TaskScheduleId"])
+        if failure is None:
+            event = h.sub_orchestration_completed(now, task_id=task_id, result_json=output_json)
+        else:
+            event = h.sub_orchestration_failed(now, task_id=task_id, reason=failure[0], details=failure[1])
+        return parent["InstanceId"], parent["ExecutionId"], event
+
+    def _fail(
+        self,
+        runtime: _Runtime,
+        new_events: list[Event],
+        consumed: list[int],
+        now: datetime,
+        message: str,
+        details: str | None,
+        custom_status: Any,
+    ) -> None:
+        self._complete(
+            runtime,
+            new_events,
+            consumed,
+            now,
+            RuntimeStatus.FAILED,
+            json.dumps(message),
+            custom_status,
+            failure=(message, details),
+        )
+
+    def _terminate_now(self, runtime: _Runtime, reason: str | None, now: datetime) -> None:
+        new_events = [h.orchestrator_started(now), h.execution_terminated(now, reason=reason)]
+        self._complete(
+            runtime,
+            new_events,
+            [],
+            now,
+            RuntimeStatus.TERMINATED,
+            json.dumps(reason),
+            parse_json_text(runtime.row.custom_status),
+            failure=(f"Orchestration terminated: {reason}", None),
+        )
+
+    def _continue_as_new(
+        self,
+        runtime: _Runtime,
+        consumed: list[int],
+        now: datetime,
+        input_json: str | None,
+        custom_status: Any,
+    ) -> None:
+        row = runtime.row
+        row.execution_id = uuid.uuid4().hex
+        row.input = _as_json_string(input_json)
+        row.status = RuntimeStatus.RUNNING.value
+        row.custom_status = _dump_or_none(custom_status)
+        row.last_updated_time = now.timestamp()
+        with self.store.transaction() as tx:
+            tx.delete_messages(consumed)
+            # Results and timers of the old execution are void; raised events not yet delivered carry over.
+            tx.delete_messages_except_raised_events(row.instance_id)
+            tx.delete_work_items(row.instance_id)
+            tx.clear_history(row.instance_id)
+            tx.put_instance(row)
+            tx.add_message(
+                row.instance_id,
+                MessageKind.EVENT,
+                h.execution_started(
+                    now,
+                    instance_id=row.instance_id,
+                    execution_id=row.execution_id,
+                    name=row.name,
+                    input_json=row.input,
+                    parent=row.parent,
+                ),
+                execution_id=row.execution_id,
+            )
+        self._runtimes[row.instance_id] = _Runtime.load(row, [])
+        self._mark_ready(row.instance_id)
+
+    # -- activities ---------------------------------------------------------------------------------------
+
+    def _dispatch_activity(self, item: WorkItem) -> None:
+        self._inflight[item.instance_id] = self._inflight.get(item.instance_id, 0) + 1
+        task = self.loop.create_task(self._run_activity(item), name=f"activity {item.name}")
+        self._activity_tasks.add(task)
+        task.add_done_callback(self._activity_done)
+
+    def _activity_done(self, task: asyncio.Task[None]) -> None:
+        self._activity_tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("activity runner crashed", exc_info=task.exception())
+        self._schedule_idle_check()
+
+    async def _run_activity(self, item: WorkItem) -> None:
+        assert self._slots is not None
+        try:
+            async with self._slots:
+                row = self._row(item.instance_id)
+                if (
+                    row is None
+                    or row.execution_id != item.execution_id
+                    or RuntimeStatus(row.status) in TERMINAL_STATUSES
+                ):
+                    with self.store.transaction() as tx:
+                        tx.delete_work_item(item.id)
+                    return
+                event = await self._execute_activity(item)
+                self.stats.activities_run += 1
+            with self.store.transaction() as tx:
+                tx.delete_work_item(item.id)
+                tx.add_message(item.instance_id, MessageKind.EVENT, event, execution_id=item.execution_id)
+        finally:
+            self._inflight[item.instance_id] -= 1
+            if self._inflight[item.instance_id] <= 0:
+                del self._inflight[item.instance_id]
+        self._mark_ready(item.instance_id)
+
+    async def _execute_activity(self, item: WorkItem) -> Event:
+        assert self._executor is not None
+        override = self._overrides.get(item.name.lower())
+        info = self.app.find_function(item.name)
+        if info is not None and info.kind is not TriggerKind.ACTIVITY:
+            info = None
+        if override is None and info is None:
+            return h.task_failed(
+                self.clock.now(),
+                task_id=item.task_id,
+                reason=(
+                    f"The function '{item.name}' doesn't exist, is disabled, or is not an activity function."
+                ),
+                details=None,
+            )
+        try:
+            value = _decode_activity_input(item.input)
+            if override is not None:
+                binding = info.trigger.name if info is not None else "input"
+                function, kwargs = call_override(override, binding, value)
+                result = await call_user_function(function, kwargs, self._executor)
+            else:
+                assert info is not None
+                result = await invoke(info, {info.trigger.name: value}, self._executor, _app_dir(self.app))
+            encoded = ActivityTriggerConverter.encode(result, expected_type=None)
+            return h.task_completed(self.clock.now(), task_id=item.task_id, result_json=encoded.value)
+        except Exception as error:
+            reason = str(error) or type(error).__name__
+            return h.task_failed(
+                self.clock.now(), task_id=item.task_id, reason=reason, details=user_traceback(error)
+            )
+
+
+def verify_against_sdk(info: FunctionInfo, context_json: str, outcome: ReplayOutcome) -> str | None:
+    """Run the orchestrator once more through the SDK's executor and compare its task bookkeeping with the
+    host's: the next sequence number and the set of open task ids must agree. A debugging aid for the
+    host itself (it replays twice), on in the host's own tests."""
+    from azure.durable_functions.models.DurableOrchestrationContext import DurableOrchestrationContext
+    from azure.durable_functions.models.Task import TaskState
+    from azure.durable_functions.models.TaskOrchestrationExecutor import TaskOrchestrationExecutor
+
+    generator = getattr(info.user_function, "orchestrator_function", None)
+    if generator is None:
+        return None
+    context = DurableOrchestrationContext.from_json(context_json)
+    try:
+        TaskOrchestrationExecutor().execute(context, context.histories, generator)
+    except Exception:
+        return None  # the orchestrator failed; the normal path reports it
+    open_ids: set[int] = set()
+    for key, value in context.open_tasks.items():
+        tasks = value if isinstance(value, list) else [value]
+        if isinstance(key, int) and any(t.state is TaskState.RUNNING for t in tasks):
+            open_ids.add(key)
+    sdk_next = context._sequence_number
+    if sdk_next != outcome.next_sequence or open_ids != set(outcome.open_task_ids):
+        return (
+            f"devstack host bug: task bookkeeping diverged from the SDK (SDK next sequence {sdk_next}, open "
+            f"{sorted(open_ids)}; host next sequence {outcome.next_sequence}, open "
+            f"{sorted(outcome.open_task_ids)})"
+        )
+    return None
+
+
+_HOST_FRAMES = ("/devstack/host/", "/concurrent/futures/", "/asyncio/")
+
+
+def user_traceback(error: BaseException) -> str:
+    """The traceback of a function's exception without the host's own frames (what the worker reports)."""
+    summary = traceback.TracebackException.from_exception(error)
+    summary.stack = traceback.StackSummary.from_list(
+        [frame for frame in summary.stack if not any(part in frame.filename for part in _HOST_FRAMES)]
+    )
+    return "".join(summary.format())
+
+
+def _decode_activity_input(input_json: str | None) -> Any:
+    if input_json is None:
+        return None
+    return ActivityTriggerConverter.decode(meta.Datum(type="json", value=input_json), trigger_metadata=None)
+
+
+def _app_dir(app: IndexedApp) -> str:
+    return str(app.app_dir) if app.app_dir else ""
+
+
+def _as_json_string(serialized: str | None) -> str | None:
+    """An SDK-serialized payload as the extension stores it: a JSON string whose content is that JSON."""
+    return None if serialized is None else json.dumps(serialized)
+
+
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _dump_or_none(value: Any) -> str | None:
+    return None if value is None else json.dumps(value)
+
+
+def _status_of(row: InstanceRow, events: list[Event] | None) -> InstanceStatus:
+    return InstanceStatus(
+        instance_id=row.instance_id,
+        name=row.name,
+        runtime_status=RuntimeStatus(row.status),
+        input=parse_json_text(row.input),
+        output=parse_json_text(row.output),
+        custom_status=parse_json_text(row.custom_status),
+        created_time=datetime.fromtimestamp(row.created_time, UTC),
+        last_updated_time=datetime.fromtimestamp(row.last_updated_time, UTC),
+        parent_instance_id=row.parent["OrchestrationInstance"]["InstanceId"] if row.parent else None,
+        history=events,
+    )
+
+
+__all__ = [
+    "DurableError",
+    "EngineCore",
+    "EngineStats",
+    "EpisodeSample",
+    "FunctionInfo",
+    "validate_instance_id",
+]

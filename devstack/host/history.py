@@ -1,0 +1,203 @@
+"""History events in the Durable extension's schema (DurableTask.Core's event JSON).
+
+Events are plain dicts with PascalCase keys, exactly what the extension hands to the out-of-process SDK
+in the orchestration context's `history` array. `IsPlayed` is not stored: it is decided per episode
+(every event from an earlier episode is played).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from azure.durable_functions.models.history.HistoryEventType import HistoryEventType as EventType
+
+from .clock import format_history_time
+
+Event = dict[str, Any]
+
+__all__ = ["Event", "EventType", "history_for_status", "make_event"]
+
+
+def make_event(event_type: EventType, at: datetime, *, event_id: int = -1, **fields: Any) -> Event:
+    event: Event = {"EventType": int(event_type), "EventId": event_id, "Timestamp": format_history_time(at)}
+    event.update(fields)
+    return event
+
+
+def execution_started(
+    at: datetime,
+    *,
+    instance_id: str,
+    execution_id: str,
+    name: str,
+    input_json: str | None,
+    parent: dict[str, Any] | None,
+) -> Event:
+    return make_event(
+        EventType.EXECUTION_STARTED,
+        at,
+        OrchestrationInstance={"InstanceId": instance_id, "ExecutionId": execution_id},
+        Name=name,
+        Version="",
+        Input=input_json,
+        ParentInstance=parent,
+        Tags=None,
+    )
+
+
+def orchestrator_started(at: datetime) -> Event:
+    return make_event(EventType.ORCHESTRATOR_STARTED, at)
+
+
+def orchestrator_completed(at: datetime) -> Event:
+    return make_event(EventType.ORCHESTRATOR_COMPLETED, at)
+
+
+def execution_completed(at: datetime, *, status: str, result_json: str | None) -> Event:
+    return make_event(EventType.EXECUTION_COMPLETED, at, OrchestrationStatus=status, Result=result_json)
+
+
+def task_scheduled(at: datetime, *, task_id: int, name: str, input_json: str | None) -> Event:
+    return make_event(EventType.TASK_SCHEDULED, at, event_id=task_id, Name=name, Version="", Input=input_json)
+
+
+def task_completed(at: datetime, *, task_id: int, result_json: str | None) -> Event:
+    return make_event(EventType.TASK_COMPLETED, at, TaskScheduledId=task_id, Result=result_json)
+
+
+def task_failed(at: datetime, *, task_id: int, reason: str, details: str | None) -> Event:
+    return make_event(EventType.TASK_FAILED, at, TaskScheduledId=task_id, Reason=reason, Details=details)
+
+
+def timer_created(at: datetime, *, timer_id: int, fire_at: datetime) -> Event:
+    return make_event(EventType.TIMER_CREATED, at, event_id=timer_id, FireAt=format_history_time(fire_at))
+
+
+def timer_fired(at: datetime, *, timer_id: int, fire_at: str) -> Event:
+    return make_event(EventType.TIMER_FIRED, at, TimerId=timer_id, FireAt=fire_at)
+
+
+def sub_orchestration_created(
+    at: datetime, *, task_id: int, name: str, instance_id: str, input_json: str | None
+) -> Event:
+    return make_event(
+        EventType.SUB_ORCHESTRATION_INSTANCE_CREATED,
+        at,
+        event_id=task_id,
+        Name=name,
+        Version="",
+        InstanceId=instance_id,
+        Input=input_json,
+    )
+
+
+def sub_orchestration_completed(at: datetime, *, task_id: int, result_json: str | None) -> Event:
+    return make_event(
+        EventType.SUB_ORCHESTRATION_INSTANCE_COMPLETED, at, TaskScheduledId=task_id, Result=result_json
+    )
+
+
+def sub_orchestration_failed(at: datetime, *, task_id: int, reason: str, details: str | None) -> Event:
+    return make_event(
+        EventType.SUB_ORCHESTRATION_INSTANCE_FAILED,
+        at,
+        TaskScheduledId=task_id,
+        Reason=reason,
+        Details=details,
+    )
+
+
+def event_raised(at: datetime, *, name: str, input_json: str | None) -> Event:
+    return make_event(EventType.EVENT_RAISED, at, Name=name, Input=input_json)
+
+
+def execution_terminated(at: datetime, *, reason: str | None) -> Event:
+    return make_event(EventType.EXECUTION_TERMINATED, at, Input=reason)
+
+
+def execution_suspended(at: datetime, *, reason: str | None) -> Event:
+    return make_event(EventType.EXECUTION_SUSPENDED, at, Reason=reason)
+
+
+def execution_resumed(at: datetime, *, reason: str | None) -> Event:
+    return make_event(EventType.EXECUTION_RESUMED, at, Reason=reason)
+
+
+def _json_value(text: Any) -> Any:
+    if not isinstance(text, str):
+        return text
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def history_for_status(events: list[Event], *, show_input: bool, show_output: bool) -> list[dict[str, Any]]:
+    """The `historyEvents` array of the status API: what the extension derives from the raw history.
+
+    Episode markers are dropped, event types become names, and each completion is merged with the event
+    that scheduled it (FunctionName, ScheduledTime, Input).
+    """
+    scheduled: dict[tuple[int, int], Event] = {}
+    merged_away: set[int] = set()
+    view: list[tuple[int, dict[str, Any]]] = []
+    for index, raw in enumerate(events):
+        kind = EventType(raw["EventType"])
+        item = {k: v for k, v in raw.items() if k not in ("EventId", "IsPlayed")}
+        item["EventType"] = _pascal(kind)
+        if kind in (EventType.ORCHESTRATOR_STARTED, EventType.ORCHESTRATOR_COMPLETED):
+            continue
+        if kind in (EventType.TASK_SCHEDULED, EventType.SUB_ORCHESTRATION_INSTANCE_CREATED):
+            scheduled[(int(kind), raw["EventId"])] = {"index": index, **raw}
+            item.pop("Version", None)
+        elif kind in (
+            EventType.TASK_COMPLETED,
+            EventType.TASK_FAILED,
+            EventType.SUB_ORCHESTRATION_INSTANCE_COMPLETED,
+            EventType.SUB_ORCHESTRATION_INSTANCE_FAILED,
+        ):
+            origin_kind = (
+                EventType.TASK_SCHEDULED
+                if kind in (EventType.TASK_COMPLETED, EventType.TASK_FAILED)
+                else EventType.SUB_ORCHESTRATION_INSTANCE_CREATED
+            )
+            origin = scheduled.get((int(origin_kind), raw.get("TaskScheduledId", -2)))
+            item.pop("TaskScheduledId", None)
+            if origin is not None:
+                item["ScheduledTime"] = origin["Timestamp"]
+                item["FunctionName"] = origin.get("Name")
+                if show_input:
+                    item["Input"] = origin.get("Input")
+                merged_away.add(origin["index"])
+            succeeded = kind in (EventType.TASK_COMPLETED, EventType.SUB_ORCHESTRATION_INSTANCE_COMPLETED)
+            if succeeded:
+                if show_output:
+                    item["Result"] = _json_value(item.get("Result"))
+                else:
+                    item.pop("Result", None)
+        elif kind is EventType.EXECUTION_STARTED:
+            item["FunctionName"] = item.pop("Name", None)
+            for key in ("OrchestrationInstance", "ParentInstance", "Version", "Tags"):
+                item.pop(key, None)
+        elif kind is EventType.EXECUTION_COMPLETED:
+            if show_output:
+                item["Result"] = _json_value(item.get("Result"))
+            else:
+                item.pop("Result", None)
+        elif kind is EventType.TIMER_FIRED:
+            item.pop("TimerId", None)
+        if not show_input:
+            item.pop("Input", None)
+        view.append((index, item))
+    return [item for index, item in view if index not in merged_away]
+
+
+def _pascal(kind: EventType) -> str:
+    names = {
+        EventType.SUB_ORCHESTRATION_INSTANCE_CREATED: "SubOrchestrationInstanceCreated",
+        EventType.SUB_ORCHESTRATION_INSTANCE_COMPLETED: "SubOrchestrationInstanceCompleted",
+        EventType.SUB_ORCHESTRATION_INSTANCE_FAILED: "SubOrchestrationInstanceFailed",
+    }
+    return names.get(kind) or "".join(part.capitalize() for part in kind.name.split("_"))

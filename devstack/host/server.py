@@ -1,0 +1,408 @@
+"""The local Functions host: HTTP functions, the Durable HTTP API, admin routes and timer triggers on
+top of the durable engine, all on one asyncio event loop.
+
+`HostRuntime` is the host inside a running loop (the CLI uses it directly); `HostServer`/`run_host` start
+it on a background thread for in-process end-to-end tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import azure.functions as func
+from aiohttp import web
+from azure.functions.decorators.function_app import FunctionRegister
+from azure.functions.http import HttpRequest as WorkerHttpRequest
+from azure.functions.http import HttpResponseConverter
+from azure.functions.timer import TimerRequest
+
+from .api import DurableEngine, LoopThread
+from .clock import Clock
+from .cron import parse_schedule
+from .durable_api import RPC_PATH, WEBHOOK_PATH, DurableHttpApi, client_binding_json
+from .engine import EngineCore, user_traceback
+from .indexer import AuthLevel, FunctionInfo, IndexedApp, TriggerKind, load_app, resolve_setting_reference
+from .invoker import invoke
+from .keys import key_matches, presented_key, resolve_function_key
+
+log = logging.getLogger("devstack.host")
+
+_HOP_BY_HOP = {"content-length", "transfer-encoding", "connection"}
+
+
+class _Out(func.Out[Any]):
+    """A `func.Out` output-binding argument."""
+
+    def __init__(self) -> None:
+        self._value: Any = None
+
+    def set(self, val: Any) -> None:
+        self._value = val
+
+    def get(self) -> Any:
+        return self._value
+
+
+async def reset_sdk_http_session() -> None:
+    """The durable client SDK keeps one aiohttp session (and lock) per process, tied to the loop that
+    created it. The worker has one loop per process; this host may start several in one process (tests),
+    so each host starts and ends with a fresh session."""
+    from azure.durable_functions.models.utils import http_utils
+
+    session = http_utils._client_session
+    if session is not None and not session.closed:
+        with contextlib.suppress(Exception):
+            await session.close()
+    http_utils._client_session = None
+    http_utils._session_lock = asyncio.Lock()
+
+
+class HostRuntime:
+    """The host inside an event loop: engine, HTTP server, timer triggers."""
+
+    def __init__(
+        self,
+        app: IndexedApp,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 7071,
+        state_dir: str | Path | None = None,
+        clock: Clock | None = None,
+        function_key: str | None = None,
+        timers: bool = False,
+        activity_overrides: Mapping[str, Callable[..., Any]] | None = None,
+        max_concurrent_activities: int | None = None,
+        verify_replay: bool = False,
+    ) -> None:
+        self.app = app
+        self.host = host
+        self.port = port
+        self.function_key, self.key_generated = resolve_function_key(function_key)
+        self.task_hub = app.settings.hub_name
+        self.timers_enabled = timers
+        self.core = EngineCore(
+            app,
+            state_dir=str(state_dir) if state_dir is not None else None,
+            clock=clock,
+            activity_overrides=activity_overrides,
+            max_concurrent_activities=max_concurrent_activities,
+            verify_replay=verify_replay,
+        )
+        self._durable = DurableHttpApi(self.core, task_hub=self.task_hub, key=self.function_key)
+        self._executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="function")
+        self._runner: web.AppRunner | None = None
+        self._background: set[asyncio.Task[Any]] = set()
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    async def start(self) -> None:
+        await reset_sdk_http_session()
+        await self.core.start()
+        web_app = web.Application(client_max_size=64 * 1024 * 1024)
+        web_app.router.add_route("*", "/{tail:.*}", self._dispatch)
+        self._runner = web.AppRunner(web_app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
+        await site.start()
+        server = getattr(site, "_server", None)
+        sockets = getattr(server, "sockets", None) or []
+        if sockets:
+            self.port = int(sockets[0].getsockname()[1])
+        if self.timers_enabled:
+            for info in self.app.of_kind(TriggerKind.TIMER).values():
+                self._spawn(self._timer_loop(info), f"timer {info.name}")
+
+    async def stop(self) -> None:
+        for task in list(self._background):
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        await self.core.stop()
+        await reset_sdk_http_session()
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    def describe_functions(self) -> str:
+        lines = ["Functions:", ""]
+        prefix = f"/{self.app.settings.route_prefix}" if self.app.settings.route_prefix else ""
+        for info in sorted(
+            self.app.functions.values(), key=lambda f: (f.kind is not TriggerKind.HTTP, f.name)
+        ):
+            if info.kind is TriggerKind.HTTP and info.route is not None:
+                methods = (
+                    ",".join(sorted(info.methods))
+                    if info.methods
+                    else "GET,POST,PUT,PATCH,DELETE,HEAD,OPTIONS"
+                )
+                lines.append(
+                    f"        {info.name}: [{methods}] {self.url}{prefix}/{info.route.template.strip('/')}"
+                )
+            else:
+                lines.append(f"        {info.name}: {info.trigger.type}")
+        return "\n".join(lines)
+
+    def _spawn(self, coro: Any, name: str) -> None:
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    # -- dispatch -----------------------------------------------------------------------------------------
+
+    def _authorized(self, request: web.Request, level: AuthLevel) -> bool:
+        if level is AuthLevel.ANONYMOUS:
+            return True
+        return key_matches(presented_key(request.headers, request.query), self.function_key)
+
+    async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        path = request.rel_url.raw_path
+        if path == WEBHOOK_PATH or path.startswith(WEBHOOK_PATH + "/"):
+            if not self._authorized(request, AuthLevel.FUNCTION):
+                return web.Response(status=401)
+            return await self._durable.handle(request, path[len(WEBHOOK_PATH) :])
+        if path == RPC_PATH or path.startswith(RPC_PATH + "/"):
+            return await self._durable.handle(request, path[len(RPC_PATH) :])
+        if path.startswith("/admin/"):
+            return await self._admin(request, path)
+        if path in ("", "/"):
+            return web.Response(text="The devstack Functions host is running.")
+        route_prefix = f"/{self.app.settings.route_prefix}" if self.app.settings.route_prefix else ""
+        if route_prefix and not (path == route_prefix or path.startswith(route_prefix + "/")):
+            return web.Response(status=404)
+        sub_path = path[len(route_prefix) :] or "/"
+        for info in self.app.http_functions:
+            assert info.route is not None
+            params = info.route.match(sub_path)
+            if params is None:
+                continue
+            if info.methods is not None and request.method.upper() not in info.methods:
+                continue
+            if not self._authorized(request, info.auth_level):
+                return web.Response(status=401)
+            return await self._call_http_function(info, request, params)
+        return web.Response(status=404)
+
+    async def _call_http_function(
+        self, info: FunctionInfo, request: web.Request, route_params: dict[str, str]
+    ) -> web.Response:
+        body = await request.read()
+        headers: dict[str, str] = {}
+        for name, value in request.headers.items():
+            lowered = name.lower()
+            headers[lowered] = f"{headers[lowered]}, {value}" if lowered in headers else value
+        # The worker's request type (it keeps the body type, which get_json consults).
+        http_request = WorkerHttpRequest(
+            method=request.method,
+            url=str(request.url),
+            headers=headers,
+            params=dict(request.query.items()),
+            route_params=route_params,
+            body_type="bytes",
+            body=body,
+        )
+        kwargs: dict[str, Any] = {info.trigger.name: http_request}
+        kwargs.update(self._client_bindings(info))
+        outputs = {
+            b.name: _Out() for b in info.bindings if b.direction.upper() == "OUT" and b.name != "$return"
+        }
+        kwargs.update(outputs)
+        try:
+            result = await invoke(info, kwargs, self._executor, str(self.app.app_dir or ""))
+        except Exception as error:
+            log.error("Executed 'Functions.%s' (Failed): %s\n%s", info.name, error, user_traceback(error))
+            return web.Response(status=500)
+        if result is None:
+            http_out = next((b.name for b in info.bindings if b.type == "http" and b.name in outputs), None)
+            result = outputs[http_out].get() if http_out else None
+        if result is None:
+            return web.Response(status=204)
+        return _to_web_response(result)
+
+    def _client_bindings(self, info: FunctionInfo) -> dict[str, str]:
+        return {
+            b.name: client_binding_json(self.url, b.task_hub or self.task_hub, self.function_key)
+            for b in info.durable_client_bindings
+        }
+
+    # -- admin --------------------------------------------------------------------------------------------
+
+    async def _admin(self, request: web.Request, path: str) -> web.Response:
+        if path == "/admin/host/ping":
+            return web.Response(status=200)
+        if not self._authorized(request, AuthLevel.ADMIN):
+            return web.Response(status=401)
+        if path == "/admin/host/status" and request.method == "GET":
+            return web.json_response(
+                {
+                    "state": "Running",
+                    "version": "devstack",
+                    "taskHub": self.task_hub,
+                    "functions": sorted(self.app.functions),
+                }
+            )
+        if path == "/admin/functions" and request.method == "GET":
+            return web.json_response(
+                [{"name": f.name, "trigger": f.trigger.type} for f in self.app.functions.values()]
+            )
+        if path.startswith("/admin/functions/") and request.method == "POST":
+            name = path[len("/admin/functions/") :].strip("/")
+            info = self.app.find_function(name)
+            if info is None:
+                return web.Response(status=404)
+            if info.kind is TriggerKind.TIMER:
+                self._spawn(self._run_timer(info, past_due=False), f"admin run {info.name}")
+                return web.Response(status=202)
+            if info.kind is TriggerKind.HTTP:
+                return web.json_response("HTTP functions are invoked at their route.", status=400)
+            if info.kind in (TriggerKind.ORCHESTRATION, TriggerKind.ACTIVITY, TriggerKind.ENTITY):
+                return web.json_response(
+                    "Durable functions are started through the Durable HTTP API.", status=400
+                )
+            return web.json_response(
+                f"Triggers of type {info.trigger.type} are not supported by the devstack host.", status=501
+            )
+        return web.Response(status=404)
+
+    # -- timers -------------------------------------------------------------------------------------------
+
+    async def _timer_loop(self, info: FunctionInfo) -> None:
+        schedule = parse_schedule(resolve_setting_reference(info.trigger.schedule or ""))
+        last = datetime.now(UTC)
+        if info.trigger.run_on_startup:
+            await self._run_timer(info, past_due=False)
+        while True:
+            now = datetime.now(UTC)
+            due = schedule.next_after(max(now, last))
+            await asyncio.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds()))
+            last = due
+            await self._run_timer(
+                info,
+                past_due=(datetime.now(UTC) - due).total_seconds() > 1,
+                next_due=schedule.next_after(due),
+            )
+
+    async def _run_timer(
+        self, info: FunctionInfo, *, past_due: bool, next_due: datetime | None = None
+    ) -> None:
+        now = datetime.now(UTC)
+        timer = TimerRequest(
+            past_due=past_due,
+            schedule={"AdjustForDST": True},
+            schedule_status={
+                "Last": now.isoformat(),
+                "Next": (next_due or now).isoformat(),
+                "LastUpdated": now.isoformat(),
+            },
+        )
+        kwargs: dict[str, Any] = {info.trigger.name: timer, **self._client_bindings(info)}
+        try:
+            await invoke(info, kwargs, self._executor, str(self.app.app_dir or ""))
+            log.info("Executed 'Functions.%s' (Succeeded)", info.name)
+        except Exception as error:
+            log.error("Executed 'Functions.%s' (Failed): %s\n%s", info.name, error, user_traceback(error))
+
+
+def _to_web_response(result: Any) -> web.Response:
+    datum = HttpResponseConverter.encode(result, expected_type=None)
+    if datum.type == "string":
+        return web.Response(status=200, text=datum.value)
+    value = datum.value
+    headers: dict[str, str] = {}
+    for name, header in value["headers"].items():
+        if name.lower() not in _HOP_BY_HOP:
+            headers[name] = header.value
+    response = web.Response(status=int(value["status_code"].value), body=value["body"].value, headers=headers)
+    for cookie in value.get("cookies") or []:
+        for morsel in cookie.values():
+            response.headers.add("Set-Cookie", morsel.OutputString())
+    return response
+
+
+class HostServer:
+    """The full host on a background thread, for in-process end-to-end tests.
+
+    Attributes once started: `url` (e.g. http://127.0.0.1:54321), `port`, `function_key`, `engine` (a
+    `DurableEngine` on the same loop, for starting/inspecting orchestrations from the test).
+    """
+
+    def __init__(
+        self,
+        app: str | Path | FunctionRegister | IndexedApp,
+        *,
+        port: int = 0,
+        host: str = "127.0.0.1",
+        state_dir: str | Path | None = None,
+        clock: Clock | None = None,
+        function_key: str | None = None,
+        timers: bool = False,
+        settings_file: str | Path | None = None,
+        activity_overrides: Mapping[str, Callable[..., Any]] | None = None,
+        max_concurrent_activities: int | None = None,
+        verify_replay: bool = False,
+    ) -> None:
+        self.runtime = HostRuntime(
+            load_app(app, settings_file=settings_file),
+            host=host,
+            port=port,
+            state_dir=state_dir,
+            clock=clock,
+            function_key=function_key,
+            timers=timers,
+            activity_overrides=activity_overrides,
+            max_concurrent_activities=max_concurrent_activities,
+            verify_replay=verify_replay,
+        )
+        self._loop_thread = LoopThread("devstack-host")
+        self.engine = DurableEngine(self.runtime.core, self._loop_thread)
+
+    @property
+    def url(self) -> str:
+        return self.runtime.url
+
+    @property
+    def port(self) -> int:
+        return self.runtime.port
+
+    @property
+    def function_key(self) -> str:
+        return self.runtime.function_key
+
+    def start(self) -> HostServer:
+        self._loop_thread.start()
+        try:
+            self._loop_thread.run(self.runtime.start(), timeout=30)
+        except BaseException:
+            self._loop_thread.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        with contextlib.suppress(Exception):
+            self._loop_thread.run(self.runtime.stop(), timeout=30)
+        self._loop_thread.stop()
+
+    def __enter__(self) -> HostServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+@contextlib.contextmanager
+def run_host(app: str | Path | FunctionRegister | IndexedApp, **options: Any) -> Iterator[HostServer]:
+    """Start the full host in-process (port 0 by default) and stop it on exit. Options: see HostServer."""
+    server = HostServer(app, **options)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -1,0 +1,322 @@
+"""The Durable Functions patterns of the official samples, as one blueprint: chaining, fan-out/fan-in,
+human interaction, monitor, retries, sub-orchestrations, eternal orchestrations, custom status."""
+
+import json
+import logging
+import os
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import azure.durable_functions as df
+import azure.functions as func
+
+bp = df.Blueprint()
+
+# In-process counters: tests run the engine in the same process and read these.
+ACTIVITY_CALLS: dict[str, int] = {}
+REPLAYS: dict[str, int] = {}
+
+
+# --- client functions ----------------------------------------------------------------------------------
+
+
+@bp.route(route="orchestrators/{functionName}/{instanceId?}", methods=["POST"])
+@bp.durable_client_input(client_name="client")
+async def http_start(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    function_name = req.route_params["functionName"]
+    payload = req.get_json() if req.get_body() else None
+    instance_id = await client.start_new(function_name, req.route_params.get("instanceId"), payload)
+    logging.info("Started orchestration with ID = '%s'.", instance_id)
+    return client.create_check_status_response(req, instance_id)
+
+
+@bp.route(route="status/{instanceId}", methods=["GET"])
+@bp.durable_client_input(client_name="client")
+async def http_status(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    status = await client.get_status(
+        req.route_params["instanceId"], show_history=True, show_history_output=True
+    )
+    if not status:
+        return func.HttpResponse("not found", status_code=404)
+    return func.HttpResponse(json.dumps(status.to_json(), default=str), mimetype="application/json")
+
+
+@bp.route(route="manage/{instanceId}/{operation}", methods=["POST"])
+@bp.durable_client_input(client_name="client")
+async def http_manage(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    """Drives the client's management calls so tests exercise the host's RPC endpoint through the SDK."""
+    instance_id = req.route_params["instanceId"]
+    operation = req.route_params["operation"]
+    try:
+        if operation == "terminate":
+            await client.terminate(instance_id, "stopped by test")
+        elif operation == "suspend":
+            await client.suspend(instance_id, "paused by test")
+        elif operation == "resume":
+            await client.resume(instance_id, "resumed by test")
+        elif operation == "raise":
+            await client.raise_event(instance_id, "Approval", req.get_json())
+        elif operation == "purge":
+            result = await client.purge_instance_history(instance_id)
+            return func.HttpResponse(json.dumps({"deleted": result.instances_deleted}))
+        elif operation == "list":
+            statuses = await client.get_status_by(runtime_status=[df.OrchestrationRuntimeStatus.Completed])
+            return func.HttpResponse(json.dumps(sorted(s.instance_id for s in statuses)))
+        else:
+            return func.HttpResponse("unknown operation", status_code=400)
+    except Exception as error:  # the test reads the client's error
+        return func.HttpResponse(str(error), status_code=409)
+    return func.HttpResponse("ok")
+
+
+@bp.timer_trigger(schedule="0 0 3 * * *", arg_name="timer", run_on_startup=False)
+@bp.durable_client_input(client_name="client")
+async def nightly_chain(timer: func.TimerRequest, client: df.DurableOrchestrationClient) -> None:
+    await client.start_new("hello_sequence", f"nightly-{int(time.time() * 1000)}", {"cities": ["Oslo"]})
+
+
+# --- orchestrators -------------------------------------------------------------------------------------
+
+
+@bp.orchestration_trigger(context_name="context")
+def hello_sequence(context: df.DurableOrchestrationContext):
+    cities = (context.get_input() or {}).get("cities", ["Tokyo", "Seattle", "London"])
+    results = []
+    for city in cities:
+        results.append((yield context.call_activity("say_hello", city)))
+    return results
+
+
+@bp.orchestration_trigger(context_name="context")
+def fan_out_fan_in(context: df.DurableOrchestrationContext):
+    count = context.get_input()["count"]
+    tasks = [context.call_activity("square", n) for n in range(count)]
+    squares = yield context.task_all(tasks)
+    return sum(squares)
+
+
+@bp.orchestration_trigger(context_name="context")
+def approval_workflow(context: df.DurableOrchestrationContext):
+    hours = context.get_input().get("timeout_hours", 24)
+    context.set_custom_status({"stage": "awaiting approval"})
+    deadline = context.current_utc_datetime + timedelta(hours=hours)
+    approval = context.wait_for_external_event("Approval")
+    timeout = context.create_timer(deadline)
+    winner = yield context.task_any([approval, timeout])
+    if winner == approval:
+        timeout.cancel()
+        decision = approval.result
+        if isinstance(decision, str):  # DurableOrchestrationClient.raise_event delivers JSON text
+            decision = json.loads(decision)
+        context.set_custom_status({"stage": "decided"})
+        note = yield context.call_activity("say_hello", decision.get("by", "nobody"))
+        return {"approved": decision.get("approved", False), "note": note}
+    context.set_custom_status({"stage": "timed out"})
+    return {"approved": False, "timed_out_at": context.current_utc_datetime.isoformat()}
+
+
+@bp.orchestration_trigger(context_name="context")
+def monitor_job(context: df.DurableOrchestrationContext):
+    job = context.get_input()
+    expiry = context.current_utc_datetime + timedelta(minutes=job.get("expiry_minutes", 60))
+    polls = 0
+    while context.current_utc_datetime < expiry:
+        polls += 1
+        state = yield context.call_activity("check_job", {"job": job["job"], "poll": polls})
+        context.set_custom_status({"polls": polls, "state": state})
+        if state == "done":
+            return {"state": "done", "polls": polls, "finished_at": context.current_utc_datetime.isoformat()}
+        yield context.create_timer(
+            context.current_utc_datetime + timedelta(seconds=job.get("interval_s", 30))
+        )
+    return {"state": "expired", "polls": polls}
+
+
+@bp.orchestration_trigger(context_name="context")
+def flaky_with_retry(context: df.DurableOrchestrationContext):
+    options = df.RetryOptions(first_retry_interval_in_milliseconds=5000, max_number_of_attempts=3)
+    return (yield context.call_activity_with_retry("flaky", options, context.get_input()))
+
+
+@bp.orchestration_trigger(context_name="context")
+def retry_exhausted(context: df.DurableOrchestrationContext):
+    options = df.RetryOptions(first_retry_interval_in_milliseconds=1000, max_number_of_attempts=2)
+    try:
+        yield context.call_activity_with_retry("flaky", options, context.get_input())
+    except Exception as error:
+        return {"gave_up": True, "error": str(error), "at": context.current_utc_datetime.isoformat()}
+    return {"gave_up": False}
+
+
+@bp.orchestration_trigger(context_name="context")
+def activity_failure_seen(context: df.DurableOrchestrationContext):
+    try:
+        yield context.call_activity("fail_with", context.get_input()["message"])
+    except Exception as error:
+        return {"caught": str(error)}
+    return {"caught": None}
+
+
+@bp.orchestration_trigger(context_name="context")
+def failing_orchestrator(context: df.DurableOrchestrationContext):
+    yield context.call_activity("say_hello", "before failing")
+    raise ValueError("the orchestrator gave up")
+
+
+@bp.orchestration_trigger(context_name="context")
+def parent_orchestrator(context: df.DurableOrchestrationContext):
+    value = context.get_input()["value"]
+    doubled = yield context.call_sub_orchestrator(
+        "child_orchestrator", {"value": value}, f"{context.instance_id}-child"
+    )
+    unnamed = yield context.call_sub_orchestrator("child_orchestrator", {"value": doubled})
+    options = df.RetryOptions(first_retry_interval_in_milliseconds=2000, max_number_of_attempts=2)
+    try:
+        yield context.call_sub_orchestrator_with_retry("failing_child", options, {"why": "always"})
+        child_error = None
+    except Exception as error:
+        child_error = str(error)
+    retried = yield context.call_sub_orchestrator_with_retry(
+        "child_orchestrator", options, {"value": unnamed}, f"{context.instance_id}-retried"
+    )
+    return {"doubled": doubled, "unnamed": unnamed, "retried": retried, "child_error": child_error}
+
+
+@bp.orchestration_trigger(context_name="context")
+def child_orchestrator(context: df.DurableOrchestrationContext):
+    value = context.get_input()["value"]
+    yield context.call_activity("say_hello", f"child {value}")
+    return value * 2
+
+
+@bp.orchestration_trigger(context_name="context")
+def failing_child(context: df.DurableOrchestrationContext):
+    yield context.call_activity("say_hello", "child about to fail")
+    raise RuntimeError("the child failed")
+
+
+@bp.orchestration_trigger(context_name="context")
+def eternal_counter(context: df.DurableOrchestrationContext):
+    state = context.get_input()
+    count = state["count"] + 1
+    yield context.call_activity("say_hello", f"round {count}")
+    context.set_custom_status({"count": count})
+    if count >= state["until"]:
+        return {"count": count}
+    yield context.create_timer(context.current_utc_datetime + timedelta(minutes=5))
+    context.continue_as_new({"count": count, "until": state["until"]})
+    return None
+
+
+@bp.orchestration_trigger(context_name="context")
+def nondeterministic(context: df.DurableOrchestrationContext):
+    """Broken on purpose: the activity it calls first changes between replays."""
+    key = context.instance_id
+    REPLAYS[key] = REPLAYS.get(key, 0) + 1
+    first = "say_hello" if REPLAYS[key] == 1 else "square"
+    yield context.call_activity(first, 3)
+    yield context.call_activity("say_hello", "second")
+    return "unreachable"
+
+
+@bp.orchestration_trigger(context_name="context")
+def event_gate(context: df.DurableOrchestrationContext):
+    """Does some work first, then waits for 'go' (which a client may have raised already)."""
+    yield context.call_activity("say_hello", "warming up")
+    go = yield context.wait_for_external_event("go")
+    second = yield context.wait_for_external_event("second")
+    return {"go": go, "second": second, "replaying_at_end": context.is_replaying}
+
+
+@bp.orchestration_trigger(context_name="context")
+def long_sleeper(context: df.DurableOrchestrationContext):
+    started = context.current_utc_datetime
+    yield context.create_timer(started + timedelta(days=context.get_input()["days"]))
+    return {"slept_seconds": (context.current_utc_datetime - started).total_seconds()}
+
+
+@bp.orchestration_trigger(context_name="context")
+def replay_probe(context: df.DurableOrchestrationContext):
+    """Records is_replaying around each yield and the ids it got, for checking the replay flags."""
+    flags = [context.is_replaying]
+    first = yield context.call_activity("say_hello", "a")
+    flags.append(context.is_replaying)
+    second = yield context.call_activity("say_hello", "b")
+    flags.append(context.is_replaying)
+    return {"flags": flags, "results": [first, second], "guid": context.new_uuid()}
+
+
+@bp.orchestration_trigger(context_name="context")
+def race_first(context: df.DurableOrchestrationContext):
+    """task_any between two activities: returns the first result."""
+    fast = context.call_activity("sleepy", {"seconds": 0, "tag": "fast"})
+    slow = context.call_activity("sleepy", {"seconds": 0.5, "tag": "slow"})
+    winner = yield context.task_any([fast, slow])
+    return winner.result
+
+
+@bp.orchestration_trigger(context_name="context")
+def crash_test(context: df.DurableOrchestrationContext):
+    first = yield context.call_activity("slow_marker", context.get_input())
+    second = yield context.call_activity("say_hello", "after the crash")
+    return {"first": first, "second": second}
+
+
+@bp.orchestration_trigger(context_name="context")
+def uses_unknown_activity(context: df.DurableOrchestrationContext):
+    yield context.call_activity("no_such_activity", None)
+    return "unreachable"
+
+
+# --- activities ----------------------------------------------------------------------------------------
+
+
+@bp.activity_trigger(input_name="city")
+def say_hello(city: str) -> str:
+    ACTIVITY_CALLS["say_hello"] = ACTIVITY_CALLS.get("say_hello", 0) + 1
+    return f"Hello {city}!"
+
+
+@bp.activity_trigger(input_name="number")
+def square(number: int) -> int:
+    return number * number
+
+
+@bp.activity_trigger(input_name="request")
+async def check_job(request: dict) -> str:
+    return "done" if request["poll"] >= 3 else "running"
+
+
+@bp.activity_trigger(input_name="payload")
+def flaky(payload: dict) -> str:
+    key = payload["key"]
+    ACTIVITY_CALLS[key] = ACTIVITY_CALLS.get(key, 0) + 1
+    if ACTIVITY_CALLS[key] <= payload["fail_times"]:
+        raise ConnectionError(f"transient failure {ACTIVITY_CALLS[key]} for {key}")
+    return f"succeeded on attempt {ACTIVITY_CALLS[key]}"
+
+
+@bp.activity_trigger(input_name="message")
+def fail_with(message: str) -> None:
+    raise PermissionError(message)
+
+
+@bp.activity_trigger(input_name="request")
+async def sleepy(request: dict) -> str:
+    import asyncio
+
+    await asyncio.sleep(request["seconds"])
+    return request["tag"]
+
+
+@bp.activity_trigger(input_name="request")
+def slow_marker(request: dict) -> str:
+    """Appends a line per run; the first run then blocks (the test kills the host meanwhile)."""
+    runs = Path(request["dir"]) / "runs.txt"
+    with runs.open("a", encoding="utf-8") as handle:
+        handle.write(f"{os.getpid()}\n")
+    run_count = len(runs.read_text(encoding="utf-8").splitlines())
+    if run_count == 1:
+        time.sleep(60)
+    return f"finished on run {run_count}"
