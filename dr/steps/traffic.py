@@ -146,6 +146,7 @@ class ProfileView(_Frozen):
     resource_group: str
     name: str
     routing_method: str
+    status: str = "Enabled"
     ttl: int | None = None
     fqdn: str | None = None
     monitor: MonitorView = Field(default_factory=MonitorView)
@@ -201,6 +202,7 @@ def profile_view(profile: Any, profile_id: str) -> ProfileView:
         resource_group=parts["resource_group"],
         name=parts["name"],
         routing_method=_text(profile.traffic_routing_method) or "",
+        status=_text(profile.profile_status) or "Enabled",
         ttl=dns.ttl if dns is not None else None,
         fqdn=dns.fqdn if dns is not None else None,
         monitor=MonitorView(
@@ -370,8 +372,10 @@ def dns_answer(profile: ProfileView) -> list[tuple[EndpointView, float]]:
 
     Priority: the best-priority endpoint that is Enabled and not Degraded/Stopped/Inactive. Weighted: every
     such endpoint, by weight. When none is serving, Traffic Manager fails open and answers with all
-    enabled endpoints as if they were healthy.
+    enabled endpoints as if they were healthy. A disabled profile answers nothing (NXDOMAIN).
     """
+    if profile.status != "Enabled":
+        return []
     enabled = [endpoint for endpoint in profile.endpoints if endpoint.status == "Enabled"]
     candidates = [endpoint for endpoint in enabled if endpoint.serving] or enabled
     if not candidates:
@@ -385,7 +389,7 @@ def dns_answer(profile: ProfileView) -> list[tuple[EndpointView, float]]:
 
 def describe_answer(profile: ProfileView, answer: list[tuple[EndpointView, float]]) -> str:
     if not answer:
-        return "no endpoint (profile answers NXDOMAIN)"
+        return "no endpoint (NXDOMAIN)"
     if profile.routing_method != "Weighted":
         return answer[0][0].describe(profile.routing_method)
     return ", ".join(f"{endpoint.describe(profile.routing_method)} {share:.1%}" for endpoint, share in answer)
@@ -622,6 +626,9 @@ class TrafficManagerFailover(StepKind[TrafficManagerFailoverStep]):
         }
         warnings: list[str] = []
         baseline = self._drill_baseline(ctx, profile, desired) if live and ctx.is_drill else {}
+        other_drill = profile.tags.get(TAG_DRILL_RUN)
+        if live and ctx.is_drill and other_drill and other_drill != ctx.run_id:
+            warnings.append(f"the test profile still carries drill run {other_drill}: was its teardown done?")
         refusal = cooldown_refusal(
             profile.tags, now=ctx.now, cooldown=params.cooldown, run_id=ctx.run_id, profile_name=profile.name
         )
@@ -725,7 +732,7 @@ class TrafficManagerFailover(StepKind[TrafficManagerFailoverStep]):
             if not result.ok:
                 where = f" of {target.endpoint}" if target.endpoint else ""
                 reasons.append(f"health probe{where} {redact_url(target.url)}: {result.describe()}")
-        if not reasons and profile.routing_method == "Priority":
+        if not reasons:
             # Assume the secondaries pass Traffic Manager's probe as they passed ours; others as they are now.
             secondary_names = {endpoint.name for endpoint in secondaries}
             switched = profile.with_settings(desired)
@@ -740,11 +747,15 @@ class TrafficManagerFailover(StepKind[TrafficManagerFailoverStep]):
                 }
             )
             answer = dns_answer(after)
-            if answer and answer[0][0].name not in secondary_names:
-                winner = answer[0][0].describe(profile.routing_method)
+            reached = [
+                endpoint.name for endpoint, _ in answer[: 1 if profile.routing_method == "Priority" else None]
+            ]
+            if not secondary_names & set(reached):
+                winner = describe_answer(after, answer)
+                why = "it has a better priority" if answer else f"the profile is {profile.status}"
                 raise PreconditionError(
-                    f"after the switch {profile.name!r} would answer {winner}, not the secondary "
-                    "(it has a better priority): nothing changed",
+                    f"after the switch {profile.name!r} would answer {winner}, not the secondary ({why}): "
+                    "nothing changed",
                     code="SwitchWouldNotReachSecondary",
                 )
         if reasons:

@@ -159,6 +159,7 @@ def test_dns_answer_skips_degraded_and_fails_open_when_all_are_down() -> None:
         }
     )
     assert dns_answer(all_down)[0][0].name == "eus"
+    assert dns_answer(view.model_copy(update={"status": "Disabled"})) == []
 
 
 def test_convergence_uses_the_profile_settings_or_azure_defaults() -> None:

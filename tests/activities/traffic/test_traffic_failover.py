@@ -258,19 +258,26 @@ def test_drill_without_a_test_profile_only_reads_and_reports(arm: ArmEmulator, h
     assert KIND.teardown(c, c.params(), drill.state)["teardown"].startswith("nothing to undo")
 
 
+@pytest.mark.parametrize(
+    ("switch", "switched"),
+    [
+        ("disable", {"shop-eus": ("Disabled", 1, 1), "shop-wus": ("Enabled", 2, 1)}),
+        ("swap_priorities", {"shop-eus": ("Enabled", 2, 1), "shop-wus": ("Enabled", 1, 1)}),
+    ],
+)
 def test_drill_with_a_test_profile_switches_it_and_teardown_restores_it(
-    arm: ArmEmulator, health: HealthServer
+    arm: ArmEmulator, health: HealthServer, switch: str, switched: dict[str, tuple[str, int, int]]
 ) -> None:
     shop_priority(arm)
     shop_priority(arm, name="shop-drill", wus_status="Disabled")
     production = (endpoints_of(arm), tags_of(arm))
     original = endpoints_of(arm, "shop-drill")
-    fields = step(health, drill_profile_id=DRILL_PROFILE_ID)
+    fields = step(health, drill_profile_id=DRILL_PROFILE_ID, switch=switch)
     ctx = context(fields, mode="drill", run_id="shop--drill--run1")
 
     started = KIND.begin(ctx, ctx.params())
 
-    assert endpoints_of(arm, "shop-drill") == {"shop-eus": ("Disabled", 1, 1), "shop-wus": ("Enabled", 2, 1)}
+    assert endpoints_of(arm, "shop-drill") == switched
     assert tags_of(arm, "shop-drill")["dr-drill-run"] == "shop--drill--run1"
     assert (endpoints_of(arm), tags_of(arm)) == production
     assert not any("/shop/" in w or w.endswith("/shop") for w in writes(arm))
