@@ -106,6 +106,8 @@ def parse_failure(text: str) -> Failure:
     match = _FAILURE.search(text)
     if match:
         category, code, message = match.groups()
+        # The Durable SDK appends the activity's traceback after " \n ": the report wants the message.
+        message = re.split(r" \n |\n\s*Traceback \(most recent call last\)", message, maxsplit=1)[0]
         return Failure(category, code, message.strip())  # type: ignore[arg-type]
     first_line = text.strip().splitlines()[0] if text.strip() else "unknown error"
     return Failure("permanent", "UnexpectedError", first_line)

@@ -271,7 +271,7 @@ class Plan(_Model):
     def waves(self) -> list[list[str]]:
         """Steps grouped so that every step comes after the steps it waits for (plan order kept)."""
         done: set[str] = set()
-        remaining = [step for step in self.steps]
+        remaining = list(self.steps)
         waves: list[list[str]] = []
         while remaining:
             ready = [step.id for step in remaining if set(step.after) <= done]

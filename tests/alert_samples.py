@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (payloads copied in the documented shape, long ids included)
 """Common-alert-schema payloads shaped like the samples in Azure Monitor's documentation, one per
 monitoring service. Tests and the demo build alerts from these."""
 
@@ -41,9 +42,16 @@ CONTEXTS: dict[str, tuple[str, dict[str, Any]]] = {
             "condition": {
                 "windowSize": "PT5M",
                 "allOf": [
-                    {"metricName": "Availability", "metricNamespace": "Microsoft.Storage/storageAccounts",
-                     "operator": "LessThan", "threshold": "99", "timeAggregation": "Average",
-                     "dimensions": [], "metricValue": 41.5, "webTestName": None}
+                    {
+                        "metricName": "Availability",
+                        "metricNamespace": "Microsoft.Storage/storageAccounts",
+                        "operator": "LessThan",
+                        "threshold": "99",
+                        "timeAggregation": "Average",
+                        "dimensions": [],
+                        "metricValue": 41.5,
+                        "webTestName": None,
+                    }
                 ],
                 "windowStartTime": "2026-11-28T06:50:20.289Z",
                 "windowEndTime": "2026-11-28T06:55:20.289Z",
@@ -58,11 +66,18 @@ CONTEXTS: dict[str, tuple[str, dict[str, Any]]] = {
             "condition": {
                 "windowSize": "PT10M",
                 "allOf": [
-                    {"searchQuery": "requests | where success == false", "metricMeasureColumn": None,
-                     "targetResourceTypes": "['Microsoft.Web/sites']", "operator": "GreaterThan",
-                     "threshold": "10", "timeAggregation": "Count", "dimensions": [], "metricValue": 312.0,
-                     "failingPeriods": {"numberOfEvaluationPeriods": 1, "minFailingPeriodsToAlert": 1},
-                     "linkToSearchResultsUI": "https://portal.azure.com#@tenant/blade/..."}
+                    {
+                        "searchQuery": "requests | where success == false",
+                        "metricMeasureColumn": None,
+                        "targetResourceTypes": "['Microsoft.Web/sites']",
+                        "operator": "GreaterThan",
+                        "threshold": "10",
+                        "timeAggregation": "Count",
+                        "dimensions": [],
+                        "metricValue": 312.0,
+                        "failingPeriods": {"numberOfEvaluationPeriods": 1, "minFailingPeriodsToAlert": 1},
+                        "linkToSearchResultsUI": "https://portal.azure.com#@tenant/blade/...",
+                    }
                 ],
                 "windowStartTime": "2026-11-28T06:50:20.289Z",
                 "windowEndTime": "2026-11-28T07:00:20.289Z",
@@ -72,7 +87,10 @@ CONTEXTS: dict[str, tuple[str, dict[str, Any]]] = {
     "Activity Log - Administrative": (
         "Activity Log",
         {
-            "authorization": {"action": "Microsoft.Compute/virtualMachines/restart/action", "scope": PRIMARY_RG},
+            "authorization": {
+                "action": "Microsoft.Compute/virtualMachines/restart/action",
+                "scope": PRIMARY_RG,
+            },
             "channels": "Operation",
             "claims": "{}",
             "caller": "user@contoso.com",
@@ -110,7 +128,7 @@ CONTEXTS: dict[str, tuple[str, dict[str, Any]]] = {
                 "incidentType": "Incident",
                 "trackingId": "XXX-YYY",
                 "impactStartTime": "2026-11-28T06:30:00Z",
-                "impactedServices": "[{\"ImpactedRegions\":[{\"RegionName\":\"East US\"}],\"ServiceName\":\"Storage\"}]",
+                "impactedServices": '[{"ImpactedRegions":[{"RegionName":"East US"}],"ServiceName":"Storage"}]',
                 "defaultLanguageTitle": "Storage - East US",
                 "stage": "Active",
                 "communicationId": "11000001466525",
@@ -154,9 +172,16 @@ CONTEXTS: dict[str, tuple[str, dict[str, Any]]] = {
             "condition": {
                 "windowSize": "PT5M",
                 "allOf": [
-                    {"metricName": "Failed Location", "metricNamespace": None, "operator": "GreaterThan",
-                     "threshold": "2", "timeAggregation": "Sum", "dimensions": [], "metricValue": 5,
-                     "webTestName": "shop-availability"}
+                    {
+                        "metricName": "Failed Location",
+                        "metricNamespace": None,
+                        "operator": "GreaterThan",
+                        "threshold": "2",
+                        "timeAggregation": "Sum",
+                        "dimensions": [],
+                        "metricValue": 5,
+                        "webTestName": "shop-availability",
+                    }
                 ],
                 "windowStartTime": "2026-11-28T06:54:00Z",
                 "windowEndTime": "2026-11-28T06:59:00Z",
@@ -179,11 +204,17 @@ CONTEXTS: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 
-def alert(service: str = "Platform", *, rule: str = "shop-primary-down", **essential_overrides: Any) -> dict[str, Any]:
+def alert(
+    service: str = "Platform", *, rule: str = "shop-primary-down", **essential_overrides: Any
+) -> dict[str, Any]:
     signal_type, context = CONTEXTS[service]
     fields = essentials(rule, monitoringService=service, signalType=signal_type)
     fields.update(essential_overrides)
     return {
         "schemaId": "azureMonitorCommonAlertSchema",
-        "data": {"essentials": fields, "alertContext": copy.deepcopy(context), "customProperties": {"team": "shop"}},
+        "data": {
+            "essentials": fields,
+            "alertContext": copy.deepcopy(context),
+            "customProperties": {"team": "shop"},
+        },
     }

@@ -22,7 +22,14 @@ def server() -> Iterator[HealthServer]:
 def _context(step: dict[str, Any]) -> dict[str, Any]:
     now = datetime.now(UTC).isoformat()
     base = {"id": "verify", "kind": "health_check"}
-    return {"run_id": "r1", "plan_name": "p", "mode": "failover", "step": {**base, **step}, "started_at": now, "now": now}
+    return {
+        "run_id": "r1",
+        "plan_name": "p",
+        "mode": "failover",
+        "step": {**base, **step},
+        "started_at": now,
+        "now": now,
+    }
 
 
 def test_healthy_on_first_attempt(server: HealthServer) -> None:
@@ -46,7 +53,9 @@ def test_gives_up_after_the_attempts_with_what_it_saw(server: HealthServer) -> N
     server.status = 500
     context = _context({"url": server.url(), "attempts": 2})
     progress = dispatch.begin({"context": context})
-    with pytest.raises(PermanentError, match=r"not healthy after 2 attempt\(s\): HTTP 500.*HTTP 500") as excinfo:
+    with pytest.raises(
+        PermanentError, match=r"not healthy after 2 attempt\(s\): HTTP 500.*HTTP 500"
+    ) as excinfo:
         dispatch.poll({"context": context, "state": progress["state"], "work_results": []})
     assert excinfo.value.code == "HealthCheckFailed"
 

@@ -47,8 +47,16 @@ def test_unknown_fields_are_tolerated() -> None:
     [
         (b"{not json", "MalformedJson", "not valid JSON"),
         (b"[1,2]", "MalformedAlert", "JSON object"),
-        (body({"schemaId": "Microsoft.Insights/activityLogs", "data": {}}), "UnsupportedSchema", "common alert schema"),
-        (body({"schemaId": "azureMonitorCommonAlertSchema", "data": {"essentials": {}}}), "MalformedAlert", "alertId"),
+        (
+            body({"schemaId": "Microsoft.Insights/activityLogs", "data": {}}),
+            "UnsupportedSchema",
+            "common alert schema",
+        ),
+        (
+            body({"schemaId": "azureMonitorCommonAlertSchema", "data": {"essentials": {}}}),
+            "MalformedAlert",
+            "alertId",
+        ),
         (body(alert(monitorCondition="Maybe")), "MalformedAlert", "monitorCondition"),
         (b"\xff\xfe", "MalformedJson", "not valid JSON"),
     ],

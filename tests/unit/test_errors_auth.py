@@ -77,8 +77,11 @@ def test_principal_roles_and_enforcement() -> None:
 
 
 def test_principal_with_custom_role_claim_type_and_garbage() -> None:
-    document = {"role_typ": "roles", "name_typ": "name", "claims": [{"typ": "roles", "val": "dr.approver"},
-                                                                    {"typ": "name", "val": "bo"}]}
+    document = {
+        "role_typ": "roles",
+        "name_typ": "name",
+        "claims": [{"typ": "roles", "val": "dr.approver"}, {"typ": "name", "val": "bo"}],
+    }
     principal = parse_principal(base64.b64encode(json.dumps(document).encode()).decode())
     assert principal.roles == {"dr.approver"} and principal.name == "bo"
     with pytest.raises(AuthorizationError):

@@ -49,7 +49,9 @@ def test_unknown_after_names_the_step_and_the_missing_id() -> None:
 def test_cycle_is_reported_as_a_path() -> None:
     data = base_plan()
     data["steps"][0]["after"] = ["probe-b"]
-    with pytest.raises(PlanError, match=r"cycle: probe-a -> probe-b -> probe-a|cycle: probe-b -> probe-a -> probe-b"):
+    with pytest.raises(
+        PlanError, match=r"cycle: probe-a -> probe-b -> probe-a|cycle: probe-b -> probe-a -> probe-b"
+    ):
         parse_plan(data)
 
 
@@ -88,7 +90,12 @@ def test_duplicate_ids_and_negative_durations_are_refused() -> None:
 
 def test_retry_policy_backs_off_and_caps() -> None:
     data = base_plan()
-    data["steps"][0]["retry"] = {"attempts": 5, "first_interval": "PT10S", "backoff": 3, "max_interval": "PT60S"}
+    data["steps"][0]["retry"] = {
+        "attempts": 5,
+        "first_interval": "PT10S",
+        "backoff": 3,
+        "max_interval": "PT60S",
+    }
     retry = parse_plan(data).step("probe-a").retry
     assert [retry.delay_before(n).total_seconds() for n in (2, 3, 4)] == [10, 30, 60]
 

@@ -31,8 +31,12 @@ def _state() -> RunState:
 
 def _outcome(step_id: str, status: str, end: int, rpo: float | None = None) -> StepOutcome:
     return StepOutcome(
-        id=step_id, kind="health_check", status=status, started_at=T0 + timedelta(seconds=10),
-        finished_at=T0 + timedelta(seconds=end), rpo_estimate_seconds=rpo,
+        id=step_id,
+        kind="health_check",
+        status=status,
+        started_at=T0 + timedelta(seconds=10),
+        finished_at=T0 + timedelta(seconds=end),
+        rpo_estimate_seconds=rpo,
         failure={"category": "permanent", "code": "X", "message": "boom"} if status == "failed" else None,
     )
 
@@ -75,8 +79,18 @@ def test_status_rules() -> None:
 
 def test_report_top_level_contract_keys() -> None:
     report = _state().report(T0).model_dump(mode="json")
-    for key in ("instance_id", "plan", "mode", "status", "trigger", "started_at", "finished_at", "rto_seconds",
-                "rpo_estimate_seconds", "steps"):
+    for key in (
+        "instance_id",
+        "plan",
+        "mode",
+        "status",
+        "trigger",
+        "started_at",
+        "finished_at",
+        "rto_seconds",
+        "rpo_estimate_seconds",
+        "steps",
+    ):
         assert key in report
     assert set(report["steps"][0]) == {"id", "kind", "status", "started_at", "finished_at", "detail"}
 
@@ -86,8 +100,17 @@ def test_custom_status_and_view_show_per_step_times() -> None:
     state.phase = "running"
     state.mark_running("a", T0 + timedelta(seconds=10))
     custom = state.custom_status(T0 + timedelta(seconds=11))
-    view = run_view("id1", "Running", T0, T0, {"plan": _plan(), "mode": "failover"}, custom, None,
-                    T0 + timedelta(seconds=25), {"a": "copying 10/20"})
+    view = run_view(
+        "id1",
+        "Running",
+        T0,
+        T0,
+        {"plan": _plan(), "mode": "failover"},
+        custom,
+        None,
+        T0 + timedelta(seconds=25),
+        {"a": "copying 10/20"},
+    )
     step_a = next(s for s in view.steps if s.id == "a")
     assert (step_a.status, step_a.elapsed_seconds, step_a.summary) == ("running", 15.0, "copying 10/20")
     assert view.plan == "shop" and view.phase == "running"
@@ -100,7 +123,11 @@ def test_canceled_report_marks_unfinished_steps() -> None:
     report = canceled_report("id1", state.run, state.custom_status(T0), by="ana", reason="wrong plan", at=T0)
     statuses = {s["id"]: s["status"] for s in report.steps}
     assert statuses == {"a": "succeeded", "b": "canceled", "c": "canceled", "d": "canceled"}
-    assert report.status == "Canceled" and report.canceled == {"by": "ana", "reason": "wrong plan", "at": report.finished_at}
+    assert report.status == "Canceled" and report.canceled == {
+        "by": "ana",
+        "reason": "wrong plan",
+        "at": report.finished_at,
+    }
 
 
 def test_instance_ids_group_by_plan_and_mode() -> None:

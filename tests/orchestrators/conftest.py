@@ -1,0 +1,96 @@
+"""Orchestrator tests: the real function app, replayed through the SDK's `handle` entry point by the
+devstack engine in virtual-clock mode (durable timers are skipped, not slept), with the step activities
+replaced by scripted fakes registered under their real names."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from devstack.host import DurableEngine, IndexedApp, VirtualClock, load_app
+from dr.plan import parse_plan
+from dr.run import RunInput
+
+ROOT = Path(__file__).resolve().parents[2]
+
+Behaviour = Callable[[str, dict[str, Any]], dict[str, Any]]
+
+
+@pytest.fixture(scope="session")
+def app() -> IndexedApp:
+    return load_app(ROOT)
+
+
+class FakeSteps:
+    """Scripted step activities. ``script[step_id](operation, payload)`` returns the activity result or
+    raises; the default finishes every step in begin. Every call is recorded."""
+
+    def __init__(self) -> None:
+        self.script: dict[str, Behaviour] = {}
+        self.calls: list[tuple[str, str, dict[str, Any]]] = []
+        self.reports: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+
+    def _call(self, operation: str, payload: dict[str, Any]) -> dict[str, Any]:
+        step_id = payload["context"]["step"]["id"]
+        with self._lock:
+            self.calls.append((operation, step_id, payload))
+        behaviour = self.script.get(step_id)
+        if behaviour is None:
+            return (
+                {"done": True, "summary": f"{step_id} done"}
+                if operation != "teardown"
+                else {"removed": step_id}
+            )
+        return behaviour(operation, payload)
+
+    def ops(self, step_id: str) -> list[str]:
+        return [op for op, sid, _ in self.calls if sid == step_id]
+
+    def overrides(self) -> dict[str, Callable[..., Any]]:
+        def write_report(payload: dict[str, Any]) -> str:
+            self.reports.append(payload["report"])
+            return f"memory://reports/{payload['report']['instance_id']}.json"
+
+        return {
+            "step_begin": lambda payload: self._call("begin", payload),
+            "step_poll": lambda payload: self._call("poll", payload),
+            "step_work": lambda payload: self._call("work", payload),
+            "step_teardown": lambda payload: self._call("teardown", payload),
+            "write_report": write_report,
+        }
+
+
+@pytest.fixture
+def fake() -> FakeSteps:
+    return FakeSteps()
+
+
+@pytest.fixture
+def engine(app: IndexedApp, fake: FakeSteps) -> Iterator[DurableEngine]:
+    with DurableEngine.running(
+        app, state_dir=None, clock=VirtualClock(), activity_overrides=fake.overrides()
+    ) as running:
+        yield running
+
+
+def run_input(steps: list[dict[str, Any]], *, mode: str = "failover", **plan_fields: Any) -> dict[str, Any]:
+    plan = parse_plan({"name": "shop", "steps": steps, **plan_fields})
+    return RunInput(
+        plan=plan.for_mode(mode).model_dump(mode="json"),  # type: ignore[arg-type]
+        mode=mode,  # type: ignore[arg-type]
+        trigger={"source": "operator"},
+        requested_at=datetime.now(UTC),
+        requested_by="tester",
+        reason="test",
+        min_poll_seconds=1,
+    ).model_dump(mode="json")
+
+
+def step(step_id: str, **fields: Any) -> dict[str, Any]:
+    return {"id": step_id, "kind": "health_check", "url": f"http://127.0.0.1:9/{step_id}", **fields}
