@@ -105,6 +105,8 @@ class Provider(Protocol):
 
     def hostname_of(self, resource_id: str) -> str | None: ...
 
+    def drop_resource_group(self, subscription_id: str, name: str) -> None: ...
+
 
 class Estate:
     def __init__(self, clock: Clock | None = None) -> None:
@@ -177,6 +179,9 @@ class Estate:
         return group, True
 
     def delete_resource_group(self, subscription_id: str, name: str) -> bool:
+        """Deleting a group deletes everything in it, as in Azure."""
+        for provider in self.providers:
+            provider.drop_resource_group(subscription_id, name)
         return self.subscription(subscription_id).resource_groups.pop(name.lower(), None) is not None
 
     # -- regions -------------------------------------------------------------------------------------

@@ -357,6 +357,10 @@ class SqlBackend:
             if now - down_since >= grace:
                 self._swap_roles(group, forced=True)
 
+    def drop_resource_group(self, subscription_id: str, name: str) -> None:
+        for server in [s for s in self.servers.values() if s.key[:2] == key(subscription_id, name)]:
+            self._drop_server(server)
+
     def location_of(self, resource_id: str) -> str | None:
         server = self._server_from_id(resource_id)
         return server.location if server is not None else None

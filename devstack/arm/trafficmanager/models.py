@@ -237,6 +237,10 @@ class TrafficManagerBackend:
     def tick(self, now: datetime) -> None:
         return None
 
+    def drop_resource_group(self, subscription_id: str, name: str) -> None:
+        for profile in self.profiles_in(subscription_id, name):
+            self.profiles.pop(key(profile.subscription_id, profile.resource_group, profile.name), None)
+
     def location_of(self, resource_id: str) -> str | None:
         return None
 

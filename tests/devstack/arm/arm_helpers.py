@@ -1,5 +1,4 @@
-"""Constants and helpers for the ARM emulator tests (a uniquely named module: conftest.py is not
-importable reliably when several test folders have one)."""
+"""Constants and helpers for the ARM emulator tests."""
 
 from __future__ import annotations
 

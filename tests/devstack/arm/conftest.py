@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from arm_helpers import SUB, client_kwargs
 from azure.mgmt.sql import SqlManagementClient
 from azure.mgmt.trafficmanager import TrafficManagerManagementClient
 
 from devstack.arm import EXAMPLE_ESTATE, ArmEmulator, StaticTokenCredential
+
+from .arm_helpers import SUB, client_kwargs
 
 
 @pytest.fixture(scope="session")

@@ -13,12 +13,13 @@ from typing import Any
 import pytest
 import requests
 import yaml
-from arm_helpers import SHOP_DB_ID, SUB, client_kwargs, error_code
 from azure.core.exceptions import HttpResponseError
 from azure.mgmt.sql import SqlManagementClient
 from azure.mgmt.trafficmanager import TrafficManagerManagementClient
 
 from devstack.arm import EXAMPLE_ESTATE, OPERATION_KINDS, ArmEmulator, EstateSeed, StaticTokenCredential
+
+from .arm_helpers import SHOP_DB_ID, SUB, client_kwargs, error_code
 
 REPO = Path(__file__).resolve().parents[3]
 

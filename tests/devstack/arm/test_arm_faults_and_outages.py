@@ -6,13 +6,14 @@ from __future__ import annotations
 import time
 
 import pytest
-from arm_helpers import SHOP_GEO_BACKUP_ID, error_code
 from azure.core.exceptions import HttpResponseError, ResourceExistsError
 from azure.mgmt.sql import SqlManagementClient
 from azure.mgmt.sql.models import Database
 from azure.mgmt.trafficmanager import TrafficManagerManagementClient
 
 from devstack.arm import ArmEmulator
+
+from .arm_helpers import SHOP_GEO_BACKUP_ID, error_code
 
 SERVER_GET = "*/Microsoft.Sql/servers/shop-eus"
 

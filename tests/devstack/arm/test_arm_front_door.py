@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 import requests
-from arm_helpers import SUB, client_kwargs, error_code
 from azure.core.credentials import AccessToken
 from azure.core.exceptions import (
     ClientAuthenticationError,
@@ -22,6 +21,8 @@ from azure.mgmt.sql import SqlManagementClient
 from azure.mgmt.trafficmanager import TrafficManagerManagementClient
 
 from devstack.arm import ArmEmulator, StaticTokenCredential
+
+from .arm_helpers import SUB, client_kwargs, error_code
 
 SERVERS_PATH = f"/subscriptions/{SUB}/providers/Microsoft.Sql/servers"
 
@@ -221,3 +222,17 @@ def test_async_clients_work_with_the_ca_file(arm: ArmEmulator) -> None:
             return group.replication_role, database.status
 
     assert asyncio.run(restore()) == ("Primary", "Online")
+
+
+def test_deleting_a_resource_group_deletes_what_it_holds(arm: ArmEmulator, sql: SqlManagementClient) -> None:
+    response = requests.delete(
+        f"{arm.url}/subscriptions/{SUB}/resourcegroups/shop-wus?api-version=2021-04-01",
+        headers={"Authorization": "Bearer t"},
+        verify=str(arm.ca_path),
+        timeout=10,
+    )
+
+    assert response.status_code == 200
+    assert [s.name for s in sql.servers.list()] == ["shop-eus"]
+    # The failover group lost its partner with it.
+    assert list(sql.failover_groups.list_by_server("shop-eus", "shop-eus")) == []

@@ -7,17 +7,6 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from arm_helpers import (
-    EUS_SERVER_ID,
-    SHOP_DB_ID,
-    SHOP_GEO_BACKUP_ID,
-    SHOP_SECONDARY_DB_ID,
-    SUB,
-    WUS_SERVER_ID,
-    error_code,
-    raw_and_model,
-    undeclared_keys,
-)
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
 from azure.mgmt.sql import SqlManagementClient
 from azure.mgmt.sql.models import (
@@ -31,6 +20,18 @@ from azure.mgmt.sql.models import (
 )
 
 from devstack.arm import ArmEmulator
+
+from .arm_helpers import (
+    EUS_SERVER_ID,
+    SHOP_DB_ID,
+    SHOP_GEO_BACKUP_ID,
+    SHOP_SECONDARY_DB_ID,
+    SUB,
+    WUS_SERVER_ID,
+    error_code,
+    raw_and_model,
+    undeclared_keys,
+)
 
 
 def geo_restore(target_db: str, source_id: str = SHOP_GEO_BACKUP_ID) -> Database:
@@ -464,9 +465,9 @@ def test_forced_failover_records_the_lag_as_data_loss(sql: SqlManagementClient, 
 
 
 def test_subscription_id_is_case_insensitive(arm: ArmEmulator) -> None:
-    from arm_helpers import client_kwargs
-
     from devstack.arm import StaticTokenCredential
+
+    from .arm_helpers import client_kwargs
 
     with SqlManagementClient(StaticTokenCredential(), SUB.upper(), **client_kwargs(arm)) as client:
         assert client.servers.get("SHOP-EUS", "Shop-Eus").name == "shop-eus"

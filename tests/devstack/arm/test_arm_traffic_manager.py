@@ -7,12 +7,13 @@ import time
 from collections import Counter
 
 import pytest
-from arm_helpers import SUB, error_code, raw_and_model, undeclared_keys
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.mgmt.trafficmanager import TrafficManagerManagementClient
 from azure.mgmt.trafficmanager.models import DnsConfig, Endpoint, MonitorConfig, Profile
 
 from devstack.arm import ArmEmulator
+
+from .arm_helpers import SUB, error_code, raw_and_model, undeclared_keys
 
 PROFILE_ID = (
     f"/subscriptions/{SUB}/resourceGroups/shop-global/providers/Microsoft.Network/trafficManagerProfiles/shop"
