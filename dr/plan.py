@@ -74,6 +74,11 @@ class BlobBackupStep(StepBase):
     page_size: int = Field(1000, ge=10, le=5000)
     max_parallel_pages: int = Field(4, ge=1, le=32)
     copy_concurrency: int = Field(32, ge=1, le=256)
+    # How long to wait for an account, and how often to retry a throttled or failed request (SDK retry
+    # policy, doubling backoff): at failover this bounds the wait before the source counts as unreachable.
+    request_timeout: Duration = timedelta(seconds=30)
+    retry_attempts: int = Field(4, ge=0, le=10)
+    retry_backoff: Duration = timedelta(seconds=1)
 
 
 # A SQL server id (ARM ids are case-insensitive); databases, pools and failover groups hang below it.

@@ -1,0 +1,409 @@
+"""Carry out one manifest chunk: server-side copies and deletes with bounded concurrency, then verification.
+
+The bytes never pass through this process: the target service reads the source through a short-lived
+read-only SAS. Every copy is conditional twice over: on the source (If-Match its listed ETag, so the
+metadata we record describes the bytes copied) and on the target (If-Match the blob the diff saw, or
+If-None-Match * for a new one), so a repeated work item or a concurrent writer is noticed, never clobbered
+blindly. A blob that keeps failing is recorded by name and the rest of the chunk carries on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from azure.core import MatchConditions
+from azure.core.exceptions import (
+    HttpResponseError,
+    ResourceNotFoundError,
+    ServiceRequestError,
+    ServiceResponseError,
+)
+
+from ..errors import TransientError, from_azure_error
+from .diff import blob_info, container_pages
+from .model import (
+    SOURCE_ETAG_KEY,
+    SOURCE_MODIFIED_KEY,
+    BlobInfo,
+    Chunk,
+    CopyCounts,
+    CopyResult,
+    Op,
+    PendingCopy,
+)
+from .transport import ASYNC_SAS_LIFETIME, SYNC_SAS_LIFETIME, SourceAuthorizer, redact
+
+if TYPE_CHECKING:
+    from azure.storage.blob.aio import BlobClient, ContainerClient
+
+SYNC_COPY_LIMIT = 256 * 1024 * 1024  # larger blobs take the asynchronous Copy Blob path
+MAX_FAILURE_NAMES = 5
+_SOURCE_DOWN_STATUS = {408, 500, 502, 503, 504}
+
+# Target endpoints that answered 501 to Put Blob From URL (Azurite): they get Copy Blob instead.
+_NO_PUT_BLOB_FROM_URL: set[str] = set()
+
+CopyStatus = Literal["success", "pending"]
+
+
+class SourceUnavailable(Exception):
+    """The source account does not answer (connection errors, timeouts, 5xx after the SDK's retries)."""
+
+
+def source_is_down(exc: BaseException) -> bool:
+    if isinstance(exc, ServiceRequestError | ServiceResponseError):
+        return True
+    return isinstance(exc, HttpResponseError) and (exc.status_code or 0) in _SOURCE_DOWN_STATUS
+
+
+def describe(exc: BaseException) -> str:
+    """A short, secret-free reason for a report: the service's error code and status."""
+    if isinstance(exc, HttpResponseError):
+        raw = getattr(exc, "error_code", None) or getattr(getattr(exc, "error", None), "code", None)
+        code = str(getattr(raw, "value", raw) or f"Http{exc.status_code}")
+        return f"{code} (HTTP {exc.status_code})"
+    if isinstance(exc, ServiceRequestError | ServiceResponseError):
+        return f"connection failed ({type(exc).__name__})"
+    return redact(f"{type(exc).__name__}: {exc}")[:200]
+
+
+async def server_side_copy(
+    dest: BlobClient,
+    authorizer: SourceAuthorizer,
+    blob: BlobInfo,
+    *,
+    metadata: dict[str, str],
+    target_etag: str | None,
+    unconditional: bool = False,
+) -> tuple[CopyStatus, str | None, str]:
+    """Copy ``blob`` from the source onto ``dest`` inside the storage service: (status, copy id, method).
+
+    In Azure, block blobs up to 256 MiB use Put Blob From URL: synchronous, content settings copied from
+    the source, and the service checks the bytes against the source's MD5. Larger blobs and page/append
+    blobs use Copy Blob, which Azure may leave ``pending`` (the caller polls it).
+
+    AZURITE FALLBACK (the only one): Azurite answers 501 to Put Blob From URL, so an endpoint that does is
+    remembered and gets Copy Blob from then on; Azurite finishes a Copy Blob before it answers (never
+    ``pending``), so there the pending path is only reached in Azure.
+    """
+    conditions: dict[str, Any] = {}
+    if target_etag and not unconditional:
+        conditions = {"etag": f'"{target_etag}"', "match_condition": MatchConditions.IfNotModified}
+    elif not unconditional:
+        conditions = {"match_condition": MatchConditions.IfMissing}
+    source_conditions: dict[str, Any] = {
+        "source_etag": f'"{blob.etag}"',
+        "source_match_condition": MatchConditions.IfNotModified,
+    }
+    endpoint = dest.primary_endpoint.split(f"/{dest.container_name}/", 1)[0]
+    if blob.blob_type == "BlockBlob" and blob.size <= SYNC_COPY_LIMIT and endpoint not in _NO_PUT_BLOB_FROM_URL:
+        try:
+            await dest.upload_blob_from_url(
+                await authorizer.url_for(blob.name, lifetime=SYNC_SAS_LIFETIME),
+                overwrite=True,
+                include_source_blob_properties=True,
+                metadata=metadata,
+                source_content_md5=bytearray(base64.b64decode(blob.md5)) if blob.md5 else None,
+                **source_conditions,
+                **conditions,
+            )
+            return "success", None, "put_blob_from_url"
+        except HttpResponseError as exc:
+            if exc.status_code != 501:
+                raise
+            _NO_PUT_BLOB_FROM_URL.add(endpoint)
+    result = await dest.start_copy_from_url(
+        await authorizer.url_for(blob.name, lifetime=ASYNC_SAS_LIFETIME),
+        metadata=metadata,
+        **source_conditions,
+        **conditions,
+    )
+    status = str(result.get("copy_status") or "success")
+    if status not in ("success", "pending"):
+        raise HttpResponseError(message=f"copy ended {status}")
+    return status, result.get("copy_id"), "copy_blob"  # type: ignore[return-value]
+
+
+def copy_metadata(blob: BlobInfo) -> dict[str, str]:
+    """The source's metadata plus what the sync records about the version it copied."""
+    return {**blob.metadata, SOURCE_ETAG_KEY: blob.etag, SOURCE_MODIFIED_KEY: blob.last_modified}
+
+
+def mismatch(expected: BlobInfo, actual: BlobInfo | None) -> str | None:
+    """Why the target does not hold the copied version, or None when it does."""
+    if actual is None:
+        return "missing on the target after the copy"
+    if actual.copy_status not in (None, "success"):
+        return f"copy {actual.copy_status}"
+    if actual.size != expected.size:
+        return f"size {actual.size} on the target, {expected.size} at the source"
+    if expected.md5 and actual.md5 and expected.md5 != actual.md5:
+        return "MD5 differs from the source"
+    if actual.synced_etag != expected.etag:
+        return "the target holds another version"
+    return None
+
+
+@dataclass
+class ChunkCopier:
+    """Copies, deletes and verifies the operations of one chunk against one source and target container."""
+
+    source: ContainerClient
+    target: ContainerClient
+    authorizer: SourceAuthorizer
+    concurrency: int
+    page_size: int
+    prefix: str = ""
+    counts: CopyCounts = field(default_factory=CopyCounts)
+    failures: list[str] = field(default_factory=list)
+    pending: list[PendingCopy] = field(default_factory=list)
+    methods: set[str] = field(default_factory=set)
+    source_down: str | None = None
+    _probe_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    # -- the chunk -----------------------------------------------------------------------------------
+    async def run(self, chunk: Chunk) -> CopyResult:
+        semaphore = asyncio.Semaphore(self.concurrency)
+
+        async def bounded(op: Op) -> BlobInfo | None:
+            async with semaphore:
+                return await (self._copy(op) if op.op == "copy" else self._delete(op))
+
+        done = await asyncio.gather(*(bounded(op) for op in chunk.ops))
+        copied = [blob for blob in done if blob is not None]
+        method = await self._verify(chunk, copied, semaphore)
+        return CopyResult(
+            counts=self.counts,
+            failures=self.failures[:MAX_FAILURE_NAMES],
+            verify_method=method,
+            copy_method=",".join(sorted(self.methods)) or None,
+            source_unavailable=self.source_down,
+        )
+
+    def _fail(self, name: str, reason: str) -> None:
+        self.counts.failed += 1
+        if len(self.failures) < MAX_FAILURE_NAMES:
+            self.failures.append(f"{name}: {reason}")
+
+    # -- copies --------------------------------------------------------------------------------------
+    async def _copy(self, op: Op, *, unconditional: bool = False) -> BlobInfo | None:
+        """Copy one blob; the source version copied when it is on the target now, else None (counted)."""
+        blob, target_etag = op.blob, op.target_etag
+        dest = self.target.get_blob_client(blob.name)
+        for _attempt in range(3):
+            if self.source_down:
+                self.counts.source_unavailable += 1
+                return None
+            try:
+                status, copy_id, method = await server_side_copy(
+                    dest,
+                    self.authorizer,
+                    blob,
+                    metadata=copy_metadata(blob),
+                    target_etag=target_etag,
+                    unconditional=unconditional,
+                )
+            except ServiceRequestError as exc:
+                # The request never reached the target account: nothing here can go on.
+                raise TransientError(
+                    f"copy into {self.target.container_name}: target unreachable ({type(exc).__name__})",
+                    code="TargetUnreachable",
+                ) from exc
+            except HttpResponseError as exc:
+                if exc.status_code in (409, 412):
+                    resolved = await self._resolve_conflict(blob)
+                    if resolved == "done":
+                        self.counts.unchanged_on_retry += 1
+                        return blob
+                    if isinstance(resolved, BlobInfo):  # the source changed: copy its new version
+                        blob = resolved
+                    target_etag = await self._target_etag(blob.name)
+                    continue
+                if exc.status_code == 404 and await self._source_gone(blob.name):
+                    self.counts.vanished += 1
+                    return None
+                if source_is_down(exc) and await self._source_unreachable():
+                    self.counts.source_unavailable += 1
+                    return None
+                self._fail(blob.name, describe(exc))
+                return None
+            except ServiceResponseError as exc:
+                if await self._source_unreachable():
+                    self.counts.source_unavailable += 1
+                    return None
+                self._fail(blob.name, describe(exc))
+                return None
+            self.methods.add(method)
+            if status == "pending":
+                self.counts.pending += 1
+                self.pending.append(PendingCopy(blob=blob, copy_id=copy_id))
+                return None
+            return blob
+        self._fail(blob.name, "changed on every attempt")
+        return None
+
+    async def _resolve_conflict(self, blob: BlobInfo) -> Literal["done", "target_changed"] | BlobInfo:
+        """A condition failed: an earlier attempt already copied it, the source changed, or the target did."""
+        current = await self._head(self.target, blob.name)
+        if current is not None and mismatch(blob, current) is None:
+            return "done"
+        fresh = await self._head(self.source, blob.name)
+        if fresh is not None and fresh.etag != blob.etag:
+            return fresh
+        return "target_changed"
+
+    async def _target_etag(self, name: str) -> str | None:
+        current = await self._head(self.target, name)
+        return current.etag if current is not None else None
+
+    async def _head(self, container: ContainerClient, name: str) -> BlobInfo | None:
+        try:
+            return blob_info(await container.get_blob_client(name).get_blob_properties())
+        except ResourceNotFoundError:
+            return None
+
+    async def _source_gone(self, name: str) -> bool:
+        try:
+            return await self._head(self.source, name) is None
+        except Exception:
+            return False
+
+    async def _source_unreachable(self) -> bool:
+        """After a copy failed with a 5xx or a timeout: is it the source that does not answer? (Asked once.)"""
+        async with self._probe_lock:
+            if self.source_down:
+                return True
+            try:
+                await self.source.get_container_properties()
+            except Exception as exc:
+                if source_is_down(exc):
+                    self.source_down = f"source account did not answer: {describe(exc)}"
+                    return True
+            return False
+
+    # -- deletes -------------------------------------------------------------------------------------
+    async def _delete(self, op: Op) -> None:
+        try:
+            await self.target.delete_blob(
+                op.blob.name, etag=f'"{op.target_etag}"', match_condition=MatchConditions.IfNotModified
+            )
+        except ResourceNotFoundError:
+            pass  # already gone (an earlier attempt, or someone else)
+        except HttpResponseError as exc:
+            if exc.status_code == 412:
+                self.counts.delete_skipped += 1  # rewritten since the listing: not ours to delete now
+                return
+            self._fail(op.blob.name, f"delete: {describe(exc)}")
+            return
+        self.counts.deleted += 1
+
+    # -- verification --------------------------------------------------------------------------------
+    async def _verify(self, chunk: Chunk, copied: list[BlobInfo], semaphore: asyncio.Semaphore) -> Any:
+        if not copied:
+            return "none"
+        expected = {blob.name: blob for blob in copied}
+        # One listing page reads up to page_size entries for the price of a few HEADs: list when the chunk's
+        # copies are dense in the target's name range, HEAD each blob when they are sparse.
+        use_listing = chunk.verify_span <= 4 * len(copied) + self.page_size
+        found: dict[str, BlobInfo | None] = {}
+        if use_listing:
+            found = await self._list_range(chunk.verify_from, expected, chunk.verify_span)
+        missing = [name for name in expected if name not in found]
+
+        async def head(name: str) -> None:
+            async with semaphore:
+                found[name] = await self._head(self.target, name)
+
+        await asyncio.gather(*(head(name) for name in missing))
+        retry: list[BlobInfo] = []
+        for name, blob in expected.items():
+            if mismatch(blob, found.get(name)) is None:
+                self._count_copied(blob)
+            else:
+                retry.append(blob)
+        await asyncio.gather(*(self._recopy(blob, semaphore) for blob in retry))
+        return "listing" if use_listing else "head"
+
+    async def _recopy(self, blob: BlobInfo, semaphore: asyncio.Semaphore) -> None:
+        """A copy that did not verify gets one more, unconditional try, checked by a HEAD."""
+        async with semaphore:
+            if mismatch(blob, await self._head(self.target, blob.name)) is None:
+                self._count_copied(blob)  # it was there after all: the listing predates the copy
+                return
+            again = await self._copy(Op(op="copy", blob=blob), unconditional=True)
+            if again is None:
+                return  # counted by _copy (failed, vanished, pending, source down)
+            problem = mismatch(again, await self._head(self.target, again.name))
+            if problem is not None:
+                self._fail(blob.name, f"verification failed: {problem}")
+                return
+            self.counts.recopied += 1
+            self._count_copied(again)
+
+    def _count_copied(self, blob: BlobInfo) -> None:
+        self.counts.verified += 1
+        self.counts.copied += 1
+        self.counts.bytes_copied += blob.size
+
+    async def _list_range(
+        self, token: str | None, expected: dict[str, BlobInfo], span: int
+    ) -> dict[str, BlobInfo | None]:
+        """List the target from the chunk's first page until past its last name: what it finds of
+        ``expected`` (None: listed over and absent; not in the answer: not reached, left to a HEAD)."""
+        last = max(expected)
+        fetch = container_pages(self.target, prefix=self.prefix, include=["metadata", "copy"], page_size=self.page_size)
+        found: dict[str, BlobInfo | None] = {}
+        listed_up_to: str | None = ""
+        for _ in range(math.ceil(span / self.page_size) + 2):
+            blobs, token = await fetch(token)
+            for blob in blobs:
+                if blob.name in expected:
+                    found[blob.name] = blob
+            if token is None:
+                listed_up_to = None  # the listing ended: everything was seen
+                break
+            if blobs:
+                listed_up_to = blobs[-1].name
+                if listed_up_to >= last:
+                    break
+        for name in expected:
+            if name not in found and (listed_up_to is None or name <= listed_up_to):
+                found[name] = None
+        return found
+
+
+async def check_pending(
+    target: ContainerClient, copies: list[PendingCopy], concurrency: int
+) -> tuple[CopyCounts, list[str], list[PendingCopy]]:
+    """Look at asynchronous copies that were still running: (counts, failures, still pending)."""
+    counts, failures, still = CopyCounts(), list[str](), list[PendingCopy]()
+    semaphore = asyncio.Semaphore(concurrency)
+
+    async def one(entry: PendingCopy) -> None:
+        async with semaphore:
+            try:
+                actual: BlobInfo | None = blob_info(await target.get_blob_client(entry.blob.name).get_blob_properties())
+            except ResourceNotFoundError:
+                actual = None
+            except Exception as exc:
+                raise from_azure_error(exc, what=f"check copy of {entry.blob.name}") from exc
+        if actual is not None and actual.copy_status == "pending":
+            counts.pending += 1
+            still.append(entry)
+            return
+        problem = mismatch(entry.blob, actual)
+        if problem is None:
+            counts.copied += 1
+            counts.verified += 1
+            counts.bytes_copied += entry.blob.size
+        else:
+            counts.failed += 1
+            if len(failures) < MAX_FAILURE_NAMES:
+                failures.append(f"{entry.blob.name}: {problem}")
+
+    await asyncio.gather(*(one(entry) for entry in copies))
+    return counts, failures, still

@@ -1,0 +1,265 @@
+"""The diff: a merge-join of the source and target listings (both come back in name order), resumable.
+
+A call lists a bounded number of pages (a time budget and a chunk budget), writes the blobs that need an
+action as manifest chunks of at most ``chunk_size`` operations, and saves where both listings stand (the
+unconsumed rest of each side's current page and its next continuation token) in a cursor file. Memory is
+one page per side plus one chunk, however many blobs the containers hold; the history only ever sees file
+names and counts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+from ..durations import iso
+from .model import (
+    SOURCE_ETAG_KEY,
+    BlobInfo,
+    Chunk,
+    Cursor,
+    ListingStats,
+    Op,
+    SideCursor,
+    max_iso,
+)
+
+if TYPE_CHECKING:
+    from azure.storage.blob.aio import ContainerClient
+
+    from .store import StateStore
+
+Decision = Literal["copy", "skip", "delete", "extra"]
+
+
+def iso_seconds(moment: datetime) -> str:
+    """Last-Modified as an ISO 8601 Z string with whole seconds (the service's resolution): comparable as text."""
+    return iso(moment.replace(microsecond=0))
+
+
+def strip_etag(etag: str | None) -> str | None:
+    return etag.strip('"') if etag else etag
+
+
+def blob_info(blob: Any) -> BlobInfo:
+    """A listed BlobProperties as the sync sees it."""
+    settings = blob.content_settings
+    md5 = settings.content_md5 if settings is not None else None
+    metadata = dict(blob.metadata or {})
+    copy = getattr(blob, "copy", None)
+    copy_status = getattr(copy, "status", None) if copy is not None else None
+    blob_type = blob.blob_type
+    return BlobInfo.model_construct(
+        name=blob.name,
+        size=int(blob.size or 0),
+        etag=strip_etag(blob.etag) or "",
+        last_modified=iso_seconds(blob.last_modified),
+        md5=base64.b64encode(bytes(md5)).decode() if md5 else None,
+        blob_type=str(getattr(blob_type, "value", blob_type) or "BlockBlob"),
+        metadata=metadata,
+        copy_status=str(getattr(copy_status, "value", copy_status)) if copy_status else None,
+        synced_etag=metadata.get(SOURCE_ETAG_KEY),
+    )
+
+
+def is_current(source: BlobInfo, target: BlobInfo) -> bool:
+    """True when the target holds this version of the source: the copy recorded the source's ETag, the sizes
+    agree, the MD5s agree where both are known, and no copy into it is unfinished or failed."""
+    return (
+        target.synced_etag == source.etag
+        and target.size == source.size
+        and (source.md5 is None or target.md5 is None or source.md5 == target.md5)
+        and target.copy_status in (None, "success")
+    )
+
+
+def decide(source: BlobInfo | None, target: BlobInfo | None, *, mirror_deletes: bool) -> Decision:
+    if source is None and target is None:
+        raise ValueError("nothing to decide")
+    if target is None:
+        return "copy"
+    if source is None:
+        return "delete" if mirror_deletes else "extra"
+    return "skip" if is_current(source, target) else "copy"
+
+
+PageFetcher = Callable[[str | None], Awaitable[tuple[list[BlobInfo], str | None]]]
+
+
+def container_pages(container: ContainerClient, *, prefix: str, include: list[str], page_size: int) -> PageFetcher:
+    """A function that fetches one listing page at a continuation token."""
+
+    async def fetch(token: str | None) -> tuple[list[BlobInfo], str | None]:
+        pager: Any = container.list_blobs(
+            name_starts_with=prefix or None, include=include, results_per_page=page_size
+        ).by_page(continuation_token=token)
+        page = await pager.__anext__()
+        blobs = [blob_info(blob) async for blob in page]
+        return blobs, (pager.continuation_token or None)
+
+    return fetch
+
+
+class _Side:
+    def __init__(self, cursor: SideCursor, fetch: PageFetcher) -> None:
+        self.cursor = cursor
+        self.fetch = fetch
+        self.index = 0  # into cursor.buffer
+
+    @property
+    def needs_page(self) -> bool:
+        return self.index >= len(self.cursor.buffer) and not self.cursor.exhausted
+
+    def peek(self) -> BlobInfo | None:
+        return self.cursor.buffer[self.index] if self.index < len(self.cursor.buffer) else None
+
+    def pop(self) -> BlobInfo:
+        blob = self.cursor.buffer[self.index]
+        self.index += 1
+        self.cursor.page_consumed += 1
+        return blob
+
+    async def load_next_page(self) -> None:
+        token = self.cursor.next_token if self.cursor.started else None
+        blobs, next_token = await self.fetch(token)
+        self.cursor.buffer, self.index = blobs, 0
+        self.cursor.page_token, self.cursor.next_token = token, next_token
+        self.cursor.started, self.cursor.page_consumed = True, 0
+        self.cursor.exhausted = next_token is None
+
+    def saved(self) -> SideCursor:
+        rest = self.cursor.model_copy()
+        rest.buffer = self.cursor.buffer[self.index :]
+        return rest
+
+
+@dataclass
+class Budget:
+    """When a diff call stops: enough chunks for one round of work items, or enough time spent."""
+
+    max_chunks: int
+    seconds: float
+    started: float = field(default_factory=time.monotonic)
+
+    def spent(self, chunks: int) -> bool:
+        return chunks >= self.max_chunks or time.monotonic() - self.started >= self.seconds
+
+
+@dataclass
+class DiffOutcome:
+    chunks: list[str]
+    cursor: Cursor | None  # None: both listings finished
+    stats: ListingStats
+
+
+class ChunkWriter:
+    """Collects operations into chunks and writes each full chunk to the store."""
+
+    def __init__(self, store: StateStore, chunk_size: int) -> None:
+        self.store = store
+        self.chunk_size = chunk_size
+        self.token = secrets.token_hex(4)
+        self.names: list[str] = []
+        self.ops: list[Op] = []
+        self.verify_from: str | None = None
+        self.span_base = 0
+        self.target_popped_at_start = 0
+
+    def add(self, op: Op, target: _Side, target_popped: int) -> None:
+        if not self.ops:
+            # Where a verification listing of this chunk's copies can start: the target page being read now.
+            self.verify_from = target.cursor.page_token
+            self.span_base = target.cursor.page_consumed
+            self.target_popped_at_start = target_popped
+        self.ops.append(op)
+
+    @property
+    def full(self) -> bool:
+        return len(self.ops) >= self.chunk_size
+
+    async def flush(self, target_popped: int) -> None:
+        if not self.ops:
+            return
+        copies = sum(1 for op in self.ops if op.op == "copy")
+        span = self.span_base + (target_popped - self.target_popped_at_start) + copies
+        name = f"chunk-{self.token}-{len(self.names):04d}.json"
+        await self.store.write(name, Chunk(ops=self.ops, verify_from=self.verify_from, verify_span=span))
+        self.names.append(name)
+        self.ops = []
+
+
+async def diff_segment(
+    *,
+    cursor: Cursor,
+    source_pages: PageFetcher,
+    target_pages: PageFetcher,
+    store: StateStore,
+    mirror_deletes: bool,
+    chunk_size: int,
+    budget: Budget,
+) -> DiffOutcome:
+    """Advance the merge-join from ``cursor`` until both listings end or the budget is spent."""
+    source, target = _Side(cursor.source, source_pages), _Side(cursor.target, target_pages)
+    writer = ChunkWriter(store, chunk_size)
+    stats = ListingStats()
+    target_popped = 0
+    finished = False
+    while True:
+        hungry = [side for side in (source, target) if side.needs_page]
+        if hungry:
+            if budget.spent(len(writer.names)):
+                break
+            # Both sides usually run out together (same names): fetch their pages concurrently.
+            await asyncio.gather(*(side.load_next_page() for side in hungry))
+            stats.pages += len(hungry)
+            continue
+        s, t = source.peek(), target.peek()
+        if s is None and t is None:
+            finished = True
+            break
+        if t is None or (s is not None and s.name < t.name):
+            op = _account(stats, source.pop(), None, mirror_deletes)
+        elif s is None or t.name < s.name:
+            target_popped += 1
+            op = _account(stats, None, target.pop(), mirror_deletes)
+        else:
+            target_popped += 1
+            op = _account(stats, source.pop(), target.pop(), mirror_deletes)
+        if op is not None:
+            writer.add(op, target, target_popped)
+            if writer.full:
+                await writer.flush(target_popped)
+                if budget.spent(len(writer.names)):
+                    break
+    await writer.flush(target_popped)
+    next_cursor = None if finished else Cursor(source=source.saved(), target=target.saved())
+    return DiffOutcome(chunks=writer.names, cursor=next_cursor, stats=stats)
+
+
+def _account(stats: ListingStats, s: BlobInfo | None, t: BlobInfo | None, mirror_deletes: bool) -> Op | None:
+    if s is not None:
+        stats.listed_source += 1
+        stats.newest_source_change = max_iso(stats.newest_source_change, s.last_modified)
+    if t is not None:
+        stats.listed_target += 1
+    decision = decide(s, t, mirror_deletes=mirror_deletes)
+    if decision == "skip":
+        stats.skipped += 1
+        return None
+    if decision == "extra":
+        stats.extra_in_target += 1
+        return None
+    if decision == "delete":
+        assert t is not None
+        stats.to_delete += 1
+        return Op(op="delete", blob=t, target_etag=t.etag)
+    assert s is not None
+    stats.to_copy += 1
+    stats.bytes_to_copy += s.size
+    return Op(op="copy", blob=s, target_etag=t.etag if t is not None else None)

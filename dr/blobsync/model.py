@@ -1,0 +1,160 @@
+"""Typed payloads of the blob sync: what travels in the orchestration history (items, results, state: all
+small) and what lives in the state container (listing cursors, manifest chunks, per-chunk results)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# Names of the metadata the sync writes on every copy: what the source looked like when it was copied.
+SOURCE_ETAG_KEY = "dr_source_etag"
+SOURCE_MODIFIED_KEY = "dr_source_last_modified"
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class BlobInfo(_Payload):
+    """One listed blob, as much as the diff, the copy and the verification need."""
+
+    name: str
+    size: int
+    etag: str
+    last_modified: str  # ISO 8601 Z
+    md5: str | None = None  # base64, as the service reports it
+    blob_type: str = "BlockBlob"
+    metadata: dict[str, str] = Field(default_factory=dict)
+    copy_status: str | None = None  # target side: status of the last copy into this blob
+    # Target side: the source ETag recorded by the copy that wrote this blob (None: not written by a sync).
+    synced_etag: str | None = None
+
+
+class Op(_Payload):
+    """One action of a manifest chunk."""
+
+    op: Literal["copy", "delete"]
+    blob: BlobInfo  # copy: the source blob; delete: the target blob
+    target_etag: str | None = None  # copy: the target blob it replaces (None: new); delete: the one to delete
+
+
+class Chunk(_Payload):
+    """A manifest chunk: up to 1,000 operations in name order, plus where a verification listing starts."""
+
+    ops: list[Op]
+    verify_from: str | None = None  # target continuation token whose page holds (or precedes) ops[0]
+    verify_span: int = 0  # estimated target entries a listing from verify_from reads to pass the last op
+
+
+class SideCursor(_Payload):
+    """Where one side's listing stands: the unconsumed rest of its current page and the next token."""
+
+    buffer: list[BlobInfo] = Field(default_factory=list)
+    page_token: str | None = None  # token that fetched the current page (None: the first page)
+    next_token: str | None = None
+    exhausted: bool = False
+    started: bool = False
+    page_consumed: int = 0
+
+
+class Cursor(_Payload):
+    source: SideCursor = Field(default_factory=SideCursor)
+    target: SideCursor = Field(default_factory=SideCursor)
+
+
+class PendingCopy(_Payload):
+    blob: BlobInfo
+    copy_id: str | None = None
+
+
+class PendingFile(_Payload):
+    copies: list[PendingCopy]
+
+
+# -- work items and their results (history: keep small) ----------------------------------------------
+
+
+class WorkItem(_Payload):
+    op: Literal["list", "copy", "pending"]
+    ref: str | None = None  # list: cursor file (None = start); copy: chunk file; pending: pending file
+
+
+class ListingStats(_Payload):
+    listed_source: int = 0
+    listed_target: int = 0
+    skipped: int = 0
+    to_copy: int = 0
+    to_delete: int = 0
+    extra_in_target: int = 0
+    bytes_to_copy: int = 0
+    newest_source_change: str | None = None  # ISO 8601 Z
+    pages: int = 0
+
+    def add(self, other: ListingStats) -> None:
+        for name in ("listed_source", "listed_target", "skipped", "to_copy", "to_delete", "extra_in_target"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.bytes_to_copy += other.bytes_to_copy
+        self.pages += other.pages
+        self.newest_source_change = max_iso(self.newest_source_change, other.newest_source_change)
+
+
+class ListResult(_Payload):
+    op: Literal["list"] = "list"
+    chunks: list[str] = Field(default_factory=list)
+    cursor: str | None = None  # None: both listings are finished
+    stats: ListingStats = Field(default_factory=ListingStats)
+    source_unavailable: str | None = None
+    wrote_files: bool = False
+
+
+class CopyCounts(_Payload):
+    copied: int = 0
+    bytes_copied: int = 0
+    verified: int = 0
+    deleted: int = 0
+    failed: int = 0
+    pending: int = 0
+    vanished: int = 0  # deleted at the source between listing and copy
+    unchanged_on_retry: int = 0  # found already copied (an earlier attempt of this run did it)
+    delete_skipped: int = 0  # the target blob changed after the listing: not deleted
+    source_unavailable: int = 0
+    recopied: int = 0  # copied again after a verification mismatch
+
+    def add(self, other: CopyCounts) -> None:
+        for name in type(self).model_fields:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+class CopyResult(_Payload):
+    op: Literal["copy", "pending"] = "copy"
+    counts: CopyCounts = Field(default_factory=CopyCounts)
+    failures: list[str] = Field(default_factory=list)  # "name: reason", a few
+    pending_ref: str | None = None
+    verify_method: Literal["listing", "head", "none"] = "none"
+    copy_method: str | None = None
+    source_unavailable: str | None = None
+    replayed: bool = False  # an earlier attempt had finished this item: its result is returned as is
+
+
+class SyncRecord(_Payload):
+    """The last successful sync of a (plan, step): what a failover that cannot reach the source reports."""
+
+    plan: str
+    step: str
+    source: str
+    target: str
+    synced_through: datetime  # every source change before this instant is on the target
+    finished_at: datetime
+    rpo_watermark: str | None = None  # newest source last-modified seen by that sync
+    copied: int = 0
+    run_id: str | None = None
+
+
+def max_iso(a: str | None, b: str | None) -> str | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return max(a, b)

@@ -1,0 +1,600 @@
+"""The ``blob_backup`` step: an incremental, verified, server-side copy of a container to another account.
+
+How a run goes (every call is an activity, runs at least once, and returns small payloads):
+
+- ``begin`` checks the plan (drill containers, state container), makes the target container, reads the last
+  sync record, and lists the first stretch of both containers (the diff, see :mod:`dr.blobsync.diff`).
+- Work items then run in rounds: ``copy`` items carry out one manifest chunk each (server-side copies,
+  deletes, verification; :mod:`dr.blobsync.copier`) while one ``list`` item diffs the next stretch, so
+  listing overlaps copying. ``pending`` items look at asynchronous copies Azure had not finished.
+- ``poll`` only adds up results and hands out the next round; the last one records the sync time (not in
+  a drill), deletes the run's files and reports. A blob that kept failing fails the step, by name, after
+  everything else was done.
+- At failover the sync is a best-effort last pass: if the source does not answer, the step ends with a
+  warning and the last sync's time as the RPO watermark (``on_source_unavailable: continue``, the default),
+  or fails (``fail``).
+- ``teardown`` (drills) deletes the drill container this run created.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+from datetime import datetime
+from typing import Any
+
+from azure.core.exceptions import ResourceNotFoundError
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..blobsync.copier import MAX_FAILURE_NAMES, ChunkCopier, SourceUnavailable, check_pending, describe, source_is_down
+from ..blobsync.diff import Budget, PageFetcher, container_pages, diff_segment
+from ..blobsync.model import (
+    Chunk,
+    CopyCounts,
+    CopyResult,
+    Cursor,
+    ListingStats,
+    ListResult,
+    PendingFile,
+    SyncRecord,
+    WorkItem,
+)
+from ..blobsync.store import StateStore, read_sync_record, run_folder, safe_segment, write_sync_record
+from ..blobsync.transport import SourceAuthorizer, Transport, ensure_container, run_async
+from ..clients import account_name_from_url
+from ..durations import iso
+from ..errors import (
+    DrError,
+    InvalidInputError,
+    NotFoundError,
+    PermanentError,
+    PreconditionError,
+    TransientError,
+    from_azure_error,
+)
+from ..plan import BlobBackupStep, load_catalog
+from ..settings import get_settings
+from .base import StepContext, StepKind, StepProgress
+
+LIST_SECONDS_PER_CALL = 20.0  # a diff call stops listing after this long (no call runs for minutes)
+PENDING_POLL_SECONDS = 15.0
+MAX_CHUNK_SIZE = 1000
+DRILL_RUN_KEY = "dr_drill_run"
+DRILL_PLAN_KEY = "dr_drill_plan"
+MAX_FAILURES_KEPT = 10
+
+
+class BlobBackupState(BaseModel):
+    """The step's memory between calls (in the orchestration history: counts and file names only)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    synced_through: datetime  # when the listing began: every older source change is in this sync
+    cursor: str | None = None
+    listing_done: bool = False
+    stats: ListingStats = Field(default_factory=ListingStats)
+    counts: CopyCounts = Field(default_factory=CopyCounts)
+    pending_now: int = 0
+    failures: list[str] = Field(default_factory=list)
+    pending_refs: list[str] = Field(default_factory=list)
+    pending_wait: bool = False
+    source_unavailable: str | None = None
+    last_sync: SyncRecord | None = None
+    copy_methods: list[str] = Field(default_factory=list)
+    verify_methods: list[str] = Field(default_factory=list)
+    wrote_files: bool = False
+    drill_container: str | None = None
+    rounds: int = 0
+
+
+def location(account_url: str, container: str) -> str:
+    return f"{account_name_from_url(account_url)}/{container}"
+
+
+def _same_account(a: str, b: str) -> bool:
+    return a.rstrip("/").lower() == b.rstrip("/").lower()
+
+
+class _Session:
+    """Clients for one call: source and target containers, the state store of this run."""
+
+    def __init__(self, ctx: StepContext, params: BlobBackupStep) -> None:
+        transport = Transport(
+            retry_attempts=params.retry_attempts,
+            first_backoff=params.retry_backoff.total_seconds(),
+            request_timeout=params.request_timeout.total_seconds(),
+        )
+        self.params = params
+        self.source_service = transport.service(params.source.account_url)
+        self.target_service = transport.service(params.target.account_url)
+        self.source = self.source_service.get_container_client(params.source.container)
+        self.target = self.target_service.get_container_client(params.target.container)
+        state_container = self.target_service.get_container_client(get_settings().state_container)
+        self.store = StateStore(state_container, run_folder(ctx.plan_name, ctx.step_id, ctx.run_id))
+        self.source_name = location(params.source.account_url, params.source.container)
+        self.target_name = location(params.target.account_url, params.target.container)
+
+    async def __aenter__(self) -> _Session:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.source_service.close()
+        await self.target_service.close()
+
+    @property
+    def chunk_size(self) -> int:
+        return min(self.params.page_size, MAX_CHUNK_SIZE)
+
+    def source_pages(self) -> PageFetcher:
+        fetch = container_pages(
+            self.source, prefix=self.params.prefix, include=["metadata"], page_size=self.params.page_size
+        )
+
+        async def guarded(token: str | None) -> Any:
+            try:
+                return await fetch(token)
+            except ResourceNotFoundError as exc:
+                raise NotFoundError(f"source container {self.source_name} does not exist") from exc
+            except Exception as exc:
+                if source_is_down(exc):
+                    raise SourceUnavailable(f"listing {self.source_name}: {describe(exc)}") from exc
+                raise from_azure_error(exc, what=f"list {self.source_name}") from exc
+
+        return guarded
+
+    def target_pages(self) -> PageFetcher:
+        fetch = container_pages(
+            self.target, prefix=self.params.prefix, include=["metadata", "copy"], page_size=self.params.page_size
+        )
+
+        async def guarded(token: str | None) -> Any:
+            try:
+                return await fetch(token)
+            except Exception as exc:
+                raise from_azure_error(exc, what=f"list {self.target_name}") from exc
+
+        return guarded
+
+    async def list_segment(self, cursor_ref: str | None) -> ListResult:
+        cursor = Cursor()
+        if cursor_ref is not None:
+            saved = await self.store.read(cursor_ref, Cursor)
+            if saved is None:
+                raise PermanentError(f"listing cursor {cursor_ref} of this run is gone (state deleted by hand?)")
+            cursor = saved
+        try:
+            outcome = await diff_segment(
+                cursor=cursor,
+                source_pages=self.source_pages(),
+                target_pages=self.target_pages(),
+                store=self.store,
+                mirror_deletes=self.params.mirror_deletes,
+                chunk_size=self.chunk_size,
+                budget=Budget(max_chunks=self.params.max_parallel_pages, seconds=LIST_SECONDS_PER_CALL),
+            )
+        except SourceUnavailable as exc:
+            return ListResult(cursor=cursor_ref, source_unavailable=str(exc), wrote_files=True)
+        next_ref = None
+        if outcome.cursor is not None:
+            next_ref = f"cursor-{secrets.token_hex(4)}.json"
+            await self.store.write(next_ref, outcome.cursor)
+        return ListResult(
+            chunks=outcome.chunks,
+            cursor=next_ref,
+            stats=outcome.stats,
+            wrote_files=bool(outcome.chunks) or next_ref is not None,
+        )
+
+
+class BlobBackup(StepKind[BlobBackupStep]):
+    kind = "blob_backup"
+
+    # -- begin ---------------------------------------------------------------------------------------
+    def begin(self, ctx: StepContext, params: BlobBackupStep) -> StepProgress:
+        self._check_plan(ctx, params)
+        return run_async(lambda: self._begin(ctx, params))
+
+    def _check_plan(self, ctx: StepContext, params: BlobBackupStep) -> None:
+        same_account = _same_account(params.source.account_url, params.target.account_url)
+        if same_account and params.source.container == params.target.container:
+            raise InvalidInputError(f"step {ctx.step_id!r}: source and target are the same container")
+        if params.target.container == get_settings().state_container:
+            raise InvalidInputError(
+                f"step {ctx.step_id!r}: the target container {params.target.container!r} is the state container"
+            )
+        if ctx.is_drill:
+            production = _production_target(ctx)
+            if production is not None and (
+                _same_account(production.account_url, params.target.account_url)
+                and production.container == params.target.container
+            ):
+                raise PreconditionError(
+                    f"drill of step {ctx.step_id!r} would copy into the production target "
+                    f"{location(params.target.account_url, params.target.container)}: give the drill its own "
+                    f"container (drill.overrides.{ctx.step_id}.target.container)",
+                    code="DrillTargetIsProduction",
+                )
+
+    async def _begin(self, ctx: StepContext, params: BlobBackupStep) -> StepProgress:
+        async with _Session(ctx, params) as session:
+            await session.store.ensure()
+            drill_container = await self._prepare_target(ctx, session)
+            last = await self._read_last_sync(session, ctx)
+            state = BlobBackupState(synced_through=ctx.now, last_sync=last, drill_container=drill_container)
+            first = await session.list_segment(None)
+            return await self._advance(ctx, params, session, state, [first.model_dump(mode="json")])
+
+    async def _prepare_target(self, ctx: StepContext, session: _Session) -> str | None:
+        """Make the target container. A drill writes only into a container marked as a drill's: one it
+        creates, or one an earlier drill left behind; never into a container that holds anything else."""
+        target = session.target
+        try:
+            if not ctx.is_drill:
+                await ensure_container(target)
+                return None
+            marker = {DRILL_RUN_KEY: safe_segment(ctx.run_id), DRILL_PLAN_KEY: safe_segment(ctx.plan_name)}
+            if await ensure_container(target, metadata=marker):
+                return target.container_name
+            existing = (await target.get_container_properties()).metadata or {}
+        except DrError:
+            raise
+        except Exception as exc:
+            raise from_azure_error(exc, what=f"prepare target container {session.target_name}") from exc
+        if DRILL_RUN_KEY not in existing:
+            raise PreconditionError(
+                f"drill target container {session.target_name} already exists and was not made by a drill: "
+                "a drill copies only into its own containers (set drill.overrides for this step)",
+                code="DrillTargetNotOwned",
+            )
+        if existing.get(DRILL_RUN_KEY) != marker[DRILL_RUN_KEY]:
+            await target.set_container_metadata(metadata=marker)  # left by an earlier drill: this run owns it now
+        return target.container_name
+
+    async def _read_last_sync(self, session: _Session, ctx: StepContext) -> SyncRecord | None:
+        try:
+            return await read_sync_record(
+                session.target_service, get_settings().state_container, ctx.plan_name, ctx.step_id
+            )
+        except DrError:
+            return None  # no record is not a reason to stop a failover; the report then says RPO unknown
+
+    # -- work ----------------------------------------------------------------------------------------
+    def work(self, ctx: StepContext, params: BlobBackupStep, item: dict[str, Any]) -> dict[str, Any]:
+        work_item = WorkItem.model_validate(item)
+        return run_async(lambda: self._work(ctx, params, work_item))
+
+    async def _work(self, ctx: StepContext, params: BlobBackupStep, item: WorkItem) -> dict[str, Any]:
+        async with _Session(ctx, params) as session:
+            if item.op == "list":
+                return (await session.list_segment(item.ref)).model_dump(mode="json")
+            if item.ref is None:
+                raise InvalidInputError(f"{item.op} work item without a file reference")
+            if item.op == "copy":
+                return (await self._copy_chunk(session, item.ref)).model_dump(mode="json")
+            return (await self._check_pending(session, item.ref)).model_dump(mode="json")
+
+    async def _copy_chunk(self, session: _Session, ref: str) -> CopyResult:
+        result_name = ref.removesuffix(".json") + ".result.json"
+        earlier = await session.store.read(result_name, CopyResult)
+        if earlier is not None:  # this item ran before, to the end: say what it did, do nothing twice
+            earlier.replayed = True
+            return earlier
+        chunk = await session.store.read(ref, Chunk)
+        if chunk is None:
+            raise PermanentError(f"manifest chunk {ref} of this run is gone (state deleted by hand?)")
+        copier = ChunkCopier(
+            source=session.source,
+            target=session.target,
+            authorizer=SourceAuthorizer(session.source_service, session.params.source.container),
+            concurrency=session.params.copy_concurrency,
+            page_size=session.params.page_size,
+            prefix=session.params.prefix,
+        )
+        try:
+            result = await copier.run(chunk)
+        except DrError:
+            raise
+        except Exception as exc:
+            raise from_azure_error(exc, what=f"copy {session.source_name} to {session.target_name}") from exc
+        if copier.pending:
+            result.pending_ref = ref.removesuffix(".json") + ".pending-1.json"
+            await session.store.write(result.pending_ref, PendingFile(copies=copier.pending))
+        await session.store.write(result_name, result)
+        return result
+
+    async def _check_pending(self, session: _Session, ref: str) -> CopyResult:
+        pending = await session.store.read(ref, PendingFile)
+        if pending is None:
+            raise PermanentError(f"pending-copy list {ref} of this run is gone (state deleted by hand?)")
+        counts, failures, still = await check_pending(session.target, pending.copies, session.params.copy_concurrency)
+        counts.pending -= len(pending.copies)  # the change in "pending now": checked ones leave, still ones stay
+        result = CopyResult(op="pending", counts=counts, failures=failures, verify_method="head")
+        if still:
+            stem, _, n = ref.removesuffix(".json").rpartition(".pending-")
+            result.pending_ref = f"{stem}.pending-{int(n) + 1}.json"
+            await session.store.write(result.pending_ref, PendingFile(copies=still))
+        return result
+
+    # -- poll ----------------------------------------------------------------------------------------
+    def poll(
+        self, ctx: StepContext, params: BlobBackupStep, state: dict[str, Any], work_results: list[dict[str, Any]]
+    ) -> StepProgress:
+        current = BlobBackupState.model_validate(state)
+        return run_async(lambda: self._poll(ctx, params, current, work_results))
+
+    async def _poll(
+        self, ctx: StepContext, params: BlobBackupStep, state: BlobBackupState, results: list[dict[str, Any]]
+    ) -> StepProgress:
+        async with _Session(ctx, params) as session:
+            return await self._advance(ctx, params, session, state, results)
+
+    async def _advance(
+        self,
+        ctx: StepContext,
+        params: BlobBackupStep,
+        session: _Session,
+        state: BlobBackupState,
+        results: list[dict[str, Any]],
+    ) -> StepProgress:
+        new_chunks = self._absorb(state, results)
+        if state.source_unavailable is not None:
+            return await self._source_unavailable(ctx, params, session, state)
+        work = [WorkItem(op="copy", ref=ref) for ref in new_chunks]
+        if not state.listing_done:
+            work.insert(0, WorkItem(op="list", ref=state.cursor))  # first: it feeds the next round
+        if not work and state.pending_refs:
+            if not state.pending_wait:
+                state.pending_wait = True
+                return self._progress(params, state, poll_after=PENDING_POLL_SECONDS)
+            work = [WorkItem(op="pending", ref=ref) for ref in state.pending_refs]
+            state.pending_refs, state.pending_wait = [], False
+        if work:
+            state.rounds += 1
+            return self._progress(params, state, work=[item.model_dump(mode="json") for item in work])
+        return await self._finish(ctx, params, session, state)
+
+    def _absorb(self, state: BlobBackupState, results: list[dict[str, Any]]) -> list[str]:
+        new_chunks: list[str] = []
+        for raw in results:
+            if raw.get("op") == "list":
+                listing = ListResult.model_validate(raw)
+                state.wrote_files |= listing.wrote_files
+                if listing.source_unavailable is not None:
+                    state.source_unavailable = listing.source_unavailable
+                    continue
+                state.stats.add(listing.stats)
+                state.cursor = listing.cursor
+                state.listing_done = listing.cursor is None
+                new_chunks.extend(listing.chunks)
+                continue
+            copied = CopyResult.model_validate(raw)
+            state.pending_now += copied.counts.pending
+            copied.counts.pending = 0
+            state.counts.add(copied.counts)
+            room = MAX_FAILURES_KEPT - len(state.failures)
+            state.failures.extend(copied.failures[: max(0, room)])
+            if copied.pending_ref:
+                state.pending_refs.append(copied.pending_ref)
+            for method in (copied.copy_method or "").split(","):
+                if method and method not in state.copy_methods:
+                    state.copy_methods.append(method)
+            if copied.verify_method != "none" and copied.verify_method not in state.verify_methods:
+                state.verify_methods.append(copied.verify_method)
+            if copied.source_unavailable and state.source_unavailable is None:
+                state.source_unavailable = copied.source_unavailable
+        return new_chunks
+
+    def _progress(
+        self,
+        params: BlobBackupStep,
+        state: BlobBackupState,
+        *,
+        work: list[dict[str, Any]] | None = None,
+        poll_after: float = 0.0,
+    ) -> StepProgress:
+        stats, counts = state.stats, state.counts
+        summary = (
+            f"{counts.copied}/{stats.to_copy} copied, {stats.skipped} unchanged, {counts.failed} failed, "
+            f"{stats.listed_source} listed"
+        )
+        if state.pending_now:
+            summary += f", {state.pending_now} copies running"
+        return StepProgress(
+            state=state.model_dump(mode="json"),
+            work=work or [],
+            max_parallel=min(64, params.max_parallel_pages + 1),
+            poll_after_seconds=poll_after,
+            summary=summary,
+        )
+
+    def _detail(self, ctx: StepContext, session: _Session, state: BlobBackupState) -> dict[str, Any]:
+        counts, stats = state.counts, state.stats
+        return {
+            "source": session.source_name,
+            "target": session.target_name,
+            "prefix": session.params.prefix,
+            "mode": ctx.mode,
+            "containers": 1,
+            "copied": counts.copied,
+            "skipped": stats.skipped,
+            "failed": counts.failed,
+            "deleted": counts.deleted,
+            "bytes_copied": counts.bytes_copied,
+            "verified": counts.verified,
+            "pending": state.pending_now,
+            "listed_source": stats.listed_source,
+            "listed_target": stats.listed_target,
+            "extra_in_target": stats.extra_in_target,
+            "vanished": counts.vanished,
+            "delete_skipped": counts.delete_skipped,
+            "recopied": counts.recopied,
+            "copy_method": ",".join(state.copy_methods) or None,
+            "verify_method": ",".join(state.verify_methods) or None,
+            "failed_blobs": state.failures[:MAX_FAILURE_NAMES],
+            "rounds": state.rounds,
+        }
+
+    async def _finish(
+        self, ctx: StepContext, params: BlobBackupStep, session: _Session, state: BlobBackupState
+    ) -> StepProgress:
+        detail = self._detail(ctx, session, state)
+        rpo_watermark = state.stats.newest_source_change
+        detail["rpo_watermark"] = rpo_watermark
+        detail["last_sync_at"] = iso(state.synced_through)
+        if state.counts.failed == 0 and not ctx.is_drill:
+            await write_sync_record(
+                session.target_service,
+                get_settings().state_container,
+                SyncRecord(
+                    plan=ctx.plan_name,
+                    step=ctx.step_id,
+                    source=session.source_name,
+                    target=session.target_name,
+                    synced_through=state.synced_through,
+                    finished_at=ctx.now,
+                    rpo_watermark=rpo_watermark,
+                    copied=state.counts.copied,
+                    run_id=ctx.run_id,
+                ),
+            )
+        await self._clean_up(session, state)
+        if state.counts.failed:
+            shown = "; ".join(state.failures[:MAX_FAILURE_NAMES])
+            more = state.counts.failed - min(len(state.failures), MAX_FAILURE_NAMES)
+            raise PermanentError(
+                f"{state.counts.failed} blob(s) could not be copied from {session.source_name} to "
+                f"{session.target_name}: {shown}{f' (+{more} more)' if more > 0 else ''}; "
+                f"{state.counts.copied} copied, {state.stats.skipped} unchanged, {state.counts.deleted} deleted",
+                code="BlobCopyFailed",
+            )
+        progress = self._progress(params, state)
+        progress.done = True
+        progress.detail = detail
+        progress.rpo_estimate_seconds = max(0.0, (ctx.now - state.synced_through).total_seconds())
+        return progress
+
+    async def _source_unavailable(
+        self, ctx: StepContext, params: BlobBackupStep, session: _Session, state: BlobBackupState
+    ) -> StepProgress:
+        reason = state.source_unavailable or "source unavailable"
+        await self._clean_up(session, state)
+        if ctx.mode != "failover" or params.on_source_unavailable == "fail":
+            raise TransientError(f"source {session.source_name} is unreachable: {reason}", code="SourceUnavailable")
+        detail = self._detail(ctx, session, state)
+        last = state.last_sync
+        detail["source_unavailable"] = reason
+        detail["rpo_watermark"] = iso(last.synced_through) if last else None
+        detail["last_sync_at"] = iso(last.synced_through) if last else None
+        warning = f"source {session.source_name} did not answer ({reason}): failing over with the data of the last " + (
+            f"sync at {iso(last.synced_through)}" if last else "sync, of which there is no record: RPO unknown"
+        )
+        progress = self._progress(params, state)
+        progress.done = True
+        progress.detail = detail
+        progress.warnings = [warning]
+        progress.rpo_estimate_seconds = (
+            max(0.0, (ctx.now - last.synced_through).total_seconds()) if last is not None else None
+        )
+        return progress
+
+    async def _clean_up(self, session: _Session, state: BlobBackupState) -> None:
+        if not state.wrote_files and not state.pending_refs:
+            return
+        # Leftovers would cost a few KB and no later run reads them: a failed cleanup is not a failed step.
+        with contextlib.suppress(Exception):
+            await session.store.delete_all()
+
+    # -- teardown ------------------------------------------------------------------------------------
+    def teardown(self, ctx: StepContext, params: BlobBackupStep, state: dict[str, Any]) -> dict[str, Any]:
+        if not ctx.is_drill:
+            return {"teardown": "nothing to undo: a failover keeps its copies"}
+        return run_async(lambda: self._teardown(ctx, params))
+
+    async def _teardown(self, ctx: StepContext, params: BlobBackupStep) -> dict[str, Any]:
+        async with _Session(ctx, params) as session:
+            try:
+                await session.store.delete_all()
+                properties = await session.target.get_container_properties()
+            except ResourceNotFoundError:
+                return {"teardown": f"drill container {session.target_name} is already gone"}
+            except Exception as exc:
+                raise from_azure_error(exc, what=f"tear down drill container {session.target_name}") from exc
+            if (properties.metadata or {}).get(DRILL_RUN_KEY) != safe_segment(ctx.run_id):
+                return {"teardown": f"kept {session.target_name}: this drill did not create it"}
+            try:
+                await session.target.delete_container()
+            except ResourceNotFoundError:
+                pass
+            except Exception as exc:
+                raise from_azure_error(exc, what=f"delete drill container {session.target_name}") from exc
+            return {"teardown": f"deleted drill container {session.target_name}"}
+
+
+def _production_target(ctx: StepContext) -> Any:
+    """The target the plan's failover mode writes to, read from the plans folder (None if unreadable)."""
+    try:
+        catalog = load_catalog(get_settings().plans_dir)
+    except DrError:
+        return None
+    plan = catalog.plans.get(ctx.plan_name)
+    if plan is None:
+        return None
+    step = next((s for s in plan.steps if s.id == ctx.step_id), None)
+    return step.target if isinstance(step, BlobBackupStep) else None
+
+
+# -- standing sync: the last successful sync of each (plan, step) --------------------------------------
+
+
+def _transport_for(step: BlobBackupStep) -> Transport:
+    return Transport(
+        retry_attempts=step.retry_attempts,
+        first_backoff=step.retry_backoff.total_seconds(),
+        request_timeout=step.request_timeout.total_seconds(),
+    )
+
+
+def last_sync(plan_name: str, step: BlobBackupStep) -> SyncRecord | None:
+    """The last successful sync of this step (recorded by the step itself on a clean finish), or None."""
+
+    async def read() -> SyncRecord | None:
+        service = _transport_for(step).service(step.target.account_url)
+        async with service:
+            return await read_sync_record(service, get_settings().state_container, plan_name, step.id)
+
+    return run_async(read)
+
+
+def record_sync(
+    plan_name: str,
+    step: BlobBackupStep,
+    *,
+    synced_through: datetime,
+    finished_at: datetime,
+    rpo_watermark: str | None = None,
+    copied: int = 0,
+    run_id: str | None = None,
+) -> SyncRecord:
+    """Record a successful sync (the step does this itself; for callers that sync by other means)."""
+    record = SyncRecord(
+        plan=plan_name,
+        step=step.id,
+        source=location(step.source.account_url, step.source.container),
+        target=location(step.target.account_url, step.target.container),
+        synced_through=synced_through,
+        finished_at=finished_at,
+        rpo_watermark=rpo_watermark,
+        copied=copied,
+        run_id=run_id,
+    )
+
+    async def write() -> None:
+        service = _transport_for(step).service(step.target.account_url)
+        async with service:
+            await write_sync_record(service, get_settings().state_container, record)
+
+    run_async(write)
+    return record
+
+
+KINDS = {"blob_backup": BlobBackup()}
