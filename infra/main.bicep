@@ -370,9 +370,14 @@ module trafficManagerRoles 'app/rbac/traffic-manager-profile.bicep' = [for (id, 
 
 // ------------------------------------------------------------------------------ alert wiring --
 
+// listKeys needs a running host, and the host keeps its keys in its storage account (azure-webjobs-secrets):
+// wait for the identity's storage roles.
 module alerts 'app/alerts.bicep' = {
   name: 'alerts'
   scope: rg
+  dependsOn: [
+    ownRoles
+  ]
   params: {
     tags: tags
     actionGroupName: 'ag-dr-${resourceToken}'
