@@ -85,9 +85,7 @@ class AsyncStaticTokenCredential:
     ) -> AccessToken:
         return self._sync.get_token(*scopes)
 
-    async def get_token_info(
-        self, *scopes: str, options: TokenRequestOptions | None = None
-    ) -> AccessTokenInfo:
+    async def get_token_info(self, *scopes: str, options: TokenRequestOptions | None = None) -> AccessTokenInfo:
         return self._sync.get_token_info(*scopes)
 
     async def close(self) -> None:

@@ -70,9 +70,7 @@ class Fault(FaultSpec):
         if self.status is None:
             return None
         code = self.code or DEFAULT_CODE_FOR_STATUS.get(self.status, "InternalServerError")
-        retry_after = (
-            self.retry_after if self.retry_after is not None else (1 if self.status in (429, 503) else 0)
-        )
+        retry_after = self.retry_after if self.retry_after is not None else (1 if self.status in (429, 503) else 0)
         headers = {"Retry-After": str(retry_after)} if retry_after > 0 else {}
         return ArmError(self.status, code, self.message or KNOWN_MESSAGES.get(code), headers=headers)
 

@@ -31,13 +31,11 @@ KNOWN_MESSAGES: dict[str, str] = {
     "GatewayTimeout": "The gateway did not receive a response within the specified time period.",
     "FailoverGroupBusy": "Failover Group is busy with another operation.",
     "ConflictingDatabaseOperation": (
-        "There is already some operation on the database and the current operation should wait till it "
-        "is done."
+        "There is already some operation on the database and the current operation should wait till it is done."
     ),
     "OperationTimedOut": "The operation timed out and automatically rolled back. Please retry the operation.",
     "PlannedFailoverTimedOut": (
-        "User invoked planned failover, and it timed out while trying to contact the partner management "
-        "service."
+        "User invoked planned failover, and it timed out while trying to contact the partner management service."
     ),
 }
 
@@ -76,9 +74,7 @@ class ArmError(Exception):
 
 
 def authentication_missing() -> ArmError:
-    return ArmError(
-        401, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing."
-    )
+    return ArmError(401, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing.")
 
 
 def authentication_malformed() -> ArmError:
@@ -132,15 +128,12 @@ def parent_resource_not_found(parent_type_and_name: str) -> ArmError:
     return ArmError(
         404,
         "ParentResourceNotFound",
-        f"Can not perform requested operation on nested resource. Parent resource '{parent_type_and_name}' "
-        "not found.",
+        f"Can not perform requested operation on nested resource. Parent resource '{parent_type_and_name}' not found.",
     )
 
 
 def invalid_resource_type(path: str) -> ArmError:
-    return ArmError(
-        404, "InvalidResourceType", f"The resource type could not be found for the path '{path}'."
-    )
+    return ArmError(404, "InvalidResourceType", f"The resource type could not be found for the path '{path}'.")
 
 
 def method_not_allowed(method: str, path: str) -> ArmError:

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 from . import errors
-from .ids import key, parse_resource_id, resource_group_id
+from .ids import parse_resource_id, resource_group_id
 from .lro import Operation, OperationStore
 
 Clock = Callable[[], datetime]
@@ -257,4 +257,4 @@ class Estate:
         return operation
 
 
-__all__ = ["Clock", "EmulatorSettings", "Estate", "ExternalResource", "ResourceGroup", "key"]
+__all__ = ["Clock", "EmulatorSettings", "Estate", "ExternalResource", "ResourceGroup"]

@@ -20,9 +20,9 @@ class ResourceId:
     """(type, name) pairs: (('servers', 'shop-eus'), ('databases', 'shop'))."""
 
     def type_is(self, namespace: str, *types: str) -> bool:
-        return self.namespace.lower() == namespace.lower() and tuple(
-            t.lower() for t, _ in self.segments
-        ) == tuple(t.lower() for t in types)
+        return self.namespace.lower() == namespace.lower() and tuple(t.lower() for t, _ in self.segments) == tuple(
+            t.lower() for t in types
+        )
 
     def name(self, index: int = -1) -> str:
         return self.segments[index][1]

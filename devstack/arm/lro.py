@@ -187,9 +187,7 @@ def accepted(request: ArmRequest, operation: Operation, retry_after_seconds: int
 def status_response(operation: Operation, retry_after_seconds: int) -> ArmResponse:
     """The Azure-AsyncOperation URL. While running it repeats Retry-After: the poller takes its next
     delay from the latest response, and without the header it waits its full polling_interval."""
-    headers = (
-        {"Retry-After": str(retry_after_seconds)} if retry_after_seconds > 0 and not operation.done else {}
-    )
+    headers = {"Retry-After": str(retry_after_seconds)} if retry_after_seconds > 0 and not operation.done else {}
     return ArmResponse(200, operation.status_body(), headers)
 
 

@@ -39,9 +39,7 @@ class ResourceGroupResponses:
 
     def get_group(self, request: ArmRequest) -> ArmResponse:
         p = request.params
-        return ArmResponse(
-            200, self.estate.resource_group(p["subscriptionId"], p["resourceGroupName"]).to_resource()
-        )
+        return ArmResponse(200, self.estate.resource_group(p["subscriptionId"], p["resourceGroupName"]).to_resource())
 
     def group_exists(self, request: ArmRequest) -> ArmResponse:
         """HEAD: 204 when the group exists, 404 when not (the SDK's check_existence)."""

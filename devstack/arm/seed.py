@@ -92,9 +92,7 @@ class ProfileSeed(_Seed):
     name: str
     resource_group: str
     relative_name: str | None = Field(None, description="DNS label; defaults to the profile name.")
-    routing_method: Literal["Priority", "Weighted", "Performance", "Geographic", "MultiValue", "Subnet"] = (
-        "Priority"
-    )
+    routing_method: Literal["Priority", "Weighted", "Performance", "Geographic", "MultiValue", "Subnet"] = "Priority"
     ttl: int = 30
     status: Literal["Enabled", "Disabled"] = "Enabled"
     monitor: MonitorSeed = Field(default_factory=MonitorSeed)
@@ -160,9 +158,7 @@ def apply_seed(estate: Estate, sql: SqlBackend, tm: TrafficManagerBackend, seed:
         servers.setdefault(server_seed.name.lower(), server)
         servers[f"{server_seed.resource_group}/{server_seed.name}".lower()] = server
         for db_seed in server_seed.databases:
-            database = sql.add_database(
-                server, db_seed.name, sku=db_seed.sku, tags=db_seed.tags, created_at=now
-            )
+            database = sql.add_database(server, db_seed.name, sku=db_seed.sku, tags=db_seed.tags, created_at=now)
             if db_seed.geo_backup is False:
                 continue
             backup = db_seed.geo_backup if isinstance(db_seed.geo_backup, GeoBackupSeed) else GeoBackupSeed()
@@ -176,9 +172,7 @@ def apply_seed(estate: Estate, sql: SqlBackend, tm: TrafficManagerBackend, seed:
             primary=primary,
             secondary=secondary,
             failover_policy=group_seed.failover_policy,
-            grace_period_minutes=group_seed.grace_period_minutes
-            if group_seed.failover_policy == "Automatic"
-            else None,
+            grace_period_minutes=group_seed.grace_period_minutes if group_seed.failover_policy == "Automatic" else None,
             database_names=[sql.database(primary, name).name for name in group_seed.databases],
         )
         sql.failover_groups.append(failover_group)
@@ -187,9 +181,7 @@ def apply_seed(estate: Estate, sql: SqlBackend, tm: TrafficManagerBackend, seed:
             sql.set_replication_lag(sql.database(primary, name).id, group_seed.replication_lag_seconds)
 
     for profile_seed in seed.traffic_manager.profiles:
-        profile, _ = tm.put_profile(
-            sub, profile_seed.resource_group, profile_seed.name, _profile_body(profile_seed)
-        )
+        profile, _ = tm.put_profile(sub, profile_seed.resource_group, profile_seed.name, _profile_body(profile_seed))
         for endpoint in profile.endpoints.values():
             endpoint.enabled_at = None  # a seeded estate has been up for a while: no CheckingEndpoint
 

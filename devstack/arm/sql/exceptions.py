@@ -52,9 +52,7 @@ def conflicting_database_operation() -> ArmError:
 
 
 def conflicting_server_operation() -> ArmError:
-    return ArmError(
-        429, "ConflictingServerOperation", "An operation is currently in progress for the server."
-    )
+    return ArmError(429, "ConflictingServerOperation", "An operation is currently in progress for the server.")
 
 
 def failover_group_busy() -> ArmError:

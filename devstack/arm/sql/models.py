@@ -12,7 +12,7 @@ so recoverable databases stay readable and restorable during the outage (that is
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -232,13 +232,9 @@ class ReplicationLink:
 
     def to_resource(self, database: SqlDatabase, estate: Estate) -> dict[str, Any]:
         partner = self.secondary if database is self.primary else self.primary
-        role, partner_role = (
-            ("Primary", "Secondary") if database is self.primary else ("Secondary", "Primary")
-        )
+        role, partner_role = ("Primary", "Secondary") if database is self.primary else ("Secondary", "Primary")
         # With either side's region down, no log flows: the link shows as suspended until it is back.
-        either_down = estate.region_down(partner.server.location) or estate.region_down(
-            database.server.location
-        )
+        either_down = estate.region_down(partner.server.location) or estate.region_down(database.server.location)
         return {
             "id": f"{database.id}/replicationLinks/{self.id}",
             "name": self.id,
@@ -371,11 +367,7 @@ class SqlBackend:
 
     def _server_from_id(self, resource_id: str) -> SqlServer | None:
         parsed = parse_resource_id(resource_id)
-        if (
-            parsed is None
-            or parsed.namespace.lower() != SQL.lower()
-            or parsed.segments[0][0].lower() != "servers"
-        ):
+        if parsed is None or parsed.namespace.lower() != SQL.lower() or parsed.segments[0][0].lower() != "servers":
             return None
         return self.servers.get(key(parsed.subscription_id, parsed.resource_group, parsed.segments[0][1]))
 
@@ -383,9 +375,7 @@ class SqlBackend:
     def find_server(self, subscription_id: str, resource_group: str, name: str) -> SqlServer | None:
         return self.servers.get(key(subscription_id, resource_group, name))
 
-    def server(
-        self, subscription_id: str, resource_group: str, name: str, *, as_parent: bool = False
-    ) -> SqlServer:
+    def server(self, subscription_id: str, resource_group: str, name: str, *, as_parent: bool = False) -> SqlServer:
         """The server, or ARM's 404 (ResourceNotFound for the server itself, ParentResourceNotFound when
         the caller addresses one of its children)."""
         self.estate.resource_group(subscription_id, resource_group)
@@ -419,9 +409,7 @@ class SqlBackend:
         parsed = parse_resource_id(database_id)
         if parsed is None or not parsed.type_is(SQL, "servers", "databases"):
             return None
-        return self.databases.get(
-            key(parsed.subscription_id, parsed.resource_group, parsed.name(0), parsed.name(1))
-        )
+        return self.databases.get(key(parsed.subscription_id, parsed.resource_group, parsed.name(0), parsed.name(1)))
 
     def groups_of(self, server: SqlServer) -> list[FailoverGroup]:
         return [g for g in self.failover_groups if g.has_member(server)]
@@ -476,45 +464,47 @@ class SqlBackend:
     def put_server(self, subscription_id: str, resource_group: str, name: str, body: ServerBody) -> Operation:
         self.estate.resource_group(subscription_id, resource_group)
         server = self.find_server(subscription_id, resource_group, name)
-        if server is not None:
-            self.estate.require_region(server.location, SQL)
-            if server.pending is not None and not server.pending.done:
-                raise sqlerr.conflicting_server_operation()
-            props = body.properties
-            changes = {
-                "tags": dict(body.tags) if body.tags is not None else server.tags,
-                "minimal_tls_version": props.minimal_tls_version or server.minimal_tls_version,
-                "public_network_access": props.public_network_access or server.public_network_access,
-            }
+        if server is None:
+            return self._create_server(subscription_id, resource_group, name, body)
+        self.estate.require_region(server.location, SQL)
+        if server.pending is not None and not server.pending.done:
+            raise sqlerr.conflicting_server_operation()
+        props = body.properties
+        tags = dict(body.tags) if body.tags is not None else server.tags
+        tls = props.minimal_tls_version or server.minimal_tls_version
+        network = props.public_network_access or server.public_network_access
 
-            def apply_update() -> None:
-                for attribute, value in changes.items():
-                    setattr(server, attribute, value)
+        def apply() -> None:
+            server.tags, server.minimal_tls_version, server.public_network_access = tags, tls, network
 
-            kind = SERVER_UPDATE
-            complete = apply_update
-            abandon = None
-        else:
-            if not body.location:
-                raise errors.location_required()
-            self.estate.require_region(body.location, SQL)
-            server = self.add_server(
-                subscription_id,
-                resource_group,
-                name,
-                body.location,
-                administrator_login=body.properties.administrator_login,
-                tags=body.tags,
-            )
-            if body.properties.minimal_tls_version:
-                server.minimal_tls_version = body.properties.minimal_tls_version
-            if body.properties.public_network_access:
-                server.public_network_access = body.properties.public_network_access
-            created = server
-            kind = SERVER_CREATE
-            complete = lambda: None  # noqa: E731 - the server is usable as soon as it is accepted
-            abandon = lambda: self._drop_server(created)  # noqa: E731
-        operation = self._start(kind, server, "server", complete, abandon, result=server.to_resource)
+        operation = self._start(SERVER_UPDATE, server, "server", apply, result=server.to_resource)
+        server.pending = operation
+        return operation
+
+    def _create_server(self, subscription_id: str, resource_group: str, name: str, body: ServerBody) -> Operation:
+        """The new server is usable as soon as it is accepted; a failed create removes it again."""
+        if not body.location:
+            raise errors.location_required()
+        self.estate.require_region(body.location, SQL)
+        props = body.properties
+        server = self.add_server(
+            subscription_id,
+            resource_group,
+            name,
+            body.location,
+            administrator_login=props.administrator_login,
+            tags=body.tags,
+        )
+        server.minimal_tls_version = props.minimal_tls_version or server.minimal_tls_version
+        server.public_network_access = props.public_network_access or server.public_network_access
+        operation = self._start(
+            SERVER_CREATE,
+            server,
+            "server",
+            complete=lambda: None,
+            abandon=lambda: self._drop_server(server),
+            result=server.to_resource,
+        )
         server.pending = operation
         return operation
 
@@ -677,9 +667,7 @@ class SqlBackend:
         return self._run_creation(DATABASE_POINT_IN_TIME_RESTORE, database)
 
     def _create_geo_restore(self, server: SqlServer, name: str, body: DatabaseBody) -> Operation:
-        backup = self._geo_backup_for(
-            body.properties.recoverable_database_id or body.properties.source_database_id
-        )
+        backup = self._geo_backup_for(body.properties.recoverable_database_id or body.properties.source_database_id)
         sku = _sku(body.sku, {"name": backup.service_level_objective, "tier": backup.edition})
         database = self._new_database(server, name, body, sku, "Restoring")
         database.restored_from = backup.id
@@ -693,8 +681,7 @@ class SqlBackend:
             raise sqlerr.missing_recoverable_database_id()
         parsed = parse_resource_id(recoverable_id)
         if parsed is None or not (
-            parsed.type_is(SQL, "servers", "recoverableDatabases")
-            or parsed.type_is(SQL, "servers", "databases")
+            parsed.type_is(SQL, "servers", "recoverableDatabases") or parsed.type_is(SQL, "servers", "databases")
         ):
             raise sqlerr.invalid_recoverable_database_id()
         backup = self.geo_backups.get(
@@ -804,9 +791,7 @@ class SqlBackend:
             if not any(link.primary is primary and link.secondary is secondary for link in self.links):
                 self.links.append(ReplicationLink(str(uuid.uuid4()), primary, secondary, self.estate.now()))
 
-    def _update_failover_group(
-        self, group: FailoverGroup, server: SqlServer, body: FailoverGroupBody
-    ) -> Operation:
+    def _update_failover_group(self, group: FailoverGroup, server: SqlServer, body: FailoverGroupBody) -> Operation:
         if server is not group.primary:
             raise sqlerr.failover_group_request_on_secondary()
         if group.busy:
@@ -852,9 +837,7 @@ class SqlBackend:
             raise sqlerr.failover_group_request_on_secondary()
         if group.busy:
             raise sqlerr.failover_group_busy()
-        operation = self._start(
-            FAILOVER_GROUP_DELETE, server, "failoverGroup", lambda: self._remove_group(group)
-        )
+        operation = self._start(FAILOVER_GROUP_DELETE, server, "failoverGroup", lambda: self._remove_group(group))
         group.pending = operation
         return operation
 
@@ -910,8 +893,7 @@ class SqlBackend:
             link
             for link in self.links
             if link.primary.name.lower() in names
-            and {link.primary.server.key, link.secondary.server.key}
-            == {group.primary.key, group.secondary.key}
+            and {link.primary.server.key, link.secondary.server.key} == {group.primary.key, group.secondary.key}
         ]
 
     # -- replication lag (control API) ---------------------------------------------------------------
@@ -937,9 +919,9 @@ class SqlBackend:
         kind: str,
         server: SqlServer,
         url_noun: str,
-        complete: Any,
-        abandon: Any = None,
-        result: Any = None,
+        complete: Callable[[], None],
+        abandon: Callable[[], None] | None = None,
+        result: Callable[[], Any] | None = None,
     ) -> Operation:
         return self.estate.start_operation(
             kind=kind,

@@ -64,9 +64,7 @@ class SqlResponses:
     def put_server(self, request: ArmRequest) -> ArmResponse:
         p = request.params
         body = request.parse(ServerBody)
-        operation = self.backend.put_server(
-            p["subscriptionId"], p["resourceGroupName"], p["serverName"], body
-        )
+        operation = self.backend.put_server(p["subscriptionId"], p["resourceGroupName"], p["serverName"], body)
         return self._accepted(request, operation)
 
     def delete_server(self, request: ArmRequest) -> ArmResponse:
@@ -77,9 +75,7 @@ class SqlResponses:
     # -- databases -----------------------------------------------------------------------------------
     def get_database(self, request: ArmRequest) -> ArmResponse:
         server = self._server(request)
-        return ArmResponse(
-            200, self.backend.database(server, request.params["databaseName"]).to_resource(self.backend)
-        )
+        return ArmResponse(200, self.backend.database(server, request.params["databaseName"]).to_resource(self.backend))
 
     def list_databases(self, request: ArmRequest) -> ArmResponse:
         server = self._server(request)
@@ -99,9 +95,7 @@ class SqlResponses:
     # -- recoverable databases: readable while the server's region is down ---------------------------
     def _any_server(self, request: ArmRequest) -> SqlServer:
         p = request.params
-        return self.backend.server(
-            p["subscriptionId"], p["resourceGroupName"], p["serverName"], as_parent=True
-        )
+        return self.backend.server(p["subscriptionId"], p["resourceGroupName"], p["serverName"], as_parent=True)
 
     def get_recoverable_database(self, request: ArmRequest) -> ArmResponse:
         server = self._any_server(request)

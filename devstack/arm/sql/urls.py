@@ -35,9 +35,7 @@ def register(router: Router, responses: SqlResponses) -> None:
     add("PUT", _DATABASE, r.put_database, "servers/databases")
     add("DELETE", _DATABASE, r.delete_database, "servers/databases")
 
-    add(
-        "GET", _SERVER + "/recoverableDatabases", r.list_recoverable_databases, "servers/recoverableDatabases"
-    )
+    add("GET", _SERVER + "/recoverableDatabases", r.list_recoverable_databases, "servers/recoverableDatabases")
     add(
         "GET",
         _SERVER + "/recoverableDatabases/{databaseName}",
@@ -60,9 +58,7 @@ def register(router: Router, responses: SqlResponses) -> None:
     )
 
     add("GET", _SERVER + "/replicationLinks", r.list_replication_links_by_server, "servers/replicationLinks")
-    add(
-        "GET", _DATABASE + "/replicationLinks", r.list_replication_links, "servers/databases/replicationLinks"
-    )
+    add("GET", _DATABASE + "/replicationLinks", r.list_replication_links, "servers/databases/replicationLinks")
     add(
         "GET",
         _DATABASE + "/replicationLinks/{linkId}",

@@ -151,9 +151,7 @@ class TmProfile:
 
     @property
     def id(self) -> str:
-        return provider_id(
-            self.subscription_id, self.resource_group, NETWORK, "trafficManagerProfiles", self.name
-        )
+        return provider_id(self.subscription_id, self.resource_group, NETWORK, "trafficManagerProfiles", self.name)
 
     @property
     def fqdn(self) -> str:
@@ -165,9 +163,7 @@ class TmProfile:
     def monitor_status(self, estate: Estate) -> str:
         if self.profile_status == "Disabled":
             return "Disabled"
-        statuses = [
-            e.monitor_status(self, estate) for e in self.endpoints.values() if e.endpoint_status == "Enabled"
-        ]
+        statuses = [e.monitor_status(self, estate) for e in self.endpoints.values() if e.endpoint_status == "Enabled"]
         if not statuses:
             return "Inactive"
         if "Degraded" in statuses:
@@ -259,9 +255,7 @@ class TrafficManagerBackend:
         self.estate.resource_group(subscription_id, resource_group)
         profile = self.find(subscription_id, resource_group, name)
         if profile is None:
-            raise errors.resource_not_found(
-                f"Microsoft.Network/trafficManagerProfiles/{name}", resource_group
-            )
+            raise errors.resource_not_found(f"Microsoft.Network/trafficManagerProfiles/{name}", resource_group)
         return profile
 
     def profiles_in(self, subscription_id: str, resource_group: str | None = None) -> list[TmProfile]:
@@ -285,9 +279,7 @@ class TrafficManagerBackend:
     ) -> tuple[TmProfile, bool]:
         group = self.estate.resource_group(subscription_id, resource_group)
         if body.location is not None and body.location.lower() != "global":
-            raise errors.location_not_available(
-                body.location, "Microsoft.Network/trafficManagerProfiles", "global"
-            )
+            raise errors.location_not_available(body.location, "Microsoft.Network/trafficManagerProfiles", "global")
         props = body.properties
         existing = self.find(subscription_id, resource_group, name)
         if props.traffic_routing_method is None:
@@ -334,9 +326,7 @@ class TrafficManagerBackend:
             profile.monitor = _monitor(props.monitor_config, profile.monitor)
         if props.traffic_view_enrollment_status is not None:
             profile.traffic_view = props.traffic_view_enrollment_status
-        profile.extra_properties.update(
-            _extra_profile_properties(props.model_dump(by_alias=True, exclude_none=True))
-        )
+        profile.extra_properties.update(_extra_profile_properties(props.model_dump(by_alias=True, exclude_none=True)))
         if props.endpoints is not None:
             old = profile.endpoints
             profile.endpoints = {}
@@ -430,16 +420,12 @@ class TrafficManagerBackend:
         del profile.endpoints[name.lower()]
         return True
 
-    def _endpoint_from_body(
-        self, profile: TmProfile, body: EndpointBody, old: dict[str, TmEndpoint]
-    ) -> TmEndpoint:
+    def _endpoint_from_body(self, profile: TmProfile, body: EndpointBody, old: dict[str, TmEndpoint]) -> TmEndpoint:
         if not body.name:
             raise bad_request("Every endpoint in a profile needs a name.")
         segment = (body.type or "").rsplit("/", 1)[-1] or "ExternalEndpoints"
         type_name, _ = endpoint_type(segment)
-        return self._build_endpoint(
-            profile, body.name, type_name, body.properties, old.get(body.name.lower())
-        )
+        return self._build_endpoint(profile, body.name, type_name, body.properties, old.get(body.name.lower()))
 
     def _build_endpoint(
         self,

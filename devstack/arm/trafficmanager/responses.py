@@ -35,9 +35,7 @@ class TrafficManagerResponses:
     def put_profile(self, request: ArmRequest) -> ArmResponse:
         p = request.params
         body = request.parse(ProfileBody)
-        profile, created = self.backend.put_profile(
-            p["subscriptionId"], p["resourceGroupName"], p["profileName"], body
-        )
+        profile, created = self.backend.put_profile(p["subscriptionId"], p["resourceGroupName"], p["profileName"], body)
         return ArmResponse(201 if created else 200, profile.to_resource(self.estate))
 
     def patch_profile(self, request: ArmRequest) -> ArmResponse:
@@ -69,9 +67,7 @@ class TrafficManagerResponses:
         p = request.params
         endpoint = self.backend.endpoint(profile, p["endpointType"], p["endpointName"])
         body = request.parse(EndpointBody)
-        return ArmResponse(
-            200, self.backend.patch_endpoint(profile, endpoint, body).to_resource(profile, self.estate)
-        )
+        return ArmResponse(200, self.backend.patch_endpoint(profile, endpoint, body).to_resource(profile, self.estate))
 
     def delete_endpoint(self, request: ArmRequest) -> ArmResponse:
         profile = self._profile(request)

@@ -60,9 +60,7 @@ def test_seed_rejects_unknown_keys(arm: ArmEmulator) -> None:
 def test_reset_and_seed_over_http(control: Control, arm: ArmEmulator, sql: SqlManagementClient) -> None:
     control.call("POST", "/reset")
     with pytest.raises(HttpResponseError) as caught:
-        SqlManagementClient(
-            StaticTokenCredential(), SUB, **client_kwargs(arm, retry_total=0)
-        ).servers.list().next()
+        SqlManagementClient(StaticTokenCredential(), SUB, **client_kwargs(arm, retry_total=0)).servers.list().next()
     assert error_code(caught.value) == "SubscriptionNotFound"
 
     estate = yaml.safe_load(Path(EXAMPLE_ESTATE).read_text())
@@ -96,9 +94,7 @@ def test_settings_over_http(control: Control, arm: ArmEmulator) -> None:
     assert "database.geo_restore" in OPERATION_KINDS
 
 
-def test_faults_regions_health_and_resolve_over_http(
-    control: Control, tm: TrafficManagerManagementClient
-) -> None:
+def test_faults_regions_health_and_resolve_over_http(control: Control, tm: TrafficManagerManagementClient) -> None:
     fault = control.call("POST", "/faults", {"path": "*/trafficmanagerprofiles/*", "status": 503, "count": 3})
     assert control.call("GET", "/faults")[0]["id"] == fault["id"]
     control.call("DELETE", "/faults")
@@ -114,18 +110,16 @@ def test_faults_regions_health_and_resolve_over_http(
     }
     control.call("POST", "/regions/eastus/restore")
     control.call("POST", "/health", {"target": "shop-eus.example.com", "healthy": False})
-    assert tm.endpoints.get(
-        "shop-global", "shop", "ExternalEndpoints", "shop-eus"
-    ).endpoint_monitor_status == ("Degraded")
+    assert tm.endpoints.get("shop-global", "shop", "ExternalEndpoints", "shop-eus").endpoint_monitor_status == (
+        "Degraded"
+    )
 
 
 def test_operations_over_http(control: Control, arm: ArmEmulator, sql: SqlManagementClient) -> None:
     from azure.mgmt.sql.models import Database
 
     arm.set_operation_duration("database.create", 60)
-    poller = sql.databases.begin_create_or_update(
-        "shop-wus", "shop-wus", "later", Database(location="westus")
-    )
+    poller = sql.databases.begin_create_or_update("shop-wus", "shop-wus", "later", Database(location="westus"))
     [operation] = control.call("GET", "/operations")
     assert (operation["kind"], operation["status"]) == ("database.create", "InProgress")
 
@@ -181,9 +175,7 @@ def test_command_line_serves_seeds_and_stops_on_sigterm(tmp_path: Path) -> None:
         with SqlManagementClient(
             StaticTokenCredential(), SUB, base_url=info["url"], connection_verify=info["ca_path"]
         ) as client:
-            assert (
-                client.failover_groups.get("shop-wus", "shop-wus", "shop-fog").replication_role == "Secondary"
-            )
+            assert client.failover_groups.get("shop-wus", "shop-wus", "shop-fog").replication_role == "Secondary"
     finally:
         process.send_signal(signal.SIGTERM)
         returncode = process.wait(timeout=20)

@@ -57,9 +57,7 @@ def test_failover_group_busy_fault(sql: SqlManagementClient, arm: ArmEmulator) -
     assert error_code(caught.value) == "FailoverGroupBusy"
     assert "Failover Group is busy with another operation." in str(caught.value)
     # The fault was spent: the retry goes through.
-    result = sql.failover_groups.begin_force_failover_allow_data_loss(
-        "shop-wus", "shop-wus", "shop-fog"
-    ).result()
+    result = sql.failover_groups.begin_force_failover_allow_data_loss("shop-wus", "shop-wus", "shop-fog").result()
     assert result.replication_role == "Primary"
 
 
@@ -91,9 +89,7 @@ def test_outage_makes_the_regions_sql_time_out(sql_no_retry: SqlManagementClient
     assert [r.location for r in arm.regions_down()] == ["eastus"]
 
 
-def test_geo_backups_stay_readable_and_restorable_during_the_outage(
-    sql: SqlManagementClient, arm: ArmEmulator
-) -> None:
+def test_geo_backups_stay_readable_and_restorable_during_the_outage(sql: SqlManagementClient, arm: ArmEmulator) -> None:
     arm.region_outage("eastus")
 
     backup = sql.recoverable_databases.get("shop-eus", "shop-eus", "shop")
@@ -125,9 +121,7 @@ def test_copy_from_a_down_region_fails(sql_no_retry: SqlManagementClient, arm: A
     assert error_code(caught.value) == "GatewayTimeout"
 
 
-def test_planned_failover_with_the_primary_down_fails_like_azure(
-    sql: SqlManagementClient, arm: ArmEmulator
-) -> None:
+def test_planned_failover_with_the_primary_down_fails_like_azure(sql: SqlManagementClient, arm: ArmEmulator) -> None:
     arm.region_outage("eastus")
     group = sql.failover_groups.get("shop-wus", "shop-wus", "shop-fog")
     assert group.replication_state == "SUSPENDED"
@@ -142,9 +136,7 @@ def test_planned_failover_with_the_primary_down_fails_like_azure(
 def test_forced_failover_with_the_primary_down_succeeds(sql: SqlManagementClient, arm: ArmEmulator) -> None:
     arm.region_outage("eastus")
 
-    promoted = sql.failover_groups.begin_force_failover_allow_data_loss(
-        "shop-wus", "shop-wus", "shop-fog"
-    ).result()
+    promoted = sql.failover_groups.begin_force_failover_allow_data_loss("shop-wus", "shop-wus", "shop-fog").result()
     assert promoted.replication_role == "Primary"
     assert promoted.partner_servers[0].replication_role == "Secondary"
     # When the region comes back, the old primary sees itself demoted.
@@ -155,9 +147,7 @@ def test_forced_failover_with_the_primary_down_succeeds(sql: SqlManagementClient
 def test_try_planned_before_forced_falls_back_to_forced(sql: SqlManagementClient, arm: ArmEmulator) -> None:
     arm.region_outage("eastus")
 
-    result = sql.failover_groups.begin_try_planned_before_forced_failover(
-        "shop-wus", "shop-wus", "shop-fog"
-    ).result()
+    result = sql.failover_groups.begin_try_planned_before_forced_failover("shop-wus", "shop-wus", "shop-fog").result()
     assert result.replication_role == "Primary"
 
 

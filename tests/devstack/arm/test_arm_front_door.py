@@ -27,9 +27,7 @@ from .arm_helpers import SUB, client_kwargs, error_code
 SERVERS_PATH = f"/subscriptions/{SUB}/providers/Microsoft.Sql/servers"
 
 
-def get(
-    arm: ArmEmulator, path: str, *, headers: dict[str, str] | None = None, query: str = ""
-) -> requests.Response:
+def get(arm: ArmEmulator, path: str, *, headers: dict[str, str] | None = None, query: str = "") -> requests.Response:
     return requests.get(f"{arm.url}{path}{query}", headers=headers or {}, verify=str(arm.ca_path), timeout=10)
 
 
@@ -90,9 +88,7 @@ def test_sdk_sees_a_bad_token_as_client_authentication_error(arm: ArmEmulator) -
 
 
 def test_any_well_formed_bearer_token_is_accepted(arm: ArmEmulator) -> None:
-    client = SqlManagementClient(
-        StaticTokenCredential("eyJhbGciOi.whatever-you.like"), SUB, **client_kwargs(arm)
-    )
+    client = SqlManagementClient(StaticTokenCredential("eyJhbGciOi.whatever-you.like"), SUB, **client_kwargs(arm))
 
     assert client.servers.get("shop-eus", "shop-eus").name == "shop-eus"
 
@@ -129,9 +125,7 @@ def test_unknown_subscription_and_resource_group(arm: ArmEmulator) -> None:
     assert "Resource group 'no-such-group' could not be found." in str(no_group.value)
 
 
-def test_resource_groups_created_by_put_hold_new_resources(
-    arm: ArmEmulator, sql: SqlManagementClient
-) -> None:
+def test_resource_groups_created_by_put_hold_new_resources(arm: ArmEmulator, sql: SqlManagementClient) -> None:
     path = f"/subscriptions/{SUB}/resourcegroups/dr-drill?api-version=2021-04-01"
     created = requests.put(
         f"{arm.url}{path}",
@@ -166,9 +160,7 @@ def test_request_log_records_method_path_status_and_api_version_without_secrets(
 ) -> None:
     arm.clear_requests()
     secret_token = "super-secret-token-value"
-    client = SqlManagementClient(
-        StaticTokenCredential(secret_token), SUB, **client_kwargs(arm, retry_total=0)
-    )
+    client = SqlManagementClient(StaticTokenCredential(secret_token), SUB, **client_kwargs(arm, retry_total=0))
     client.servers.get("shop-eus", "shop-eus")
     with pytest.raises(ResourceNotFoundError):
         client.databases.get("shop-eus", "shop-eus", "ghost")
@@ -178,10 +170,7 @@ def test_request_log_records_method_path_status_and_api_version_without_secrets(
         ("GET", 200, "2025-01-01", None),
         ("GET", 404, "2025-01-01", "ResourceNotFound"),
     ]
-    assert (
-        log[0].path
-        == f"/subscriptions/{SUB}/resourceGroups/shop-eus/providers/Microsoft.Sql/servers/shop-eus"
-    )
+    assert log[0].path == f"/subscriptions/{SUB}/resourceGroups/shop-eus/providers/Microsoft.Sql/servers/shop-eus"
     dumped = "".join(r.model_dump_json() for r in log)
     assert secret_token not in dumped
     assert "Authorization" not in dumped
@@ -208,9 +197,7 @@ def test_async_clients_work_with_the_ca_file(arm: ArmEmulator) -> None:
     from devstack.arm import AsyncStaticTokenCredential
 
     async def restore() -> tuple[str, str]:
-        async with AsyncSqlManagementClient(
-            AsyncStaticTokenCredential(), SUB, **client_kwargs(arm)
-        ) as client:
+        async with AsyncSqlManagementClient(AsyncStaticTokenCredential(), SUB, **client_kwargs(arm)) as client:
             group = await client.failover_groups.get("shop-eus", "shop-eus", "shop-fog")
             poller = await client.databases.begin_create_or_update(
                 "shop-wus",

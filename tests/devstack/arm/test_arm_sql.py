@@ -270,9 +270,7 @@ def test_copy_and_point_in_time_restore(sql: SqlManagementClient) -> None:
 
 
 def test_delete_database(sql: SqlManagementClient) -> None:
-    sql.databases.begin_create_or_update(
-        "shop-wus", "shop-wus", "scratch", Database(location="westus")
-    ).result()
+    sql.databases.begin_create_or_update("shop-wus", "shop-wus", "scratch", Database(location="westus")).result()
     sql.databases.begin_delete("shop-wus", "shop-wus", "scratch").result()
 
     with pytest.raises(ResourceNotFoundError):
@@ -296,9 +294,7 @@ def test_failed_geo_restore_raises_with_the_arm_code_and_leaves_no_database(
         sql.databases.get("shop-wus", "shop-wus", "shop-restored")
 
 
-def test_long_running_operations_follow_arm_headers_and_retry_after(
-    sql: SqlManagementClient, arm: ArmEmulator
-) -> None:
+def test_long_running_operations_follow_arm_headers_and_retry_after(sql: SqlManagementClient, arm: ArmEmulator) -> None:
     arm.configure(retry_after_seconds=1, default_operation_seconds=0.5)
     started = time.monotonic()
     poller = sql.databases.begin_create_or_update("shop-wus", "shop-wus", "slow", Database(location="westus"))
@@ -372,9 +368,7 @@ def test_failover_group_is_busy_during_a_failover(sql: SqlManagementClient, arm:
 
 
 def test_create_update_and_delete_failover_group(sql: SqlManagementClient) -> None:
-    sql.databases.begin_create_or_update(
-        "shop-eus", "shop-eus", "orders", Database(location="eastus")
-    ).result()
+    sql.databases.begin_create_or_update("shop-eus", "shop-eus", "orders", Database(location="eastus")).result()
     orders_id = f"{EUS_SERVER_ID}/databases/orders"
     created = sql.failover_groups.begin_create_or_update(
         "shop-eus",
@@ -426,9 +420,9 @@ def test_failover_group_validation_codes(sql_no_retry: SqlManagementClient) -> N
             partner_servers=partner,
         )
     ) == ("FailoverGroupCreateOrUpdateRequestInvalidReadWriteEndpointFields")
-    assert create(
-        FailoverGroup(read_write_endpoint=manual, partner_servers=partner, databases=[SHOP_DB_ID])
-    ) == ("DatabaseBelongsToOtherFailoverGroup")
+    assert create(FailoverGroup(read_write_endpoint=manual, partner_servers=partner, databases=[SHOP_DB_ID])) == (
+        "DatabaseBelongsToOtherFailoverGroup"
+    )
 
 
 # -- replication links and lag -------------------------------------------------------------------------------
@@ -443,9 +437,7 @@ def test_replication_links_describe_both_sides(sql: SqlManagementClient) -> None
     assert (primary_side.role, secondary_side.role) == ("Primary", "Secondary")
     assert primary_side.replication_state == "CATCH_UP"
     assert primary_side.link_type == "GEO"
-    assert [link.name for link in sql.replication_links.list_by_server("shop-eus", "shop-eus")] == [
-        primary_side.name
-    ]
+    assert [link.name for link in sql.replication_links.list_by_server("shop-eus", "shop-eus")] == [primary_side.name]
 
 
 def test_replication_lag_is_read_and_set_through_the_control_api(arm: ArmEmulator) -> None:

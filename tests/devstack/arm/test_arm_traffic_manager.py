@@ -15,17 +15,13 @@ from devstack.arm import ArmEmulator
 
 from .arm_helpers import SUB, error_code, raw_and_model, undeclared_keys
 
-PROFILE_ID = (
-    f"/subscriptions/{SUB}/resourceGroups/shop-global/providers/Microsoft.Network/trafficManagerProfiles/shop"
-)
+PROFILE_ID = f"/subscriptions/{SUB}/resourceGroups/shop-global/providers/Microsoft.Network/trafficManagerProfiles/shop"
 FQDN = "shop-devstack.trafficmanager.net"
 
 
 def statuses(tm: TrafficManagerManagementClient) -> tuple[str, dict[str, str]]:
     profile = tm.profiles.get("shop-global", "shop")
-    return profile.monitor_config.profile_monitor_status, {
-        e.name: e.endpoint_monitor_status for e in profile.endpoints
-    }
+    return profile.monitor_config.profile_monitor_status, {e.name: e.endpoint_monitor_status for e in profile.endpoints}
 
 
 def weighted_profile(name: str, weights: dict[str, int]) -> Profile:
@@ -53,9 +49,7 @@ def test_profile_and_endpoint_bodies_round_trip_through_sdk_models(
     tm: TrafficManagerManagementClient,
 ) -> None:
     raw_profile, profile = raw_and_model(tm.profiles.get, "shop-global", "shop")
-    raw_endpoint, endpoint = raw_and_model(
-        tm.endpoints.get, "shop-global", "shop", "ExternalEndpoints", "shop-eus"
-    )
+    raw_endpoint, endpoint = raw_and_model(tm.endpoints.get, "shop-global", "shop", "ExternalEndpoints", "shop-eus")
 
     for raw, model in ((raw_profile, profile), (raw_endpoint, endpoint)):
         assert model.as_dict() == raw
@@ -102,9 +96,7 @@ def test_profile_lists(tm: TrafficManagerManagementClient) -> None:
 
 
 def test_profile_create_update_delete(tm: TrafficManagerManagementClient) -> None:
-    created = tm.profiles.create_or_update(
-        "shop-global", "blue-green", weighted_profile("blue-green", {"blue": 1})
-    )
+    created = tm.profiles.create_or_update("shop-global", "blue-green", weighted_profile("blue-green", {"blue": 1}))
 
     assert created.dns_config.fqdn == "blue-green.trafficmanager.net"
     assert created.endpoints[0].weight == 1
@@ -178,9 +170,7 @@ def test_azure_endpoint_takes_location_and_target_from_the_resource(
     arm.seed(
         {
             "subscription_id": SUB,
-            "resources": [
-                {"id": site_id, "location": "westus", "hostname": "shop-wus-app.azurewebsites.net"}
-            ],
+            "resources": [{"id": site_id, "location": "westus", "hostname": "shop-wus-app.azurewebsites.net"}],
         }
     )
     endpoint = tm.endpoints.create_or_update(
@@ -190,10 +180,7 @@ def test_azure_endpoint_takes_location_and_target_from_the_resource(
     assert endpoint.target == "shop-wus-app.azurewebsites.net"
     assert endpoint.endpoint_location == "westus"
     arm.region_outage("westus")
-    assert (
-        tm.endpoints.get("shop-global", "shop", "AzureEndpoints", "app-wus").endpoint_monitor_status
-        == "Degraded"
-    )
+    assert tm.endpoints.get("shop-global", "shop", "AzureEndpoints", "app-wus").endpoint_monitor_status == "Degraded"
 
 
 # -- monitor status follows health --------------------------------------------------------------------------
@@ -207,9 +194,7 @@ def test_region_outage_degrades_its_endpoints(tm: TrafficManagerManagementClient
     assert statuses(tm) == ("Online", {"shop-eus": "Online", "shop-wus": "Online"})
 
 
-def test_target_health_set_down_degrades_the_endpoint(
-    tm: TrafficManagerManagementClient, arm: ArmEmulator
-) -> None:
+def test_target_health_set_down_degrades_the_endpoint(tm: TrafficManagerManagementClient, arm: ArmEmulator) -> None:
     arm.set_target_health("shop-wus.example.com", healthy=False)
 
     assert statuses(tm)[1]["shop-wus"] == "Degraded"
@@ -219,28 +204,18 @@ def test_target_health_set_down_degrades_the_endpoint(
 
 def test_disabled_endpoints_and_profile(tm: TrafficManagerManagementClient) -> None:
     for name in ("shop-eus", "shop-wus"):
-        tm.endpoints.update(
-            "shop-global", "shop", "ExternalEndpoints", name, Endpoint(endpoint_status="Disabled")
-        )
+        tm.endpoints.update("shop-global", "shop", "ExternalEndpoints", name, Endpoint(endpoint_status="Disabled"))
     assert statuses(tm) == ("Inactive", {"shop-eus": "Disabled", "shop-wus": "Disabled"})
 
-    tm.endpoints.update(
-        "shop-global", "shop", "ExternalEndpoints", "shop-wus", Endpoint(endpoint_status="Enabled")
-    )
+    tm.endpoints.update("shop-global", "shop", "ExternalEndpoints", "shop-wus", Endpoint(endpoint_status="Enabled"))
     tm.profiles.update("shop-global", "shop", Profile(profile_status="Disabled"))
     assert statuses(tm) == ("Disabled", {"shop-eus": "Disabled", "shop-wus": "Inactive"})
 
 
-def test_newly_enabled_endpoint_is_checking_for_a_while(
-    tm: TrafficManagerManagementClient, arm: ArmEmulator
-) -> None:
+def test_newly_enabled_endpoint_is_checking_for_a_while(tm: TrafficManagerManagementClient, arm: ArmEmulator) -> None:
     arm.configure(endpoint_checking_seconds=0.3)
-    tm.endpoints.update(
-        "shop-global", "shop", "ExternalEndpoints", "shop-wus", Endpoint(endpoint_status="Disabled")
-    )
-    tm.endpoints.update(
-        "shop-global", "shop", "ExternalEndpoints", "shop-wus", Endpoint(endpoint_status="Enabled")
-    )
+    tm.endpoints.update("shop-global", "shop", "ExternalEndpoints", "shop-wus", Endpoint(endpoint_status="Disabled"))
+    tm.endpoints.update("shop-global", "shop", "ExternalEndpoints", "shop-wus", Endpoint(endpoint_status="Enabled"))
 
     assert statuses(tm) == ("CheckingEndpoints", {"shop-eus": "Online", "shop-wus": "CheckingEndpoint"})
     time.sleep(0.35)
@@ -258,9 +233,7 @@ def test_resolve_priority_follows_failover(tm: TrafficManagerManagementClient, a
     assert (answer.endpoint, answer.target, answer.fail_open) == ("shop-wus", "shop-wus.example.com", False)
 
     # The DR switch: disable the primary; after the region comes back, DNS stays on the secondary.
-    tm.endpoints.update(
-        "shop-global", "shop", "ExternalEndpoints", "shop-eus", Endpoint(endpoint_status="Disabled")
-    )
+    tm.endpoints.update("shop-global", "shop", "ExternalEndpoints", "shop-eus", Endpoint(endpoint_status="Disabled"))
     arm.region_restore("eastus")
     assert arm.resolve(FQDN).endpoint == "shop-wus"
     assert arm.resolve(FQDN).ttl == 30
@@ -274,18 +247,14 @@ def test_resolve_fails_open_when_every_endpoint_is_degraded(arm: ArmEmulator) ->
     assert (answer.endpoint, answer.fail_open) == ("shop-eus", True)
 
 
-def test_resolve_has_no_answer_without_enabled_endpoints(
-    tm: TrafficManagerManagementClient, arm: ArmEmulator
-) -> None:
+def test_resolve_has_no_answer_without_enabled_endpoints(tm: TrafficManagerManagementClient, arm: ArmEmulator) -> None:
     tm.profiles.update("shop-global", "shop", Profile(profile_status="Disabled"))
 
     assert arm.resolve(FQDN).endpoint is None
 
 
 def test_resolve_weighted_spreads_by_weight(tm: TrafficManagerManagementClient, arm: ArmEmulator) -> None:
-    tm.profiles.create_or_update(
-        "shop-global", "canary", weighted_profile("canary", {"stable": 9, "canary": 1})
-    )
+    tm.profiles.create_or_update("shop-global", "canary", weighted_profile("canary", {"stable": 9, "canary": 1}))
 
     picks = Counter(arm.resolve("canary.trafficmanager.net").endpoint for _ in range(400))
     assert set(picks) == {"stable", "canary"}
