@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -37,6 +38,16 @@ class RunView(BaseModel):
     error: str | None = None
 
 
+def as_json_object(value: Any) -> dict[str, Any]:
+    """Status payloads carry JSON values, sometimes still encoded as a string (input, custom status)."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return {}
+    return value if isinstance(value, dict) else {}
+
+
 def run_view(
     instance_id: str,
     runtime_status: str,
@@ -48,8 +59,9 @@ def run_view(
     now: datetime,
     live_summaries: dict[str, str] | None = None,
 ) -> RunView:
-    run_input = run_input if isinstance(run_input, dict) else {}
-    custom = custom_status if isinstance(custom_status, dict) else {}
+    run_input = as_json_object(run_input)
+    custom = as_json_object(custom_status)
+    output = as_json_object(output) or output
     report = output if isinstance(output, dict) and "steps" in output else None
     steps: list[StepView] = []
     for step_id, step in (custom.get("steps") or {}).items():

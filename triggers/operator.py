@@ -24,7 +24,7 @@ from dr.run import (
     step_instance_id,
 )
 from dr.settings import Settings, get_settings
-from dr.views import run_view
+from dr.views import as_json_object, run_view
 
 from .http import error_response, json_response, log, management_urls
 
@@ -44,9 +44,7 @@ def _who(principal: Principal, claimed: str | None) -> str | None:
 
 def _require_reader(settings: Settings, principal: Principal) -> None:
     if settings.enforce_roles and not (principal.roles & {settings.operator_role, settings.approver_role}):
-        raise AuthorizationError(
-            f"reading runs needs role {settings.operator_role!r} or {settings.approver_role!r}"
-        )
+        raise AuthorizationError(f"reading runs needs role {settings.operator_role!r} or {settings.approver_role!r}")
 
 
 async def _status(client: df.DurableOrchestrationClient, instance_id: str, **kwargs: Any) -> Any:
@@ -72,18 +70,14 @@ async def start_recovery(req: func.HttpRequest, client: df.DurableOrchestrationC
             )
             active = [s for s in active if s.name == RECOVERY_ORCHESTRATOR]
             if active:
-                raise ConflictError(
-                    f"plan {plan.name!r} already has failover run {active[0].instance_id} in progress"
-                )
+                raise ConflictError(f"plan {plan.name!r} already has failover run {active[0].instance_id} in progress")
         instance_id, run = operator_run(
             plan, request, _who(principal, request.requested_by), datetime.now(UTC), settings
         )
         await client.start_new(RECOVERY_ORCHESTRATOR, instance_id, run.model_dump(mode="json"))
     except DrError as exc:
         return error_response(exc)
-    log.info(
-        "operator %s started %s run %s of plan %s", run.requested_by, request.mode, instance_id, plan.name
-    )
+    log.info("operator %s started %s run %s of plan %s", run.requested_by, request.mode, instance_id, plan.name)
     urls = management_urls(client, instance_id)
     return json_response(
         {**urls, "plan": plan.name, "mode": request.mode},
@@ -101,9 +95,7 @@ async def list_recoveries(req: func.HttpRequest, client: df.DurableOrchestration
         days = min(max(int(req.params.get("days", "7")), 1), 90)
         limit = min(max(int(req.params.get("limit", "50")), 1), 500)
     except ValueError:
-        return json_response(
-            {"error": {"code": "InvalidRequest", "message": "days and limit are integers"}}, 400
-        )
+        return json_response({"error": {"code": "InvalidRequest", "message": "days and limit are integers"}}, 400)
     except DrError as exc:
         return error_response(exc)
     plan = req.params.get("plan")
@@ -140,13 +132,14 @@ async def get_recovery(req: func.HttpRequest, client: df.DurableOrchestrationCli
         status = await _status(client, instance_id, show_input=True)
     except DrError as exc:
         return error_response(exc)
-    custom = status.custom_status if isinstance(status.custom_status, dict) else {}
+    custom = as_json_object(status.custom_status)
     live: dict[str, str] = {}
     for step_id, step in (custom.get("steps") or {}).items():
         if step.get("status") == "running":  # the step's own status carries its live progress
             sub = await client.get_status(step_instance_id(instance_id, step_id))
-            if sub and isinstance(sub.custom_status, dict) and sub.custom_status.get("summary"):
-                live[step_id] = str(sub.custom_status["summary"])
+            summary = as_json_object(sub.custom_status).get("summary") if sub else None
+            if summary:
+                live[step_id] = str(summary)
     view = run_view(
         instance_id,
         status.runtime_status.value,
@@ -170,9 +163,7 @@ def get_report(req: func.HttpRequest) -> func.HttpResponse:
         return error_response(exc)
 
 
-async def _decide(
-    req: func.HttpRequest, client: df.DurableOrchestrationClient, approved: bool
-) -> func.HttpResponse:
+async def _decide(req: func.HttpRequest, client: df.DurableOrchestrationClient, approved: bool) -> func.HttpResponse:
     instance_id = req.route_params["id"]
     action = "approving" if approved else "rejecting"
     try:
@@ -184,20 +175,17 @@ async def _decide(
         if not who:
             raise ConflictError(f"{action} needs a name: sign in, or give 'by' in the body")
         status = await _status(client, instance_id)
-        phase = (status.custom_status or {}).get("phase") if isinstance(status.custom_status, dict) else None
+        phase = as_json_object(status.custom_status).get("phase")
         if status.runtime_status.value not in ACTIVE or phase != "awaiting_approval":
             raise ConflictError(
-                f"run {instance_id} is not awaiting approval "
-                f"(status {status.runtime_status.value}, phase {phase})"
+                f"run {instance_id} is not awaiting approval (status {status.runtime_status.value}, phase {phase})"
             )
         decision = ApprovalDecision(approved=approved, by=who, reason=request.reason)
         await client.raise_event(instance_id, APPROVAL_EVENT, decision.model_dump())
     except DrError as exc:
         return error_response(exc)
     log.info("%s %s run %s", who, "approved" if approved else "rejected", instance_id)
-    return json_response(
-        {"id": instance_id, "decision": "approved" if approved else "rejected", "by": who}, 202
-    )
+    return json_response({"id": instance_id, "decision": "approved" if approved else "rejected", "by": who}, 202)
 
 
 @bp.route(route="recoveries/{id}/approve", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
@@ -227,7 +215,7 @@ async def cancel_recovery(req: func.HttpRequest, client: df.DurableOrchestration
             raise ConflictError(f"run {instance_id} is {status.runtime_status.value}: nothing to cancel")
         reason = request.reason or "canceled by operator"
         await client.terminate(instance_id, f"canceled by {who}: {reason}")
-        custom = status.custom_status if isinstance(status.custom_status, dict) else {}
+        custom = as_json_object(status.custom_status)
         for step_id, step in (custom.get("steps") or {}).items():
             if step.get("status") == "running":
                 sub_id = step_instance_id(instance_id, step_id)
@@ -236,7 +224,7 @@ async def cancel_recovery(req: func.HttpRequest, client: df.DurableOrchestration
                     await client.terminate(sub_id, f"run canceled by {who}")
         report = canceled_report(
             instance_id,
-            RunInput.model_validate(status.input_),
+            RunInput.model_validate(as_json_object(status.input_)),
             custom,
             by=who,
             reason=reason,
@@ -246,6 +234,4 @@ async def cancel_recovery(req: func.HttpRequest, client: df.DurableOrchestration
     except DrError as exc:
         return error_response(exc)
     log.info("%s canceled run %s", who, instance_id)
-    return json_response(
-        {"id": instance_id, "canceled_by": who, "reason": reason, "report_url": report_url}, 202
-    )
+    return json_response({"id": instance_id, "canceled_by": who, "reason": reason, "report_url": report_url}, 202)

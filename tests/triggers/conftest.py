@@ -1,0 +1,93 @@
+"""Trigger tests: the real app in the devstack host, driven over real HTTP, with a real Azurite for
+reports and a real local health endpoint for the plan's steps."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import yaml
+
+from devstack.azurite import Azurite
+from devstack.host import HostServer, run_host
+from dr.clients import reset_for_tests
+from tests.alert_samples import PRIMARY_RG
+from tests.health_server import HealthServer, health_server
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Stack:
+    host: HostServer
+    plans_dir: Path
+    health: HealthServer
+
+    @property
+    def url(self) -> str:
+        return self.host.url
+
+    def call(self, method: str, path: str, *, key: bool = True, **kwargs: Any) -> requests.Response:
+        headers = dict(kwargs.pop("headers", {}) or {})
+        if key:
+            headers["x-functions-key"] = self.host.function_key
+        return requests.request(method, f"{self.url}{path}", headers=headers, timeout=30, **kwargs)
+
+    def post_alert(self, document: Any) -> requests.Response:
+        raw = document if isinstance(document, bytes) else json.dumps(document).encode()
+        return self.call("POST", "/api/alerts", data=raw, headers={"Content-Type": "application/json"})
+
+    def instances(self) -> list[Any]:
+        return self.host.engine.list_instances()
+
+
+def write_plans(folder: Path, health_url: str) -> None:
+    gated = {
+        "name": "shop",
+        "description": "gated test plan",
+        "trigger": {"alert_rules": ["shop-primary-down"], "target_resource_ids": [PRIMARY_RG]},
+        "approval": {"required": True, "timeout": "PT1H", "on_timeout": "abort"},
+        "steps": [
+            {"id": "probe", "kind": "health_check", "url": health_url},
+            {"id": "verify", "kind": "health_check", "url": health_url, "after": ["probe"]},
+        ],
+    }
+    quick = {
+        "name": "quick",
+        "trigger": {"alert_rules": ["quick-rule"], "severities": ["Sev0"]},
+        "steps": [{"id": "probe", "kind": "health_check", "url": health_url}],
+    }
+    (folder / "shop.yaml").write_text(yaml.safe_dump(gated))
+    (folder / "quick.yaml").write_text(yaml.safe_dump(quick))
+
+
+@pytest.fixture(scope="module")
+def stack(azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    plans_dir = tmp_path_factory.mktemp("plans")
+    with health_server() as health:
+        write_plans(plans_dir, health.url())
+        env = {
+            "DR_PLANS_DIR": str(plans_dir),
+            "DR_REPORTS_ACCOUNT_URL": azurite.url_for("secondary"),
+            "DR_STORAGE_CONNECTION_STRINGS": json.dumps({"secondary": azurite.connection_string("secondary")}),
+            "DR_STEP_POLL_MIN_SECONDS": "0.2",
+        }
+        saved = {name: os.environ.get(name) for name in env}
+        os.environ.update(env)
+        reset_for_tests()
+        try:
+            with run_host(ROOT) as host:
+                yield Stack(host, plans_dir, health)
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+            reset_for_tests()

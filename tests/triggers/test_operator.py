@@ -1,0 +1,153 @@
+"""The operator API over real HTTP: start, watch, approve, reject, cancel; roles when enforced."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from devstack.host import RuntimeStatus
+from dr.auth import encode_principal
+from dr.clients import reset_for_tests
+
+from .conftest import Stack
+
+
+def start(stack: Stack, plan: str = "shop", mode: str = "drill", **extra: Any) -> str:
+    response = stack.call("POST", "/api/recoveries", json={"plan": plan, "mode": mode, "reason": "game day", **extra})
+    assert response.status_code == 202, response.text
+    body = response.json()
+    assert body["plan"] == plan and body["mode"] == mode
+    assert body["statusQueryGetUri"] and body["sendEventPostUri"] and body["terminatePostUri"]
+    return str(body["id"])
+
+
+def view(stack: Stack, run_id: str) -> dict[str, Any]:
+    response = stack.call("GET", f"/api/recoveries/{run_id}")
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def wait_phase(stack: Stack, run_id: str, phase: str, timeout: float = 20) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        current = view(stack, run_id)
+        if current["phase"] == phase:
+            return current
+        time.sleep(0.1)
+    raise AssertionError(f"run {run_id} never reached phase {phase}: {current}")
+
+
+def test_start_watch_approve_and_read_the_report(stack: Stack) -> None:
+    run_id = start(stack, mode="failover", requested_by="ana")
+    waiting = wait_phase(stack, run_id, "awaiting_approval")
+    assert waiting["plan"] == "shop" and waiting["mode"] == "failover" and waiting["requested_by"] == "ana"
+    assert [s["status"] for s in waiting["steps"]] == ["pending", "pending"]
+    # a second failover of the same plan is refused while this one is in progress
+    second = stack.call("POST", "/api/recoveries", json={"plan": "shop", "mode": "failover", "reason": "again"})
+    assert second.status_code == 409 and run_id in second.json()["error"]["message"]
+    approved = stack.call("POST", f"/api/recoveries/{run_id}/approve", json={"by": "bo", "reason": "primary gone"})
+    assert approved.status_code == 202 and approved.json()["by"] == "bo"
+    done = stack.host.engine.wait(run_id, timeout=30)
+    assert done.runtime_status is RuntimeStatus.COMPLETED
+    final = view(stack, run_id)
+    assert final["status"] == "Succeeded" and final["phase"] == "done"
+    assert all(s["status"] == "succeeded" and s["elapsed_seconds"] is not None for s in final["steps"])
+    assert final["approval"]["decision"] == "approved" and final["approval"]["by"] == "bo"
+    report = stack.call("GET", f"/api/recoveries/{run_id}/report").json()
+    assert report["approval"]["reason"] == "primary gone"
+    listed = stack.call("GET", "/api/recoveries?plan=shop").json()["runs"]
+    assert run_id in [r["id"] for r in listed]
+    # a finished run cannot be approved or canceled again
+    assert stack.call("POST", f"/api/recoveries/{run_id}/approve", json={"by": "bo"}).status_code == 409
+    assert stack.call("POST", f"/api/recoveries/{run_id}/cancel", json={"reason": "x"}).status_code == 409
+
+
+def test_reject_records_who_and_why(stack: Stack) -> None:
+    run_id = start(stack, mode="failover")
+    wait_phase(stack, run_id, "awaiting_approval")
+    response = stack.call("POST", f"/api/recoveries/{run_id}/reject", json={"by": "cy", "reason": "false alarm"})
+    assert response.status_code == 202
+    report = stack.host.engine.wait(run_id, timeout=30).output
+    assert report["status"] == "Rejected"
+    assert report["approval"] == {**report["approval"], "decision": "rejected", "by": "cy", "reason": "false alarm"}
+    assert all(s["status"] == "pending" for s in report["steps"])
+
+
+def test_cancel_terminates_and_writes_a_canceled_report(stack: Stack) -> None:
+    run_id = start(stack, mode="failover")
+    wait_phase(stack, run_id, "awaiting_approval")
+    response = stack.call("POST", f"/api/recoveries/{run_id}/cancel", json={"by": "dee", "reason": "wrong region"})
+    assert response.status_code == 202, response.text
+    assert response.json()["canceled_by"] == "dee"
+    assert stack.host.engine.get_status(run_id).runtime_status is RuntimeStatus.TERMINATED
+    report = stack.call("GET", f"/api/recoveries/{run_id}/report").json()
+    assert report["status"] == "Canceled"
+    assert report["canceled"]["by"] == "dee" and report["canceled"]["reason"] == "wrong region"
+    assert {s["status"] for s in report["steps"]} == {"canceled"}
+
+
+def test_drill_needs_no_approval_by_default(stack: Stack) -> None:
+    run_id = start(stack, mode="drill")
+    report = stack.host.engine.wait(run_id, timeout=30).output
+    assert report["status"] == "Succeeded" and report["mode"] == "drill"
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status", "code"),
+    [
+        ("/api/recoveries", {"plan": "ghost", "mode": "drill", "reason": "x"}, 404, "PlanNotFound"),
+        ("/api/recoveries", {"plan": "shop", "mode": "sideways", "reason": "x"}, 400, "InvalidRequest"),
+        ("/api/recoveries", {"plan": "shop", "mode": "drill"}, 400, "InvalidRequest"),
+        ("/api/recoveries", {"plan": "shop", "reason": "x", "surprise": 1}, 400, "InvalidRequest"),
+        ("/api/recoveries/nope--drill--x/approve", {"by": "a"}, 404, "RunNotFound"),
+        ("/api/recoveries/nope--drill--x/cancel", {}, 404, "RunNotFound"),
+    ],
+)
+def test_bad_requests_say_what_was_wrong_and_start_nothing(
+    stack: Stack, path: str, body: dict[str, Any], status: int, code: str
+) -> None:
+    before = len(stack.instances())
+    response = stack.call("POST", path, json=body)
+    assert response.status_code == status, response.text
+    assert response.json()["error"]["code"] == code
+    assert len(stack.instances()) == before
+
+
+def test_unknown_run_and_missing_report(stack: Stack) -> None:
+    assert stack.call("GET", "/api/recoveries/nope").status_code == 404
+    assert stack.call("GET", "/api/recoveries/nope/report").json()["error"]["code"] == "ReportNotFound"
+
+
+@pytest.fixture
+def roles_enforced() -> Iterator[None]:
+    os.environ["DR_ENFORCE_ROLES"] = "true"
+    reset_for_tests()
+    yield
+    os.environ.pop("DR_ENFORCE_ROLES")
+    reset_for_tests()
+
+
+def test_roles_are_checked_when_enforced(stack: Stack, roles_enforced: None) -> None:
+    body = {"plan": "shop", "mode": "failover", "reason": "x"}
+    anonymous = stack.call("POST", "/api/recoveries", json=body)
+    assert anonymous.status_code == 403
+    approver = {"x-ms-client-principal": encode_principal("bo@contoso.com", ["dr.approver"])}
+    operator = {"x-ms-client-principal": encode_principal("ana@contoso.com", ["dr.operator"])}
+    assert stack.call("POST", "/api/recoveries", json=body, headers=approver).status_code == 403
+    started = stack.call("POST", "/api/recoveries", json=body, headers=operator)
+    assert started.status_code == 202
+    run_id = started.json()["id"]
+    assert stack.call("GET", f"/api/recoveries/{run_id}").status_code == 403
+    assert stack.call("GET", f"/api/recoveries/{run_id}", headers=approver).status_code == 200
+    stack.host.engine.wait_for_custom_status(
+        run_id, lambda custom: isinstance(custom, dict) and custom.get("phase") == "awaiting_approval", skip_time=False
+    )
+    assert stack.call("POST", f"/api/recoveries/{run_id}/approve", json={}, headers=operator).status_code == 403
+    approved = stack.call("POST", f"/api/recoveries/{run_id}/approve", json={"by": "spoofed"}, headers=approver)
+    assert approved.status_code == 202 and approved.json()["by"] == "bo@contoso.com"  # the signed-in name wins
+    report = stack.host.engine.wait(run_id, timeout=30).output
+    assert report["requested_by"] == "ana@contoso.com" and report["approval"]["by"] == "bo@contoso.com"
