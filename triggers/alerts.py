@@ -87,9 +87,7 @@ async def alerts(req: func.HttpRequest, client: df.DurableOrchestrationClient) -
             started.append({"plan": plan.name, **management_urls(client, instance_id)})
     except Exception as exc:  # the Durable backend, not the caller: let the action group retry
         log.exception("could not start a run for alert %s", essentials.alert_rule)
-        return error_response(
-            TransientError(f"could not start the run: {type(exc).__name__}", code="StartFailed")
-        )
+        return error_response(TransientError(f"could not start the run: {type(exc).__name__}", code="StartFailed"))
     if not started:
         first = ignored[0]
         return json_response({"ignored": first["ignored"], "id": first["id"], "details": ignored})

@@ -40,9 +40,7 @@ def error_response(exc: DrError) -> func.HttpResponse:
     elif isinstance(exc, PreconditionError):
         status = 409
     elif isinstance(exc, TransientError):
-        return json_response(
-            {"error": {"code": exc.code, "message": exc.message}}, 503, {"Retry-After": "10"}
-        )
+        return json_response({"error": {"code": exc.code, "message": exc.message}}, 503, {"Retry-After": "10"})
     else:
         status = 500
     return json_response({"error": {"code": exc.code, "message": exc.message}}, status)
