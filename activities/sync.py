@@ -1,4 +1,4 @@
-"""Activities of the standing sync: which blob steps to sync, and recording a successful sync."""
+"""Activity of the standing sync: which blob steps to sync."""
 
 from __future__ import annotations
 
@@ -7,9 +7,8 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from dr.clients import get_clients
 from dr.settings import get_settings
-from dr.sync import record_standing_sync, sync_targets
+from dr.sync import sync_targets
 
 bp = df.Blueprint()
 
@@ -17,8 +16,3 @@ bp = df.Blueprint()
 @bp.activity_trigger(input_name="payload", activity="list_sync_targets")
 def list_sync_targets(payload: dict[str, Any]) -> list[dict[str, Any]]:
     return sync_targets(get_settings(), datetime.fromisoformat(payload["now"]))
-
-
-@bp.activity_trigger(input_name="payload", activity="record_sync")
-def record_sync(payload: dict[str, Any]) -> dict[str, Any]:
-    return record_standing_sync(get_clients(), payload)

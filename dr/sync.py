@@ -1,11 +1,10 @@
-"""The standing sync's domain side: which steps to run, and recording each success."""
+"""The standing sync's domain side: which steps to run (each blob step records its own success)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from .clients import Clients
 from .plan import BlobBackupStep, load_catalog
 from .run import StepRunInput
 from .settings import Settings
@@ -40,15 +39,3 @@ def sync_targets(settings: Settings, now: datetime) -> list[dict[str, Any]]:
                 }
             )
     return targets
-
-
-def record_standing_sync(clients: Clients, payload: dict[str, Any]) -> dict[str, Any]:
-    from .steps.blob import record_sync
-
-    return record_sync(
-        clients,
-        payload["plan"],
-        payload["step"],
-        datetime.fromisoformat(payload["synced_at"]),
-        payload.get("detail") or {},
-    )

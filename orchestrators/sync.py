@@ -16,9 +16,7 @@ bp = df.Blueprint()
 @bp.orchestration_trigger(context_name="context", orchestration=SYNC_ORCHESTRATOR)
 def standing_sync(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict[str, Any]]:
     started = context.current_utc_datetime
-    targets: list[dict[str, Any]] = yield context.call_activity(
-        "list_sync_targets", {"now": started.isoformat()}
-    )
+    targets: list[dict[str, Any]] = yield context.call_activity("list_sync_targets", {"now": started.isoformat()})
     tasks = [
         context.call_sub_orchestrator(
             STEP_ORCHESTRATOR,
@@ -27,30 +25,13 @@ def standing_sync(context: df.DurableOrchestrationContext) -> Generator[Any, Any
         )
         for target in targets
     ]
-    outcomes = (
-        [StepOutcome.model_validate(result) for result in (yield context.task_all(tasks))] if tasks else []
-    )
+    outcomes = [StepOutcome.model_validate(result) for result in (yield context.task_all(tasks))] if tasks else []
+    # Each blob step records its own last successful sync (the RPO watermark a failover reports).
     synced = []
     for target, outcome in zip(targets, outcomes, strict=True):
-        entry = {
-            "plan": target["plan"],
-            "step": outcome.id,
-            "status": outcome.status,
-            "summary": outcome.summary,
-        }
-        if outcome.status == "succeeded":
-            # The sync saw the source as of its start: that is the point in time the secondary now holds.
-            yield context.call_activity(
-                "record_sync",
-                {
-                    "plan": target["plan"],
-                    "step": target["step"],
-                    "synced_at": started.isoformat(),
-                    "detail": outcome.detail,
-                },
-            )
-        else:
-            entry["error"] = (outcome.failure or {}).get("message", "")
+        entry = {"plan": target["plan"], "step": outcome.id, "status": outcome.status, "summary": outcome.summary}
+        if outcome.failure:
+            entry["error"] = outcome.failure.get("message", "")
         synced.append(entry)
     failed = [entry for entry in synced if entry["status"] != "succeeded"]
     return {"started_at": started.isoformat(), "steps": synced, "failed": len(failed)}
