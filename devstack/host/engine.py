@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import concurrent.futures
 import contextlib
 import heapq
 import itertools
 import json
 import logging
+import os
 import re
 import time
 import traceback
@@ -33,6 +35,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from azure.functions import meta
@@ -57,6 +60,7 @@ from .models import (
     parse_json_text,
 )
 from .replay import ActionReplayer, NonDeterminismError, ReplayOutcome, TaskKind, UnsupportedActionError
+from .sdk_speedups import install_fast_timestamps
 from .store import InstanceRow, Message, MessageKind, Store, Transaction, WorkItem
 
 log = logging.getLogger("devstack.host.engine")
@@ -214,6 +218,7 @@ class EngineCore:
         return self._loop
 
     async def start(self) -> None:
+        install_fast_timestamps()
         self._loop = asyncio.get_running_loop()
         self._store = Store(self._state_dir)
         self._executor = ThreadPoolExecutor(max_workers=self._max_activities, thread_name_prefix="activity")
@@ -1089,14 +1094,18 @@ def verify_against_sdk(info: FunctionInfo, context_json: str, outcome: ReplayOut
     return None
 
 
-_HOST_FRAMES = ("/devstack/host/", "/concurrent/futures/", "/asyncio/")
+# Frames of the host itself and of the machinery it calls functions through.
+_HOST_FRAMES = tuple(
+    str(Path(module_file).parent) + os.sep
+    for module_file in (__file__, asyncio.__file__, concurrent.futures.__file__)
+)
 
 
 def user_traceback(error: BaseException) -> str:
     """The traceback of a function's exception without the host's own frames (what the worker reports)."""
     summary = traceback.TracebackException.from_exception(error)
     summary.stack = traceback.StackSummary.from_list(
-        [frame for frame in summary.stack if not any(part in frame.filename for part in _HOST_FRAMES)]
+        [frame for frame in summary.stack if not frame.filename.startswith(_HOST_FRAMES)]
     )
     return "".join(summary.format())
 

@@ -318,13 +318,18 @@ def _import_function_app(app_dir: Path) -> ModuleType:
     script = app_dir / "function_app.py"
     if not script.is_file():
         raise FileNotFoundError(f"no function_app.py in {app_dir}")
-    if str(app_dir) not in sys.path:
-        sys.path.insert(0, str(app_dir))
-    # The worker imports the script as `function_app`; a second app in the same process gets its own name.
+    on_path = any(Path(p or ".").resolve() == app_dir for p in sys.path)
+    if not on_path:
+        # Appended, not prepended: an app's modules (blueprints) must not shadow anything else in a test run.
+        sys.path.append(str(app_dir))
+    # The worker imports the script as `function_app`. Keep that name only where `import function_app`
+    # would find this very file; any other app (a test's sample app) gets a name of its own.
     module_name = "function_app"
     existing = sys.modules.get(module_name)
-    if existing is not None and Path(getattr(existing, "__file__", "") or "").resolve() != script.resolve():
-        module_name = f"function_app_{abs(hash(str(app_dir)))}"
+    if on_path and existing is not None and Path(existing.__file__ or "").resolve() == script.resolve():
+        return existing  # already imported (e.g. by the test itself): index that very module
+    if not on_path or (existing is not None and Path(existing.__file__ or "").resolve() != script.resolve()):
+        module_name = f"function_app__{re.sub(r'[^0-9a-zA-Z_]', '_', app_dir.name)}"
     spec = importlib.util.spec_from_file_location(module_name, script)
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot import {script}")

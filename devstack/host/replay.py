@@ -123,7 +123,7 @@ class ActionReplayer:
         self._buffered_events: set[str] = set()
         self._instance_id = instance_id
         self._sub_orchestration_id = sub_orchestration_id
-        self._now: datetime | None = None
+        self._now_text: str | None = None
         self._continue_as_new_input: str | None = None
         self._continued_as_new = False
 
@@ -133,7 +133,7 @@ class ActionReplayer:
         for event in history:
             kind = EventType(event["EventType"])
             if kind is EventType.ORCHESTRATOR_STARTED:
-                self._now = parse_time(event["Timestamp"])
+                self._now_text = event["Timestamp"]  # parsed only if a retry needs it
             elif kind is EventType.EXECUTION_STARTED:
                 self._advance()
             elif kind in _CREATED_EVENT_KIND:
@@ -334,9 +334,9 @@ class ActionReplayer:
         return task
 
     def _current_time(self) -> datetime:
-        if self._now is None:
+        if self._now_text is None:
             raise RuntimeError("history has no OrchestratorStarted event")
-        return self._now
+        return parse_time(self._now_text)
 
 
 def _dump(value: Any) -> str:

@@ -44,6 +44,17 @@ def function_level(req: func.HttpRequest) -> str:
     return "function ok"
 
 
+@app.route(route="settings/{name}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+def read_setting(req: func.HttpRequest) -> func.HttpResponse:
+    """App settings arrive as environment variables (only SAMPLE_* ones are shown)."""
+    import os
+
+    name = req.route_params["name"]
+    if not name.startswith("SAMPLE_") or name not in os.environ:
+        return func.HttpResponse(status_code=404)
+    return func.HttpResponse(os.environ[name])
+
+
 @app.route(route="boom", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 def boom(req: func.HttpRequest) -> func.HttpResponse:
     raise RuntimeError("the handler failed")

@@ -34,9 +34,7 @@ async def http_start(req: func.HttpRequest, client: df.DurableOrchestrationClien
 @bp.route(route="status/{instanceId}", methods=["GET"])
 @bp.durable_client_input(client_name="client")
 async def http_status(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
-    status = await client.get_status(
-        req.route_params["instanceId"], show_history=True, show_history_output=True
-    )
+    status = await client.get_status(req.route_params["instanceId"], show_history=True, show_history_output=True)
     if not status:
         return func.HttpResponse("not found", status_code=404)
     return func.HttpResponse(json.dumps(status.to_json(), default=str), mimetype="application/json")
@@ -127,9 +125,7 @@ def monitor_job(context: df.DurableOrchestrationContext):
         context.set_custom_status({"polls": polls, "state": state})
         if state == "done":
             return {"state": "done", "polls": polls, "finished_at": context.current_utc_datetime.isoformat()}
-        yield context.create_timer(
-            context.current_utc_datetime + timedelta(seconds=job.get("interval_s", 30))
-        )
+        yield context.create_timer(context.current_utc_datetime + timedelta(seconds=job.get("interval_s", 30)))
     return {"state": "expired", "polls": polls}
 
 
@@ -137,6 +133,34 @@ def monitor_job(context: df.DurableOrchestrationContext):
 def flaky_with_retry(context: df.DurableOrchestrationContext):
     options = df.RetryOptions(first_retry_interval_in_milliseconds=5000, max_number_of_attempts=3)
     return (yield context.call_activity_with_retry("flaky", options, context.get_input()))
+
+
+class BackoffRetryOptions(df.RetryOptions):
+    """Retry options with the extension's backoff fields (the Python SDK only sends the first two)."""
+
+    def __init__(self, first_ms: int, attempts: int, backoff: float, max_interval_ms: int) -> None:
+        super().__init__(first_ms, attempts)
+        self._backoff = backoff
+        self._max_interval_ms = max_interval_ms
+
+    def to_json(self) -> dict:
+        return {
+            **super().to_json(),
+            "backoffCoefficient": self._backoff,
+            "maxRetryIntervalInMilliseconds": self._max_interval_ms,
+        }
+
+
+@bp.orchestration_trigger(context_name="context")
+def flaky_with_backoff(context: df.DurableOrchestrationContext):
+    options = BackoffRetryOptions(1000, 4, backoff=2.0, max_interval_ms=3000)
+    return (yield context.call_activity_with_retry("flaky", options, context.get_input()))
+
+
+@bp.orchestration_trigger(context_name="context")
+def echo_input(context: df.DurableOrchestrationContext):
+    yield context.call_activity("say_hello", "input check")
+    return {"input": context.get_input(), "type": type(context.get_input()).__name__}
 
 
 @bp.orchestration_trigger(context_name="context")
@@ -226,7 +250,7 @@ def event_gate(context: df.DurableOrchestrationContext):
     yield context.call_activity("say_hello", "warming up")
     go = yield context.wait_for_external_event("go")
     second = yield context.wait_for_external_event("second")
-    return {"go": go, "second": second, "replaying_at_end": context.is_replaying}
+    return {"go": go, "second": second}
 
 
 @bp.orchestration_trigger(context_name="context")
