@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import ssl
 import threading
 import time
@@ -49,6 +50,7 @@ from .trafficmanager.responses import TrafficManagerResponses
 from .trafficmanager.urls import register as register_traffic_manager
 
 REQUEST_LOG_LIMIT = 10_000
+logger = logging.getLogger(__name__)
 
 
 class ArmEmulator:
@@ -195,6 +197,11 @@ class ArmEmulator:
         except ArmError as exc:
             response = ArmResponse(exc.status, exc.envelope(), dict(exc.headers))
             error_code = exc.code
+        except Exception as exc:  # an emulator bug: answer like ARM would, and keep it in the log
+            logger.exception("ARM emulator failed on %s %s", request.method, request.path)
+            failure = ArmError(500, "InternalServerError", f"devstack ARM emulator error ({type(exc).__name__})")
+            response = ArmResponse(500, failure.envelope())
+            error_code = failure.code
         self._record(request, response.status, api_version, started, error_code, fault)
         headers = {"x-ms-request-id": str(uuid.uuid4()), **response.headers}
         if response.body is None or response.status == 204:
