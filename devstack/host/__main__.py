@@ -29,9 +29,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="where durable state lives (default: <app-dir>/.devstack/host-state)",
     )
     parser.add_argument("--in-memory", action="store_true", help="keep durable state in memory only")
-    parser.add_argument(
-        "--settings", default=None, help="local.settings.json-style file loaded into the environment"
-    )
+    parser.add_argument("--settings", default=None, help="local.settings.json-style file loaded into the environment")
     parser.add_argument(
         "--timers",
         action=argparse.BooleanOptionalAction,

@@ -104,13 +104,9 @@ def call_handle(handle: Callable[[Any], Any], context_json: str) -> EpisodeOutpu
         marker = message.find(OUT_OF_PROC_MARKER)
         if marker < 0:
             # An error inside the SDK itself (no state attached).
-            return EpisodeOutput(
-                state=OrchestratorState(), error=message or type(exc).__name__, error_details=details
-            )
+            return EpisodeOutput(state=OrchestratorState(), error=message or type(exc).__name__, error_details=details)
         state = OrchestratorState.model_validate_json(message[marker + len(OUT_OF_PROC_MARKER) :])
-        return EpisodeOutput(
-            state=state, error=state.error or message[:marker].strip(), error_details=details
-        )
+        return EpisodeOutput(state=state, error=state.error or message[:marker].strip(), error_details=details)
     if isinstance(raw, (bytes, bytearray)):
         raw = raw.decode("utf-8")
     if not isinstance(raw, str):

@@ -237,9 +237,7 @@ class DurableEngine:
         timeout: float = 10.0,
         skip_time: bool = True,
     ) -> InstanceStatus:
-        return self.wait_for(
-            instance_id, lambda s: predicate(s.custom_status), timeout=timeout, skip_time=skip_time
-        )
+        return self.wait_for(instance_id, lambda s: predicate(s.custom_status), timeout=timeout, skip_time=skip_time)
 
     def run_until_idle(self, timeout: float = 10.0) -> None:
         """Run until nothing can progress without time passing or a client acting (no timer is skipped)."""

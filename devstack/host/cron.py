@@ -9,9 +9,7 @@ from datetime import date, datetime, time, timedelta
 
 _MONTHS = {
     name: i + 1
-    for i, name in enumerate(
-        ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
-    )
+    for i, name in enumerate(["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"])
 }
 _DAYS = {name: i for i, name in enumerate(["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"])}
 _TIMESPAN = re.compile(r"^(?:(\d+)\.)?(\d{1,2}):(\d{2}):(\d{2})$")
@@ -69,9 +67,7 @@ class CronSchedule:
     def parse(cls, expression: str) -> CronSchedule:
         fields = expression.split()
         if len(fields) != 6:
-            raise ScheduleError(
-                f"'{expression}' must have six fields (second minute hour day month day-of-week)"
-            )
+            raise ScheduleError(f"'{expression}' must have six fields (second minute hour day month day-of-week)")
         return cls(
             expression,
             _parse_field(fields[0], 0, 59),

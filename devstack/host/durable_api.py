@@ -110,18 +110,14 @@ class DurableHttpApi:
             if segments and segments[0].lower() == "orchestrators" and len(segments) in (2, 3):
                 if method != "POST":
                     return _empty(404)
-                return await self._start(
-                    request, query, segments[1], segments[2] if len(segments) == 3 else None
-                )
+                return await self._start(request, query, segments[1], segments[2] if len(segments) == 3 else None)
             if segments and segments[0].lower() == "instances":
                 return await self._instances(request, query, method, segments[1:])
             if segments and segments[0].lower() == "entities":
                 return _error(501, "Durable entities are not supported by the devstack host.")
             return _empty(404)
         except (InvalidInstanceIdError, FunctionNotFoundError) as error:
-            return _error(
-                400, "One or more of the arguments submitted is incorrect", error, "System.ArgumentException"
-            )
+            return _error(400, "One or more of the arguments submitted is incorrect", error, "System.ArgumentException")
         except InstanceAlreadyExistsError as error:
             return _error(
                 500,
@@ -207,9 +203,7 @@ class DurableHttpApi:
             elif operation == "resume":
                 self._core.resume(instance_id, reason)
             elif operation == "restart":
-                new_id = self._core.restart(
-                    instance_id, new_instance_id=_bool(query, "restartWithNewInstanceId", True)
-                )
+                new_id = self._core.restart(instance_id, new_instance_id=_bool(query, "restartWithNewInstanceId", True))
                 return self._check_status_response(request, new_id)
             elif operation == "rewind":
                 status = self._core.get_status(instance_id)
@@ -232,9 +226,7 @@ class DurableHttpApi:
         status = self._core.get_status(instance_id, with_history=show_history)
         if status is None:
             return _empty(404)
-        payload = status.to_api(
-            show_input=show_input, show_history=show_history, show_history_output=show_output
-        )
+        payload = status.to_api(show_input=show_input, show_history=show_history, show_history_output=show_output)
         running = status.runtime_status in (
             RuntimeStatus.RUNNING,
             RuntimeStatus.PENDING,
@@ -242,9 +234,7 @@ class DurableHttpApi:
             RuntimeStatus.SUSPENDED,
         )
         if running:
-            return web.json_response(
-                payload, status=202, headers={"Location": str(request.url), "Retry-After": "5"}
-            )
+            return web.json_response(payload, status=202, headers={"Location": str(request.url), "Retry-After": "5"})
         failed = status.runtime_status is RuntimeStatus.FAILED
         return web.json_response(payload, status=500 if failed and fail_on_failure else 200)
 

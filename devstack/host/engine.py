@@ -144,13 +144,9 @@ def validate_instance_id(instance_id: str) -> None:
     if instance_id.startswith("@"):
         raise InvalidInstanceIdError("Orchestration instance ids must not start with @.")
     if re.search(r"[/\\#?\x00-\x1f\x7f]", instance_id):
-        raise InvalidInstanceIdError(
-            "Orchestration instance ids must not contain /, \\, #, ?, or control characters."
-        )
+        raise InvalidInstanceIdError("Orchestration instance ids must not contain /, \\, #, ?, or control characters.")
     if len(instance_id) > MAX_INSTANCE_ID_LENGTH:
-        raise InvalidInstanceIdError(
-            f"Instance ID lengths must not exceed {MAX_INSTANCE_ID_LENGTH} characters."
-        )
+        raise InvalidInstanceIdError(f"Instance ID lengths must not exceed {MAX_INSTANCE_ID_LENGTH} characters.")
 
 
 def _known(kind: str, names: list[str]) -> str:
@@ -274,9 +270,7 @@ class EngineCore:
         validate_instance_id(instance_id)
         existing = self._row(instance_id)
         if existing is not None and RuntimeStatus(existing.status) not in TERMINAL_STATUSES:
-            raise InstanceAlreadyExistsError(
-                f"An Orchestration instance with the ID {instance_id} already exists."
-            )
+            raise InstanceAlreadyExistsError(f"An Orchestration instance with the ID {instance_id} already exists.")
         with self.store.transaction() as tx:
             self._create_instance(tx, instance_id, info.name, input_json, parent=None)
         self._mark_ready(instance_id)
@@ -636,11 +630,7 @@ class EngineCore:
     def _commit_control_only(
         self, runtime: _Runtime, consumed: list[int], control_events: list[Event], now: datetime
     ) -> None:
-        events = (
-            [h.orchestrator_started(now), *control_events, h.orchestrator_completed(now)]
-            if control_events
-            else []
-        )
+        events = [h.orchestrator_started(now), *control_events, h.orchestrator_completed(now)] if control_events else []
         runtime.row.last_updated_time = now.timestamp()
         with self.store.transaction() as tx:
             tx.delete_messages(consumed)
@@ -695,9 +685,7 @@ class EngineCore:
         except (NonDeterminismError, UnsupportedActionError) as error:
             replay_error = str(error)
         self.stats.episodes += 1
-        self.stats.samples.append(
-            EpisodeSample(len(runtime.history) + len(new_events), time.perf_counter() - started)
-        )
+        self.stats.samples.append(EpisodeSample(len(runtime.history) + len(new_events), time.perf_counter() - started))
         custom_status = state.custom_status
         if replay_error is not None:
             self._fail(runtime, new_events, consumed, now, replay_error, None, custom_status)
@@ -770,16 +758,10 @@ class EngineCore:
             for task in outcome.new_tasks:
                 if task.kind is TaskKind.ACTIVITY:
                     name = task.name or ""
-                    outputs.append(
-                        h.task_scheduled(now, task_id=task.task_id, name=name, input_json=task.input_json)
-                    )
-                    item_id = tx.add_work_item(
-                        row.instance_id, row.execution_id, task.task_id, name, task.input_json
-                    )
+                    outputs.append(h.task_scheduled(now, task_id=task.task_id, name=name, input_json=task.input_json))
+                    item_id = tx.add_work_item(row.instance_id, row.execution_id, task.task_id, name, task.input_json)
                     work.append(
-                        WorkItem(
-                            item_id, row.instance_id, row.execution_id, task.task_id, name, task.input_json
-                        )
+                        WorkItem(item_id, row.instance_id, row.execution_id, task.task_id, name, task.input_json)
                     )
                 elif task.kind is TaskKind.TIMER:
                     fire_at = task.fire_at or now
@@ -807,9 +789,7 @@ class EngineCore:
                         )
                     )
                     ready.append(
-                        self._start_child(
-                            tx, runtime, task.task_id, child_id, task.name or "", task.input_json, now
-                        )
+                        self._start_child(tx, runtime, task.task_id, child_id, task.name or "", task.input_json, now)
                     )
             for timer_id in outcome.canceled_timer_ids:
                 tx.delete_timer(row.instance_id, timer_id)
@@ -863,9 +843,7 @@ class EngineCore:
         }
         # The extension passes the SDK's serialized input on as a string value: the child's context input is
         # that JSON text, which `get_input()` decodes.
-        self._create_instance(
-            tx, child_id, info.name if info else name, _as_json_string(input_json), parent=parent_ref
-        )
+        self._create_instance(tx, child_id, info.name if info else name, _as_json_string(input_json), parent=parent_ref)
         return child_id
 
     def _complete(
@@ -904,9 +882,7 @@ class EngineCore:
         if notify is not None:
             self._mark_ready(notify[0])
         if status is RuntimeStatus.FAILED:
-            log.warning(
-                "orchestration %s (%s) failed: %s", row.instance_id, row.name, parse_json_text(output_json)
-            )
+            log.warning("orchestration %s (%s) failed: %s", row.instance_id, row.name, parse_json_text(output_json))
 
     def _parent_notification(
         self, row: InstanceRow, now: datetime, output_json: str | None, failure: tuple[str, str | None] | None
@@ -1040,9 +1016,7 @@ class EngineCore:
             return h.task_failed(
                 self.clock.now(),
                 task_id=item.task_id,
-                reason=(
-                    f"The function '{item.name}' doesn't exist, is disabled, or is not an activity function."
-                ),
+                reason=(f"The function '{item.name}' doesn't exist, is disabled, or is not an activity function."),
                 details=None,
             )
         try:
@@ -1058,9 +1032,7 @@ class EngineCore:
             return h.task_completed(self.clock.now(), task_id=item.task_id, result_json=encoded.value)
         except Exception as error:
             reason = str(error) or type(error).__name__
-            return h.task_failed(
-                self.clock.now(), task_id=item.task_id, reason=reason, details=user_traceback(error)
-            )
+            return h.task_failed(self.clock.now(), task_id=item.task_id, reason=reason, details=user_traceback(error))
 
 
 def verify_against_sdk(info: FunctionInfo, context_json: str, outcome: ReplayOutcome) -> str | None:
@@ -1096,8 +1068,7 @@ def verify_against_sdk(info: FunctionInfo, context_json: str, outcome: ReplayOut
 
 # Frames of the host itself and of the machinery it calls functions through.
 _HOST_FRAMES = tuple(
-    str(Path(module_file).parent) + os.sep
-    for module_file in (__file__, asyncio.__file__, concurrent.futures.__file__)
+    str(Path(module_file).parent) + os.sep for module_file in (__file__, asyncio.__file__, concurrent.futures.__file__)
 )
 
 

@@ -94,9 +94,7 @@ def sub_orchestration_created(
 
 
 def sub_orchestration_completed(at: datetime, *, task_id: int, result_json: str | None) -> Event:
-    return make_event(
-        EventType.SUB_ORCHESTRATION_INSTANCE_COMPLETED, at, TaskScheduledId=task_id, Result=result_json
-    )
+    return make_event(EventType.SUB_ORCHESTRATION_INSTANCE_COMPLETED, at, TaskScheduledId=task_id, Result=result_json)
 
 
 def sub_orchestration_failed(at: datetime, *, task_id: int, reason: str, details: str | None) -> Event:

@@ -349,9 +349,7 @@ def _find_app(module: ModuleType) -> FunctionRegister:
     if not unique:
         raise ValueError(f"{module.__file__} defines no FunctionApp/DFApp instance")
     if len(unique) > 1:
-        raise ValueError(
-            f"{module.__file__} defines more than one FunctionApp; the worker accepts exactly one"
-        )
+        raise ValueError(f"{module.__file__} defines more than one FunctionApp; the worker accepts exactly one")
     return unique[0]
 
 
@@ -392,9 +390,7 @@ def index_app(app: FunctionRegister, *, app_dir: Path | None = None) -> IndexedA
     return indexed
 
 
-def load_app(
-    app: str | Path | FunctionRegister | IndexedApp, *, settings_file: str | Path | None = None
-) -> IndexedApp:
+def load_app(app: str | Path | FunctionRegister | IndexedApp, *, settings_file: str | Path | None = None) -> IndexedApp:
     """Index a function app given its directory (containing function_app.py) or the app object itself.
 
     Loading the same directory twice returns the same index (importing an app twice would register its

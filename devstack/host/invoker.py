@@ -96,9 +96,7 @@ async def call_user_function(function: Callable[..., Any], kwargs: dict[str, Any
     return result
 
 
-async def invoke(
-    info: FunctionInfo, kwargs: dict[str, Any], executor: Executor, function_directory: str = ""
-) -> Any:
+async def invoke(info: FunctionInfo, kwargs: dict[str, Any], executor: Executor, function_directory: str = "") -> Any:
     if info.wants_context:
         kwargs = {**kwargs, "context": InvocationContext(info.name, function_directory)}
     return await call_user_function(info.user_function, kwargs, executor)

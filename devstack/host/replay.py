@@ -111,9 +111,7 @@ def _describe_event(event: Event) -> str:
 class ActionReplayer:
     """Walk one episode's history with the action list; see the module docstring."""
 
-    def __init__(
-        self, actions: list[Action], *, instance_id: str, sub_orchestration_id: Callable[[int], str]
-    ) -> None:
+    def __init__(self, actions: list[Action], *, instance_id: str, sub_orchestration_id: Callable[[int], str]) -> None:
         self._actions = actions
         self._cursor = 0
         self._next_id = 0
@@ -154,9 +152,7 @@ class ActionReplayer:
             elif kind is EventType.EVENT_RAISED:
                 self._deliver_event(str(event.get("Name")))
         new = [task for task_id, task in sorted(self._tasks.items()) if task_id not in self._created]
-        canceled = {
-            task.task_id for task in self._tasks.values() if task.kind is TaskKind.TIMER and task.canceled
-        }
+        canceled = {task.task_id for task in self._tasks.values() if task.kind is TaskKind.TIMER and task.canceled}
         open_ids = frozenset(task_id for task_id, task in self._tasks.items() if not task.node.done)
         return ReplayOutcome(
             new_tasks=new,
@@ -244,9 +240,7 @@ class ActionReplayer:
         if kind is ActionType.CONTINUE_AS_NEW:
             self._next_id += 1  # the SDK counts it as a (fire-and-forget) task
             self._continued_as_new = True
-            self._continue_as_new_input = (
-                action.input if isinstance(action.input, str) else _dump(action.input)
-            )
+            self._continue_as_new_input = action.input if isinstance(action.input, str) else _dump(action.input)
             node = _Node()
             node.finish(True)
             return node
@@ -314,9 +308,7 @@ class ActionReplayer:
         if kind is TaskKind.TIMER:
             fire_at = parse_time(action.fire_at) if action.fire_at else self._current_time()
             return self._allocate(ScheduledTask(kind, -1, fire_at=fire_at, canceled=action.is_canceled))
-        input_json = (
-            action.input if isinstance(action.input, str) or action.input is None else _dump(action.input)
-        )
+        input_json = action.input if isinstance(action.input, str) or action.input is None else _dump(action.input)
         task = self._allocate(ScheduledTask(kind, -1, name=action.function_name, input_json=input_json))
         if kind is TaskKind.SUB_ORCHESTRATION:
             if action.instance_id and action.instance_id.lower() == self._instance_id.lower():

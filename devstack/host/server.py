@@ -135,18 +135,10 @@ class HostRuntime:
     def describe_functions(self) -> str:
         lines = ["Functions:", ""]
         prefix = f"/{self.app.settings.route_prefix}" if self.app.settings.route_prefix else ""
-        for info in sorted(
-            self.app.functions.values(), key=lambda f: (f.kind is not TriggerKind.HTTP, f.name)
-        ):
+        for info in sorted(self.app.functions.values(), key=lambda f: (f.kind is not TriggerKind.HTTP, f.name)):
             if info.kind is TriggerKind.HTTP and info.route is not None:
-                methods = (
-                    ",".join(sorted(info.methods))
-                    if info.methods
-                    else "GET,POST,PUT,PATCH,DELETE,HEAD,OPTIONS"
-                )
-                lines.append(
-                    f"        {info.name}: [{methods}] {self.url}{prefix}/{info.route.template.strip('/')}"
-                )
+                methods = ",".join(sorted(info.methods)) if info.methods else "GET,POST,PUT,PATCH,DELETE,HEAD,OPTIONS"
+                lines.append(f"        {info.name}: [{methods}] {self.url}{prefix}/{info.route.template.strip('/')}")
             else:
                 lines.append(f"        {info.name}: {info.trigger.type}")
         return "\n".join(lines)
@@ -211,9 +203,7 @@ class HostRuntime:
         )
         kwargs: dict[str, Any] = {info.trigger.name: http_request}
         kwargs.update(self._client_bindings(info))
-        outputs = {
-            b.name: _Out() for b in info.bindings if b.direction.upper() == "OUT" and b.name != "$return"
-        }
+        outputs = {b.name: _Out() for b in info.bindings if b.direction.upper() == "OUT" and b.name != "$return"}
         kwargs.update(outputs)
         try:
             result = await invoke(info, kwargs, self._executor, str(self.app.app_dir or ""))
@@ -250,9 +240,7 @@ class HostRuntime:
                 }
             )
         if path == "/admin/functions" and request.method == "GET":
-            return web.json_response(
-                [{"name": f.name, "trigger": f.trigger.type} for f in self.app.functions.values()]
-            )
+            return web.json_response([{"name": f.name, "trigger": f.trigger.type} for f in self.app.functions.values()])
         if path.startswith("/admin/functions/") and request.method == "POST":
             name = path[len("/admin/functions/") :].strip("/")
             info = self.app.find_function(name)
@@ -264,9 +252,7 @@ class HostRuntime:
             if info.kind is TriggerKind.HTTP:
                 return web.json_response("HTTP functions are invoked at their route.", status=400)
             if info.kind in (TriggerKind.ORCHESTRATION, TriggerKind.ACTIVITY, TriggerKind.ENTITY):
-                return web.json_response(
-                    "Durable functions are started through the Durable HTTP API.", status=400
-                )
+                return web.json_response("Durable functions are started through the Durable HTTP API.", status=400)
             return web.json_response(
                 f"Triggers of type {info.trigger.type} are not supported by the devstack host.", status=501
             )
@@ -290,9 +276,7 @@ class HostRuntime:
                 next_due=schedule.next_after(due),
             )
 
-    async def _run_timer(
-        self, info: FunctionInfo, *, past_due: bool, next_due: datetime | None = None
-    ) -> None:
+    async def _run_timer(self, info: FunctionInfo, *, past_due: bool, next_due: datetime | None = None) -> None:
         now = datetime.now(UTC)
         timer = TimerRequest(
             past_due=past_due,

@@ -171,8 +171,7 @@ class Transaction:
         visible_at: float | None = None,
     ) -> int:
         cursor = self._conn.execute(
-            "INSERT INTO inbox (instance_id, execution_id, kind, task_id, event, visible_at) "
-            "VALUES (?,?,?,?,?,?)",
+            "INSERT INTO inbox (instance_id, execution_id, kind, task_id, event, visible_at) VALUES (?,?,?,?,?,?)",
             (instance_id, execution_id, kind.value, task_id, json.dumps(event), visible_at),
         )
         return int(cursor.lastrowid or 0)
@@ -184,9 +183,7 @@ class Transaction:
         self._conn.execute("DELETE FROM inbox WHERE instance_id = ?", (instance_id,))
 
     def delete_messages_except_raised_events(self, instance_id: str) -> None:
-        self._conn.execute(
-            "DELETE FROM inbox WHERE instance_id = ? AND execution_id IS NOT NULL", (instance_id,)
-        )
+        self._conn.execute("DELETE FROM inbox WHERE instance_id = ? AND execution_id IS NOT NULL", (instance_id,))
 
     def delete_timer(self, instance_id: str, timer_id: int) -> None:
         self._conn.execute(
@@ -292,15 +289,12 @@ class Store:
         return [_row_to_instance(r) for r in self._conn.execute(sql, args)]
 
     def load_history(self, instance_id: str) -> list[Event]:
-        rows = self._conn.execute(
-            "SELECT event FROM history WHERE instance_id = ? ORDER BY seq", (instance_id,)
-        )
+        rows = self._conn.execute("SELECT event FROM history WHERE instance_id = ? ORDER BY seq", (instance_id,))
         return [json.loads(r["event"]) for r in rows]
 
     def visible_messages(self, instance_id: str, now: float) -> list[Message]:
         rows = self._conn.execute(
-            "SELECT * FROM inbox WHERE instance_id = ? AND (visible_at IS NULL OR visible_at <= ?) "
-            "ORDER BY id",
+            "SELECT * FROM inbox WHERE instance_id = ? AND (visible_at IS NULL OR visible_at <= ?) ORDER BY id",
             (instance_id, now),
         )
         return [
@@ -326,9 +320,7 @@ class Store:
         return [r["instance_id"] for r in rows]
 
     def pending_timers(self) -> list[tuple[float, int, str]]:
-        rows = self._conn.execute(
-            "SELECT visible_at, id, instance_id FROM inbox WHERE visible_at IS NOT NULL"
-        )
+        rows = self._conn.execute("SELECT visible_at, id, instance_id FROM inbox WHERE visible_at IS NOT NULL")
         return [(r["visible_at"], r["id"], r["instance_id"]) for r in rows]
 
     def work_items(self) -> list[WorkItem]:

@@ -113,8 +113,9 @@ def test_activity_overrides_run_fakes_under_the_real_names(sample_app: IndexedAp
         seen.append(city)
         return f"fake {city}"
 
-    with DurableEngine.running(sample_app, clock=VirtualClock(), activity_overrides={"say_hello": fake_hello},
-                               verify_replay=True) as engine:
+    with DurableEngine.running(
+        sample_app, clock=VirtualClock(), activity_overrides={"say_hello": fake_hello}, verify_replay=True
+    ) as engine:
         status = engine.wait(engine.start("hello_sequence", {"cities": ["Oslo", "Lima"]}))
 
     assert status.output == ["fake Oslo", "fake Lima"]
@@ -153,8 +154,11 @@ def test_state_in_a_state_dir_survives_an_engine_restart(sample_app: IndexedApp,
 
 
 def test_a_state_dir_serves_one_host_at_a_time(sample_app: IndexedApp, tmp_path: Path) -> None:
-    with DurableEngine.running(sample_app, state_dir=tmp_path), pytest.raises(Exception, match="another host"), \
-            DurableEngine.running(sample_app, state_dir=tmp_path):
+    with (
+        DurableEngine.running(sample_app, state_dir=tmp_path),
+        pytest.raises(Exception, match="another host"),
+        DurableEngine.running(sample_app, state_dir=tmp_path),
+    ):
         pass
 
 

@@ -37,7 +37,10 @@ async def http_status(req: func.HttpRequest, client: df.DurableOrchestrationClie
     status = await client.get_status(req.route_params["instanceId"], show_history=True, show_history_output=True)
     if not status:
         return func.HttpResponse("not found", status_code=404)
-    return func.HttpResponse(json.dumps(status.to_json(), default=str), mimetype="application/json")
+    payload = status.to_json()
+    # The extension sends the history as `historyEvents`; the SDK keeps it under that attribute name.
+    payload["history"] = getattr(status, "historyEvents", None)
+    return func.HttpResponse(json.dumps(payload, default=str), mimetype="application/json")
 
 
 @bp.route(route="manage/{instanceId}/{operation}", methods=["POST"])
