@@ -11,7 +11,7 @@ param roleDefinitionIds array
 
 // An existing server, only referenced as the scope of role assignments: its auditing and threat detection
 // belong to the template that manages it, not to this one.
-resource server 'Microsoft.Sql/servers@2023-08-01-preview' existing = {
+resource server 'Microsoft.Sql/servers@2021-11-01' existing = {
   //checkov:skip=CKV_AZURE_23: Existing resource (not deployed here); auditing is set where the server is managed.
   //checkov:skip=CKV_AZURE_24: Existing resource (not deployed here); audit retention is set where the server is managed.
   //checkov:skip=CKV_AZURE_25: Existing resource (not deployed here); threat detection is set where the server is managed.
