@@ -580,8 +580,10 @@ class EngineCore:
             return
         runtime = self._runtime(instance_id)
         if runtime is None or runtime.status in TERMINAL_STATUSES:
+            # Late messages for a finished (or purged) instance.
             with self.store.transaction() as tx:
                 tx.delete_messages([m.id for m in messages])
+            self._runtimes.pop(instance_id, None)
             return
         terminate = next((m for m in messages if m.kind is MessageKind.TERMINATE), None)
         if terminate is not None:

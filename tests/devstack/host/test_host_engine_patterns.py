@@ -10,7 +10,7 @@ from types import ModuleType
 
 import pytest
 
-from devstack.host import DurableEngine, RuntimeStatus
+from devstack.host import DurableEngine, IndexedApp, RealClock, RuntimeStatus
 from devstack.host.clock import parse_time
 from devstack.host.history import EventType
 
@@ -243,3 +243,21 @@ def test_inputs_of_any_json_type_reach_the_orchestrator(engine: DurableEngine) -
     for value, type_name in (({"a": 1}, "dict"), ([1, 2], "list"), ("text", "str"), (7, "int")):
         status = engine.wait(engine.start("echo_input", value))
         assert status.output == {"input": value, "type": type_name}
+
+
+def test_durable_http_calls_are_reported_as_unsupported(engine: DurableEngine) -> None:
+    status = engine.wait(engine.start("uses_durable_http", None))
+
+    assert status.runtime_status is RuntimeStatus.FAILED
+    assert "CALL_HTTP" in status.output
+    assert "not support" in status.output
+
+
+def test_durable_timers_fire_in_real_time_with_the_real_clock(sample_app: IndexedApp) -> None:
+    with DurableEngine.running(sample_app, clock=RealClock(), verify_replay=True) as engine:
+        started = time.monotonic()
+        status = engine.wait(engine.start("monitor_job", {"job": "quick", "interval_s": 0.3}), timeout=10)
+        elapsed = time.monotonic() - started
+
+    assert status.output["state"] == "done"
+    assert 0.6 <= elapsed < 5  # two real 0.3 s timers

@@ -8,7 +8,7 @@ import uuid
 import pytest
 import requests
 
-from devstack.host import HostServer, RuntimeStatus
+from devstack.host import HostServer, IndexedApp, RuntimeStatus, VirtualClock, run_host
 
 from .conftest import TEST_KEY
 from .helpers import poll_status, wait_until
@@ -294,3 +294,35 @@ def test_inputs_sent_through_the_client_sdk_reach_the_orchestrator(host: HostSer
     final = poll_status(links["statusQueryGetUri"])
 
     assert final.json()["output"]["input"] == payload
+
+
+def test_restart_and_purge_by_creation_time(host: HostServer) -> None:
+    first = _start(host, "hello_sequence", {"cities": ["Again"]})
+    host.engine.wait(first["id"])
+
+    restarted = requests.post(first["restartPostUri"], timeout=5)
+    new_id = restarted.json()["id"]
+    final = poll_status(restarted.json()["statusQueryGetUri"])
+    purged = requests.delete(
+        _webhook(host, "instances/"),
+        params={"code": TEST_KEY, "createdTimeFrom": "2000-01-01T00:00:00.000000Z", "runtimeStatus": "Completed"},
+        timeout=5,
+    )
+    missing_from = requests.delete(_webhook(host, "instances/"), params={"code": TEST_KEY}, timeout=5)
+
+    assert restarted.status_code == 202
+    assert new_id != first["id"]
+    assert final.json()["output"] == ["Hello Again!"]
+    assert purged.status_code == 200
+    assert purged.json()["instancesDeleted"] >= 2
+    assert host.engine.get_status(new_id) is None
+    assert missing_from.status_code == 400
+
+
+def test_a_virtual_clock_driven_over_http_skips_timers_when_the_host_is_idle(sample_app: IndexedApp) -> None:
+    with run_host(sample_app, function_key=TEST_KEY, clock=VirtualClock(auto_advance=True)) as idle_host:
+        links = _start(idle_host, "approval_workflow", {"timeout_hours": 24})
+
+        final = poll_status(links["statusQueryGetUri"], timeout=10)
+
+    assert final.json()["customStatus"] == {"stage": "timed out"}

@@ -291,6 +291,12 @@ def crash_test(context: df.DurableOrchestrationContext):
 
 
 @bp.orchestration_trigger(context_name="context")
+def uses_durable_http(context: df.DurableOrchestrationContext):
+    yield context.call_http("GET", "https://example.com/health")
+    return "unreachable"
+
+
+@bp.orchestration_trigger(context_name="context")
 def uses_unknown_activity(context: df.DurableOrchestrationContext):
     yield context.call_activity("no_such_activity", None)
     return "unreachable"
