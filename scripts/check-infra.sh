@@ -119,6 +119,12 @@ if roles_path.exists():
 if not (root / "azure.yaml").exists():
     failures.append("azure.yaml is missing")
 
+# azd packages the project folder ('.') minus .funcignore: this checker's venv must not ship with the app.
+funcignore = root / ".funcignore"
+ignored = funcignore.read_text(encoding="utf-8").split() if funcignore.exists() else []
+if not any(entry.strip("/") in (".venv-infra", ".venv*") for entry in ignored):
+    print("check-infra: WARNING .funcignore does not list .venv-infra: `azd deploy` would upload the checker's venv")
+
 for failure in failures:
     print(f"check-infra: FAIL {failure}")
 print(f"check-infra: parsed {len(parsed)}/{len(bicep_files)} Bicep files")
