@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -104,6 +105,12 @@ class HostRuntime:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
+    @property
+    def local_url(self) -> str:
+        """How functions in this process reach the host (a wildcard listen address is not a destination)."""
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "", "::") else self.host
+        return f"http://{host}:{self.port}"
+
     async def start(self) -> None:
         await reset_sdk_http_session()
         await self.core.start()
@@ -167,6 +174,9 @@ class HostRuntime:
                 return web.Response(status=401)
             return await self._durable.handle(request, path[len(WEBHOOK_PATH) :])
         if path == RPC_PATH or path.startswith(RPC_PATH + "/"):
+            # The extension's RPC listener only listens on loopback; so does this mount, whatever --host is.
+            if request.remote not in ("127.0.0.1", "::1"):
+                return web.Response(status=404)
             return await self._durable.handle(request, path[len(RPC_PATH) :])
         if path.startswith("/admin/"):
             return await self._admin(request, path)
@@ -210,11 +220,15 @@ class HostRuntime:
         kwargs.update(self._client_bindings(info))
         outputs = {b.name: _Out() for b in info.bindings if b.direction.upper() == "OUT" and b.name != "$return"}
         kwargs.update(outputs)
+        started = time.perf_counter()
         try:
             result = await invoke(info, kwargs, self._executor, str(self.app.app_dir or ""))
         except Exception as error:
             log.error("Executed 'Functions.%s' (Failed): %s\n%s", info.name, error, user_traceback(error))
             return web.Response(status=500)
+        log.info(
+            "Executed 'Functions.%s' (Succeeded, Duration=%dms)", info.name, (time.perf_counter() - started) * 1000
+        )
         if result is None:
             http_out = next((b.name for b in info.bindings if b.type == "http" and b.name in outputs), None)
             result = outputs[http_out].get() if http_out else None
@@ -224,7 +238,7 @@ class HostRuntime:
 
     def _client_bindings(self, info: FunctionInfo) -> dict[str, str]:
         return {
-            b.name: client_binding_json(self.url, b.task_hub or self.task_hub, self.function_key)
+            b.name: client_binding_json(self.local_url, b.task_hub or self.task_hub, self.function_key)
             for b in info.durable_client_bindings
         }
 
