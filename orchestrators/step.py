@@ -13,9 +13,11 @@ import azure.durable_functions as df
 from dr.errors import Failure, StepTimeoutError, parse_failure
 from dr.plan import RetryPolicy
 from dr.run import STEP_ORCHESTRATOR, StepOutcome, StepRunInput
-from dr.steps.base import StepProgress
+from dr.steps.base import TEARDOWN_PROGRESS, StepProgress
 
 bp = df.Blueprint()
+
+TEARDOWN_LIMIT = timedelta(minutes=30)
 
 
 class StepFailed(Exception):
@@ -56,10 +58,7 @@ def recovery_step(context: df.DurableOrchestrationContext) -> Generator[Any, Any
     step = run.context["step"]
     started = context.current_utc_datetime
     if run.operation == "teardown":
-        result = yield from call_with_retry(
-            context, "step_teardown", {"context": _with_now(run, started), "state": run.state}, policy
-        )
-        return dict(result or {})
+        return (yield from _teardown(context, run, policy))
 
     progress = StepProgress()
     calls = 0
@@ -80,9 +79,7 @@ def recovery_step(context: df.DurableOrchestrationContext) -> Generator[Any, Any
                 yield context.create_timer(fire_at)
             if run.deadline is not None and context.current_utc_datetime >= run.deadline:
                 raise StepFailed(
-                    parse_failure(
-                        str(StepTimeoutError(f"step {step['id']!r} did not finish within its timeout"))
-                    ),
+                    parse_failure(str(StepTimeoutError(f"step {step['id']!r} did not finish within its timeout"))),
                     calls,
                 )
             payload = {
@@ -90,9 +87,7 @@ def recovery_step(context: df.DurableOrchestrationContext) -> Generator[Any, Any
                 "state": progress.state,
                 "work_results": results,
             }
-            progress = StepProgress.model_validate(
-                (yield from call_with_retry(context, "step_poll", payload, policy))
-            )
+            progress = StepProgress.model_validate((yield from call_with_retry(context, "step_poll", payload, policy)))
             calls += 1
             context.set_custom_status({"step": step["id"], "summary": progress.summary, "calls": calls})
     except StepFailed as failed:
@@ -124,6 +119,29 @@ def recovery_step(context: df.DurableOrchestrationContext) -> Generator[Any, Any
         state=progress.state,
     )
     return outcome.model_dump(mode="json")
+
+
+def _teardown(
+    context: df.DurableOrchestrationContext, run: StepRunInput, policy: RetryPolicy
+) -> Generator[Any, Any, dict[str, Any]]:
+    """Undo a drill step; an undo that takes time is checked again on timers until done or the deadline."""
+    deadline = context.current_utc_datetime + TEARDOWN_LIMIT
+    payload = {"context": _with_now(run, context.current_utc_datetime), "state": run.state}
+    result = dict((yield from call_with_retry(context, "step_teardown", payload, policy)) or {})
+    while result.get("done") is False:
+        if context.current_utc_datetime >= deadline:
+            raise StepFailed(
+                parse_failure(str(StepTimeoutError(f"teardown still unfinished after {TEARDOWN_LIMIT}: {result}"))),
+                1,
+            )
+        wait = max(float(result.get("poll_after_seconds") or 0), run.min_poll_seconds)
+        yield context.create_timer(context.current_utc_datetime + timedelta(seconds=wait))
+        payload = {
+            "context": _with_now(run, context.current_utc_datetime),
+            "state": {**run.state, TEARDOWN_PROGRESS: result},
+        }
+        result = dict((yield from call_with_retry(context, "step_teardown", payload, policy)) or {})
+    return result
 
 
 def _fan_out(

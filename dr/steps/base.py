@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..plan import STEP_MODELS, StepBase
 
 P = TypeVar("P", bound=StepBase)
+TEARDOWN_PROGRESS = "teardown_progress"
 
 
 class StepContext(BaseModel):
@@ -77,5 +78,10 @@ class StepKind(ABC, Generic[P]):
         raise NotImplementedError(f"{self.kind} does not fan out work items")
 
     def teardown(self, ctx: StepContext, params: P, state: dict[str, Any]) -> dict[str, Any]:
-        """Undo what a drill created (only what this run created). Default: nothing to undo."""
+        """Undo what a drill created (only what this run created). Default: nothing to undo.
+
+        An undo that takes time (deleting a database) returns ``"done": False`` with
+        ``poll_after_seconds``; the orchestrator waits on a timer and calls teardown again with the
+        previous answer in ``state[TEARDOWN_PROGRESS]``, until an answer without ``"done": False``.
+        """
         return {"teardown": "nothing to undo"}

@@ -42,7 +42,7 @@ from ..errors import (
     from_azure_error,
 )
 from ..plan import SqlFailoverGroupStep, SqlGeoRestoreStep
-from .base import StepContext, StepKind, StepProgress
+from .base import TEARDOWN_PROGRESS, StepContext, StepKind, StepProgress
 
 T = TypeVar("T")
 DRILL_SUFFIX = "-drill"
@@ -127,9 +127,7 @@ def _poll_after(status_retry_after: float | None, default: float) -> float:
 
 def _refuse_sync(ctx: StepContext, kind: str) -> None:
     if ctx.mode not in ("failover", "drill"):
-        raise PreconditionError(
-            f"{kind} runs in a failover or a drill, not in mode {ctx.mode!r}", code="WrongMode"
-        )
+        raise PreconditionError(f"{kind} runs in a failover or a drill, not in mode {ctx.mode!r}", code="WrongMode")
 
 
 def _seconds_between(later: datetime, earlier: datetime) -> float:
@@ -262,9 +260,7 @@ class SqlGeoRestore(StepKind[SqlGeoRestoreStep]):
             rpo_estimate_seconds=rpo,
         )
 
-    def _adopt(
-        self, ctx: StepContext, params: SqlGeoRestoreStep, database: Database, target_id: str
-    ) -> StepProgress:
+    def _adopt(self, ctx: StepContext, params: SqlGeoRestoreStep, database: Database, target_id: str) -> StepProgress:
         """The target database exists: continue with it if it is this restore's, refuse it otherwise."""
         origin = _origin(ctx, params, database)
         tags = database.tags or {}
@@ -360,8 +356,11 @@ class SqlGeoRestore(StepKind[SqlGeoRestoreStep]):
         target_id = target.database_id(name)
         client = target.client()
         database = _get_database(client, target, name)
+        started_delete = (state.get(TEARDOWN_PROGRESS) or {}).get("teardown") == "delete started"
         if database is None:
-            return {"teardown": "nothing to delete", "database_id": target_id}
+            return {"teardown": "deleted" if started_delete else "nothing to delete", "database_id": target_id}
+        if started_delete:  # our delete is still running: the orchestrator checks again after a timer
+            return {**state[TEARDOWN_PROGRESS], "status_now": _text(database.status)}
         tags = database.tags or {}
         if tags.get(TAG_RUN) != ctx.run_id or tags.get(TAG_MODE) != "drill":
             return {
@@ -371,9 +370,7 @@ class SqlGeoRestore(StepKind[SqlGeoRestoreStep]):
             }
         what = f"delete drill database {target.server}/{name}"
         try:
-            operation = start_operation(
-                client.databases.begin_delete, target.resource_group, target.server, name
-            )
+            operation = start_operation(client.databases.begin_delete, target.resource_group, target.server, name)
         except HttpResponseError as exc:
             if exc.status_code == 404:
                 return {"teardown": "nothing to delete", "database_id": target_id}
@@ -382,8 +379,12 @@ class SqlGeoRestore(StepKind[SqlGeoRestoreStep]):
                     f"{what}: the database is busy ({exc.reason}); will retry", code="DatabaseBusy"
                 ) from None
             raise from_azure_error(exc, what=what) from None
+        if operation.completed_at_once:
+            return {"teardown": "deleted", "database_id": target_id, "status_before": _text(database.status)}
         return {
-            "teardown": "deleted" if operation.completed_at_once else "delete started",
+            "teardown": "delete started",
+            "done": False,
+            "poll_after_seconds": 5,
             "database_id": target_id,
             "status_before": _text(database.status),
         }
@@ -403,9 +404,7 @@ def _restore_progress(
     if done:
         summary = f"{server}/{name} online ({facts.get('origin')})"
     else:
-        progress = (
-            f", {status.percent_complete:.0f}%" if status and status.percent_complete is not None else ""
-        )
+        progress = f", {status.percent_complete:.0f}%" if status and status.percent_complete is not None else ""
         summary = f"geo-restore into {server}/{name}: {detail['status']}{progress}"
     return StepProgress(
         done=done,
@@ -632,9 +631,7 @@ class SqlFailoverGroup(StepKind[SqlFailoverGroupStep]):
             )
         return self._progress(current, role=role, status=status)
 
-    def _progress(
-        self, state: FailoverState, *, role: str | None, status: OperationStatus | None
-    ) -> StepProgress:
+    def _progress(self, state: FailoverState, *, role: str | None, status: OperationStatus | None) -> StepProgress:
         ref = SqlRef.parse(state.failover_group_id)
         done = role == "Primary"
         detail = {**state.facts, "status": "done" if done else (status.status if status else "InProgress")}
@@ -707,8 +704,7 @@ def failover_group_facts(
     databases = [str(d).rstrip("/").rsplit("/", 1)[-1] for d in group.databases or []]
     facts: dict[str, Any] = {
         "operation": "failover group",
-        "failover_group_id": group.id
-        or ref.database_id(ref.child or "").replace("/databases/", "/failoverGroups/"),
+        "failover_group_id": group.id or ref.database_id(ref.child or "").replace("/databases/", "/failoverGroups/"),
         "server": ref.server,
         "location": group.location,
         "replication_role": _text(group.replication_role),
@@ -724,9 +720,7 @@ def failover_group_facts(
     for name in databases:
         try:
             links = list(
-                client.replication_links.list_by_database(
-                    ref.resource_group, ref.server, name, **ARM_CALL_OPTIONS
-                )
+                client.replication_links.list_by_database(ref.resource_group, ref.server, name, **ARM_CALL_OPTIONS)
             )
         except Exception:  # no links readable (partner region down, throttled): fall back to the bound below
             unreadable.append(name)
@@ -741,9 +735,7 @@ def failover_group_facts(
         facts["replication_links_unreadable"] = unreadable
     seeding = sorted(name for name, link_state in link_states.items() if link_state in ("SEEDING", "PENDING"))
     if seeding:
-        warnings.append(
-            f"database(s) {', '.join(seeding)} still seeding: the secondary does not hold all data yet"
-        )
+        warnings.append(f"database(s) {', '.join(seeding)} still seeding: the secondary does not hold all data yet")
     grace_minutes = endpoint.failover_with_data_loss_grace_period_minutes if endpoint else None
     if grace_minutes is None and endpoint is not None:
         hours = endpoint.get("gracePeriodWithDataLossHours")  # the older API's name for the same setting

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from devstack.host import RuntimeStatus
-from tests.alert_samples import CONTEXTS, alert
+from devstack.alert_samples import CONTEXTS, alert
 
 from .conftest import Stack
 

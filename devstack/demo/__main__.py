@@ -1,0 +1,3 @@
+from devstack.demo.runner import main
+
+raise SystemExit(main())

@@ -1,0 +1,319 @@
+"""`make demo`: a whole failover (or drill) of the demo shop on the local stack, watched over HTTP.
+
+Failover: seed the estate, run the standing blob sync once, change some primary blobs afterwards (the data
+a real outage loses), take East US down (SQL, Traffic Manager, the app, the primary storage account), POST a
+Resource Health alert to /api/alerts, follow the run on the status API, approve it, and print a summary.
+Drill: start a drill over the operator API, then check that production is untouched and teardown removed
+everything the drill created. The last line printed is the path of the JSON report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from devstack.alert_samples import STORAGE_ID, alert
+from devstack.stack import ROOT, LocalStack
+
+PLAN = "shop-demo"
+PRIMARY_REGION = "eastus"
+CONTAINERS = {"images": 240, "invoices": 60}
+SQL_RG = "shop-wus"
+SQL_SERVER = "shop-wus"
+TERMINAL = ("Completed", "Failed", "Terminated", "Canceled")
+
+Say = Callable[[str], None]
+
+
+@dataclass
+class DemoResult:
+    mode: str
+    run_id: str
+    report: dict[str, Any]
+    report_path: Path
+    synced_at: datetime | None = None
+    changed_after_sync: list[str] = field(default_factory=list)
+    checks: dict[str, bool] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.report.get("status") == "Succeeded" and all(self.checks.values())
+
+
+class Api:
+    """The operator's view: plain HTTP with the function key, as curl would do it."""
+
+    def __init__(self, url: str, key: str) -> None:
+        self.url = url
+        self.session = requests.Session()
+        self.session.headers["x-functions-key"] = key
+
+    def call(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        return self.session.request(method, f"{self.url}{path}", timeout=60, **kwargs)
+
+    def json(self, method: str, path: str, expect: tuple[int, ...], **kwargs: Any) -> Any:
+        response = self.call(method, path, **kwargs)
+        if response.status_code not in expect:
+            raise RuntimeError(f"{method} {path}: HTTP {response.status_code}: {response.text[:500]}")
+        return response.json() if response.content else None
+
+
+# -- the estate ---------------------------------------------------------------------------------------
+
+
+def seed_blobs(stack: LocalStack) -> int:
+    """A few hundred blobs of varied names, sizes, content settings and metadata on the primary."""
+    from azure.storage.blob import ContentSettings
+
+    rng = random.Random(7)
+    service = stack.blob_service("primary")
+    total = 0
+    for container_name, count in CONTAINERS.items():
+        container = service.get_container_client(container_name)
+        container.create_container()
+        for n in range(count):
+            if container_name == "images":
+                folder = rng.choice(["products", "banners", "users/avatars"])
+                name = f"{folder}/{n:04d} {rng.choice(['café', 'shoe', 'bag'])}.png"
+                size = rng.choice([512, 2048, 16 * 1024, 200 * 1024])
+                settings = ContentSettings(content_type="image/png", cache_control="public, max-age=86400")
+            else:
+                name = f"2026/{rng.randint(1, 11):02d}/invoice-{n:05d}.pdf"
+                size = rng.choice([4 * 1024, 40 * 1024])
+                settings = ContentSettings(content_type="application/pdf", content_disposition="attachment")
+            container.upload_blob(
+                name, rng.randbytes(size), content_settings=settings, metadata={"origin": "demo", "n": str(n)}
+            )
+            total += 1
+    return total
+
+
+def change_primary(stack: LocalStack) -> list[str]:
+    """Writes after the last sync: the data a regional outage loses."""
+    service = stack.blob_service("primary")
+    images = service.get_container_client("images")
+    invoices = service.get_container_client("invoices")
+    names = [blob.name for blob in images.list_blobs()][:5]
+    for name in names:
+        images.upload_blob(name, b"edited after the last sync", overwrite=True)
+    added = [f"2026/11/late-invoice-{n}.pdf" for n in range(3)]
+    for name in added:
+        invoices.upload_blob(name, b"%PDF-1.7 late", overwrite=True)
+    return [f"images/{n}" for n in names] + [f"invoices/{n}" for n in added]
+
+
+def snapshot_secondary(stack: LocalStack, containers: list[str]) -> dict[str, dict[str, str]]:
+    service = stack.blob_service("secondary")
+    snapshot: dict[str, dict[str, str]] = {}
+    for container in containers:
+        client = service.get_container_client(container)
+        if client.exists():
+            snapshot[container] = {b.name: str(b.etag) for b in client.list_blobs()}
+    return snapshot
+
+
+# -- running and watching -----------------------------------------------------------------------------
+
+
+def run_standing_sync(api: Api, say: Say) -> datetime:
+    """Run the timer-triggered sync now (func's admin route), and wait for it."""
+    started = datetime.now(UTC)
+    api.json("POST", "/admin/functions/standing_sync_timer", (202,), json={"input": ""})
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        status = api.call("GET", "/runtime/webhooks/durabletask/instances/standing-sync")
+        if status.status_code in (200, 202) and status.json().get("runtimeStatus") in TERMINAL:
+            body = status.json()
+            if body["runtimeStatus"] != "Completed" or body["output"].get("failed"):
+                raise RuntimeError(f"standing sync did not succeed: {json.dumps(body.get('output'))[:500]}")
+            for step in body["output"]["steps"]:
+                say(f"  sync {step['plan']}/{step['step']}: {step['status']} — {step['summary']}")
+            return started
+        time.sleep(0.3)
+    raise RuntimeError("standing sync did not finish within 300 s")
+
+
+def _step_line(step: dict[str, Any]) -> str:
+    elapsed = f"{step['elapsed_seconds']:.1f}s" if step.get("elapsed_seconds") is not None else "-"
+    summary = f" — {step['summary'][:70]}" if step.get("summary") else ""
+    return f"    {step['id']:<10} {step['status']:<10} {elapsed:>7}{summary}"
+
+
+def watch(api: Api, run_id: str, say: Say, *, approver: str = "demo-approver", timeout: float = 600) -> dict[str, Any]:
+    """Follow the run on the status API, approving when the plan asks; returns the final view."""
+    shown: tuple[Any, ...] = ()
+    approved = False
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        view = api.json("GET", f"/api/recoveries/{run_id}", (200,))
+        # Print when something an operator cares about changed (not merely the elapsed seconds).
+        state = (view["phase"], tuple((s["status"], s["summary"]) for s in view["steps"]))
+        if state != shown:
+            lines = [f"  [{time.monotonic() - started:6.1f}s] {view['runtime_status']} · phase {view['phase']}"]
+            say("\n".join(lines + [_step_line(step) for step in view["steps"]]))
+            shown = state
+        if view["phase"] == "awaiting_approval" and not approved:
+            api.json(
+                "POST",
+                f"/api/recoveries/{run_id}/approve",
+                (202,),
+                json={"by": approver, "reason": "East US is down; failing over"},
+            )
+            say(f"  approved by {approver}")
+            approved = True
+        if view["runtime_status"] in TERMINAL and view.get("phase") in ("done", None):
+            return dict(view)
+        time.sleep(0.4)
+    raise RuntimeError(f"run {run_id} did not finish within {timeout:.0f} s")
+
+
+def summary_table(report: dict[str, Any]) -> list[str]:
+    lines = [f"  {'step':<10} {'kind':<25} {'status':<10} {'duration':>9}  detail", "  " + "-" * 96]
+    for step in report["steps"]:
+        duration = "-"
+        if step["started_at"] and step["finished_at"]:
+            seconds = (_time(step["finished_at"]) - _time(step["started_at"])).total_seconds()
+            duration = f"{seconds:.1f}s"
+        detail = step["detail"].get("summary") or (step["detail"].get("error") or {}).get("message", "")
+        lines.append(f"  {step['id']:<10} {step['kind']:<25} {step['status']:<10} {duration:>9}  {str(detail)[:60]}")
+    rto = report.get("rto_seconds")
+    rpo = report.get("rpo_estimate_seconds")
+    lines.append("  " + "-" * 96)
+    lines.append(
+        f"  status {report['status']} · RTO {f'{rto:.1f}s' if rto is not None else 'n/a'} (trigger → last step done)"
+    )
+    lines.append(f"  estimated data loss (RPO) {f'{rpo:.1f}s' if rpo is not None else 'none known'}")
+    for warning in report.get("warnings", [])[:5]:
+        lines.append(f"  warning: {warning[:110]}")
+    return lines
+
+
+def _time(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+# -- the two scenarios --------------------------------------------------------------------------------
+
+
+def failover(stack: LocalStack, api: Api, say: Say) -> DemoResult:
+    say(f"seeded {seed_blobs(stack)} blobs on the primary (containers {', '.join(CONTAINERS)})")
+    say("standing sync (the timer's job between disasters):")
+    synced_at = run_standing_sync(api, say)
+    time.sleep(1.1)  # blob Last-Modified has 1-second resolution
+    changed = change_primary(stack)
+    say(f"{len(changed)} primary blobs changed after the sync (the data the outage will cost)")
+    stack.region_outage(PRIMARY_REGION)
+    say(f"OUTAGE: {PRIMARY_REGION} is down (SQL, Traffic Manager endpoints, app, primary storage account)")
+    fired = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    document = alert(
+        "Resource Health",
+        alertId=f"/subscriptions/00000000-0000-0000-0000-000000000001/providers/Microsoft.AlertsManagement/alerts/demo-{int(time.time())}",
+        firedDateTime=fired,
+        alertTargetIDs=[STORAGE_ID.lower()],
+    )
+    started = api.json("POST", "/api/alerts", (202,), json=document)
+    run_id = started["id"]
+    say(f"alert 'shop-primary-down' posted → run {run_id}")
+    view = watch(api, run_id, say)
+    report = view["report"] or api.json("GET", f"/api/recoveries/{run_id}/report", (200,))
+    return DemoResult("failover", run_id, report, Path(), synced_at=synced_at, changed_after_sync=changed)
+
+
+def drill(stack: LocalStack, api: Api, say: Say) -> DemoResult:
+    say(f"seeded {seed_blobs(stack)} blobs on the primary (containers {', '.join(CONTAINERS)})")
+    run_standing_sync(api, say)
+    sql = stack.sql_client()
+    before = {
+        "secondary": snapshot_secondary(stack, list(CONTAINERS)),
+        "fog": sql.failover_groups.get(SQL_RG, SQL_SERVER, "shop-fog").replication_role,
+        "tm": _endpoints(stack, "shop"),
+        "tm_drill": _endpoints(stack, "shop-drill"),
+        "databases": sorted(db.name for db in sql.databases.list_by_server(SQL_RG, SQL_SERVER)),
+    }
+    started = api.json(
+        "POST", "/api/recoveries", (202,), json={"plan": PLAN, "mode": "drill", "reason": "weekly drill"}
+    )
+    run_id = started["id"]
+    say(f"drill started → run {run_id}")
+    view = watch(api, run_id, say)
+    report = view["report"] or api.json("GET", f"/api/recoveries/{run_id}/report", (200,))
+    secondary = stack.blob_service("secondary")
+    checks = {
+        "production blobs on the secondary unchanged": snapshot_secondary(stack, list(CONTAINERS))
+        == before["secondary"],
+        "drill containers deleted": not any(secondary.get_container_client(f"{c}-drill").exists() for c in CONTAINERS),
+        "failover group untouched": sql.failover_groups.get(SQL_RG, SQL_SERVER, "shop-fog").replication_role
+        == before["fog"],
+        "production Traffic Manager profile untouched": _endpoints(stack, "shop") == before["tm"],
+        "test profile restored": _endpoints(stack, "shop-drill") == before["tm_drill"],
+        "drill database deleted": sorted(db.name for db in sql.databases.list_by_server(SQL_RG, SQL_SERVER))
+        == before["databases"],
+    }
+    for check, passed in checks.items():
+        say(f"  {'✔' if passed else '✘'} {check}")
+    return DemoResult("drill", run_id, report, Path(), checks=checks)
+
+
+def _endpoints(stack: LocalStack, profile: str) -> list[tuple[str, str, int | None]]:
+    from azure.mgmt.trafficmanager import TrafficManagerManagementClient
+
+    from devstack.arm import StaticTokenCredential
+    from devstack.stack import SUBSCRIPTION_ID
+
+    assert stack.arm is not None
+    client = TrafficManagerManagementClient(
+        StaticTokenCredential(), SUBSCRIPTION_ID, base_url=stack.arm.url, connection_verify=str(stack.arm.ca_path)
+    )
+    found = client.profiles.get("shop-global", profile)
+    return sorted((e.name, e.endpoint_status, e.priority) for e in found.endpoints or [])
+
+
+def run_demo(mode: str, *, state_dir: Path, say: Say = print) -> DemoResult:
+    say(f"starting the local stack in {state_dir} …")
+    with LocalStack(state_dir=state_dir, timers=False) as stack:
+        assert stack.info is not None
+        assert stack.host is not None
+        azurite = stack.info.storage_accounts["primary"].blob_endpoint.rsplit("/", 1)[0]
+        say(f"  host {stack.info.host_url} · ARM emulator {stack.info.arm_url} · Azurite via {azurite}")
+        api = Api(stack.info.host_url, stack.info.function_key)
+        result = failover(stack, api, say) if mode == "failover" else drill(stack, api, say)
+    reports = state_dir / "reports"
+    reports.mkdir(parents=True, exist_ok=True)
+    result.report_path = (reports / f"{result.run_id}.json").resolve()
+    result.report_path.write_text(json.dumps(result.report, indent=2))
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m devstack.demo", description=__doc__.split("\n")[0])
+    parser.add_argument("--mode", choices=("failover", "drill"), default="failover")
+    parser.add_argument("--state-dir", type=Path, default=None, help="default: .devstack/demo-<mode>-<time>")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("DR_STEP_POLL_MIN_SECONDS", "0.5")
+    state_dir = args.state_dir or ROOT / ".devstack" / f"demo-{args.mode}-{datetime.now(UTC):%Y%m%dT%H%M%S}"
+
+    def say(text: str) -> None:
+        print(text, flush=True)
+
+    try:
+        result = run_demo(args.mode, state_dir=state_dir, say=say)
+    except Exception as exc:
+        print(f"demo failed: {exc}", file=sys.stderr)
+        return 1
+    say("")
+    say(f"{args.mode} of plan {PLAN}:")
+    for line in summary_table(result.report):
+        say(line)
+    say(str(result.report_path))
+    return 0 if result.ok else 1
