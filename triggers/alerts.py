@@ -19,7 +19,7 @@ from dr.plan import load_catalog
 from dr.run import RECOVERY_ORCHESTRATOR, run_id_prefix
 from dr.settings import get_settings
 
-from .http import error_response, json_response, log, management_urls
+from .http import error_response, json_response, log, run_links
 
 bp = df.Blueprint()
 
@@ -84,7 +84,7 @@ async def alerts(req: func.HttpRequest, client: df.DurableOrchestrationClient) -
                 continue
             await client.start_new(RECOVERY_ORCHESTRATOR, instance_id, run.model_dump(mode="json"))
             log.info("alert %s started run %s of plan %s", essentials.alert_rule, instance_id, plan.name)
-            started.append({"plan": plan.name, **management_urls(client, instance_id)})
+            started.append({"plan": plan.name, **run_links(req, instance_id)})
     except Exception as exc:  # the Durable backend, not the caller: let the action group retry
         log.exception("could not start a run for alert %s", essentials.alert_rule)
         return error_response(TransientError(f"could not start the run: {type(exc).__name__}", code="StartFailed"))
@@ -92,4 +92,4 @@ async def alerts(req: func.HttpRequest, client: df.DurableOrchestrationClient) -
         first = ignored[0]
         return json_response({"ignored": first["ignored"], "id": first["id"], "details": ignored})
     body = {**started[0], "runs": started, "ignored": ignored}
-    return json_response(body, 202, {"Location": started[0]["statusQueryGetUri"], "Retry-After": "10"})
+    return json_response(body, 202, {"Location": started[0]["statusUri"], "Retry-After": "10"})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 import azure.functions as func
 
@@ -46,6 +47,19 @@ def error_response(exc: DrError) -> func.HttpResponse:
     return json_response({"error": {"code": exc.code, "message": exc.message}}, status)
 
 
-def management_urls(client: Any, instance_id: str) -> dict[str, str]:
-    payload: dict[str, str] = client.create_http_management_payload(instance_id)
-    return payload
+def run_links(req: func.HttpRequest, instance_id: str) -> dict[str, str]:
+    """Where the caller follows a run: this API's own routes, which take the caller's function key.
+
+    Not the Durable extension's management URLs: those embed the extension's system key, and a key has
+    no place in a response body (or the logs that keep it).
+    """
+    parts = urlsplit(req.url)
+    base = f"{parts.scheme}://{parts.netloc}/api/recoveries/{quote(instance_id, safe='')}"
+    return {
+        "id": instance_id,
+        "statusUri": base,
+        "reportUri": f"{base}/report",
+        "approveUri": f"{base}/approve",
+        "rejectUri": f"{base}/reject",
+        "cancelUri": f"{base}/cancel",
+    }

@@ -26,7 +26,7 @@ from dr.run import (
 from dr.settings import Settings, get_settings
 from dr.views import as_json_object, run_view
 
-from .http import error_response, json_response, log, management_urls
+from .http import error_response, json_response, log, run_links
 
 bp = df.Blueprint()
 
@@ -78,11 +78,11 @@ async def start_recovery(req: func.HttpRequest, client: df.DurableOrchestrationC
     except DrError as exc:
         return error_response(exc)
     log.info("operator %s started %s run %s of plan %s", run.requested_by, request.mode, instance_id, plan.name)
-    urls = management_urls(client, instance_id)
+    links = run_links(req, instance_id)
     return json_response(
-        {**urls, "plan": plan.name, "mode": request.mode},
+        {**links, "plan": plan.name, "mode": request.mode},
         202,
-        {"Location": f"{req.url.split('?')[0].rstrip('/')}/{instance_id}", "Retry-After": "5"},
+        {"Location": links["statusUri"], "Retry-After": "5"},
     )
 
 

@@ -14,10 +14,10 @@ import pytest
 import requests
 import yaml
 
+from devstack.alert_samples import PRIMARY_RG
 from devstack.azurite import Azurite
 from devstack.host import HostServer, run_host
 from dr.clients import reset_for_tests
-from devstack.alert_samples import PRIMARY_RG
 from tests.health_server import HealthServer, health_server
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -21,7 +21,9 @@ def start(stack: Stack, plan: str = "shop", mode: str = "drill", **extra: Any) -
     assert response.status_code == 202, response.text
     body = response.json()
     assert body["plan"] == plan and body["mode"] == mode
-    assert body["statusQueryGetUri"] and body["sendEventPostUri"] and body["terminatePostUri"]
+    assert body["statusUri"].endswith(f"/api/recoveries/{body['id']}")
+    assert body["approveUri"] == body["statusUri"] + "/approve" and body["cancelUri"] == body["statusUri"] + "/cancel"
+    assert "code=" not in response.text  # no key in a response body
     return str(body["id"])
 
 

@@ -5,10 +5,10 @@ from typing import Any
 
 import pytest
 
+from devstack.alert_samples import CONTEXTS, PRIMARY_RG, alert
 from dr.alert import MAX_ALERT_BYTES, alert_fingerprint, matching_plans, parse_alert_body, plan_matches
 from dr.errors import InvalidInputError
 from dr.plan import parse_plan
-from devstack.alert_samples import CONTEXTS, PRIMARY_RG, alert
 
 
 def body(document: Any) -> bytes:
