@@ -188,6 +188,7 @@ class EngineCore:
         self._runtimes: dict[str, _Runtime] = {}
         self._episode_handles: dict[str, asyncio.TimerHandle] = {}
         self._first_pending: dict[str, float] = {}
+        self._replay_seconds: dict[str, float] = {}
         self._inflight: dict[str, int] = {}
         self._activity_tasks: set[asyncio.Task[None]] = set()
         self._timers: list[tuple[float, int, str]] = []
@@ -451,7 +452,9 @@ class EngineCore:
         if self._inflight.get(instance_id, 0) == 0:
             delay = 0.0
         else:
-            delay = min(self._batch_quiet, max(0.0, first + self._batch_max - now))
+            # Never replay more often than replaying costs: keeps the loop free for completions.
+            window = max(self._batch_max, 2 * self._replay_seconds.get(instance_id, 0.0))
+            delay = min(self._batch_quiet, max(0.0, first + window - now))
         handle = self._episode_handles.pop(instance_id, None)
         if handle is not None:
             handle.cancel()
@@ -687,6 +690,7 @@ class EngineCore:
         except (NonDeterminismError, UnsupportedActionError) as error:
             replay_error = str(error)
         self.stats.episodes += 1
+        self._replay_seconds[row.instance_id] = time.perf_counter() - started
         self.stats.samples.append(EpisodeSample(len(runtime.history) + len(new_events), time.perf_counter() - started))
         custom_status = state.custom_status
         if replay_error is not None:
@@ -881,6 +885,7 @@ class EngineCore:
                 tx.add_message(notify[0], MessageKind.EVENT, notify[2], execution_id=notify[1])
         runtime.extend(events)
         self._runtimes.pop(row.instance_id, None)
+        self._replay_seconds.pop(row.instance_id, None)
         if notify is not None:
             self._mark_ready(notify[0])
         if status is RuntimeStatus.FAILED:
