@@ -1,0 +1,137 @@
+"""End to end: the demo's failover and drill on the whole local stack, driven only over HTTP, then the
+world inspected with real clients (Azurite, the ARM emulator's SDK view, the app's public health)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from devstack.demo.runner import CONTAINERS, Api, DemoResult, drill, failover
+from devstack.stack import LocalStack
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[LocalStack]:
+    with LocalStack(state_dir=tmp_path / "stack", timers=False) as running:
+        yield running
+
+
+def _api(stack: LocalStack) -> Api:
+    assert stack.info is not None
+    return Api(stack.info.host_url, stack.info.function_key)
+
+
+def _contents(stack: LocalStack, account: str, container: str) -> dict[str, tuple[str, str | None, dict[str, str]]]:
+    client = stack.blob_service(account).get_container_client(container)
+    found = {}
+    for blob in client.list_blobs(include=["metadata"]):
+        data = client.download_blob(blob.name).readall()
+        found[blob.name] = (hashlib.sha256(data).hexdigest(), blob.content_settings.content_type, dict(blob.metadata))
+    return found
+
+
+def _time(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def test_alert_driven_failover_end_to_end(stack: LocalStack) -> None:
+    said: list[str] = []
+    result: DemoResult = failover(stack, _api(stack), said.append)
+    report = result.report
+    assert report["status"] == "Succeeded", report
+    for key in (
+        "instance_id",
+        "plan",
+        "mode",
+        "status",
+        "trigger",
+        "started_at",
+        "finished_at",
+        "rto_seconds",
+        "rpo_estimate_seconds",
+        "steps",
+    ):
+        assert key in report
+    assert report["trigger"]["source"] == "alert" and report["trigger"]["monitoring_service"] == "Resource Health"
+    assert {s["status"] for s in report["steps"]} == {"succeeded"}
+    assert report["rto_seconds"] > 0
+    stored = _api(stack).json("GET", f"/api/recoveries/{result.run_id}/report", (200,))
+    assert stored["steps"] == report["steps"]
+
+    # Blobs: everything as of the last sync is on the secondary, identical (bytes, content type, metadata);
+    # what changed after the sync is not (the primary was unreachable at failover) and the RPO covers it.
+    changed = set(result.changed_after_sync)
+    for container in CONTAINERS:
+        primary = _contents(stack, "primary", container)
+        secondary = _contents(stack, "secondary", container)
+        for name, (digest, content_type, metadata) in primary.items():
+            if f"{container}/{name}" in changed:
+                assert secondary.get(name, ("",))[0] != digest, f"{name} was changed after the sync"
+                continue
+            assert secondary[name][0] == digest, name
+            assert secondary[name][1] == content_type
+            assert {k: v for k, v in secondary[name][2].items() if not k.startswith("dr_")} == metadata
+    first_change = min(
+        _time(b.last_modified.isoformat())
+        for b in stack.blob_service("primary").get_container_client("images").list_blobs()
+        if f"images/{b.name}" in changed
+    )
+    blob_steps = [s for s in report["steps"] if s["kind"] == "blob_backup"]
+    for step in blob_steps:
+        detail = step["detail"]
+        assert detail["source_unavailable"] and detail["warnings"]
+        assert _time(detail["last_sync_at"]) <= first_change
+        window = (_time(report["trigger"]["fired_at"]) - _time(detail["last_sync_at"])).total_seconds()
+        assert detail["rpo_estimate_seconds"] >= window - 1
+    assert report["rpo_estimate_seconds"] >= max(s["detail"]["rpo_estimate_seconds"] for s in blob_steps)
+
+    # Database: the geo-restored database is online on the secondary server, the group primary there.
+    sql = stack.sql_client()
+    orders = sql.databases.get("shop-wus", "shop-wus", "orders")
+    assert orders.status == "Online" and orders.create_mode in (None, "Recovery")
+    assert sql.failover_groups.get("shop-wus", "shop-wus", "shop-fog").replication_role == "Primary"
+
+    # Traffic: DNS answers with the secondary, the primary endpoint is disabled, the public name is healthy.
+    assert stack.arm is not None and stack.info is not None
+    assert stack.arm.resolve(_profile_id("shop")).endpoint == "shop-wus"
+    public = requests.get(f"{stack.info.apps_url}/shop/health", timeout=5)
+    assert public.status_code == 200 and public.json()["region"] == "westus"
+    profile = _endpoints(stack)
+    assert profile["shop-eus"] == "Disabled" and profile["shop-wus"] == "Enabled"
+    assert any("approved by" in line for line in said)
+
+
+def test_drill_changes_nothing_in_production_and_cleans_up(stack: LocalStack) -> None:
+    said: list[str] = []
+    result = drill(stack, _api(stack), said.append)
+    assert result.report["status"] == "Succeeded", result.report
+    assert result.checks and all(result.checks.values()), result.checks
+    teardowns = {s["id"]: s["detail"].get("teardown") for s in result.report["steps"]}
+    assert teardowns["orders-db"]["teardown"] == "deleted"
+
+
+def _profile_id(name: str) -> str:
+    from devstack.stack import PUBLIC_NAMES
+
+    return PUBLIC_NAMES[name]
+
+
+def _endpoints(stack: LocalStack) -> dict[str, Any]:
+    from azure.mgmt.trafficmanager import TrafficManagerManagementClient
+
+    from devstack.arm import StaticTokenCredential
+    from devstack.stack import SUBSCRIPTION_ID
+
+    assert stack.arm is not None
+    client = TrafficManagerManagementClient(
+        StaticTokenCredential(), SUBSCRIPTION_ID, base_url=stack.arm.url, connection_verify=str(stack.arm.ca_path)
+    )
+    return {e.name: e.endpoint_status for e in client.profiles.get("shop-global", "shop").endpoints}
