@@ -261,3 +261,17 @@ def test_durable_timers_fire_in_real_time_with_the_real_clock(sample_app: Indexe
 
     assert status.output["state"] == "done"
     assert 0.6 <= elapsed < 5  # two real 0.3 s timers
+
+
+def test_interleaved_retries_keep_sequence_numbers_in_step_with_the_sdk(engine: DurableEngine) -> None:
+    keys = [f"storm-{uuid.uuid4()}" for _ in range(4)]
+
+    status = engine.wait(engine.start("retry_storm", {"keys": keys}))
+
+    # verify_replay (on in these fixtures) compared the host's numbering with the SDK's at every episode.
+    assert status.runtime_status is RuntimeStatus.COMPLETED, status.output
+    assert status.output["gathered"] == ["succeeded on attempt 4", "succeeded on attempt 2", "Hello in between!", 10]
+    assert status.output["first"] == "succeeded on attempt 3" or status.output["first"] == "succeeded on attempt 2"
+    assert status.output["after"] == "Hello after the storm!"
+    assert len(of_type(status.history, EventType.TASK_FAILED)) >= 6
+    assert_well_formed(status.history)

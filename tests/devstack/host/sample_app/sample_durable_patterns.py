@@ -291,6 +291,32 @@ def crash_test(context: df.DurableOrchestrationContext):
 
 
 @bp.orchestration_trigger(context_name="context")
+def retry_storm(context: df.DurableOrchestrationContext):
+    """Retries interleaved with other work inside task_all and task_any: sequence numbers of retry timers
+    and new attempts mix with everything else."""
+    keys = context.get_input()["keys"]
+    fast = df.RetryOptions(first_retry_interval_in_milliseconds=1000, max_number_of_attempts=4)
+    slow = df.RetryOptions(first_retry_interval_in_milliseconds=3000, max_number_of_attempts=3)
+    gathered = yield context.task_all(
+        [
+            context.call_activity_with_retry("flaky", fast, {"key": keys[0], "fail_times": 3}),
+            context.call_activity_with_retry("flaky", slow, {"key": keys[1], "fail_times": 1}),
+            context.call_activity("say_hello", "in between"),
+            context.call_sub_orchestrator_with_retry("child_orchestrator", fast, {"value": 5}),
+            context.create_timer(context.current_utc_datetime + timedelta(seconds=2)),
+        ]
+    )
+    first = yield context.task_any(
+        [
+            context.call_activity_with_retry("flaky", fast, {"key": keys[2], "fail_times": 2}),
+            context.call_activity_with_retry("flaky", slow, {"key": keys[3], "fail_times": 1}),
+        ]
+    )
+    after = yield context.call_activity("say_hello", "after the storm")
+    return {"gathered": gathered[:4], "first": first.result, "after": after}
+
+
+@bp.orchestration_trigger(context_name="context")
 def uses_durable_http(context: df.DurableOrchestrationContext):
     yield context.call_http("GET", "https://example.com/health")
     return "unreachable"
