@@ -43,6 +43,9 @@ if TYPE_CHECKING:
 SYNC_COPY_LIMIT = 256 * 1024 * 1024  # larger blobs take the asynchronous Copy Blob path
 MAX_FAILURE_NAMES = 5
 _SOURCE_DOWN_STATUS = {408, 500, 502, 503, 504}
+# A condition of ours failed (not, say, a lease on the target): an earlier attempt did the copy, or the
+# source or the target changed since the listing.
+_CONDITION_CODES = {"ConditionNotMet", "SourceConditionNotMet", "TargetConditionNotMet", "BlobAlreadyExists"}
 
 # Target endpoints that answered 501 to Put Blob From URL (Azurite): they get Copy Blob instead.
 _NO_PUT_BLOB_FROM_URL: set[str] = set()
@@ -60,12 +63,15 @@ def source_is_down(exc: BaseException) -> bool:
     return isinstance(exc, HttpResponseError) and (exc.status_code or 0) in _SOURCE_DOWN_STATUS
 
 
+def error_code(exc: HttpResponseError) -> str:
+    raw = getattr(exc, "error_code", None) or getattr(getattr(exc, "error", None), "code", None)
+    return str(getattr(raw, "value", raw) or f"Http{exc.status_code}")
+
+
 def describe(exc: BaseException) -> str:
     """A short, secret-free reason for a report: the service's error code and status."""
     if isinstance(exc, HttpResponseError):
-        raw = getattr(exc, "error_code", None) or getattr(getattr(exc, "error", None), "code", None)
-        code = str(getattr(raw, "value", raw) or f"Http{exc.status_code}")
-        return f"{code} (HTTP {exc.status_code})"
+        return f"{error_code(exc)} (HTTP {exc.status_code})"
     if isinstance(exc, ServiceRequestError | ServiceResponseError):
         return f"connection failed ({type(exc).__name__})"
     return redact(f"{type(exc).__name__}: {exc}")[:200]
@@ -73,6 +79,7 @@ def describe(exc: BaseException) -> str:
 
 async def server_side_copy(
     dest: BlobClient,
+    source: ContainerClient,
     authorizer: SourceAuthorizer,
     blob: BlobInfo,
     *,
@@ -86,9 +93,13 @@ async def server_side_copy(
     the source, and the service checks the bytes against the source's MD5. Larger blobs and page/append
     blobs use Copy Blob, which Azure may leave ``pending`` (the caller polls it).
 
-    AZURITE FALLBACK (the only one): Azurite answers 501 to Put Blob From URL, so an endpoint that does is
-    remembered and gets Copy Blob from then on; Azurite finishes a Copy Blob before it answers (never
-    ``pending``), so there the pending path is only reached in Azure.
+    AZURITE FALLBACKS (only for an endpoint that answered 501 to Put Blob From URL, i.e. the emulator):
+    1. Put Blob From URL is not implemented there: such an endpoint is remembered and gets Copy Blob from
+       then on. Azurite finishes a Copy Blob before it answers (never ``pending``), so the pending path is
+       only reached in Azure.
+    2. Azurite fails (500) any copy whose source has Content-Encoding gzip or deflate: checking the source,
+       it inflates an empty body. Those blobs are copied through this process instead (download, upload
+       with the same settings); in Azure the service copies them like any other.
     """
     conditions: dict[str, Any] = {}
     if target_etag and not unconditional:
@@ -116,6 +127,9 @@ async def server_side_copy(
             if exc.status_code != 501:
                 raise
             _NO_PUT_BLOB_FROM_URL.add(endpoint)
+    if endpoint in _NO_PUT_BLOB_FROM_URL and (blob.content_encoding or "").lower() in ("gzip", "deflate"):
+        await _emulator_client_copy(dest, source, blob, metadata=metadata, conditions=conditions)
+        return "success", None, "client_copy"
     result = await dest.start_copy_from_url(
         await authorizer.url_for(blob.name, lifetime=ASYNC_SAS_LIFETIME),
         metadata=metadata,
@@ -126,6 +140,19 @@ async def server_side_copy(
     if status not in ("success", "pending"):
         raise HttpResponseError(message=f"copy ended {status}")
     return status, result.get("copy_id"), "copy_blob"  # type: ignore[return-value]
+
+
+async def _emulator_client_copy(
+    dest: BlobClient, source: ContainerClient, blob: BlobInfo, *, metadata: dict[str, str], conditions: dict[str, Any]
+) -> None:
+    """Azurite only (see :func:`server_side_copy`): the bytes go through this process."""
+    downloader = await source.get_blob_client(blob.name).download_blob(
+        etag=f'"{blob.etag}"', match_condition=MatchConditions.IfNotModified, decompress=False
+    )
+    data = await downloader.readall()
+    await dest.upload_blob(
+        data, overwrite=True, metadata=metadata, content_settings=downloader.properties.content_settings, **conditions
+    )
 
 
 def copy_metadata(blob: BlobInfo) -> dict[str, str]:
@@ -201,6 +228,7 @@ class ChunkCopier:
             try:
                 status, copy_id, method = await server_side_copy(
                     dest,
+                    self.source,
                     self.authorizer,
                     blob,
                     metadata=copy_metadata(blob),
@@ -214,7 +242,7 @@ class ChunkCopier:
                     code="TargetUnreachable",
                 ) from exc
             except HttpResponseError as exc:
-                if exc.status_code in (409, 412):
+                if error_code(exc) in _CONDITION_CODES:
                     resolved = await self._resolve_conflict(blob)
                     if resolved == "done":
                         self.counts.unchanged_on_retry += 1
@@ -235,6 +263,9 @@ class ChunkCopier:
                 if await self._source_unreachable():
                     self.counts.source_unavailable += 1
                     return None
+                self._fail(blob.name, describe(exc))
+                return None
+            except Exception as exc:  # one odd blob must not stop the chunk: it is reported by name
                 self._fail(blob.name, describe(exc))
                 return None
             self.methods.add(method)

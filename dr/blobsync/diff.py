@@ -62,6 +62,7 @@ def blob_info(blob: Any) -> BlobInfo:
         last_modified=iso_seconds(blob.last_modified),
         md5=base64.b64encode(bytes(md5)).decode() if md5 else None,
         blob_type=str(getattr(blob_type, "value", blob_type) or "BlockBlob"),
+        content_encoding=settings.content_encoding if settings is not None else None,
         metadata=metadata,
         copy_status=str(getattr(copy_status, "value", copy_status)) if copy_status else None,
         synced_etag=metadata.get(SOURCE_ETAG_KEY),

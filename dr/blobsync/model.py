@@ -26,6 +26,7 @@ class BlobInfo(_Payload):
     last_modified: str  # ISO 8601 Z
     md5: str | None = None  # base64, as the service reports it
     blob_type: str = "BlockBlob"
+    content_encoding: str | None = None
     metadata: dict[str, str] = Field(default_factory=dict)
     copy_status: str | None = None  # target side: status of the last copy into this blob
     # Target side: the source ETag recorded by the copy that wrote this blob (None: not written by a sync).

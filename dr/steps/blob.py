@@ -252,11 +252,12 @@ class BlobBackup(StepKind[BlobBackupStep]):
 
     async def _read_last_sync(self, session: _Session, ctx: StepContext) -> SyncRecord | None:
         try:
-            return await read_sync_record(
+            record = await read_sync_record(
                 session.target_service, get_settings().state_container, ctx.plan_name, ctx.step_id
             )
         except DrError:
             return None  # no record is not a reason to stop a failover; the report then says RPO unknown
+        return _matching(record, session.source_name, session.target_name)
 
     # -- work ----------------------------------------------------------------------------------------
     def work(self, ctx: StepContext, params: BlobBackupStep, item: dict[str, Any]) -> dict[str, Any]:
@@ -530,6 +531,13 @@ class BlobBackup(StepKind[BlobBackupStep]):
             return {"teardown": f"deleted drill container {session.target_name}"}
 
 
+def _matching(record: SyncRecord | None, source: str, target: str) -> SyncRecord | None:
+    """A record counts only for the containers it was made for (the plan may have been edited since)."""
+    if record is None or record.source != source or record.target != target:
+        return None
+    return record
+
+
 def _production_target(ctx: StepContext) -> Any:
     """The target the plan's failover mode writes to, read from the plans folder (None if unreadable)."""
     try:
@@ -560,7 +568,12 @@ def last_sync(plan_name: str, step: BlobBackupStep) -> SyncRecord | None:
     async def read() -> SyncRecord | None:
         service = _transport_for(step).service(step.target.account_url)
         async with service:
-            return await read_sync_record(service, get_settings().state_container, plan_name, step.id)
+            record = await read_sync_record(service, get_settings().state_container, plan_name, step.id)
+        return _matching(
+            record,
+            location(step.source.account_url, step.source.container),
+            location(step.target.account_url, step.target.container),
+        )
 
     return run_async(read)
 

@@ -178,9 +178,7 @@ class BlobWorld:
 
 
 @pytest.fixture
-def blob_world(
-    azurite: Azurite, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[BlobWorld]:
+def blob_world(azurite: Azurite, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[BlobWorld]:
     """Settings pointed at Azurite, a plans folder, and fresh source/target containers for one test."""
     monkeypatch.setenv("DR_STORAGE_CONNECTION_STRINGS", json.dumps(azurite.connection_strings()))
     monkeypatch.setenv("DR_PLANS_DIR", str(tmp_path))
