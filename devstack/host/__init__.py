@@ -17,7 +17,7 @@ system key). `POST /admin/functions/{name}` with that key runs a timer function 
 The engine from plain (sync) pytest, with a virtual clock that skips durable timers while you wait::
 
     from datetime import timedelta
-    from devstack.host import DurableEngine, VirtualClock, load_app, RuntimeStatus
+    from devstack.host import DurableEngine, EventType, RuntimeStatus, VirtualClock, load_app
 
     app = load_app("/work/main")                      # a directory with function_app.py, or an app object
     with DurableEngine.running(app, state_dir=None,   # None: in-memory SQLite; a path: durable across runs
@@ -29,6 +29,7 @@ The engine from plain (sync) pytest, with a virtual clock that skips durable tim
         status = engine.wait(iid, timeout=10)         # until Completed/Failed/Terminated
         assert status.runtime_status is RuntimeStatus.COMPLETED
         status.output, status.custom_status, status.history   # history: the raw extension events
+        status.events_of_type(EventType.TASK_SCHEDULED)
         engine.clock.now()
 
 `DurableEngine` methods: start(name, input=None, *, instance_id=None) -> str; wait(iid, timeout=10.0);
@@ -53,6 +54,7 @@ top-level orchestration input breaks `context.get_input()` as it does in Azure.
 from .api import DurableEngine, LoopThread
 from .clock import Clock, RealClock, VirtualClock
 from .engine import EngineCore, EngineStats
+from .history import Event, EventType
 from .indexer import IndexedApp, load_app
 from .models import (
     DurableError,
@@ -71,6 +73,8 @@ __all__ = [
     "DurableError",
     "EngineCore",
     "EngineStats",
+    "Event",
+    "EventType",
     "FunctionNotFoundError",
     "HostRuntime",
     "HostServer",

@@ -682,7 +682,8 @@ class EngineCore:
             outcome = ActionReplayer(
                 state.top_level_actions,
                 instance_id=row.instance_id,
-                sub_orchestration_id=lambda task_id: f"{row.instance_id}:{task_id}",
+                # DurableTask's default sub-orchestration id: "<parent execution id>:<sequence number>".
+                sub_orchestration_id=lambda task_id: f"{row.execution_id}:{task_id}",
             ).replay(runtime.history + new_events)
             replay_error = self._missing_function_error(outcome)
             if self._verify_replay and replay_error is None and output.error is None:
@@ -784,7 +785,7 @@ class EngineCore:
                         )
                         timers.append((fire_at.timestamp(), message_id))
                 else:
-                    child_id = task.instance_id or f"{row.instance_id}:{task.task_id}"
+                    child_id = task.instance_id or f"{row.execution_id}:{task.task_id}"
                     outputs.append(
                         h.sub_orchestration_created(
                             now,
