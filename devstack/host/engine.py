@@ -60,7 +60,7 @@ from .models import (
     parse_json_text,
 )
 from .replay import ActionReplayer, NonDeterminismError, ReplayOutcome, TaskKind, UnsupportedActionError
-from .sdk_speedups import install_fast_timestamps
+from .sdk_compat import install_fast_timestamps
 from .store import InstanceRow, Message, MessageKind, Store, Transaction, WorkItem
 
 log = logging.getLogger("devstack.host.engine")

@@ -32,6 +32,7 @@ from .engine import EngineCore, user_traceback
 from .indexer import AuthLevel, FunctionInfo, IndexedApp, TriggerKind, load_app, resolve_setting_reference
 from .invoker import invoke
 from .keys import key_matches, presented_key, resolve_function_key
+from .sdk_compat import close_session_for_this_loop, install_session_per_loop
 
 log = logging.getLogger("devstack.host")
 
@@ -49,20 +50,6 @@ class _Out(func.Out[Any]):
 
     def get(self) -> Any:
         return self._value
-
-
-async def reset_sdk_http_session() -> None:
-    """The durable client SDK keeps one aiohttp session (and lock) per process, tied to the loop that
-    created it. The worker has one loop per process; this host may start several in one process (tests),
-    so each host starts and ends with a fresh session."""
-    from azure.durable_functions.models.utils import http_utils
-
-    session = http_utils._client_session
-    if session is not None and not session.closed:
-        with contextlib.suppress(Exception):
-            await session.close()
-    http_utils._client_session = None
-    http_utils._session_lock = asyncio.Lock()
 
 
 class HostRuntime:
@@ -112,7 +99,7 @@ class HostRuntime:
         return f"http://{host}:{self.port}"
 
     async def start(self) -> None:
-        await reset_sdk_http_session()
+        install_session_per_loop()
         await self.core.start()
         web_app = web.Application(client_max_size=64 * 1024 * 1024)
         web_app.router.add_route("*", "/{tail:.*}", self._dispatch)
@@ -141,7 +128,7 @@ class HostRuntime:
             await self._runner.cleanup()
             self._runner = None
         await self.core.stop()
-        await reset_sdk_http_session()
+        await close_session_for_this_loop()
         self._executor.shutdown(wait=False, cancel_futures=True)
 
     def describe_functions(self) -> str:

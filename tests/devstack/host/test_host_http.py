@@ -326,3 +326,11 @@ def test_a_virtual_clock_driven_over_http_skips_timers_when_the_host_is_idle(sam
         final = poll_status(links["statusQueryGetUri"], timeout=10)
 
     assert final.json()["customStatus"] == {"stage": "timed out"}
+
+
+def test_two_hosts_in_one_process_each_serve_their_durable_clients(host: HostServer, sample_app: IndexedApp) -> None:
+    with run_host(sample_app, function_key=TEST_KEY) as other:
+        ids = [_start(h, "hello_sequence", {"cities": [h.url]})["id"] for h in (other, host, other, host)]
+        outputs = [(h.engine.wait(i).output) for h, i in zip((other, host, other, host), ids, strict=True)]
+
+    assert outputs == [[f"Hello {h.url}!"] for h in (other, host, other, host)]
