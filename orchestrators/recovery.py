@@ -55,9 +55,7 @@ def recovery(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dic
     publish()
     report = state.report(context.current_utc_datetime).model_dump(mode="json")
     try:
-        report["report_url"] = yield from call_with_retry(
-            context, "write_report", {"report": report}, REPORT_RETRY
-        )
+        report["report_url"] = yield from call_with_retry(context, "write_report", {"report": report}, REPORT_RETRY)
     except StepFailed as failed:
         # The run's outcome stands even if storage is down: it is still returned as the output.
         report["report_url"] = None
@@ -67,9 +65,7 @@ def recovery(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dic
     return report
 
 
-def _approval_gate(
-    context: df.DurableOrchestrationContext, state: RunState, publish: Any
-) -> Generator[Any, Any, None]:
+def _approval_gate(context: df.DurableOrchestrationContext, state: RunState, publish: Any) -> Generator[Any, Any, None]:
     policy = state.plan.approval
     deadline = context.current_utc_datetime + policy.timeout
     state.phase = "awaiting_approval"
