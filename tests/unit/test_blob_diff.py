@@ -1,0 +1,218 @@
+"""The blob sync's diff alone: the resumable merge-join of two paged listings, and its decision rule.
+
+Listings are served from in-memory lists split into pages (a continuation token is the index of the next
+page); the state store keeps files in a dict. The diff is run call after call from its saved cursor (JSON
+round trip included) until it says both listings are done, with random page sizes, chunk sizes and budgets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import BaseModel
+
+from dr.blobsync.diff import Budget, decide, diff_segment, is_current
+from dr.blobsync.model import BlobInfo, Chunk, Cursor, ListingStats
+from dr.blobsync.store import safe_segment
+from dr.blobsync.transport import DoublingRetry, redact
+
+
+class MemoryStore:
+    def __init__(self) -> None:
+        self.files: dict[str, str] = {}
+
+    async def write(self, name: str, model: BaseModel) -> None:
+        self.files[name] = model.model_dump_json()
+
+    async def read(self, name: str, model: type[BaseModel]) -> Any:
+        return model.model_validate_json(self.files[name]) if name in self.files else None
+
+
+def pages_of(blobs: list[BlobInfo], size: int, reads: list[int]) -> Any:
+    async def fetch(token: str | None) -> tuple[list[BlobInfo], str | None]:
+        start = int(token or 0)
+        reads.append(start)
+        end = start + size
+        return blobs[start:end], (str(end) if end < len(blobs) else None)
+
+    return fetch
+
+
+def source_blob(name: str, version: int) -> BlobInfo:
+    return BlobInfo(name=name, size=version * 10, etag=f"0x{version}", last_modified=f"2026-01-01T00:00:{version:02d}Z")
+
+
+def target_blob(name: str, synced_version: int | None, size: int) -> BlobInfo:
+    return BlobInfo(
+        name=name,
+        size=size,
+        etag=f"t{name}",
+        last_modified="2026-01-01T00:00:00Z",
+        synced_etag=f"0x{synced_version}" if synced_version is not None else None,
+    )
+
+
+names = st.text(alphabet="abcxyz/-._0189", min_size=1, max_size=6)
+
+
+@st.composite
+def containers(draw: st.DrawFn) -> tuple[list[BlobInfo], list[BlobInfo]]:
+    source_names = sorted(draw(st.sets(names, max_size=60)))
+    target_only = sorted(draw(st.sets(names, max_size=25)) - set(source_names))
+    source = [source_blob(name, draw(st.integers(1, 3))) for name in source_names]
+    target = []
+    for blob in source:
+        state = draw(st.sampled_from(["absent", "current", "stale", "foreign"]))
+        version = int(blob.etag[2:])
+        if state == "current":
+            target.append(target_blob(blob.name, version, blob.size))
+        elif state == "stale":
+            target.append(target_blob(blob.name, version + 1, blob.size))
+        elif state == "foreign":  # a blob not written by a sync
+            target.append(target_blob(blob.name, None, blob.size))
+    target += [target_blob(name, 1, 10) for name in target_only]
+    target.sort(key=lambda blob: blob.name)
+    return source, target
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    world=containers(),
+    source_page=st.integers(1, 7),
+    target_page=st.integers(1, 7),
+    chunk_size=st.integers(1, 9),
+    max_chunks=st.integers(1, 3),
+    mirror_deletes=st.booleans(),
+)
+def test_diff_in_any_number_of_calls_finds_exactly_the_changes(
+    world: tuple[list[BlobInfo], list[BlobInfo]],
+    source_page: int,
+    target_page: int,
+    chunk_size: int,
+    max_chunks: int,
+    mirror_deletes: bool,
+) -> None:
+    source, target = world
+    store = MemoryStore()
+    source_reads: list[int] = []
+    target_reads: list[int] = []
+    cursor: Cursor | None = Cursor()
+    chunk_names: list[str] = []
+    totals = ListingStats()
+    calls = 0
+    while cursor is not None:
+        calls += 1
+        assert calls < 500
+        outcome = asyncio.run(
+            diff_segment(
+                cursor=cursor,
+                source_pages=pages_of(source, source_page, source_reads),
+                target_pages=pages_of(target, target_page, target_reads),
+                store=store,  # type: ignore[arg-type]
+                mirror_deletes=mirror_deletes,
+                chunk_size=chunk_size,
+                budget=Budget(max_chunks=max_chunks, seconds=60),
+            )
+        )
+        assert len(outcome.chunks) <= max_chunks + max(source_page, target_page)
+        chunk_names += outcome.chunks
+        totals.add(outcome.stats)
+        # What a call leaves behind is at most the rest of one page per side.
+        if outcome.cursor is not None:
+            assert len(outcome.cursor.source.buffer) <= source_page
+            assert len(outcome.cursor.target.buffer) <= target_page
+            cursor = Cursor.model_validate_json(outcome.cursor.model_dump_json())
+        else:
+            cursor = None
+
+    chunks = [Chunk.model_validate_json(store.files[name]) for name in chunk_names]
+    ops = [op for chunk in chunks for op in chunk.ops]
+    target_by_name = {blob.name: blob for blob in target}
+    source_names = {blob.name for blob in source}
+    expected_copies = [
+        blob.name for blob in source if decide(blob, target_by_name.get(blob.name), mirror_deletes=False) == "copy"
+    ]
+    expected_deletes = [blob.name for blob in target if blob.name not in source_names] if mirror_deletes else []
+    assert [op.blob.name for op in ops if op.op == "copy"] == expected_copies
+    assert [op.blob.name for op in ops if op.op == "delete"] == expected_deletes
+    assert [op.blob.name for op in ops] == sorted(op.blob.name for op in ops)  # name order, across chunks
+    assert all(1 <= len(chunk.ops) <= chunk_size for chunk in chunks)
+    for op in ops:
+        if op.op == "copy" and op.blob.name in target_by_name:
+            assert op.target_etag == target_by_name[op.blob.name].etag  # the copy is conditional on it
+    assert totals.listed_source == len(source)
+    assert totals.listed_target == len(target)
+    assert totals.skipped == len(source) - len(expected_copies)
+    assert totals.to_copy == len(expected_copies)
+    assert totals.bytes_to_copy == sum(blob.size for blob in source if blob.name in set(expected_copies))
+    assert totals.newest_source_change == max((blob.last_modified for blob in source), default=None)
+    # Every page is read once, however the calls were cut.
+    assert sorted(source_reads) == sorted(set(source_reads))
+    assert sorted(target_reads) == sorted(set(target_reads))
+    # A verification listing from a chunk's token starts at or before the chunk's first name.
+    for chunk in chunks:
+        start = int(chunk.verify_from or 0)
+        assert all(blob.name < chunk.ops[0].blob.name for blob in target[:start])
+
+
+def test_unchanged_containers_produce_no_chunks_and_one_pass_of_reads() -> None:
+    source = [source_blob(f"n{i:03d}", 1) for i in range(100)]
+    target = [target_blob(f"n{i:03d}", 1, 10) for i in range(100)]
+    store = MemoryStore()
+    reads: list[int] = []
+    outcome = asyncio.run(
+        diff_segment(
+            cursor=Cursor(),
+            source_pages=pages_of(source, 10, reads),
+            target_pages=pages_of(target, 10, reads),
+            store=store,  # type: ignore[arg-type]
+            mirror_deletes=True,
+            chunk_size=5,
+            budget=Budget(max_chunks=1, seconds=60),
+        )
+    )
+    assert outcome.cursor is None
+    assert outcome.chunks == []
+    assert store.files == {}
+    assert outcome.stats.skipped == 100
+    assert len(reads) == 20
+
+
+def test_current_means_same_source_version_size_md5_and_a_finished_copy() -> None:
+    source = BlobInfo(name="a", size=5, etag="0x1", last_modified="2026-01-01T00:00:00Z", md5="AAAA")
+    good = BlobInfo(name="a", size=5, etag="t", last_modified="x", md5="AAAA", synced_etag="0x1")
+    assert is_current(source, good)
+    assert not is_current(source, good.model_copy(update={"synced_etag": "0x0"}))
+    assert not is_current(source, good.model_copy(update={"size": 6}))
+    assert not is_current(source, good.model_copy(update={"md5": "BBBB"}))
+    assert not is_current(source, good.model_copy(update={"copy_status": "pending"}))
+    assert is_current(source, good.model_copy(update={"md5": None}))  # block-list blobs have no MD5
+    assert decide(None, good, mirror_deletes=False) == "extra"
+    assert decide(None, good, mirror_deletes=True) == "delete"
+    assert decide(source, None, mirror_deletes=True) == "copy"
+
+
+def test_retry_backoff_doubles_from_the_plans_first_interval() -> None:
+    policy = DoublingRetry(first_backoff=1.0, attempts=5, max_backoff=5.0)
+    waits = [policy.get_backoff_time({"count": n}) for n in (1, 2, 3, 4)]
+    assert 0.8 <= waits[0] <= 1.2
+    assert 1.6 <= waits[1] <= 2.4
+    assert 3.2 <= waits[2] <= 4.8
+    assert waits[3] <= 6.0  # capped
+
+
+def test_sas_fields_never_reach_a_message() -> None:
+    url = "copy of https://a.blob.core.windows.net/c/b.txt?sv=2024&se=2026&sp=r&sig=AbC%2Bsecret"
+    cleaned = redact(url)
+    assert "secret" not in cleaned
+    assert "sig=***" in cleaned
+
+
+def test_state_paths_are_safe_and_distinct() -> None:
+    assert safe_segment("run-1") == "run-1"
+    odd = safe_segment("run:1/2")
+    assert "/" not in odd and ":" not in odd
+    assert safe_segment("run:1/2") != safe_segment("run_1_2")
