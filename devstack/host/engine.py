@@ -1027,15 +1027,27 @@ class EngineCore:
                 reason=(f"The function '{item.name}' doesn't exist, is disabled, or is not an activity function."),
                 details=None,
             )
+        timeout = self.app.settings.function_timeout_seconds
         try:
             value = _decode_activity_input(item.input)
             if override is not None:
                 binding = info.trigger.name if info is not None else "input"
                 function, kwargs = call_override(override, binding, value)
-                result = await call_user_function(function, kwargs, self._executor)
+                call = call_user_function(function, kwargs, self._executor)
             else:
                 assert info is not None
-                result = await invoke(info, {info.trigger.name: value}, self._executor, _app_dir(self.app))
+                call = invoke(info, {info.trigger.name: value}, self._executor, _app_dir(self.app))
+            try:
+                result = await asyncio.wait_for(call, timeout)
+            except TimeoutError:
+                # As in Azure, the invocation fails; a sync function's thread cannot be stopped and runs on.
+                limit = _timespan(timeout or 0)
+                return h.task_failed(
+                    self.clock.now(),
+                    task_id=item.task_id,
+                    details=None,
+                    reason=(f"Timeout value of {limit} was exceeded by function: Functions.{item.name}"),
+                )
             encoded = ActivityTriggerConverter.encode(result, expected_type=None)
             return h.task_completed(self.clock.now(), task_id=item.task_id, result_json=encoded.value)
         except Exception as error:
@@ -1087,6 +1099,11 @@ def user_traceback(error: BaseException) -> str:
         [frame for frame in summary.stack if not frame.filename.startswith(_HOST_FRAMES)]
     )
     return "".join(summary.format())
+
+
+def _timespan(seconds: float) -> str:
+    whole = int(seconds)
+    return f"{whole // 3600:02d}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
 
 
 def _decode_activity_input(input_json: str | None) -> Any:
