@@ -415,6 +415,8 @@ class EngineCore:
 
     def _idle_check(self, expected_change: int | None = None) -> None:
         self._idle_check_pending = False
+        if not self._running:
+            return
         self._check_waiters()
         if not self.clock.is_virtual or not self.is_quiescent():
             return
