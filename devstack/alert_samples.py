@@ -204,9 +204,7 @@ CONTEXTS: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 
-def alert(
-    service: str = "Platform", *, rule: str = "shop-primary-down", **essential_overrides: Any
-) -> dict[str, Any]:
+def alert(service: str = "Platform", *, rule: str = "shop-primary-down", **essential_overrides: Any) -> dict[str, Any]:
     signal_type, context = CONTEXTS[service]
     fields = essentials(rule, monitoringService=service, signalType=signal_type)
     fields.update(essential_overrides)

@@ -110,9 +110,7 @@ def parse_alert_body(body: bytes) -> Alert:
     try:
         return Alert.model_validate(document)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}" for error in exc.errors()[:10]
-        )
+        problems = "; ".join(f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}" for error in exc.errors()[:10])
         raise InvalidInputError(
             f"alert is missing or has invalid essentials: {problems}", code="MalformedAlert"
         ) from None
@@ -134,11 +132,7 @@ def summarize_context(service: str, context: dict[str, Any]) -> dict[str, Any]:
             conditions = (context.get("condition") or {}).get("allOf") or []
             return {
                 "conditions": [
-                    {
-                        k: c.get(k)
-                        for k in ("metricMeasureColumn", "operator", "threshold", "metricValue")
-                        if k in c
-                    }
+                    {k: c.get(k) for k in ("metricMeasureColumn", "operator", "threshold", "metricValue") if k in c}
                     for c in conditions[:5]
                     if isinstance(c, dict)
                 ]

@@ -61,9 +61,7 @@ def require_role(settings: Settings, principal: Principal, role: str, action: st
 
 def encode_principal(name: str, roles: list[str]) -> str:
     """Build a header value as App Service would (tests, the demo and the CLI use it)."""
-    claims = [{"typ": NAME_CLAIM_DEFAULT, "val": name}] + [
-        {"typ": ROLE_CLAIM_DEFAULT, "val": r} for r in roles
-    ]
+    claims = [{"typ": NAME_CLAIM_DEFAULT, "val": name}] + [{"typ": ROLE_CLAIM_DEFAULT, "val": r} for r in roles]
     document = {
         "auth_typ": "aad",
         "claims": claims,

@@ -116,9 +116,7 @@ class Clients:
         def build() -> TrafficManagerManagementClient:
             from azure.mgmt.trafficmanager import TrafficManagerManagementClient
 
-            return TrafficManagerManagementClient(
-                self.arm_credential(), subscription_id, **self._arm_kwargs()
-            )
+            return TrafficManagerManagementClient(self.arm_credential(), subscription_id, **self._arm_kwargs())
 
         return self._once(("tm", subscription_id), build)
 

@@ -40,9 +40,7 @@ def poll(payload: dict[str, Any]) -> dict[str, Any]:
 def work(payload: dict[str, Any]) -> dict[str, Any]:
     ctx = StepContext.model_validate(payload["context"])
     kind = get_kind(ctx.step["kind"])
-    result: dict[str, Any] = _translated(
-        ctx, lambda: kind.work(ctx, ctx.params(), dict(payload["item"])), "work"
-    )
+    result: dict[str, Any] = _translated(ctx, lambda: kind.work(ctx, ctx.params(), dict(payload["item"])), "work")
     return result
 
 

@@ -34,9 +34,7 @@ def format_duration(value: timedelta) -> str:
     return str(isodate.duration_isoformat(value))
 
 
-Duration = Annotated[
-    timedelta, BeforeValidator(parse_duration), PlainSerializer(format_duration, return_type=str)
-]
+Duration = Annotated[timedelta, BeforeValidator(parse_duration), PlainSerializer(format_duration, return_type=str)]
 
 
 def iso(moment: datetime) -> str:

@@ -14,9 +14,7 @@ from typing import Literal
 
 Category = Literal["transient", "permanent", "precondition", "not_found", "invalid"]
 
-_FAILURE = re.compile(
-    r"\[(transient|permanent|precondition|not_found|invalid):([A-Za-z0-9_.\-]+)\]\s?(.*)", re.S
-)
+_FAILURE = re.compile(r"\[(transient|permanent|precondition|not_found|invalid):([A-Za-z0-9_.\-]+)\]\s?(.*)", re.S)
 
 
 class DrError(Exception):

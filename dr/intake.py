@@ -49,9 +49,7 @@ def parse_json_model(body: bytes, model: type[BaseModel], what: str) -> Any:
     try:
         return model.model_validate(document)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()[:10]
-        )
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()[:10])
         raise InvalidInputError(f"{what}: {problems}", code="InvalidRequest") from None
 
 
@@ -82,8 +80,7 @@ def alert_run(plan: Plan, alert: Alert, settings: Settings) -> tuple[str, RunInp
         trigger=alert.facts(),
         requested_at=essentials.fired_date_time,
         requested_by=f"alert:{essentials.alert_rule}",
-        reason=f"{essentials.monitoring_service} alert {essentials.alert_rule!r} fired "
-        f"({essentials.severity})",
+        reason=f"{essentials.monitoring_service} alert {essentials.alert_rule!r} fired ({essentials.severity})",
         min_poll_seconds=settings.step_poll_min_seconds,
     )
     return run_instance_id(plan.name, "failover", f"alert-{alert_fingerprint(essentials.alert_id)}"), run

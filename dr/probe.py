@@ -123,9 +123,7 @@ def tcp_probe(host: str, port: int, *, timeout_seconds: float = 10.0) -> ProbeRe
     except OSError as exc:
         error = _describe_failure(exc, timeout_seconds)
     latency_ms = round((time.perf_counter() - started) * 1000, 1)
-    return ProbeResult(
-        url=f"tcp://{host}:{port}", ok=error is None, status=None, latency_ms=latency_ms, error=error
-    )
+    return ProbeResult(url=f"tcp://{host}:{port}", ok=error is None, status=None, latency_ms=latency_ms, error=error)
 
 
 def _describe_failure(exc: BaseException, timeout_seconds: float) -> str:

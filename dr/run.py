@@ -51,9 +51,7 @@ class RunInput(BaseModel):
     requested_by: str | None = None
     reason: str | None = None
     force: bool = False
-    min_poll_seconds: float = Field(
-        2.0, ge=0, description="Read from settings by the starter, not on replay."
-    )
+    min_poll_seconds: float = Field(2.0, ge=0, description="Read from settings by the starter, not on replay.")
 
     def plan_model(self) -> Plan:
         return Plan.model_validate(self.plan)
@@ -227,9 +225,7 @@ class RunState:
         return "Failed"
 
     def report(self, finished_at: datetime) -> RunReport:
-        finished_steps = [
-            r.finished_at for r in self.steps.values() if r.finished_at and r.status != "skipped"
-        ]
+        finished_steps = [r.finished_at for r in self.steps.values() if r.finished_at and r.status != "skipped"]
         status = self.status()
         rto = None
         if finished_steps and status in ("Succeeded", "PartiallySucceeded"):
@@ -250,9 +246,7 @@ class RunState:
             description=self.plan.description,
             requested_by=self.run.requested_by,
             reason=self.run.reason,
-            approval=self.approval.model_dump(mode="json", exclude_none=True)
-            if self.approval.required
-            else None,
+            approval=self.approval.model_dump(mode="json", exclude_none=True) if self.approval.required else None,
             warnings=warnings,
         )
 
@@ -322,9 +316,7 @@ class StepRunInput(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    context: dict[str, Any] = Field(
-        description="dr.steps.base.StepContext as JSON; `now` refreshed per call."
-    )
+    context: dict[str, Any] = Field(description="dr.steps.base.StepContext as JSON; `now` refreshed per call.")
     retry: dict[str, Any] = Field(description="dr.plan.RetryPolicy as JSON.")
     deadline: datetime | None = None
     min_poll_seconds: float = 2.0

@@ -23,9 +23,7 @@ _MODULES = {
 
 @cache
 def implemented_kinds() -> frozenset[str]:
-    return frozenset(
-        kind for kind, module in _MODULES.items() if importlib.util.find_spec(module) is not None
-    )
+    return frozenset(kind for kind, module in _MODULES.items() if importlib.util.find_spec(module) is not None)
 
 
 def get_kind(kind: str) -> Any:

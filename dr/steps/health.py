@@ -44,9 +44,7 @@ class HealthCheck(StepKind[HealthCheckStep]):
             "latency_ms": result.latency_ms,
         }
         if result.ok:
-            return StepProgress(
-                done=True, summary=f"{params.url} healthy ({result.describe()})", detail=detail
-            )
+            return StepProgress(done=True, summary=f"{params.url} healthy ({result.describe()})", detail=detail)
         if attempt >= params.attempts:
             raise PermanentError(
                 f"{params.url} not healthy after {attempt} attempt(s): {'; '.join(seen)}",

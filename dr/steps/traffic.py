@@ -84,9 +84,7 @@ class EndpointSetting(_Frozen):
         """The fields of this (desired) setting that differ from ``current``."""
         return EndpointSetting(
             status=self.status if self.status is not None and self.status != current.status else None,
-            priority=self.priority
-            if self.priority is not None and self.priority != current.priority
-            else None,
+            priority=self.priority if self.priority is not None and self.priority != current.priority else None,
             weight=self.weight if self.weight is not None and self.weight != current.weight else None,
         )
 
@@ -122,9 +120,7 @@ class EndpointView(_Frozen):
 
     def describe(self, routing_method: str) -> str:
         """'shop-wus (priority 2, Enabled, Online)': the field that routes, status, monitor status."""
-        routing = {"Priority": ("priority",), "Weighted": ("weight",)}.get(
-            routing_method, ("priority", "weight")
-        )
+        routing = {"Priority": ("priority",), "Weighted": ("weight",)}.get(routing_method, ("priority", "weight"))
         facts = [f"{field} {getattr(self, field)}" for field in routing if getattr(self, field) is not None]
         return f"{self.name} ({', '.join([*facts, str(self.status), str(self.monitor_status)])})"
 
@@ -168,9 +164,7 @@ class ProfileView(_Frozen):
         endpoints = []
         for endpoint in self.endpoints:
             setting = settings.get(endpoint.name)
-            endpoints.append(
-                endpoint.model_copy(update=setting.fields()) if setting is not None else endpoint
-            )
+            endpoints.append(endpoint.model_copy(update=setting.fields()) if setting is not None else endpoint)
         return self.model_copy(update={"endpoints": tuple(endpoints)})
 
 
@@ -265,9 +259,7 @@ def desired_settings(profile: ProfileView, params: TrafficManagerFailoverStep) -
         desired.update({name: EndpointSetting(status="Enabled") for name in to_names})
     elif switch == "shift_weight":
         desired.update({name: EndpointSetting(weight=1) for name in from_names})
-        desired.update(
-            {name: EndpointSetting(status="Enabled", weight=params.to_weight) for name in to_names}
-        )
+        desired.update({name: EndpointSetting(status="Enabled", weight=params.to_weight) for name in to_names})
     else:
         order = to_names + [
             endpoint.name
@@ -276,9 +268,7 @@ def desired_settings(profile: ProfileView, params: TrafficManagerFailoverStep) -
             )
             if endpoint.name not in to_names
         ]
-        values = sorted(
-            {endpoint.priority for endpoint in profile.endpoints if endpoint.priority is not None}
-        )
+        values = sorted({endpoint.priority for endpoint in profile.endpoints if endpoint.priority is not None})
         spare = (value for value in range(1, MAX_PRIORITY + 1) if value not in values)
         while len(values) < len(order):  # endpoints without a priority get the next free values
             values.append(next(spare))
@@ -298,9 +288,7 @@ class EndpointPatch(_Frozen):
     temporary: bool = False
 
     def describe(self) -> str:
-        moves = [
-            f"{field} {getattr(self.before, field)}→{value}" for field, value in self.change.fields().items()
-        ]
+        moves = [f"{field} {getattr(self.before, field)}→{value}" for field, value in self.change.fields().items()]
         note = " (parked while priorities move)" if self.temporary else ""
         return f"{self.endpoint}: {', '.join(moves)}{note}"
 
@@ -321,9 +309,7 @@ def patches_towards(profile: ProfileView, desired: dict[str, EndpointSetting]) -
         patch = EndpointPatch(
             endpoint=endpoint.name, endpoint_type=endpoint.endpoint_type, change=rest, before=endpoint.setting
         )
-        adds = rest.status == "Enabled" or (
-            rest.status is None and (rest.weight or 0) > (endpoint.weight or 0)
-        )
+        adds = rest.status == "Enabled" or (rest.status is None and (rest.weight or 0) > (endpoint.weight or 0))
         (grow if adds else shrink).append(patch)
     return grow + _priority_moves(profile, moves) + shrink
 
@@ -407,9 +393,7 @@ def convergence(profile: ProfileView) -> dict[str, Any]:
     }
     facts["seconds"] = (facts["tolerated_failures"] + 1) * facts["interval_seconds"] + facts["ttl_seconds"]
     assumed = [
-        name
-        for name, value in (("tolerated", tolerated), ("interval", interval), ("ttl", ttl))
-        if value is None
+        name for name, value in (("tolerated", tolerated), ("interval", interval), ("ttl", ttl)) if value is None
     ]
     if assumed:
         facts["assumed_azure_defaults"] = assumed
@@ -497,9 +481,7 @@ def health_targets(
         port = monitor.port or default_port
         host = f"[{endpoint.target}]" if ":" in endpoint.target else endpoint.target
         if protocol == "TCP":
-            targets.append(
-                ProbeTarget(endpoint=endpoint.name, url=f"tcp://{host}:{port}", tcp=(endpoint.target, port))
-            )
+            targets.append(ProbeTarget(endpoint=endpoint.name, url=f"tcp://{host}:{port}", tcp=(endpoint.target, port)))
             continue
         netloc = host if port == default_port else f"{host}:{port}"
         path = monitor.path or "/"
@@ -603,9 +585,7 @@ class TrafficManagerFailover(StepKind[TrafficManagerFailoverStep]):
         if ctx.mode not in ("failover", "drill"):
             raise InvalidInputError(f"{self.kind} runs in failover or drill mode, not {ctx.mode}")
         live = not ctx.is_drill or params.drill_profile_id is not None
-        profile_id = (
-            params.drill_profile_id if ctx.is_drill and params.drill_profile_id else params.profile_id
-        )
+        profile_id = params.drill_profile_id if ctx.is_drill and params.drill_profile_id else params.profile_id
         profile = read_profile(profile_id)
         desired = desired_settings(profile, params)
         patches = patches_towards(profile, desired)
@@ -613,9 +593,7 @@ class TrafficManagerFailover(StepKind[TrafficManagerFailoverStep]):
         detail: dict[str, Any] = {
             "profile": profile.name,
             "profile_id": profile.id,
-            "mode": "failover"
-            if not ctx.is_drill
-            else ("drill (test profile)" if live else "drill (read only)"),
+            "mode": "failover" if not ctx.is_drill else ("drill (test profile)" if live else "drill (read only)"),
             "routing_method": profile.routing_method,
             "switch": params.switch,
             "from_endpoints": _names(profile, params.from_endpoints),
@@ -747,9 +725,7 @@ class TrafficManagerFailover(StepKind[TrafficManagerFailoverStep]):
                 }
             )
             answer = dns_answer(after)
-            reached = [
-                endpoint.name for endpoint, _ in answer[: 1 if profile.routing_method == "Priority" else None]
-            ]
+            reached = [endpoint.name for endpoint, _ in answer[: 1 if profile.routing_method == "Priority" else None]]
             if not secondary_names & set(reached):
                 winner = describe_answer(after, answer)
                 why = "it has a better priority" if answer else f"the profile is {profile.status}"
@@ -788,13 +764,9 @@ class TrafficManagerFailover(StepKind[TrafficManagerFailoverStep]):
             expected_online = answering[:1]
         else:
             secondaries = [profile.endpoint(name) for name in params.to_endpoints]
-            problems += [
-                f"{endpoint.name} is not serving" for endpoint in secondaries if endpoint not in answering
-            ]
+            problems += [f"{endpoint.name} is not serving" for endpoint in secondaries if endpoint not in answering]
             if params.switch == "disable":
-                problems += [
-                    f"{endpoint.name} still serves" for endpoint in answering if endpoint.name in from_names
-                ]
+                problems += [f"{endpoint.name} still serves" for endpoint in answering if endpoint.name in from_names]
             expected_online = [endpoint for endpoint in answering if endpoint.name in to_names]
         problems += [
             f"{endpoint.name} is {endpoint.monitor_status}, not Online"
@@ -809,9 +781,7 @@ class TrafficManagerFailover(StepKind[TrafficManagerFailoverStep]):
                 if not result.ok:
                     problems.append(f"health {redact_url(target.url)}: {result.describe()}")
 
-        seen = f"DNS would answer {describe_answer(profile, answer)}" + (
-            f"; {'; '.join(problems)}" if problems else ""
-        )
+        seen = f"DNS would answer {describe_answer(profile, answer)}" + (f"; {'; '.join(problems)}" if problems else "")
         switched_at = parse_time(str(state["switched_at"]))
         elapsed = round((ctx.now - switched_at).total_seconds(), 1)
         detail: dict[str, Any] = {
@@ -824,9 +794,7 @@ class TrafficManagerFailover(StepKind[TrafficManagerFailoverStep]):
             detail["health"] = probes
         if not problems:
             detail["verified_after_seconds"] = elapsed
-            return StepProgress(
-                done=True, state=state, summary=f"{profile.name}: verified, {seen}", detail=detail
-            )
+            return StepProgress(done=True, state=state, summary=f"{profile.name}: verified, {seen}", detail=detail)
         if ctx.now >= parse_time(str(state["verify_deadline"])):
             raise PermanentError(
                 f"{profile.name!r} not verified within {format_duration(params.verify_window)} "
@@ -841,9 +809,7 @@ class TrafficManagerFailover(StepKind[TrafficManagerFailoverStep]):
         )
 
     # -- teardown -------------------------------------------------------------------------------------
-    def teardown(
-        self, ctx: StepContext, params: TrafficManagerFailoverStep, state: dict[str, Any]
-    ) -> dict[str, Any]:
+    def teardown(self, ctx: StepContext, params: TrafficManagerFailoverStep, state: dict[str, Any]) -> dict[str, Any]:
         if not ctx.is_drill or params.drill_profile_id is None:
             return {"teardown": "nothing to undo (the production profile was only read)"}
         profile = read_profile(params.drill_profile_id)

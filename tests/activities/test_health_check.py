@@ -53,9 +53,7 @@ def test_gives_up_after_the_attempts_with_what_it_saw(server: HealthServer) -> N
     server.status = 500
     context = _context({"url": server.url(), "attempts": 2})
     progress = dispatch.begin({"context": context})
-    with pytest.raises(
-        PermanentError, match=r"not healthy after 2 attempt\(s\): HTTP 500.*HTTP 500"
-    ) as excinfo:
+    with pytest.raises(PermanentError, match=r"not healthy after 2 attempt\(s\): HTTP 500.*HTTP 500") as excinfo:
         dispatch.poll({"context": context, "state": progress["state"], "work_results": []})
     assert excinfo.value.code == "HealthCheckFailed"
 

@@ -42,11 +42,7 @@ class FakeSteps:
             self.calls.append((operation, step_id, payload))
         behaviour = self.script.get(step_id)
         if behaviour is None:
-            return (
-                {"done": True, "summary": f"{step_id} done"}
-                if operation != "teardown"
-                else {"removed": step_id}
-            )
+            return {"done": True, "summary": f"{step_id} done"} if operation != "teardown" else {"removed": step_id}
         return behaviour(operation, payload)
 
     def ops(self, step_id: str) -> list[str]:

@@ -28,9 +28,7 @@ def test_nothing_runs_before_approval_then_it_proceeds(engine: DurableEngine, fa
     assert fake.calls == []
     assert status.custom_status["approval"]["deadline"]
     # The Python SDK's client JSON-encodes event data twice (the orchestrator then sees a string): both work.
-    engine.raise_event(
-        iid, "approval", json.dumps({"approved": True, "by": "ana", "reason": "region is down"})
-    )
+    engine.raise_event(iid, "approval", json.dumps({"approved": True, "by": "ana", "reason": "region is down"}))
     report = engine.wait(iid).output
     assert report["status"] == "Succeeded"
     assert report["approval"]["decision"] == "approved" and report["approval"]["by"] == "ana"
@@ -51,9 +49,7 @@ def test_rejection_runs_nothing(engine: DurableEngine, fake: FakeSteps) -> None:
     assert fake.reports[0]["status"] == "Rejected"
 
 
-@pytest.mark.parametrize(
-    ("policy", "expected", "ran"), [("abort", "Rejected", False), ("proceed", "Succeeded", True)]
-)
+@pytest.mark.parametrize(("policy", "expected", "ran"), [("abort", "Rejected", False), ("proceed", "Succeeded", True)])
 def test_timeout_applies_the_plan_policy(
     engine: DurableEngine, fake: FakeSteps, policy: str, expected: str, ran: bool
 ) -> None:

@@ -30,9 +30,7 @@ def _episode_of_child_creation(status: Any) -> dict[str, int]:
 
 
 def test_independent_steps_fan_out_and_dependencies_wait(engine: DurableEngine, fake: FakeSteps) -> None:
-    iid = engine.start(
-        "recovery", run_input([step("a"), step("b", after=["a"]), step("c")]), instance_id="r1"
-    )
+    iid = engine.start("recovery", run_input([step("a"), step("b", after=["a"]), step("c")]), instance_id="r1")
     status = engine.wait(iid)
     assert status.runtime_status is RuntimeStatus.COMPLETED, status.output
     created = _episode_of_child_creation(engine.get_status(iid))
@@ -46,16 +44,12 @@ def test_independent_steps_fan_out_and_dependencies_wait(engine: DurableEngine, 
     assert report["report_url"] == "memory://reports/r1.json"
 
 
-def test_failed_step_skips_dependents_but_not_independent_branches(
-    engine: DurableEngine, fake: FakeSteps
-) -> None:
+def test_failed_step_skips_dependents_but_not_independent_branches(engine: DurableEngine, fake: FakeSteps) -> None:
     def broken(op: str, payload: dict[str, Any]) -> dict[str, Any]:
         raise PreconditionError("secondary is degraded", code="SecondaryUnhealthy")
 
     fake.script["a"] = broken
-    iid = engine.start(
-        "recovery", run_input([step("a"), step("b", after=["a"]), step("c")]), instance_id="r2"
-    )
+    iid = engine.start("recovery", run_input([step("a"), step("b", after=["a"]), step("c")]), instance_id="r2")
     report = engine.wait(iid).output
     by_id = {s["id"]: s for s in report["steps"]}
     assert report["status"] == "PartiallySucceeded"
@@ -102,9 +96,7 @@ def test_monitor_pattern_polls_on_durable_timers(engine: DurableEngine, fake: Fa
     assert parse_time(db["finished_at"]) - parse_time(db["started_at"]) >= timedelta(seconds=90)
 
 
-def test_transient_failures_are_retried_on_timers_then_succeed(
-    engine: DurableEngine, fake: FakeSteps
-) -> None:
+def test_transient_failures_are_retried_on_timers_then_succeed(engine: DurableEngine, fake: FakeSteps) -> None:
     attempts = {"n": 0}
 
     def flaky(op: str, payload: dict[str, Any]) -> dict[str, Any]:
@@ -151,9 +143,7 @@ def test_step_timeout_fails_the_step(engine: DurableEngine, fake: FakeSteps) -> 
     assert parse_time(db["finished_at"]) - parse_time(db["started_at"]) <= timedelta(minutes=5, seconds=1)
 
 
-def test_work_items_fan_out_in_bounded_batches_and_results_keep_order(
-    engine: DurableEngine, fake: FakeSteps
-) -> None:
+def test_work_items_fan_out_in_bounded_batches_and_results_keep_order(engine: DurableEngine, fake: FakeSteps) -> None:
     def pages(op: str, payload: dict[str, Any]) -> dict[str, Any]:
         if op == "begin":
             return {
@@ -178,9 +168,7 @@ def test_work_items_fan_out_in_bounded_batches_and_results_keep_order(
     assert len(child.events_of_type(4)) == 12  # begin + 10 work + poll
 
 
-def test_unexpected_exception_in_a_kind_is_a_permanent_failure(
-    engine: DurableEngine, fake: FakeSteps
-) -> None:
+def test_unexpected_exception_in_a_kind_is_a_permanent_failure(engine: DurableEngine, fake: FakeSteps) -> None:
     def bug(op: str, payload: dict[str, Any]) -> dict[str, Any]:
         raise KeyError("properties")
 
@@ -190,9 +178,7 @@ def test_unexpected_exception_in_a_kind_is_a_permanent_failure(
     assert fake.ops("a") == ["begin"]
 
 
-def test_drill_tears_down_in_reverse_order_with_each_steps_state(
-    engine: DurableEngine, fake: FakeSteps
-) -> None:
+def test_drill_tears_down_in_reverse_order_with_each_steps_state(engine: DurableEngine, fake: FakeSteps) -> None:
     def stateful(op: str, payload: dict[str, Any]) -> dict[str, Any]:
         step_id = payload["context"]["step"]["id"]
         if op == "teardown":
@@ -219,31 +205,21 @@ def test_teardown_failure_is_reported_not_fatal(engine: DurableEngine, fake: Fak
         return {"done": True}
 
     fake.script["a"] = leaky
-    report = engine.wait(
-        engine.start("recovery", run_input([step("a")], mode="drill"), instance_id="r10")
-    ).output
+    report = engine.wait(engine.start("recovery", run_input([step("a")], mode="drill"), instance_id="r10")).output
     a = report["steps"][0]
     assert a["status"] == "succeeded"
-    assert (
-        a["detail"]["teardown"]["status"] == "failed" and "delete refused" in a["detail"]["teardown"]["error"]
-    )
+    assert a["detail"]["teardown"]["status"] == "failed" and "delete refused" in a["detail"]["teardown"]["error"]
     assert any("teardown failed" in w for w in report["warnings"])
 
 
-def test_report_storage_down_still_returns_the_report(
-    engine: DurableEngine, fake: FakeSteps, app: Any
-) -> None:
+def test_report_storage_down_still_returns_the_report(engine: DurableEngine, fake: FakeSteps, app: Any) -> None:
     overrides = fake.overrides()
 
     def storage_down(payload: dict[str, Any]) -> str:
         raise TransientError("storage unreachable", code="ConnectionError")
 
     overrides["write_report"] = storage_down
-    with DurableEngine.running(
-        app, state_dir=None, clock=engine.clock, activity_overrides=overrides
-    ) as other:
-        report = other.wait(
-            other.start("recovery", run_input([step("a")]), instance_id="r11"), timeout=20
-        ).output
+    with DurableEngine.running(app, state_dir=None, clock=engine.clock, activity_overrides=overrides) as other:
+        report = other.wait(other.start("recovery", run_input([step("a")]), instance_id="r11"), timeout=20).output
     assert report["status"] == "Succeeded" and report["report_url"] is None
     assert any("report not stored" in w for w in report["warnings"])

@@ -49,9 +49,7 @@ def test_unknown_after_names_the_step_and_the_missing_id() -> None:
 def test_cycle_is_reported_as_a_path() -> None:
     data = base_plan()
     data["steps"][0]["after"] = ["probe-b"]
-    with pytest.raises(
-        PlanError, match=r"cycle: probe-a -> probe-b -> probe-a|cycle: probe-b -> probe-a -> probe-b"
-    ):
+    with pytest.raises(PlanError, match=r"cycle: probe-a -> probe-b -> probe-a|cycle: probe-b -> probe-a -> probe-b"):
         parse_plan(data)
 
 

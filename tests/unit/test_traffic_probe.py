@@ -61,9 +61,7 @@ def test_redirects_followed_or_reported_as_they_are(server: str) -> None:
 
 
 def test_headers_reach_the_server(server: str) -> None:
-    assert probe(
-        f"{server}/host", headers={"Host": "shop.example.com"}, expect_body_contains="shop.example.com"
-    ).ok
+    assert probe(f"{server}/host", headers={"Host": "shop.example.com"}, expect_body_contains="shop.example.com").ok
 
 
 def test_no_answer_is_a_result_without_the_query_string(server: str) -> None:

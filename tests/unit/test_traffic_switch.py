@@ -154,18 +154,14 @@ def test_dns_answer_skips_degraded_and_fails_open_when_all_are_down() -> None:
     )
     assert dns_answer(view)[0][0].name == "wus"
     all_down = view.with_settings({}).model_copy(
-        update={
-            "endpoints": tuple(e.model_copy(update={"monitor_status": "Degraded"}) for e in view.endpoints)
-        }
+        update={"endpoints": tuple(e.model_copy(update={"monitor_status": "Degraded"}) for e in view.endpoints)}
     )
     assert dns_answer(all_down)[0][0].name == "eus"
     assert dns_answer(view.model_copy(update={"status": "Disabled"})) == []
 
 
 def test_convergence_uses_the_profile_settings_or_azure_defaults() -> None:
-    tuned = profile(
-        "Priority", endpoint("eus"), ttl=10, monitor=MonitorView(interval_seconds=10, tolerated_failures=1)
-    )
+    tuned = profile("Priority", endpoint("eus"), ttl=10, monitor=MonitorView(interval_seconds=10, tolerated_failures=1))
     assert convergence(tuned)["seconds"] == (1 + 1) * 10 + 10
     defaults = convergence(profile("Priority", endpoint("eus")))
     assert defaults["seconds"] == (3 + 1) * 30 + 60

@@ -40,9 +40,7 @@ class Clock:
         return self.now
 
 
-def shop_estate(
-    *, fog_policy: str = "Automatic", extra_wus_databases: list[dict[str, Any]] | None = None
-) -> dict:
+def shop_estate(*, fog_policy: str = "Automatic", extra_wus_databases: list[dict[str, Any]] | None = None) -> dict:
     """East US primary (server shop-eus, database shop, geo-backup 45 minutes old), West US secondary
     (server shop-wus, where a failover group shop-fog keeps a geo-secondary of 'orders')."""
     group: dict[str, Any] = {
@@ -123,9 +121,7 @@ def make_ctx(
 class Driver:
     """Calls a step kind the way the per-step sub-orchestration does: begin, then poll with the state."""
 
-    def __init__(
-        self, kind: StepKind[Any], step: dict[str, Any], *, mode: str = "failover", run_id: str = "run-1"
-    ):
+    def __init__(self, kind: StepKind[Any], step: dict[str, Any], *, mode: str = "failover", run_id: str = "run-1"):
         self.kind = kind
         self.step = step
         self.ctx = make_ctx(step, mode=mode, run_id=run_id)

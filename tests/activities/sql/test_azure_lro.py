@@ -50,9 +50,7 @@ def test_one_look_per_check_until_succeeded(arm: ArmEmulator, follow: str) -> No
 
 @pytest.mark.parametrize("follow", ["status_url", "location_url"])
 def test_a_failed_operation_carries_arms_code_and_message(arm: ArmEmulator, follow: str) -> None:
-    arm.fail_next_operation(
-        "database.create", "ProvisioningDisabled", "Creating databases is disabled.", status=400
-    )
+    arm.fail_next_operation("database.create", "ProvisioningDisabled", "Creating databases is disabled.", status=400)
     full = begin_create("fresh")
     ref = OperationRef(initial_status_code=202, **{follow: getattr(full, follow)})
     arm.finish_operations()

@@ -47,9 +47,7 @@ def test_forced_failover_only_when_the_plan_allows_data_loss(arm: ArmEmulator) -
 
     started = run.begin()
     assert started.detail["action"] == "forced failover (allow_data_loss)"
-    assert arm_calls(arm, "POST", "/failoverGroups/") == [
-        f"{WUS}/failoverGroups/shop-fog/forceFailoverAllowDataLoss"
-    ]
+    assert arm_calls(arm, "POST", "/failoverGroups/") == [f"{WUS}/failoverGroups/shop-fog/forceFailoverAllowDataLoss"]
     arm.finish_operations()
     assert run.poll().done
     assert primary_of(arm) == "shop-wus"

@@ -117,9 +117,7 @@ def test_an_existing_database_of_other_origin_is_refused_and_left_alone(arm: Arm
 
 
 def test_a_failed_restore_reports_arms_code_and_message(arm: ArmEmulator) -> None:
-    arm.fail_next_operation(
-        "database.geo_restore", "GeoRestoreSourceUnavailable", "The geo-backup is not usable."
-    )
+    arm.fail_next_operation("database.geo_restore", "GeoRestoreSourceUnavailable", "The geo-backup is not usable.")
     run = Driver(RESTORE, restore_step())
     run.begin()
     arm.finish_operations()

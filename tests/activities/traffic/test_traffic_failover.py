@@ -59,9 +59,7 @@ def poll(fields: dict[str, Any], state: dict[str, Any], **ctx: Any) -> StepProgr
     return KIND.poll(c, c.params(), state, [])
 
 
-def test_priority_disable_switches_verifies_and_reports_convergence(
-    arm: ArmEmulator, health: HealthServer
-) -> None:
+def test_priority_disable_switches_verifies_and_reports_convergence(arm: ArmEmulator, health: HealthServer) -> None:
     shop_priority(arm, wus_status="Disabled")
     fields = step(health)
 
@@ -86,9 +84,7 @@ def test_priority_disable_switches_verifies_and_reports_convergence(
     assert verified.detail["expected_dns_convergence_seconds"] == 60
 
 
-def test_swap_priorities_gives_the_secondary_the_best_priority(
-    arm: ArmEmulator, health: HealthServer
-) -> None:
+def test_swap_priorities_gives_the_secondary_the_best_priority(arm: ArmEmulator, health: HealthServer) -> None:
     seed_profile(
         arm,
         endpoint("shop-eus", "eastus", priority=1),
@@ -152,9 +148,7 @@ def test_rerun_changes_nothing_and_says_already_switched(arm: ArmEmulator, healt
     assert poll(fields, again.state, now=NOW.replace(minute=3)).done is True
 
 
-def test_degraded_secondary_is_refused_and_the_profile_left_alone(
-    arm: ArmEmulator, health: HealthServer
-) -> None:
+def test_degraded_secondary_is_refused_and_the_profile_left_alone(arm: ArmEmulator, health: HealthServer) -> None:
     shop_priority(arm)
     arm.set_target_health("shop-wus.example.com", healthy=False)
     before = (endpoints_of(arm), tags_of(arm))
@@ -351,9 +345,7 @@ def test_verification_waits_for_the_secondary_to_come_online_then_its_health_url
     assert verified.detail["verified_after_seconds"] == 45
 
 
-def test_switch_that_would_route_to_a_third_endpoint_is_refused(
-    arm: ArmEmulator, health: HealthServer
-) -> None:
+def test_switch_that_would_route_to_a_third_endpoint_is_refused(arm: ArmEmulator, health: HealthServer) -> None:
     seed_profile(
         arm,
         endpoint("shop-eus", "eastus", priority=1),
