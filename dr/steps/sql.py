@@ -530,6 +530,9 @@ class FailoverState(BaseModel):
     rpo_estimate_seconds: float | None = None
     facts: dict[str, Any] = {}
     warnings: list[str] = []
+    # The group was busy when the failover was asked for (often: our own failover, begun by an earlier
+    # try of this activity): poll waits for it and asks again, instead of burning the retry budget.
+    waiting_while_busy: bool = False
 
 
 class SqlFailoverGroup(StepKind[SqlFailoverGroupStep]):
@@ -576,18 +579,17 @@ class SqlFailoverGroup(StepKind[SqlFailoverGroupStep]):
             else client.failover_groups.begin_failover
         )
         what = f"{'forced' if forced else 'planned'} failover of group {ref.child} to {ref.server}"
-        try:
-            operation = start_operation(begin_call, ref.resource_group, ref.server, ref.child)
-        except HttpResponseError as exc:
-            raise _failover_error(from_azure_error(exc, what=what), params, ctx) from None
         state = FailoverState(
             failover_group_id=params.failover_group_id,
             forced=forced,
-            operation=operation,
             rpo_estimate_seconds=rpo,
             facts=facts,
             warnings=warnings,
         )
+        operation = _start_failover(begin_call, ref, what, params, ctx)
+        if operation is None:
+            return self._progress(state.model_copy(update={"waiting_while_busy": True}), role=None, status=None)
+        state.operation = operation
         return StepProgress(
             done=False,
             state=state.model_dump(mode="json"),
@@ -610,6 +612,32 @@ class SqlFailoverGroup(StepKind[SqlFailoverGroupStep]):
         client = ref.client()
         what = f"{'forced' if current.forced else 'planned'} failover of group {ref.child} to {ref.server}"
         status: OperationStatus | None = None
+        if current.waiting_while_busy:
+            role = _text(_get_group(client, ref).replication_role)
+            if role == "Primary":
+                return self._progress(current, role=role, status=None)
+            begin_call = (
+                client.failover_groups.begin_force_failover_allow_data_loss
+                if current.forced
+                else client.failover_groups.begin_failover
+            )
+            started = _start_failover(begin_call, ref, what, params, ctx)
+            if started is None:
+                return self._progress(current, role=None, status=None)
+            current = current.model_copy(update={"operation": started, "waiting_while_busy": False})
+        if current.waiting_while_busy:
+            role = _text(_get_group(client, ref).replication_role)
+            if role == "Primary":
+                return self._progress(current, role=role, status=None)
+            begin_call = (
+                client.failover_groups.begin_force_failover_allow_data_loss
+                if current.forced
+                else client.failover_groups.begin_failover
+            )
+            started = _start_failover(begin_call, ref, what, params, ctx)
+            if started is None:
+                return self._progress(current, role=None, status=None)
+            current = current.model_copy(update={"operation": started, "waiting_while_busy": False})
         operation = current.operation
         if operation is not None:
             status = _call(lambda: check_operation(client, operation, endpoint=_arm_endpoint()), what=what)
@@ -634,7 +662,8 @@ class SqlFailoverGroup(StepKind[SqlFailoverGroupStep]):
     def _progress(self, state: FailoverState, *, role: str | None, status: OperationStatus | None) -> StepProgress:
         ref = SqlRef.parse(state.failover_group_id)
         done = role == "Primary"
-        detail = {**state.facts, "status": "done" if done else (status.status if status else "InProgress")}
+        waiting = "waiting: the group is busy" if state.waiting_while_busy else "InProgress"
+        detail = {**state.facts, "status": "done" if done else (status.status if status else waiting)}
         if role is not None:
             detail["replication_role"] = role
         summary = (
@@ -653,6 +682,19 @@ class SqlFailoverGroup(StepKind[SqlFailoverGroupStep]):
             warnings=state.warnings,
             rpo_estimate_seconds=state.rpo_estimate_seconds,
         )
+
+
+def _start_failover(
+    begin_call: Any, ref: SqlRef, what: str, params: SqlFailoverGroupStep, ctx: StepContext
+) -> OperationRef | None:
+    """Ask ARM for the failover; None when the group is busy with another operation (ask again later)."""
+    try:
+        return start_operation(begin_call, ref.resource_group, ref.server, ref.child)
+    except HttpResponseError as exc:
+        error = from_azure_error(exc, what=what)
+        if error.code == "FailoverGroupBusy":
+            return None
+        raise _failover_error(error, params, ctx) from None
 
 
 def _failover_error(error: DrError, params: SqlFailoverGroupStep, ctx: StepContext) -> DrError:

@@ -82,7 +82,7 @@ def test_a_group_already_primary_there_is_done_without_a_call(arm: ArmEmulator) 
     assert arm_calls(arm, "POST", "/failoverGroups/") == []
 
 
-def test_a_busy_group_is_transient_and_the_retry_fails_over(arm: ArmEmulator) -> None:
+def test_a_busy_group_is_waited_for_on_timers_then_failed_over(arm: ArmEmulator) -> None:
     arm.inject_fault(
         "*/failoverGroups/shop-fog/failover",
         method="POST",
@@ -92,27 +92,30 @@ def test_a_busy_group_is_transient_and_the_retry_fails_over(arm: ArmEmulator) ->
     )
     run = Driver(FAILOVER, fog_step())
 
-    with pytest.raises(TransientError) as busy:
-        run.begin()
-    assert busy.value.code == "FailoverGroupBusy"
-    assert "allow_data_loss" not in busy.value.message  # busy is not an outage: no hint
+    waiting = run.begin()  # busy does not burn the retry budget: the step waits and asks again
+    assert not waiting.done
+    assert waiting.detail["status"] == "waiting: the group is busy"
+    assert "allow_data_loss" not in waiting.summary  # busy is not an outage: no hint
+    assert primary_of(arm) == "shop-eus"
 
-    assert not run.begin().done  # the orchestrator's retry
+    started = run.poll()  # the group is free now: the failover is asked for
+    assert not started.done
     arm.finish_operations()
     assert run.poll().done
+    assert primary_of(arm) == "shop-wus"
+    assert len(arm_calls(arm, "POST", "/failoverGroups/")) == 2
 
 
-def test_a_rerun_while_the_failover_runs_is_retried_until_the_group_is_primary(arm: ArmEmulator) -> None:
+def test_a_rerun_while_the_failover_runs_waits_for_it_and_issues_no_second_failover(arm: ArmEmulator) -> None:
     first = Driver(FAILOVER, fog_step())
     first.begin()
 
-    with pytest.raises(TransientError) as busy:  # Azure answers FailoverGroupBusy to a second request
-        Driver(FAILOVER, fog_step()).begin()
-    assert busy.value.code == "FailoverGroupBusy"
-
+    rerun = Driver(FAILOVER, fog_step())  # the activity ran again (at-least-once): Azure answers busy
+    assert not rerun.begin().done
     arm.finish_operations()
-    assert Driver(FAILOVER, fog_step()).begin().done
+    assert rerun.poll().done  # the group became primary: nothing more to ask
     assert len(arm_calls(arm, "POST", "/failoverGroups/")) == 2
+    assert primary_of(arm) == "shop-wus"
 
 
 def test_with_the_primary_region_down_planned_fails_with_the_hint_and_forced_works(arm: ArmEmulator) -> None:
