@@ -625,19 +625,6 @@ class SqlFailoverGroup(StepKind[SqlFailoverGroupStep]):
             if started is None:
                 return self._progress(current, role=None, status=None)
             current = current.model_copy(update={"operation": started, "waiting_while_busy": False})
-        if current.waiting_while_busy:
-            role = _text(_get_group(client, ref).replication_role)
-            if role == "Primary":
-                return self._progress(current, role=role, status=None)
-            begin_call = (
-                client.failover_groups.begin_force_failover_allow_data_loss
-                if current.forced
-                else client.failover_groups.begin_failover
-            )
-            started = _start_failover(begin_call, ref, what, params, ctx)
-            if started is None:
-                return self._progress(current, role=None, status=None)
-            current = current.model_copy(update={"operation": started, "waiting_while_busy": False})
         operation = current.operation
         if operation is not None:
             status = _call(lambda: check_operation(client, operation, endpoint=_arm_endpoint()), what=what)

@@ -14,6 +14,7 @@ import requests
 
 from devstack.demo.runner import CONTAINERS, Api, DemoResult, drill, failover
 from devstack.stack import LocalStack
+from tests.unit.test_run import REPORT_KEYS
 
 pytestmark = pytest.mark.slow
 
@@ -47,18 +48,7 @@ def test_alert_driven_failover_end_to_end(stack: LocalStack) -> None:
     result: DemoResult = failover(stack, _api(stack), said.append)
     report = result.report
     assert report["status"] == "Succeeded", report
-    for key in (
-        "instance_id",
-        "plan",
-        "mode",
-        "status",
-        "trigger",
-        "started_at",
-        "finished_at",
-        "rto_seconds",
-        "rpo_estimate_seconds",
-        "steps",
-    ):
+    for key in REPORT_KEYS:
         assert key in report
     assert report["trigger"]["source"] == "alert" and report["trigger"]["monitoring_service"] == "Resource Health"
     assert {s["status"] for s in report["steps"]} == {"succeeded"}

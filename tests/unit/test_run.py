@@ -7,6 +7,19 @@ from dr.plan import parse_plan
 from dr.run import RunInput, RunState, StepOutcome, canceled_report, run_id_prefix, run_instance_id
 from dr.views import run_view
 
+# The report's top-level keys: a contract that tools outside the app read.
+REPORT_KEYS = (
+    "instance_id",
+    "plan",
+    "mode",
+    "status",
+    "trigger",
+    "started_at",
+    "finished_at",
+    "rto_seconds",
+    "rpo_estimate_seconds",
+    "steps",
+)
 T0 = datetime(2026, 11, 28, 7, 0, tzinfo=UTC)
 
 
@@ -79,18 +92,7 @@ def test_status_rules() -> None:
 
 def test_report_top_level_contract_keys() -> None:
     report = _state().report(T0).model_dump(mode="json")
-    for key in (
-        "instance_id",
-        "plan",
-        "mode",
-        "status",
-        "trigger",
-        "started_at",
-        "finished_at",
-        "rto_seconds",
-        "rpo_estimate_seconds",
-        "steps",
-    ):
+    for key in REPORT_KEYS:
         assert key in report
     assert set(report["steps"][0]) == {"id", "kind", "status", "started_at", "finished_at", "detail"}
 
