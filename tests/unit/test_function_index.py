@@ -1,0 +1,76 @@
+"""The function index the Functions host reads from function_app.py: names, triggers, bindings, routes,
+methods and auth levels. Indexed in a fresh interpreter, as the Python worker does at start-up."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+
+INDEX_SCRIPT = """
+import json, function_app
+print(json.dumps({f.get_function_name(): json.loads(f.get_function_json())["bindings"]
+                  for f in function_app.app.get_functions()}))
+"""
+
+HTTP_ROUTES = {
+    "alerts": ("alerts", ["POST"]),
+    "start_recovery": ("recoveries", ["POST"]),
+    "list_recoveries": ("recoveries", ["GET"]),
+    "get_recovery": ("recoveries/{id}", ["GET"]),
+    "get_report": ("recoveries/{id}/report", ["GET"]),
+    "approve_recovery": ("recoveries/{id}/approve", ["POST"]),
+    "reject_recovery": ("recoveries/{id}/reject", ["POST"]),
+    "cancel_recovery": ("recoveries/{id}/cancel", ["POST"]),
+}
+ORCHESTRATORS = {"recovery", "recovery_step", "standing_sync"}
+ACTIVITIES = {"step_begin", "step_poll", "step_work", "step_teardown", "write_report", "list_sync_targets"}
+
+
+def _index() -> dict[str, list[dict[str, Any]]]:
+    out = subprocess.run(
+        [sys.executable, "-c", INDEX_SCRIPT], cwd=ROOT, capture_output=True, text=True, check=True, timeout=60
+    )
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def _trigger(bindings: list[dict[str, Any]]) -> dict[str, Any]:
+    triggers = [b for b in bindings if b["type"].endswith("Trigger")]
+    assert len(triggers) == 1
+    return triggers[0]
+
+
+def test_the_index_has_exactly_the_expected_functions() -> None:
+    index = _index()
+    assert set(index) == set(HTTP_ROUTES) | ORCHESTRATORS | ACTIVITIES | {"standing_sync_timer"}
+    for name, (route, methods) in HTTP_ROUTES.items():
+        trigger = _trigger(index[name])
+        assert trigger["type"] == "httpTrigger", name
+        assert (trigger["route"], trigger["methods"], trigger["authLevel"]) == (route, methods, "FUNCTION"), name
+        assert {"type": "http", "direction": "OUT", "name": "$return"}.items() <= next(
+            b for b in index[name] if b["type"] == "http"
+        ).items()
+    starters = {name for name, bindings in index.items() if any(b["type"] == "durableClient" for b in bindings)}
+    assert starters == (set(HTTP_ROUTES) - {"get_report"}) | {"standing_sync_timer"}
+    for name in ORCHESTRATORS:
+        assert _trigger(index[name])["type"] == "orchestrationTrigger"
+    for name in ACTIVITIES:
+        assert _trigger(index[name])["type"] == "activityTrigger"
+    timer = _trigger(index["standing_sync_timer"])
+    assert timer["type"] == "timerTrigger" and timer["schedule"] == "%DR_SYNC_SCHEDULE%"
+    assert timer["runOnStartup"] is False
+
+
+def test_host_json_fits_the_deployment() -> None:
+    host = json.loads((ROOT / "host.json").read_text())
+    assert host["version"] == "2.0"
+    assert host["extensionBundle"]["version"].startswith("[4.")
+    durable = host["extensions"]["durableTask"]
+    assert durable["hubName"] == "%DR_TASK_HUB%"
+    assert durable["overridableExistingInstanceStates"] == "NonRunningStates"
+    hours, minutes, _ = (int(part) for part in host["functionTimeout"].split(":"))
+    assert hours * 60 + minutes <= 30  # Flex Consumption's default; long work is polled, never awaited
