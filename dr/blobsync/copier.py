@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -24,12 +23,13 @@ from azure.core.exceptions import (
 )
 
 from ..errors import TransientError, from_azure_error
-from .diff import blob_info, container_pages
+from .listing import blob_info
 from .model import (
     SOURCE_ETAG_KEY,
     SOURCE_MODIFIED_KEY,
     BlobInfo,
     Chunk,
+    ChunkOutcome,
     CopyCounts,
     CopyResult,
     Op,
@@ -193,23 +193,49 @@ class ChunkCopier:
     _probe_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     # -- the chunk -----------------------------------------------------------------------------------
-    async def run(self, chunk: Chunk) -> CopyResult:
+    async def run(self, chunk: Chunk) -> tuple[CopyResult, ChunkOutcome]:
+        """Copy and delete; check the copies now (HEAD each) when they are few for their stretch of names or
+        are recopies, else leave them to the verification pass, which lists the target once in name order."""
         semaphore = asyncio.Semaphore(self.concurrency)
 
         async def bounded(op: Op) -> BlobInfo | None:
             async with semaphore:
-                return await (self._copy(op) if op.op == "copy" else self._delete(op))
+                if op.op == "copy":
+                    return await self._copy(op, unconditional=chunk.recopy)
+                await self._delete(op)
+                return None
 
         done = await asyncio.gather(*(bounded(op) for op in chunk.ops))
-        copied = [blob for blob in done if blob is not None]
-        method = await self._verify(chunk, copied, semaphore)
-        return CopyResult(
+        outcome = ChunkOutcome()
+        copied: list[BlobInfo] = []
+        for index, (op, blob) in enumerate(zip(chunk.ops, done, strict=True)):
+            if op.op != "copy":
+                continue
+            if blob is None:
+                outcome.not_copied.append(index)
+                continue
+            copied.append(blob)
+            if blob.etag != op.blob.etag:
+                outcome.refreshed[index] = blob
+        copies = sum(1 for op in chunk.ops if op.op == "copy")
+        dense = chunk.verify_span <= 4 * copies + self.page_size
+        if not copied:
+            method = "none"
+        elif dense and not chunk.recopy:
+            method = "deferred"
+            for blob in copied:  # counted as copied now; the verification pass confirms or takes back
+                self._count_copied(blob, verified=False)
+        else:
+            method = "head"
+            await self._verify_each(copied, semaphore)
+        result = CopyResult(
             counts=self.counts,
             failures=self.failures[:MAX_FAILURE_NAMES],
             verify_method=method,
             copy_method=",".join(sorted(self.methods)) or None,
             source_unavailable=self.source_down,
         )
+        return result, outcome
 
     def _fail(self, name: str, reason: str) -> None:
         self.counts.failed += 1
@@ -333,78 +359,32 @@ class ChunkCopier:
         self.counts.deleted += 1
 
     # -- verification --------------------------------------------------------------------------------
-    async def _verify(self, chunk: Chunk, copied: list[BlobInfo], semaphore: asyncio.Semaphore) -> Any:
-        if not copied:
-            return "none"
-        expected = {blob.name: blob for blob in copied}
-        # One listing page reads up to page_size entries for the price of a few HEADs: list when the chunk's
-        # copies are dense in the target's name range, HEAD each blob when they are sparse.
-        use_listing = chunk.verify_span <= 4 * len(copied) + self.page_size
-        found: dict[str, BlobInfo | None] = {}
-        if use_listing:
-            found = await self._list_range(chunk.verify_from, expected, chunk.verify_span)
-        missing = [name for name in expected if name not in found]
-
-        async def head(name: str) -> None:
+    async def _verify_each(self, copied: list[BlobInfo], semaphore: asyncio.Semaphore) -> None:
+        async def one(blob: BlobInfo) -> None:
             async with semaphore:
-                found[name] = await self._head(self.target, name)
+                if mismatch(blob, await self._head(self.target, blob.name)) is None:
+                    self._count_copied(blob)
+                    return
+                await self._recopy(blob)
 
-        await asyncio.gather(*(head(name) for name in missing))
-        retry: list[BlobInfo] = []
-        for name, blob in expected.items():
-            if mismatch(blob, found.get(name)) is None:
-                self._count_copied(blob)
-            else:
-                retry.append(blob)
-        await asyncio.gather(*(self._recopy(blob, semaphore) for blob in retry))
-        return "listing" if use_listing else "head"
+        await asyncio.gather(*(one(blob) for blob in copied))
 
-    async def _recopy(self, blob: BlobInfo, semaphore: asyncio.Semaphore) -> None:
+    async def _recopy(self, blob: BlobInfo) -> None:
         """A copy that did not verify gets one more, unconditional try, checked by a HEAD."""
-        async with semaphore:
-            if mismatch(blob, await self._head(self.target, blob.name)) is None:
-                self._count_copied(blob)  # it was there after all: the listing predates the copy
-                return
-            again = await self._copy(Op(op="copy", blob=blob), unconditional=True)
-            if again is None:
-                return  # counted by _copy (failed, vanished, pending, source down)
-            problem = mismatch(again, await self._head(self.target, again.name))
-            if problem is not None:
-                self._fail(blob.name, f"verification failed: {problem}")
-                return
-            self.counts.recopied += 1
-            self._count_copied(again)
+        again = await self._copy(Op(op="copy", blob=blob), unconditional=True)
+        if again is None:
+            return  # counted by _copy (failed, vanished, pending, source down)
+        problem = mismatch(again, await self._head(self.target, again.name))
+        if problem is not None:
+            self._fail(blob.name, f"verification failed: {problem}")
+            return
+        self.counts.recopied += 1
+        self._count_copied(again)
 
-    def _count_copied(self, blob: BlobInfo) -> None:
-        self.counts.verified += 1
+    def _count_copied(self, blob: BlobInfo, *, verified: bool = True) -> None:
+        self.counts.verified += int(verified)
         self.counts.copied += 1
         self.counts.bytes_copied += blob.size
-
-    async def _list_range(
-        self, token: str | None, expected: dict[str, BlobInfo], span: int
-    ) -> dict[str, BlobInfo | None]:
-        """List the target from the chunk's first page until past its last name: what it finds of
-        ``expected`` (None: listed over and absent; not in the answer: not reached, left to a HEAD)."""
-        last = max(expected)
-        fetch = container_pages(self.target, prefix=self.prefix, include=["metadata", "copy"], page_size=self.page_size)
-        found: dict[str, BlobInfo | None] = {}
-        listed_up_to: str | None = ""
-        for _ in range(math.ceil(span / self.page_size) + 2):
-            blobs, token = await fetch(token)
-            for blob in blobs:
-                if blob.name in expected:
-                    found[blob.name] = blob
-            if token is None:
-                listed_up_to = None  # the listing ended: everything was seen
-                break
-            if blobs:
-                listed_up_to = blobs[-1].name
-                if listed_up_to >= last:
-                    break
-        for name in expected:
-            if name not in found and (listed_up_to is None or name <= listed_up_to):
-                found[name] = None
-        return found
 
 
 async def check_pending(

@@ -10,63 +10,18 @@ names and counts.
 from __future__ import annotations
 
 import asyncio
-import base64
 import secrets
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
-from ..durations import iso
-from .model import (
-    SOURCE_ETAG_KEY,
-    BlobInfo,
-    Chunk,
-    Cursor,
-    ListingStats,
-    Op,
-    SideCursor,
-    max_iso,
-)
+from .listing import PageFetcher
+from .model import BlobInfo, Chunk, Cursor, ListingStats, Op, SideCursor, max_iso
 
 if TYPE_CHECKING:
-    from azure.storage.blob.aio import ContainerClient
-
     from .store import StateStore
 
 Decision = Literal["copy", "skip", "delete", "extra"]
-
-
-def iso_seconds(moment: datetime) -> str:
-    """Last-Modified as an ISO 8601 Z string with whole seconds (the service's resolution): comparable as text."""
-    return iso(moment.replace(microsecond=0))
-
-
-def strip_etag(etag: str | None) -> str | None:
-    return etag.strip('"') if etag else etag
-
-
-def blob_info(blob: Any) -> BlobInfo:
-    """A listed BlobProperties as the sync sees it."""
-    settings = blob.content_settings
-    md5 = settings.content_md5 if settings is not None else None
-    metadata = dict(blob.metadata or {})
-    copy = getattr(blob, "copy", None)
-    copy_status = getattr(copy, "status", None) if copy is not None else None
-    blob_type = blob.blob_type
-    return BlobInfo.model_construct(
-        name=blob.name,
-        size=int(blob.size or 0),
-        etag=strip_etag(blob.etag) or "",
-        last_modified=iso_seconds(blob.last_modified),
-        md5=base64.b64encode(bytes(md5)).decode() if md5 else None,
-        blob_type=str(getattr(blob_type, "value", blob_type) or "BlockBlob"),
-        content_encoding=settings.content_encoding if settings is not None else None,
-        metadata=metadata,
-        copy_status=str(getattr(copy_status, "value", copy_status)) if copy_status else None,
-        synced_etag=metadata.get(SOURCE_ETAG_KEY),
-    )
 
 
 def is_current(source: BlobInfo, target: BlobInfo) -> bool:
@@ -90,23 +45,6 @@ def decide(source: BlobInfo | None, target: BlobInfo | None, *, mirror_deletes: 
     return "skip" if is_current(source, target) else "copy"
 
 
-PageFetcher = Callable[[str | None], Awaitable[tuple[list[BlobInfo], str | None]]]
-
-
-def container_pages(container: ContainerClient, *, prefix: str, include: list[str], page_size: int) -> PageFetcher:
-    """A function that fetches one listing page at a continuation token."""
-
-    async def fetch(token: str | None) -> tuple[list[BlobInfo], str | None]:
-        pager: Any = container.list_blobs(
-            name_starts_with=prefix or None, include=include, results_per_page=page_size
-        ).by_page(continuation_token=token)
-        page = await pager.__anext__()
-        blobs = [blob_info(blob) async for blob in page]
-        return blobs, (pager.continuation_token or None)
-
-    return fetch
-
-
 class _Side:
     def __init__(self, cursor: SideCursor, fetch: PageFetcher) -> None:
         self.cursor = cursor
@@ -127,12 +65,16 @@ class _Side:
         return blob
 
     async def load_next_page(self) -> None:
-        token = self.cursor.next_token if self.cursor.started else None
+        cursor = self.cursor
+        token = cursor.next_token if cursor.started else None
         blobs, next_token = await self.fetch(token)
-        self.cursor.buffer, self.index = blobs, 0
-        self.cursor.page_token, self.cursor.next_token = token, next_token
-        self.cursor.started, self.cursor.page_consumed = True, 0
-        self.cursor.exhausted = next_token is None
+        self.index = 0
+        cursor.buffer, cursor.page_token, cursor.next_token = blobs, token, next_token
+        cursor.page_after = cursor.page_last  # the name this page's token resumes after
+        if blobs:  # an empty page (possible with a token) moves no name bound
+            cursor.page_last = blobs[-1].name
+        cursor.started, cursor.page_consumed = True, 0
+        cursor.exhausted = next_token is None
 
     def saved(self) -> SideCursor:
         rest = self.cursor.model_copy()
@@ -154,6 +96,7 @@ class Budget:
 
 @dataclass
 class DiffOutcome:
+    token: str
     chunks: list[str]
     cursor: Cursor | None  # None: both listings finished
     stats: ListingStats
@@ -169,28 +112,33 @@ class ChunkWriter:
         self.names: list[str] = []
         self.ops: list[Op] = []
         self.verify_from: str | None = None
-        self.span_base = 0
-        self.target_popped_at_start = 0
+        self.verify_after: str | None = None
+        self.first_position = 0
+        self.last_position = 0
 
-    def add(self, op: Op, target: _Side, target_popped: int) -> None:
+    def add(self, op: Op, target: _Side, position: int) -> None:
         if not self.ops:
-            # Where a verification listing of this chunk's copies can start: the target page being read now.
-            self.verify_from = target.cursor.page_token
-            self.span_base = target.cursor.page_consumed
-            self.target_popped_at_start = target_popped
+            # Where a verification listing of this chunk can start: the target page being read now.
+            self.verify_from, self.verify_after = target.cursor.page_token, target.cursor.page_after
+            self.first_position = position
+        self.last_position = position
         self.ops.append(op)
 
     @property
     def full(self) -> bool:
         return len(self.ops) >= self.chunk_size
 
-    async def flush(self, target_popped: int) -> None:
+    async def flush(self) -> None:
         if not self.ops:
             return
-        copies = sum(1 for op in self.ops if op.op == "copy")
-        span = self.span_base + (target_popped - self.target_popped_at_start) + copies
+        chunk = Chunk(
+            ops=self.ops,
+            verify_from=self.verify_from,
+            verify_after=self.verify_after,
+            verify_span=self.last_position - self.first_position + 1,
+        )
         name = f"chunk-{self.token}-{len(self.names):04d}.json"
-        await self.store.write(name, Chunk(ops=self.ops, verify_from=self.verify_from, verify_span=span))
+        await self.store.write(name, chunk)
         self.names.append(name)
         self.ops = []
 
@@ -209,7 +157,7 @@ async def diff_segment(
     source, target = _Side(cursor.source, source_pages), _Side(cursor.target, target_pages)
     writer = ChunkWriter(store, chunk_size)
     stats = ListingStats()
-    target_popped = 0
+    position = 0  # names passed in this call, both sides merged
     finished = False
     while True:
         hungry = [side for side in (source, target) if side.needs_page]
@@ -224,23 +172,22 @@ async def diff_segment(
         if s is None and t is None:
             finished = True
             break
+        position += 1
         if t is None or (s is not None and s.name < t.name):
             op = _account(stats, source.pop(), None, mirror_deletes)
         elif s is None or t.name < s.name:
-            target_popped += 1
             op = _account(stats, None, target.pop(), mirror_deletes)
         else:
-            target_popped += 1
             op = _account(stats, source.pop(), target.pop(), mirror_deletes)
         if op is not None:
-            writer.add(op, target, target_popped)
+            writer.add(op, target, position)
             if writer.full:
-                await writer.flush(target_popped)
+                await writer.flush()
                 if budget.spent(len(writer.names)):
                     break
-    await writer.flush(target_popped)
+    await writer.flush()
     next_cursor = None if finished else Cursor(source=source.saved(), target=target.saved())
-    return DiffOutcome(chunks=writer.names, cursor=next_cursor, stats=stats)
+    return DiffOutcome(token=writer.token, chunks=writer.names, cursor=next_cursor, stats=stats)
 
 
 def _account(stats: ListingStats, s: BlobInfo | None, t: BlobInfo | None, mirror_deletes: bool) -> Op | None:

@@ -3,7 +3,7 @@ small) and what lives in the state container (listing cursors, manifest chunks, 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -42,11 +42,33 @@ class Op(_Payload):
 
 
 class Chunk(_Payload):
-    """A manifest chunk: up to 1,000 operations in name order, plus where a verification listing starts."""
+    """A manifest chunk: up to 1,000 operations in name order, plus where a verification listing can start."""
 
     ops: list[Op]
-    verify_from: str | None = None  # target continuation token whose page holds (or precedes) ops[0]
-    verify_span: int = 0  # estimated target entries a listing from verify_from reads to pass the last op
+    # The target page the diff was reading at ops[0]: its continuation token, and the name it comes after
+    # (a listing from the token returns every name after it, blobs copied since included).
+    verify_from: str | None = None
+    verify_after: str | None = None
+    verify_span: int = 0  # names (both sides) the diff passed from ops[0] to ops[-1]: dense or sparse
+    recopy: bool = False  # copies that failed verification: unconditional, checked one by one
+
+
+class ChunkOutcome(_Payload):
+    """What a copy item did, for the verification pass: the ops it did not copy, the sources it re-read."""
+
+    not_copied: list[int] = Field(default_factory=list)
+    refreshed: dict[int, BlobInfo] = Field(default_factory=dict)
+
+
+class VerifyCursor(_Payload):
+    """Where the verification pass stands: the next chunk, and the target page it was reading."""
+
+    batches: list[tuple[str, int]]  # (list-call token, chunk count), in name order
+    batch: int = 0
+    index: int = 0
+    started: bool = False
+    page_token: str | None = None
+    page_first: str | None = None
 
 
 class SideCursor(_Payload):
@@ -54,6 +76,8 @@ class SideCursor(_Payload):
 
     buffer: list[BlobInfo] = Field(default_factory=list)
     page_token: str | None = None  # token that fetched the current page (None: the first page)
+    page_after: str | None = None  # last name of the page before it (where the token resumes)
+    page_last: str | None = None
     next_token: str | None = None
     exhausted: bool = False
     started: bool = False
@@ -78,8 +102,8 @@ class PendingFile(_Payload):
 
 
 class WorkItem(_Payload):
-    op: Literal["list", "copy", "pending"]
-    ref: str | None = None  # list: cursor file (None = start); copy: chunk file; pending: pending file
+    op: Literal["list", "copy", "pending", "verify"]
+    ref: str | None = None  # list: cursor (None = start); copy: chunk; pending: pending list; verify: cursor
 
 
 class ListingStats(_Payload):
@@ -103,6 +127,7 @@ class ListingStats(_Payload):
 
 class ListResult(_Payload):
     op: Literal["list"] = "list"
+    token: str = ""  # the chunks are chunk-<token>-<n>.json
     chunks: list[str] = Field(default_factory=list)
     cursor: str | None = None  # None: both listings are finished
     stats: ListingStats = Field(default_factory=ListingStats)
@@ -129,11 +154,13 @@ class CopyCounts(_Payload):
 
 
 class CopyResult(_Payload):
-    op: Literal["copy", "pending"] = "copy"
+    op: Literal["copy", "pending", "verify"] = "copy"
     counts: CopyCounts = Field(default_factory=CopyCounts)
     failures: list[str] = Field(default_factory=list)  # "name: reason", a few
     pending_ref: str | None = None
-    verify_method: Literal["listing", "head", "none"] = "none"
+    recopy_ref: str | None = None  # verify: copies that did not check out, to be copied again
+    cursor: str | None = None  # verify: where the pass goes on (None: done)
+    verify_method: Literal["deferred", "listing", "head", "none"] = "none"
     copy_method: str | None = None
     source_unavailable: str | None = None
     replayed: bool = False  # an earlier attempt had finished this item: its result is returned as is
@@ -151,6 +178,16 @@ class SyncRecord(_Payload):
     rpo_watermark: str | None = None  # newest source last-modified seen by that sync
     copied: int = 0
     run_id: str | None = None
+
+
+def iso_seconds(moment: datetime) -> str:
+    """Last-Modified as ISO 8601 Z with whole seconds (the service's resolution): comparable as text."""
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def strip_etag(etag: str | None) -> str | None:
+    return etag.strip('"') if etag else etag
 
 
 def max_iso(a: str | None, b: str | None) -> str | None:

@@ -27,7 +27,8 @@ from azure.core.exceptions import ResourceNotFoundError
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..blobsync.copier import MAX_FAILURE_NAMES, ChunkCopier, SourceUnavailable, check_pending, describe, source_is_down
-from ..blobsync.diff import Budget, PageFetcher, container_pages, diff_segment
+from ..blobsync.diff import Budget, diff_segment
+from ..blobsync.listing import PageFetcher, container_pages
 from ..blobsync.model import (
     Chunk,
     CopyCounts,
@@ -37,10 +38,12 @@ from ..blobsync.model import (
     ListResult,
     PendingFile,
     SyncRecord,
+    VerifyCursor,
     WorkItem,
 )
 from ..blobsync.store import StateStore, read_sync_record, run_folder, safe_segment, write_sync_record
-from ..blobsync.transport import SourceAuthorizer, Transport, ensure_container, run_async
+from ..blobsync.transport import SourceAuthorizer, Transport, ensure_container, redact, run_async
+from ..blobsync.verifier import VerifyPass, outcome_name, result_name
 from ..clients import account_name_from_url
 from ..durations import iso
 from ..errors import (
@@ -85,6 +88,12 @@ class BlobBackupState(BaseModel):
     wrote_files: bool = False
     drill_container: str | None = None
     rounds: int = 0
+    # The verification pass: which chunks exist (list-call token, count), how many left their checking to
+    # the pass, and where the pass stands.
+    batches: list[tuple[str, int]] = Field(default_factory=list)
+    deferred_chunks: int = 0
+    verify_cursor: str | None = None
+    verify_done: bool = False
 
 
 def location(account_url: str, container: str) -> str:
@@ -179,6 +188,7 @@ class _Session:
             next_ref = f"cursor-{secrets.token_hex(4)}.json"
             await self.store.write(next_ref, outcome.cursor)
         return ListResult(
+            token=outcome.token,
             chunks=outcome.chunks,
             cursor=next_ref,
             stats=outcome.stats,
@@ -272,11 +282,12 @@ class BlobBackup(StepKind[BlobBackupStep]):
                 raise InvalidInputError(f"{item.op} work item without a file reference")
             if item.op == "copy":
                 return (await self._copy_chunk(session, item.ref)).model_dump(mode="json")
+            if item.op == "verify":
+                return (await self._verify(session, item.ref)).model_dump(mode="json")
             return (await self._check_pending(session, item.ref)).model_dump(mode="json")
 
     async def _copy_chunk(self, session: _Session, ref: str) -> CopyResult:
-        result_name = ref.removesuffix(".json") + ".result.json"
-        earlier = await session.store.read(result_name, CopyResult)
+        earlier = await session.store.read(result_name(ref), CopyResult)
         if earlier is not None:  # this item ran before, to the end: say what it did, do nothing twice
             earlier.replayed = True
             return earlier
@@ -292,15 +303,33 @@ class BlobBackup(StepKind[BlobBackupStep]):
             prefix=session.params.prefix,
         )
         try:
-            result = await copier.run(chunk)
+            result, outcome = await copier.run(chunk)
         except DrError:
             raise
         except Exception as exc:
-            raise from_azure_error(exc, what=f"copy {session.source_name} to {session.target_name}") from exc
+            error = from_azure_error(exc, what=f"copy {session.source_name} to {session.target_name}")
+            raise _redacted(error) from exc
         if copier.pending:
             result.pending_ref = ref.removesuffix(".json") + ".pending-1.json"
             await session.store.write(result.pending_ref, PendingFile(copies=copier.pending))
-        await session.store.write(result_name, result)
+        if result.verify_method == "deferred":
+            await session.store.write(outcome_name(ref), outcome)
+        await session.store.write(result_name(ref), result)  # last: it marks the item as done
+        return result
+
+    async def _verify(self, session: _Session, ref: str) -> CopyResult:
+        cursor = await session.store.read(ref, VerifyCursor)
+        if cursor is None:
+            raise PermanentError(f"verification cursor {ref} of this run is gone (state deleted by hand?)")
+        verifier = VerifyPass(session.store, session.target_pages())
+        next_cursor = await verifier.run(cursor, LIST_SECONDS_PER_CALL)
+        result = CopyResult(op="verify", counts=verifier.counts, verify_method="listing")
+        if verifier.recopy:
+            result.recopy_ref = f"recopy-{secrets.token_hex(4)}.json"
+            await session.store.write(result.recopy_ref, Chunk(ops=verifier.recopy, recopy=True))
+        if next_cursor is not None:
+            result.cursor = f"verify-{secrets.token_hex(4)}.json"
+            await session.store.write(result.cursor, next_cursor)
         return result
 
     async def _check_pending(self, session: _Session, ref: str) -> CopyResult:
@@ -337,25 +366,34 @@ class BlobBackup(StepKind[BlobBackupStep]):
         state: BlobBackupState,
         results: list[dict[str, Any]],
     ) -> StepProgress:
-        new_chunks = self._absorb(state, results)
+        new_chunks, verifying = self._absorb(state, results)
         if state.source_unavailable is not None:
             return await self._source_unavailable(ctx, params, session, state)
         work = [WorkItem(op="copy", ref=ref) for ref in new_chunks]
         if not state.listing_done:
             work.insert(0, WorkItem(op="list", ref=state.cursor))  # first: it feeds the next round
+        if verifying and not state.verify_done:
+            work.insert(0, WorkItem(op="verify", ref=state.verify_cursor))
         if not work and state.pending_refs:
             if not state.pending_wait:
                 state.pending_wait = True
                 return self._progress(params, state, poll_after=PENDING_POLL_SECONDS)
             work = [WorkItem(op="pending", ref=ref) for ref in state.pending_refs]
             state.pending_refs, state.pending_wait = [], False
+        if not work and state.deferred_chunks and state.verify_cursor is None and not state.verify_done:
+            # Every copy is done: check the dense ones against one listing of the target.
+            state.verify_cursor = "verify-start.json"
+            await session.store.write(state.verify_cursor, VerifyCursor(batches=state.batches))
+            work = [WorkItem(op="verify", ref=state.verify_cursor)]
         if work:
             state.rounds += 1
             return self._progress(params, state, work=[item.model_dump(mode="json") for item in work])
         return await self._finish(ctx, params, session, state)
 
-    def _absorb(self, state: BlobBackupState, results: list[dict[str, Any]]) -> list[str]:
+    def _absorb(self, state: BlobBackupState, results: list[dict[str, Any]]) -> tuple[list[str], bool]:
+        """Add results to the state: the chunks to copy next, and whether the verification pass goes on."""
         new_chunks: list[str] = []
+        verifying = False
         for raw in results:
             if raw.get("op") == "list":
                 listing = ListResult.model_validate(raw)
@@ -367,8 +405,20 @@ class BlobBackup(StepKind[BlobBackupStep]):
                 state.cursor = listing.cursor
                 state.listing_done = listing.cursor is None
                 new_chunks.extend(listing.chunks)
+                if listing.chunks:
+                    state.batches.append((listing.token, len(listing.chunks)))
                 continue
             copied = CopyResult.model_validate(raw)
+            if copied.op == "verify":
+                state.counts.add(copied.counts)  # confirms copies, or takes back those sent to recopy
+                if copied.recopy_ref:
+                    new_chunks.append(copied.recopy_ref)
+                state.verify_cursor = copied.cursor
+                state.verify_done = copied.cursor is None
+                verifying = copied.cursor is not None
+                continue
+            if copied.verify_method == "deferred":
+                state.deferred_chunks += 1
             state.pending_now += copied.counts.pending
             copied.counts.pending = 0
             state.counts.add(copied.counts)
@@ -383,7 +433,7 @@ class BlobBackup(StepKind[BlobBackupStep]):
                 state.verify_methods.append(copied.verify_method)
             if copied.source_unavailable and state.source_unavailable is None:
                 state.source_unavailable = copied.source_unavailable
-        return new_chunks
+        return new_chunks, verifying
 
     def _progress(
         self,
@@ -529,6 +579,13 @@ class BlobBackup(StepKind[BlobBackupStep]):
             except Exception as exc:
                 raise from_azure_error(exc, what=f"delete drill container {session.target_name}") from exc
             return {"teardown": f"deleted drill container {session.target_name}"}
+
+
+def _redacted(error: DrError) -> DrError:
+    """The error with any SAS fields cut out of its message (an unexpected exception may quote a URL)."""
+    error.message = redact(error.message)
+    error.args = (error.message,)
+    return error
 
 
 def _matching(record: SyncRecord | None, source: str, target: str) -> SyncRecord | None:

@@ -154,6 +154,13 @@ class BlobWorld:
         drive.calls.append("begin")
         progress = BLOB.begin(ctx, step)
         drive.progresses.append(progress)
+        return self.go_on(ctx, step, progress, drive)
+
+    def go_on(
+        self, ctx: StepContext, step: BlobBackupStep, progress: StepProgress, drive: Drive | None = None
+    ) -> Drive:
+        """Drive a step from ``progress`` to its end."""
+        drive = drive or Drive(progresses=[progress])
         with ThreadPoolExecutor(max_workers=progress.max_parallel) as pool:
             for _ in range(10_000):
                 if progress.done:

@@ -172,9 +172,9 @@ def test_work_item_run_twice_does_the_work_once(blob_world: BlobWorld) -> None:
     assert second["replayed"] is True
     assert second["counts"] == first["counts"]
     assert target_etags(blob_world) == etags
-    done = BLOB.poll(ctx, step, progress.state, [second])
-    assert done.done
-    assert done.detail["copied"] == 12
+    rest = blob_world.go_on(ctx, step, BLOB.poll(ctx, step, progress.state, [second]))
+    assert rest.detail["copied"] == 12
+    assert rest.detail["verified"] == 12
 
 
 def test_interrupted_work_item_rerun_finds_copies_done(blob_world: BlobWorld) -> None:
@@ -207,9 +207,10 @@ def test_source_changed_after_listing_copies_the_new_version(blob_world: BlobWor
     blob_world.put("img/0001.bin", b"written after the listing")
 
     results = [BLOB.work(ctx, step, item) for item in progress.work]
-    done = BLOB.poll(ctx, step, progress.state, results)
+    done = blob_world.go_on(ctx, step, BLOB.poll(ctx, step, progress.state, results))
 
     assert done.detail["copied"] == 3
+    assert done.detail["verified"] == 3
     copy = blob_world.target.get_blob_client("img/0001.bin")
     assert copy.download_blob().readall() == b"written after the listing"
     source_etag = blob_world.source.get_blob_client("img/0001.bin").get_blob_properties().etag.strip('"')

@@ -1,8 +1,9 @@
 """The blob sync's diff alone: the resumable merge-join of two paged listings, and its decision rule.
 
-Listings are served from in-memory lists split into pages (a continuation token is the index of the next
-page); the state store keeps files in a dict. The diff is run call after call from its saved cursor (JSON
-round trip included) until it says both listings are done, with random page sizes, chunk sizes and budgets.
+Listings are served from in-memory lists split into pages (a continuation token is the last name of the
+page before, as Azurite's are); the state store keeps files in a dict. The diff is run call after call
+from its saved cursor (JSON round trip included) until it says both listings are done, with random page
+sizes, chunk sizes and budgets.
 """
 
 from __future__ import annotations
@@ -31,12 +32,12 @@ class MemoryStore:
         return model.model_validate_json(self.files[name]) if name in self.files else None
 
 
-def pages_of(blobs: list[BlobInfo], size: int, reads: list[int]) -> Any:
+def pages_of(blobs: list[BlobInfo], size: int, reads: list[str]) -> Any:
     async def fetch(token: str | None) -> tuple[list[BlobInfo], str | None]:
-        start = int(token or 0)
-        reads.append(start)
-        end = start + size
-        return blobs[start:end], (str(end) if end < len(blobs) else None)
+        reads.append(token or "")
+        rest = [blob for blob in blobs if token is None or blob.name > token]
+        page = rest[:size]
+        return page, (page[-1].name if len(rest) > size else None)
 
     return fetch
 
@@ -97,8 +98,8 @@ def test_diff_in_any_number_of_calls_finds_exactly_the_changes(
 ) -> None:
     source, target = world
     store = MemoryStore()
-    source_reads: list[int] = []
-    target_reads: list[int] = []
+    source_reads: list[str] = []
+    target_reads: list[str] = []
     cursor: Cursor | None = Cursor()
     chunk_names: list[str] = []
     totals = ListingStats()
@@ -152,17 +153,21 @@ def test_diff_in_any_number_of_calls_finds_exactly_the_changes(
     # Every page is read once, however the calls were cut.
     assert sorted(source_reads) == sorted(set(source_reads))
     assert sorted(target_reads) == sorted(set(target_reads))
-    # A verification listing from a chunk's token starts at or before the chunk's first name.
+    # A verification listing from a chunk's token returns everything after verify_after, which is before
+    # the chunk's first name; verify_span counts the names (both sides) from its first to its last op.
+    union = sorted({blob.name for blob in source} | {blob.name for blob in target})
     for chunk in chunks:
-        start = int(chunk.verify_from or 0)
-        assert all(blob.name < chunk.ops[0].blob.name for blob in target[:start])
+        assert chunk.verify_after == chunk.verify_from  # here a token is the name it resumes after
+        assert chunk.verify_after is None or chunk.verify_after < chunk.ops[0].blob.name
+        first, last = chunk.ops[0].blob.name, chunk.ops[-1].blob.name
+        assert chunk.verify_span == sum(1 for name in union if first <= name <= last)
 
 
 def test_unchanged_containers_produce_no_chunks_and_one_pass_of_reads() -> None:
     source = [source_blob(f"n{i:03d}", 1) for i in range(100)]
     target = [target_blob(f"n{i:03d}", 1, 10) for i in range(100)]
     store = MemoryStore()
-    reads: list[int] = []
+    reads: list[str] = []
     outcome = asyncio.run(
         diff_segment(
             cursor=Cursor(),

@@ -1,0 +1,431 @@
+"""Benchmark of the blob_backup step against Azurite, next to the ways one could do without it.
+
+    .venv/bin/python benchmarks/blob_backup.py                 # 2,000 x 1 KiB + 4 x 4 MiB, with and without 20 ms RTT
+    .venv/bin/python benchmarks/blob_backup.py --blobs 100000 --skip-naive --skip-raw --rtt-ms 0
+
+Measured, each into a fresh target container:
+- step:   the blob_backup step driven as the sub-orchestration drives it (begin, rounds of work items run in
+          ``max_parallel`` threads, poll), in a child process so its peak RSS is its own;
+- naive:  what a first example does: list, then for each blob download it and upload it, one after another
+          (timed on a sample of the small blobs and given as a rate);
+- raw:    an asyncio server-side copier (list, then start_copy_from_url with a SAS) at its best concurrency;
+- rerun:  the step again with nothing changed, next to listing both containers.
+``--rtt-ms N`` puts the devstack fault proxy (its own process) in front of Azurite adding N ms per request,
+standing in for a cross-region round trip; by default the run measures both without and with 20 ms.
+Azurite is started here unless DR_STORAGE_CONNECTION_STRINGS names the accounts primary and secondary.
+Prints one JSON document.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import re
+import resource
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+SMALL = 1024
+LARGE = 4 * 1024 * 1024
+LARGE_COUNT = 4
+
+
+# -- where Azurite is ------------------------------------------------------------------------------------
+
+
+def _endpoint_of(connection_string: str) -> str:
+    match = re.search(r"BlobEndpoint=(https?://[^/;]+)", connection_string)
+    if not match:
+        raise SystemExit("connection strings need a BlobEndpoint=")
+    return match.group(1)
+
+
+def _reroute(connection_string: str, endpoint: str) -> str:
+    return re.sub(r"BlobEndpoint=https?://[^/;]+", f"BlobEndpoint={endpoint}", connection_string)
+
+
+@contextlib.contextmanager
+def storage() -> Iterator[dict[str, str]]:
+    """Connection strings of the accounts primary and secondary: configured, or a fresh Azurite."""
+    configured = json.loads(os.environ.get("DR_STORAGE_CONNECTION_STRINGS") or "{}")
+    if {"primary", "secondary"} <= set(configured):
+        yield {name: configured[name] for name in ("primary", "secondary")}
+        return
+    from devstack.azurite import Azurite
+
+    with Azurite() as azurite:
+        yield azurite.connection_strings()
+
+
+@contextlib.contextmanager
+def delay_proxy(upstream: str, rtt_ms: float) -> Iterator[str]:
+    """The fault proxy as its own process (it must not share the measured process's GIL)."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "devstack.faultproxy", "--upstream", upstream, "--delay-ms", str(rtt_ms)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        match = re.search(r"listening on (http://[\d.]+:\d+)", line)
+        if not match:
+            raise SystemExit(f"the delay proxy did not start: {line!r}")
+        yield match.group(1)
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+# -- data ------------------------------------------------------------------------------------------------
+
+
+def small_name(i: int) -> str:
+    return f"small/{i:07d}.bin"
+
+
+async def seed(connection_string: str, container: str, blobs: int, *, concurrency: int = 32) -> None:
+    from azure.storage.blob import ContentSettings
+    from azure.storage.blob.aio import BlobServiceClient
+
+    async with BlobServiceClient.from_connection_string(connection_string) as service:
+        client = service.get_container_client(container)
+        with contextlib.suppress(Exception):
+            await client.create_container()
+        semaphore = asyncio.Semaphore(concurrency)
+        payload = os.urandom(SMALL)
+
+        async def put(name: str, data: bytes) -> None:
+            async with semaphore:
+                await client.upload_blob(
+                    name,
+                    data,
+                    overwrite=True,
+                    metadata={"origin": "bench"},
+                    content_settings=ContentSettings(content_type="application/octet-stream"),
+                )
+
+        batch = 2000  # bounded memory of pending tasks at 100,000 blobs
+        for start in range(0, blobs, batch):
+            await asyncio.gather(*(put(small_name(i), payload) for i in range(start, min(blobs, start + batch))))
+        await asyncio.gather(*(put(f"large/{i}.bin", os.urandom(LARGE)) for i in range(LARGE_COUNT)))
+
+
+# -- the step, driven as the orchestrator drives it (child process) --------------------------------------
+
+
+def run_step(args: argparse.Namespace) -> dict[str, Any]:
+    from dr.plan import BlobBackupStep
+    from dr.steps.base import StepContext
+    from dr.steps.blob import KINDS
+
+    step = BlobBackupStep.model_validate(
+        {
+            "id": "bench",
+            "kind": "blob_backup",
+            "source": {"account_url": args.source_url, "container": args.source_container},
+            "target": {"account_url": args.target_url, "container": args.target_container},
+            "page_size": args.page_size,
+            "max_parallel_pages": args.max_parallel_pages,
+            "copy_concurrency": args.copy_concurrency,
+        }
+    )
+    kind = KINDS["blob_backup"]
+    now = datetime.now(UTC)
+    ctx = StepContext(
+        run_id=f"bench-{uuid.uuid4().hex[:8]}",
+        plan_name="bench",
+        mode="failover",
+        step=step.model_dump(mode="json"),
+        started_at=now,
+        now=now,
+    )
+    activity_calls, timers, rounds = 1, 0, 0
+    largest_payload = 0
+    started = time.perf_counter()
+    progress = kind.begin(ctx, step)
+    with ThreadPoolExecutor(max_workers=progress.max_parallel) as pool:
+        while not progress.done:
+            ctx = ctx.model_copy(update={"now": datetime.now(UTC)})
+            results: list[dict[str, Any]] = []
+            if progress.work:
+                rounds += 1
+                activity_calls += len(progress.work)
+                results = list(pool.map(lambda item, c=ctx: kind.work(c, step, item), progress.work))
+                largest_payload = max(largest_payload, *(len(json.dumps(r)) for r in results))
+            elif progress.poll_after_seconds:
+                timers += 1  # a durable timer; Azurite never leaves a copy pending, so never waited here
+            activity_calls += 1
+            progress = kind.poll(ctx, step, progress.state, results)
+            largest_payload = max(largest_payload, len(progress.model_dump_json()))
+    seconds = time.perf_counter() - started
+    return {
+        "seconds": seconds,
+        "activity_calls": activity_calls,
+        "timers": timers,
+        "rounds": rounds,
+        "history_events": activity_calls * 2 + timers,
+        "largest_payload_bytes": largest_payload,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "detail": progress.detail,
+    }
+
+
+def step_in_child(
+    strings: dict[str, str], target_container: str, *, page_size: int, max_parallel_pages: int, copy_concurrency: int
+) -> dict[str, Any]:
+    env = dict(os.environ, DR_STORAGE_CONNECTION_STRINGS=json.dumps(strings))
+    command = [
+        sys.executable,
+        __file__,
+        "--phase",
+        "step",
+        "--source-url",
+        _endpoint_of(strings["primary"]) + "/primary",
+        "--target-url",
+        _endpoint_of(strings["secondary"]) + "/secondary",
+        "--source-container",
+        "bench-src",
+        "--target-container",
+        target_container,
+        "--page-size",
+        str(page_size),
+        "--max-parallel-pages",
+        str(max_parallel_pages),
+        "--copy-concurrency",
+        str(copy_concurrency),
+    ]
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"step run failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout)
+
+
+# -- the alternatives ------------------------------------------------------------------------------------
+
+
+def naive_rate(strings: dict[str, str], target_container: str, sample: int) -> dict[str, Any]:
+    """List, then download and upload each blob, one after another (small blobs only; a rate)."""
+    from azure.storage.blob import BlobServiceClient
+
+    source = BlobServiceClient.from_connection_string(strings["primary"]).get_container_client("bench-src")
+    target = BlobServiceClient.from_connection_string(strings["secondary"]).get_container_client(target_container)
+    with contextlib.suppress(Exception):
+        target.create_container()
+    started = time.perf_counter()
+    copied = 0
+    for blob in source.list_blobs(name_starts_with="small/", include=["metadata"], results_per_page=sample):
+        data = source.get_blob_client(blob.name).download_blob().readall()
+        target.get_blob_client(blob.name).upload_blob(
+            data, overwrite=True, metadata=blob.metadata, content_settings=blob.content_settings
+        )
+        copied += 1
+        if copied >= sample:
+            break
+    seconds = time.perf_counter() - started
+    return {"sample_blobs": copied, "seconds": seconds, "blobs_per_second": copied / seconds}
+
+
+async def raw_copy(strings: dict[str, str], target_container: str, concurrency: int, limit: int | None) -> float:
+    """List the source, then copy server-side with a SAS at ``concurrency``; the seconds it took."""
+    from azure.storage.blob import ContainerSasPermissions, generate_container_sas
+    from azure.storage.blob.aio import BlobServiceClient
+
+    async with (
+        BlobServiceClient.from_connection_string(strings["primary"]) as source_service,
+        BlobServiceClient.from_connection_string(strings["secondary"]) as target_service,
+    ):
+        source = source_service.get_container_client("bench-src")
+        target = target_service.get_container_client(target_container)
+        with contextlib.suppress(Exception):
+            await target.create_container()
+        credential: Any = source_service.credential
+        sas = generate_container_sas(
+            credential.account_name,
+            "bench-src",
+            account_key=credential.account_key,
+            permission=ContainerSasPermissions(read=True),
+            expiry=datetime.now(UTC) + timedelta(hours=2),
+        )
+        started = time.perf_counter()
+        queue: asyncio.Queue[str | None] = asyncio.Queue(maxsize=concurrency * 4)
+
+        async def lister() -> None:
+            count = 0
+            async for blob in source.list_blobs(results_per_page=5000):
+                await queue.put(blob.name)
+                count += 1
+                if limit is not None and count >= limit:
+                    break
+            for _ in range(concurrency):
+                await queue.put(None)
+
+        async def copier() -> None:
+            while (name := await queue.get()) is not None:
+                url = f"{source.get_blob_client(name).url}?{sas}"
+                await target.get_blob_client(name).start_copy_from_url(url)
+
+        await asyncio.gather(lister(), *(copier() for _ in range(concurrency)))
+        return time.perf_counter() - started
+
+
+def listing_seconds(strings: dict[str, str], target_container: str, page_size: int) -> dict[str, float]:
+    from azure.storage.blob import BlobServiceClient
+
+    source = BlobServiceClient.from_connection_string(strings["primary"]).get_container_client("bench-src")
+    target = BlobServiceClient.from_connection_string(strings["secondary"]).get_container_client(target_container)
+
+    def count(container: Any, include: list[str]) -> int:
+        return sum(1 for _ in container.list_blobs(include=include, results_per_page=page_size))
+
+    started = time.perf_counter()
+    count(source, ["metadata"])
+    count(target, ["metadata", "copy"])
+    sequential = time.perf_counter() - started
+    started = time.perf_counter()
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(lambda pair: count(*pair), [(source, ["metadata"]), (target, ["metadata", "copy"])]))
+    concurrent = time.perf_counter() - started
+    return {"sequential": sequential, "concurrent": concurrent}
+
+
+# -- the run ---------------------------------------------------------------------------------------------
+
+
+def fresh(name: str) -> str:
+    return f"{name}-{uuid.uuid4().hex[:8]}"
+
+
+def measure(args: argparse.Namespace) -> dict[str, Any]:
+    total = args.blobs + LARGE_COUNT
+    out: dict[str, Any] = {
+        "blobs": total,
+        "small_blobs": args.blobs,
+        "small_bytes": SMALL,
+        "large_blobs": LARGE_COUNT,
+        "large_bytes": LARGE,
+        "cpus": os.cpu_count(),
+    }
+    with storage() as strings:
+        started = time.perf_counter()
+        asyncio.run(seed(strings["primary"], "bench-src", args.blobs))
+        out["seed_seconds"] = round(time.perf_counter() - started, 1)
+
+        raw_best = None
+        if not args.skip_raw:
+            sample = min(args.blobs, 600)
+            scan = {c: asyncio.run(raw_copy(strings, fresh("raw-scan"), c, sample)) for c in (4, 8, 16, 32, 64)}
+            best_c = min(scan, key=lambda c: scan[c])
+            raw_seconds = asyncio.run(raw_copy(strings, fresh("raw"), best_c, None))
+            raw_best = {
+                "concurrency": best_c,
+                "seconds": round(raw_seconds, 2),
+                "blobs_per_second": round(total / raw_seconds, 1),
+                "scan_blobs_per_second": {str(c): round(sample / s, 1) for c, s in scan.items()},
+            }
+            out["raw"] = raw_best
+        # The step's total concurrency matches the raw copier's best (plan knobs: copy_concurrency per item).
+        copy_concurrency = args.copy_concurrency or max(2, (raw_best["concurrency"] if raw_best else 16) // 4)
+        knobs = {"page_size": args.page_size, "max_parallel_pages": 4, "copy_concurrency": copy_concurrency}
+        out["step_knobs"] = knobs
+
+        target = fresh("step")
+        step = step_in_child(strings, target, **knobs)
+        out["step"] = _step_summary(step, total)
+        rerun = step_in_child(strings, target, **knobs)
+        listing = listing_seconds(strings, target, args.page_size)
+        out["rerun"] = _step_summary(rerun, total)
+        out["listing_both_sides_seconds"] = {k: round(v, 3) for k, v in listing.items()}
+        out["rerun_copies"] = rerun["detail"]["copied"]
+        out["rerun_vs_listing"] = round(rerun["seconds"] / listing["concurrent"], 2)
+        out["rerun_vs_listing_sequential"] = round(rerun["seconds"] / listing["sequential"], 2)
+        out["peak_rss_mb"] = round(step["peak_rss_mb"], 1)
+        out["history_events_per_1000_blobs"] = round(step["history_events"] * 1000 / total, 2)
+        out["seconds_per_1000_blobs"] = round(step["seconds"] * 1000 / total, 3)
+        if raw_best:
+            out["step_vs_raw"] = round(raw_best["seconds"] / step["seconds"], 2)
+        if not args.skip_naive:
+            naive = naive_rate(strings, fresh("naive"), min(args.blobs, args.naive_sample))
+            out["naive"] = {k: round(v, 2) for k, v in naive.items()}
+            out["step_vs_naive"] = round((total / step["seconds"]) / naive["blobs_per_second"], 2)
+
+        for rtt in args.rtt_ms:
+            if rtt <= 0:
+                continue
+            endpoint = _endpoint_of(strings["primary"])
+            with delay_proxy(endpoint, rtt) as proxy:
+                routed = {name: _reroute(value, proxy) for name, value in strings.items()}
+                rtt_knobs = dict(knobs, copy_concurrency=max(copy_concurrency, 16))
+                step_rtt = step_in_child(routed, fresh("step-rtt"), **rtt_knobs)
+                key = f"rtt{rtt:g}"
+                out[f"step_{key}"] = _step_summary(step_rtt, total) | {"knobs": rtt_knobs}
+                if not args.skip_naive:
+                    naive_rtt = naive_rate(routed, fresh("naive-rtt"), min(args.blobs, max(50, args.naive_sample // 4)))
+                    out[f"naive_{key}"] = {k: round(v, 2) for k, v in naive_rtt.items()}
+                    out[f"step_vs_naive_{key}"] = round(
+                        (total / step_rtt["seconds"]) / naive_rtt["blobs_per_second"], 2
+                    )
+    return out
+
+
+def _step_summary(run: dict[str, Any], total: int) -> dict[str, Any]:
+    detail = run["detail"]
+    return {
+        "seconds": round(run["seconds"], 2),
+        "blobs_per_second": round(total / run["seconds"], 1),
+        "copied": detail["copied"],
+        "skipped": detail["skipped"],
+        "failed": detail["failed"],
+        "verified": detail["verified"],
+        "copy_method": detail["copy_method"],
+        "verify_method": detail["verify_method"],
+        "activity_calls": run["activity_calls"],
+        "rounds": run["rounds"],
+        "timers": run["timers"],
+        "largest_payload_bytes": run["largest_payload_bytes"],
+        "peak_rss_mb": round(run["peak_rss_mb"], 1),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--blobs", type=int, default=2000, help="small (1 KiB) blobs; 4 x 4 MiB are added")
+    parser.add_argument("--rtt-ms", type=float, action="append", help="repeatable; default: 0 and 20")
+    parser.add_argument("--page-size", type=int, default=500)
+    parser.add_argument("--copy-concurrency", type=int, default=0, help="per work item; 0: from the raw scan")
+    parser.add_argument("--naive-sample", type=int, default=400)
+    parser.add_argument("--skip-naive", action="store_true")
+    parser.add_argument("--skip-raw", action="store_true")
+    # Internal: one step run in this (child) process.
+    parser.add_argument("--phase", choices=["all", "step"], default="all", help=argparse.SUPPRESS)
+    parser.add_argument("--source-url", help=argparse.SUPPRESS)
+    parser.add_argument("--target-url", help=argparse.SUPPRESS)
+    parser.add_argument("--source-container", help=argparse.SUPPRESS)
+    parser.add_argument("--target-container", help=argparse.SUPPRESS)
+    parser.add_argument("--max-parallel-pages", type=int, default=4, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.phase == "step":
+        print(json.dumps(run_step(args)))
+        return 0
+    args.rtt_ms = args.rtt_ms if args.rtt_ms is not None else [0.0, 20.0]
+    print(json.dumps(measure(args), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
