@@ -194,9 +194,24 @@ def summary_table(report: dict[str, Any]) -> list[str]:
         f"  status {report['status']} · RTO {f'{rto:.1f}s' if rto is not None else 'n/a'} (trigger → last step done)"
     )
     lines.append(f"  estimated data loss (RPO) {f'{rpo:.1f}s' if rpo is not None else 'none known'}")
+    for step in report["steps"]:
+        step_rpo = step["detail"].get("rpo_estimate_seconds")
+        if step_rpo is not None:
+            lines.append(f"    {step['id']:<10} {step_rpo:8.1f}s {_rpo_basis(step)}")
     for warning in report.get("warnings", [])[:5]:
         lines.append(f"  warning: {warning[:110]}")
     return lines
+
+
+def _rpo_basis(step: dict[str, Any]) -> str:
+    detail = step["detail"]
+    if step["kind"] == "blob_backup" and detail.get("last_sync_at"):
+        return f"writes since the last sync at {detail['last_sync_at']}"
+    if detail.get("last_available_backup"):
+        return f"since the last geo-backup at {detail['last_available_backup']}"
+    if detail.get("rpo_basis"):
+        return str(detail["rpo_basis"])
+    return ""
 
 
 def _time(value: str) -> datetime:
