@@ -41,6 +41,9 @@ if TYPE_CHECKING:
     from azure.storage.blob.aio import BlobClient, ContainerClient
 
 SYNC_COPY_LIMIT = 256 * 1024 * 1024  # larger blobs take the asynchronous Copy Blob path
+# A synchronous copy answers when the bytes are written: give its response time by size (a pessimistic
+# 8 MiB/s cross-region) on top of the plan's request timeout.
+SYNC_COPY_BYTES_PER_SECOND = 8 * 1024 * 1024
 MAX_FAILURE_NAMES = 5
 _SOURCE_DOWN_STATUS = {408, 500, 502, 503, 504}
 # A condition of ours failed (not, say, a lease on the target): an earlier attempt did the copy, or the
@@ -86,6 +89,7 @@ async def server_side_copy(
     metadata: dict[str, str],
     target_etag: str | None,
     unconditional: bool = False,
+    request_timeout: float = 30.0,
 ) -> tuple[CopyStatus, str | None, str]:
     """Copy ``blob`` from the source onto ``dest`` inside the storage service: (status, copy id, method).
 
@@ -111,6 +115,7 @@ async def server_side_copy(
         "source_match_condition": MatchConditions.IfNotModified,
     }
     endpoint = dest.primary_endpoint.split(f"/{dest.container_name}/", 1)[0]
+    read_timeout = request_timeout + blob.size / SYNC_COPY_BYTES_PER_SECOND
     if blob.blob_type == "BlockBlob" and blob.size <= SYNC_COPY_LIMIT and endpoint not in _NO_PUT_BLOB_FROM_URL:
         try:
             await dest.upload_blob_from_url(
@@ -119,6 +124,7 @@ async def server_side_copy(
                 include_source_blob_properties=True,
                 metadata=metadata,
                 source_content_md5=bytearray(base64.b64decode(blob.md5)) if blob.md5 else None,
+                read_timeout=read_timeout,
                 **source_conditions,
                 **conditions,
             )
@@ -133,6 +139,7 @@ async def server_side_copy(
     result = await dest.start_copy_from_url(
         await authorizer.url_for(blob.name, lifetime=ASYNC_SAS_LIFETIME),
         metadata=metadata,
+        read_timeout=read_timeout,  # Azurite copies before it answers
         **source_conditions,
         **conditions,
     )
@@ -185,6 +192,7 @@ class ChunkCopier:
     concurrency: int
     page_size: int
     prefix: str = ""
+    request_timeout: float = 30.0
     counts: CopyCounts = field(default_factory=CopyCounts)
     failures: list[str] = field(default_factory=list)
     pending: list[PendingCopy] = field(default_factory=list)
@@ -260,6 +268,7 @@ class ChunkCopier:
                     metadata=copy_metadata(blob),
                     target_etag=target_etag,
                     unconditional=unconditional,
+                    request_timeout=self.request_timeout,
                 )
             except ServiceRequestError as exc:
                 # The request never reached the target account: nothing here can go on.

@@ -13,6 +13,7 @@ once) never overwrites what the accepted attempt's result refers to. A run delet
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import re
@@ -97,10 +98,12 @@ class StateStore:
                 if len(statuses) == len(batch):
                     left = [name for name, status in zip(batch, statuses, strict=True) if status not in (202, 404)]
             # What the batch did not delete (Azurite answers 400 to each sub-request), one request each.
-            for name in left:
-                with contextlib.suppress(ResourceNotFoundError):
-                    await self.container.delete_blob(name)
+            await asyncio.gather(*(self._delete_one(name) for name in left))
         return len(names)
+
+    async def _delete_one(self, name: str) -> None:
+        with contextlib.suppress(ResourceNotFoundError):
+            await self.container.delete_blob(name)
 
 
 def state_container(service: BlobServiceClient, name: str) -> ContainerClient:

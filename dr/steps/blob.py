@@ -301,6 +301,7 @@ class BlobBackup(StepKind[BlobBackupStep]):
             concurrency=session.params.copy_concurrency,
             page_size=session.params.page_size,
             prefix=session.params.prefix,
+            request_timeout=session.params.request_timeout.total_seconds(),
         )
         try:
             result, outcome = await copier.run(chunk)
