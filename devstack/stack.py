@@ -212,15 +212,25 @@ class LocalStack:
         assert self.azurite is not None
         return BlobServiceClient.from_connection_string(self.azurite.connection_string(account))
 
-    def sql_client(self) -> Any:
-        from azure.mgmt.sql import SqlManagementClient
-
+    def _arm_client(self, client_type: Any) -> Any:
         from devstack.arm import StaticTokenCredential
 
-        assert self.arm is not None
-        return SqlManagementClient(
+        if self.arm is None:
+            raise RuntimeError("the stack is not running")
+        return client_type(
             StaticTokenCredential(), SUBSCRIPTION_ID, base_url=self.arm.url, connection_verify=str(self.arm.ca_path)
         )
+
+    def sql_client(self) -> Any:
+        """A real SqlManagementClient on the emulator (what tests and the demo inspect the world with)."""
+        from azure.mgmt.sql import SqlManagementClient
+
+        return self._arm_client(SqlManagementClient)
+
+    def traffic_client(self) -> Any:
+        from azure.mgmt.trafficmanager import TrafficManagerManagementClient
+
+        return self._arm_client(TrafficManagerManagementClient)
 
 
 def main(argv: list[str] | None = None) -> int:

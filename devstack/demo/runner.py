@@ -281,16 +281,7 @@ def drill(stack: LocalStack, api: Api, say: Say) -> DemoResult:
 
 
 def _endpoints(stack: LocalStack, profile: str) -> list[tuple[str, str, int | None]]:
-    from azure.mgmt.trafficmanager import TrafficManagerManagementClient
-
-    from devstack.arm import StaticTokenCredential
-    from devstack.stack import SUBSCRIPTION_ID
-
-    assert stack.arm is not None
-    client = TrafficManagerManagementClient(
-        StaticTokenCredential(), SUBSCRIPTION_ID, base_url=stack.arm.url, connection_verify=str(stack.arm.ca_path)
-    )
-    found = client.profiles.get("shop-global", profile)
+    found = stack.traffic_client().profiles.get("shop-global", profile)
     return sorted((e.name, e.endpoint_status, e.priority) for e in found.endpoints or [])
 
 

@@ -115,13 +115,4 @@ def _profile_id(name: str) -> str:
 
 
 def _endpoints(stack: LocalStack) -> dict[str, Any]:
-    from azure.mgmt.trafficmanager import TrafficManagerManagementClient
-
-    from devstack.arm import StaticTokenCredential
-    from devstack.stack import SUBSCRIPTION_ID
-
-    assert stack.arm is not None
-    client = TrafficManagerManagementClient(
-        StaticTokenCredential(), SUBSCRIPTION_ID, base_url=stack.arm.url, connection_verify=str(stack.arm.ca_path)
-    )
-    return {e.name: e.endpoint_status for e in client.profiles.get("shop-global", "shop").endpoints}
+    return {e.name: e.endpoint_status for e in stack.traffic_client().profiles.get("shop-global", "shop").endpoints}
