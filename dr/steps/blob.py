@@ -4,9 +4,12 @@ How a run goes (every call is an activity, runs at least once, and returns small
 
 - ``begin`` checks the plan (drill containers, state container), makes the target container, reads the last
   sync record, and lists the first stretch of both containers (the diff, see :mod:`dr.blobsync.diff`).
-- Work items then run in rounds: ``copy`` items carry out one manifest chunk each (server-side copies,
-  deletes, verification; :mod:`dr.blobsync.copier`) while one ``list`` item diffs the next stretch, so
-  listing overlaps copying. ``pending`` items look at asynchronous copies Azure had not finished.
+- Work items then run in rounds: ``copy`` items carry out one manifest chunk each (server-side copies and
+  deletes; :mod:`dr.blobsync.copier`) while one ``list`` item diffs the next stretch, so listing overlaps
+  copying. ``pending`` items look at asynchronous copies Azure had not finished. Copies are verified
+  (size, MD5 where known, the source version recorded): a chunk whose copies are few for its stretch of
+  names checks each with a HEAD; dense chunks are checked at the end by ``verify`` items that read the
+  target listing once in name order (:mod:`dr.blobsync.verifier`); what does not check out is copied again.
 - ``poll`` only adds up results and hands out the next round; the last one records the sync time (not in
   a drill), deletes the run's files and reports. A blob that kept failing fails the step, by name, after
   everything else was done.
@@ -18,6 +21,7 @@ How a run goes (every call is an activity, runs at least once, and returns small
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import secrets
 from datetime import datetime
@@ -227,9 +231,10 @@ class BlobBackup(StepKind[BlobBackupStep]):
 
     async def _begin(self, ctx: StepContext, params: BlobBackupStep) -> StepProgress:
         async with _Session(ctx, params) as session:
-            await session.store.ensure()
-            drill_container = await self._prepare_target(ctx, session)
-            last = await self._read_last_sync(session, ctx)
+            # Independent requests, at once: they are most of what an unchanged re-run costs beyond listing.
+            _, drill_container, last = await asyncio.gather(
+                session.store.ensure(), self._prepare_target(ctx, session), self._read_last_sync(session, ctx)
+            )
             state = BlobBackupState(synced_through=ctx.now, last_sync=last, drill_container=drill_container)
             first = await session.list_segment(None)
             return await self._advance(ctx, params, session, state, [first.model_dump(mode="json")])
