@@ -26,9 +26,10 @@ def copied_version(source: BlobInfo) -> BlobInfo:
     spoiled=st.sets(st.integers(0, 400), max_size=10),
     page=st.integers(2, 25),
     chunk_size=st.integers(1, 30),
+    one_chunk_per_call=st.booleans(),
 )
 def test_verification_confirms_good_copies_and_recopies_bad_ones(
-    source_names: set[int], existing: set[int], spoiled: set[int], page: int, chunk_size: int
+    source_names: set[int], existing: set[int], spoiled: set[int], page: int, chunk_size: int, one_chunk_per_call: bool
 ) -> None:
     name = "b{:04d}".format
     source = [source_blob(name(i), 2) for i in sorted(source_names)]
@@ -70,7 +71,7 @@ def test_verification_confirms_good_copies_and_recopies_bad_ones(
             asyncio.run(store.write(result_name(ref), CopyResult(verify_method="deferred")))
     target_after = [after[key] for key in sorted(after)]
 
-    # The pass, one chunk per call (a zero budget), the cursor saved and read back between calls.
+    # The pass in one call, or one chunk per call (a zero budget) with the cursor saved and read back.
     reads: list[str] = []
     verify: VerifyCursor | None = VerifyCursor(batches=batches)
     verified, recopy = 0, []
@@ -78,7 +79,7 @@ def test_verification_confirms_good_copies_and_recopies_bad_ones(
     while verify is not None:
         calls += 1
         run = VerifyPass(store, pages_of(target_after, page, reads))  # type: ignore[arg-type]
-        verify = asyncio.run(run.run(verify, 0))
+        verify = asyncio.run(run.run(verify, 0 if one_chunk_per_call else 60))
         verified += run.counts.verified
         recopy += [op.blob.name for op in run.recopy]
         if verify is not None:
@@ -89,3 +90,6 @@ def test_verification_confirms_good_copies_and_recopies_bad_ones(
     assert verified == len(source) - len(bad)
     chunks = sum(count for _, count in batches)
     assert len(reads) <= len(target_after) // page + 2 * chunks + 2
+    if not one_chunk_per_call:
+        assert calls == 1
+        assert len(reads) <= len(target_after) // page + chunks + 1  # about one pass over the target
