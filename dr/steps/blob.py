@@ -549,6 +549,9 @@ class BlobBackup(StepKind[BlobBackupStep]):
         progress.done = True
         progress.detail = detail
         progress.warnings = [warning]
+        progress.summary = "source unreachable: the secondary holds the sync of " + (
+            iso(last.synced_through) if last else "an unknown time (no sync recorded)"
+        )
         progress.rpo_estimate_seconds = (
             max(0.0, (ctx.now - last.synced_through).total_seconds()) if last is not None else None
         )
