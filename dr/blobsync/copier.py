@@ -191,7 +191,6 @@ class ChunkCopier:
     authorizer: SourceAuthorizer
     concurrency: int
     page_size: int
-    prefix: str = ""
     request_timeout: float = 30.0
     counts: CopyCounts = field(default_factory=CopyCounts)
     failures: list[str] = field(default_factory=list)

@@ -305,7 +305,6 @@ class BlobBackup(StepKind[BlobBackupStep]):
             authorizer=SourceAuthorizer(session.source_service, session.params.source.container),
             concurrency=session.params.copy_concurrency,
             page_size=session.params.page_size,
-            prefix=session.params.prefix,
             request_timeout=session.params.request_timeout.total_seconds(),
         )
         try:
