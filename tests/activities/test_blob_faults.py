@@ -148,3 +148,25 @@ def test_sync_over_a_slow_link_still_finishes(proxied_world: BlobWorld, fault_pr
     drive = proxied_world.run(proxied_world.step())
 
     assert drive.detail["copied"] == 30
+
+
+def test_standing_sync_with_the_source_down_fails_and_keeps_the_last_record(
+    proxied_world: BlobWorld, fault_proxy: FaultProxy
+) -> None:
+    """Between disasters (mode sync) an unreachable primary is a failed sync, retried by the next one;
+    the record of the last good sync, which a failover would report, stays as it was."""
+    from dr.steps.blob import last_sync
+
+    seed(proxied_world, 3)
+    step = proxied_world.step()
+    proxied_world.run(step, mode="sync")
+    recorded = last_sync("shop-blobs", step)
+    assert recorded is not None
+    fault_proxy.add_rule(Rule("refuse", account="primary"))
+
+    with pytest.raises(TransientError) as failure:
+        proxied_world.run(step, mode="sync")
+
+    assert failure.value.code == "SourceUnavailable"
+    fault_proxy.clear_rules()
+    assert last_sync("shop-blobs", step) == recorded
