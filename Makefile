@@ -1,31 +1,43 @@
 # Quick start: `make demo` runs a whole failover on the local stack; `make test` runs every check.
 SHELL := /bin/bash
-PYTHON ?= python3.11
+# The app, the devstack and CI all run on Python 3.13 (the version the Flex Consumption app runs in Azure).
+PYTHON ?= python3.13
+PYTHON_VERSION := 3.13
 VENV := .venv
 PY := $(VENV)/bin/python
+# Stamp named after the Python version: a .venv built by an older Makefile (or another Python) has no such
+# stamp, so the recipe below runs, sees the wrong version and rebuilds the venv.
+STAMP := $(VENV)/.installed-py$(PYTHON_VERSION)
 MODE ?= failover
 PORT ?= 7071
 PYTEST_ARGS ?=
 
 .PHONY: bootstrap test lint typecheck unit demo serve infra-check clean bench
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt
-	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (Python 3.11)"; exit 1; }
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+# Finds a Python $(PYTHON_VERSION) (scripts/find-python.sh: $(PYTHON), else pyenv's newest $(PYTHON_VERSION).x, else a
+# clear error) and (re)creates .venv with it when .venv is missing, broken or on another Python version.
+$(STAMP): requirements.txt requirements-dev.txt constraints.txt scripts/find-python.sh
+	@have="$$($(PY) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null || true)"; \
+	if [[ "$$have" != "$(PYTHON_VERSION)" ]]; then \
+	  base="$$(bash scripts/find-python.sh $(PYTHON_VERSION) $(PYTHON))" || exit 1; \
+	  if [[ -e $(VENV) ]]; then echo "$(VENV) is Python $${have:-(broken)}, not $(PYTHON_VERSION): recreating it"; fi; \
+	  echo "$$base -m venv $(VENV)"; rm -rf $(VENV) && "$$base" -m venv $(VENV) || exit 1; \
+	fi
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
+	rm -f $(VENV)/.installed $(VENV)/.installed-py*
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-bootstrap: $(VENV)/.installed node_modules/.installed
+bootstrap: $(STAMP) node_modules/.installed
 
-lint: $(VENV)/.installed
+lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-typecheck: $(VENV)/.installed
+typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
 # Tests start what they need themselves (Azurite from node_modules, the ARM emulator, the devstack host).

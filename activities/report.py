@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import azure.durable_functions as df
 
 from dr.clients import get_clients
 from dr.report import write_report as store_report
 from dr.run import RunReport
 
+# Binding annotations are plain classes (dict, list): the Functions Python runtime refuses a builtin
+# generic alias such as dict[str, Any] at load ("invalid non-type annotation"), and the worker then
+# loads no function of the app at all.
 bp = df.Blueprint()
 
 
 @bp.activity_trigger(input_name="payload", activity="write_report")
-def write_report(payload: dict[str, Any]) -> str:
+def write_report(payload: dict) -> str:
     return store_report(get_clients(), RunReport.model_validate(payload["report"]))

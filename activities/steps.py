@@ -3,33 +3,35 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 import azure.durable_functions as df
 
 from dr import dispatch
 
+# Binding annotations are plain classes (dict, list): the Functions Python runtime refuses a builtin
+# generic alias such as dict[str, Any] at load ("invalid non-type annotation"), and the worker then
+# loads no function of the app at all.
 bp = df.Blueprint()
 log = logging.getLogger("dr.activities")
 
 
 @bp.activity_trigger(input_name="payload", activity="step_begin")
-def step_begin(payload: dict[str, Any]) -> dict[str, Any]:
+def step_begin(payload: dict) -> dict:
     log.info("begin step %s of %s", payload["context"]["step"]["id"], payload["context"]["run_id"])
     return dispatch.begin(payload)
 
 
 @bp.activity_trigger(input_name="payload", activity="step_poll")
-def step_poll(payload: dict[str, Any]) -> dict[str, Any]:
+def step_poll(payload: dict) -> dict:
     return dispatch.poll(payload)
 
 
 @bp.activity_trigger(input_name="payload", activity="step_work")
-def step_work(payload: dict[str, Any]) -> dict[str, Any]:
+def step_work(payload: dict) -> dict:
     return dispatch.work(payload)
 
 
 @bp.activity_trigger(input_name="payload", activity="step_teardown")
-def step_teardown(payload: dict[str, Any]) -> dict[str, Any]:
+def step_teardown(payload: dict) -> dict:
     log.info("teardown step %s of %s", payload["context"]["step"]["id"], payload["context"]["run_id"])
     return dispatch.teardown(payload)

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 import azure.durable_functions as df
 
 from dr.settings import get_settings
 from dr.sync import sync_targets
 
+# Binding annotations are plain classes (dict, list): the Functions Python runtime refuses a builtin
+# generic alias such as dict[str, Any] at load ("invalid non-type annotation"), and the worker then
+# loads no function of the app at all.
 bp = df.Blueprint()
 
 
 @bp.activity_trigger(input_name="payload", activity="list_sync_targets")
-def list_sync_targets(payload: dict[str, Any]) -> list[dict[str, Any]]:
+def list_sync_targets(payload: dict) -> list:
     return sync_targets(get_settings(), datetime.fromisoformat(payload["now"]))

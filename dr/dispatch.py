@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from .errors import from_azure_error
 from .steps import get_kind
 from .steps.base import StepContext, StepProgress
 
-T = TypeVar("T")
 
-
-def _translated(ctx: StepContext, call: Callable[[], T], what: str) -> T:
+def _translated[T](ctx: StepContext, call: Callable[[], T], what: str) -> T:
     from azure.core.exceptions import AzureError
 
     try:

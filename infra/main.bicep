@@ -7,7 +7,7 @@
 //   ├─ stdr<token>        app storage: AzureWebJobsStorage (identity-based), Durable state, deployment
 //   │                     package, run reports (dr-reports, dr-state); shared keys off
 //   ├─ log-/appi-dr-<token>  Log Analytics + Application Insights (Entra-only ingestion)
-//   ├─ plan-/func-dr-<token> Flex Consumption plan + Python 3.11 function app  (azd service "api")
+//   ├─ plan-/func-dr-<token> Flex Consumption plan + Python 3.13 function app  (azd service "api")
 //   ├─ dts-dr-<token>     Durable Task Scheduler + task hub (only with durableBackend=DurableTaskScheduler)
 //   └─ ag-dr-<token>      action group → https://<app>/api/alerts (common alert schema) + example rules
 // See docs/deploy.md for the walkthrough and the RBAC table.
@@ -257,7 +257,7 @@ module api 'core/host/flex-function-app.bicep' = {
     deploymentContainerName: deploymentContainerName
     applicationInsightsConnectionString: monitoring.outputs.applicationInsightsConnectionString
     appSettings: union(drSettings, durableTaskSchedulerSettings)
-    pythonVersion: '3.11'
+    pythonVersion: '3.13'
     maximumInstanceCount: maximumInstanceCount
     zoneRedundant: zoneRedundant
     authClientId: authClientId

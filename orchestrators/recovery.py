@@ -65,7 +65,7 @@ def recovery(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dic
     return report
 
 
-def _approval_gate(context: df.DurableOrchestrationContext, state: RunState, publish: Any) -> Generator[Any, Any, None]:
+def _approval_gate(context: df.DurableOrchestrationContext, state: RunState, publish: Any) -> Generator[Any, Any]:
     policy = state.plan.approval
     deadline = context.current_utc_datetime + policy.timeout
     state.phase = "awaiting_approval"
@@ -116,7 +116,7 @@ def _run_steps(
     state: RunState,
     outcomes: dict[str, StepOutcome],
     publish: Any,
-) -> Generator[Any, Any, None]:
+) -> Generator[Any, Any]:
     """Waves: every step whose dependencies succeeded starts together; a failed step skips its dependents
     while independent branches go on."""
     while state.pending():
@@ -160,7 +160,7 @@ def _run_steps(
 
 def _teardown(
     context: df.DurableOrchestrationContext, run: RunInput, state: RunState, outcomes: dict[str, StepOutcome]
-) -> Generator[Any, Any, None]:
+) -> Generator[Any, Any]:
     """Undo a drill in reverse plan order; a teardown failure is reported on its step, never raised."""
     for step in reversed(state.plan.steps):
         outcome = outcomes.get(step.id)

@@ -6,7 +6,8 @@
 #      version changes, so a second run goes straight to the checks;
 #   2. every .bicep file parses with pycep-parser, the parser checkov itself uses (checkov only *counts* a
 #      file it cannot parse and goes on, so without this step a broken file would pass); JSON files parse;
-#      main.parameters.json sets only parameters main.bicep declares; built-in role IDs are GUIDs;
+#      main.parameters.json sets only parameters main.bicep declares; built-in role IDs are GUIDs; the
+#      function app's Python version (main.bicep pythonVersion) is the one pyproject.toml requires;
 #   3. checkov: its Bicep policies, the project's own policies (infra/policies/*.yaml: shared keys off,
 #      no public blobs, TLS 1.2, the azd service tag, principalType on role assignments, Entra-only
 #      telemetry, common alert schema), ARM/JSON, and secrets (a key pasted into a parameters file fails).
@@ -18,14 +19,15 @@
 #
 # Usage: scripts/check-infra.sh [REPO_DIR]    check REPO_DIR (default: this repository)
 #        scripts/check-infra.sh --self-test   prove the checks bite: broken copies of infra/ must fail
-# Environment: PYTHON (interpreter for the venv; default python3.11, else python3), DR_INFRA_VENV.
+# Environment: PYTHON (interpreter for the venv; default: Python 3.13 as scripts/find-python.sh finds it,
+#              else python3), DR_INFRA_VENV.
 set -euo pipefail
 
 SCRIPT_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${DR_INFRA_VENV:-$SCRIPT_ROOT/.venv-infra}"
 REQUIREMENTS="$SCRIPT_ROOT/requirements-infra.txt"
 if [[ -z "${PYTHON:-}" ]]; then
-  if command -v python3.11 >/dev/null 2>&1; then PYTHON=python3.11; else PYTHON=python3; fi
+  PYTHON="$(bash "$SCRIPT_ROOT/scripts/find-python.sh" 3.13 2>/dev/null)" || PYTHON=python3
 fi
 # Keep checkov offline: no guideline download, no version check, no platform mapping.
 export BC_SKIP_MAPPING=TRUE CHECKOV_SKIP_VERSION_CHECK=TRUE
@@ -115,6 +117,20 @@ if roles_path.exists():
     for name, value in json.loads(roles_path.read_text(encoding="utf-8")).items():
         if not name.startswith("$") and not guid.match(str(value)):
             failures.append(f"infra/app/built-in-roles.json: {name} is not a GUID: {value!r}")
+
+# The Flex Consumption app runs the Python version pyproject.toml requires (requirements.txt pins packages
+# that install on that version only: azure-functions 2.x, azure-functions-runtime).
+pyproject = root / "pyproject.toml"
+if main_path.exists() and pyproject.exists():
+    required = re.search(r'requires-python\s*=\s*">=\s*(\d+\.\d+)', pyproject.read_text(encoding="utf-8"))
+    given_version = re.search(r"^\s*pythonVersion:\s*'([^']*)'", main_path.read_text(encoding="utf-8"), re.M)
+    if required and not given_version:
+        failures.append("infra/main.bicep: does not set the function app's pythonVersion")
+    elif required and given_version and given_version.group(1) != required.group(1):
+        failures.append(
+            f"infra/main.bicep: pythonVersion {given_version.group(1)!r}, but pyproject.toml requires Python"
+            f" {required.group(1)}"
+        )
 
 if not (root / "azure.yaml").exists():
     failures.append("azure.yaml is missing")
@@ -264,7 +280,7 @@ self_test() {
   trap 'rm -rf "$work"' RETURN
   for copy in parse violations; do
     mkdir -p "$work/$copy"
-    cp -r "$SCRIPT_ROOT/infra" "$SCRIPT_ROOT/azure.yaml" "$work/$copy/"
+    cp -r "$SCRIPT_ROOT/infra" "$SCRIPT_ROOT/azure.yaml" "$SCRIPT_ROOT/pyproject.toml" "$work/$copy/"
   done
   "$VENV/bin/python" - "$work" <<'PY'
 """Apply the mutations; each must change its file (a mutation that no longer matches is itself an error)."""
@@ -286,6 +302,7 @@ def mutate(relative: str, old: str, new: str, copy: str = "violations") -> None:
 
 
 mutate("infra/core/identity/user-assigned-identity.bicep", "param name string", "param name strin g =", "parse")
+mutate("infra/main.bicep", "pythonVersion: '3.13'", "pythonVersion: '3.11'", "parse")
 mutate("infra/core/storage/function-storage.bicep", "allowSharedKeyAccess: false", "allowSharedKeyAccess: true")
 mutate("infra/core/storage/function-storage.bicep", "allowBlobPublicAccess: false", "allowBlobPublicAccess: true")
 mutate("infra/core/storage/function-storage.bicep", "minimumTlsVersion: 'TLS1_2'", "minimumTlsVersion: 'TLS1_0'")
@@ -314,6 +331,12 @@ PY
     return 1
   fi
   echo "check-infra self-test: syntax error caught"
+  if [[ "$output" != *"pythonVersion '3.11', but pyproject.toml requires Python 3.13"* ]]; then
+    echo "$output"
+    echo "check-infra self-test: FAIL a function app Python version other than pyproject.toml's was not reported"
+    return 1
+  fi
+  echo "check-infra self-test: Python version mismatch caught"
 
   set +e
   output="$(check "$work/violations" 2>&1)"

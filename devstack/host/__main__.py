@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
 
 from .clock import RealClock, VirtualClock
-from .indexer import load_app
+from .indexer import load_app, load_settings_file
 from .keys import FUNCTION_KEY_ENV
 from .server import HostRuntime
 
@@ -29,7 +30,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="where durable state lives (default: <app-dir>/.devstack/host-state)",
     )
     parser.add_argument("--in-memory", action="store_true", help="keep durable state in memory only")
-    parser.add_argument("--settings", default=None, help="local.settings.json-style file loaded into the environment")
+    parser.add_argument(
+        "--settings",
+        default=None,
+        help="local.settings.json-style file loaded into the environment (default: <app-dir>/local.settings.json)",
+    )
     parser.add_argument(
         "--timers",
         action=argparse.BooleanOptionalAction,
@@ -51,9 +56,28 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def apply_local_settings(app_dir: Path, settings_file: str | None) -> Path | None:
+    """Load the app settings like `func start`: `local.settings.json` in the app directory unless a file is
+    named, each value an environment variable unless one is already set and not empty (Core Tools'
+    StartHostAction.UpdateEnvironmentVariables in Azure/azure-functions-core-tools:
+    src/Azure.Functions.Cli/Actions/HostActions/StartHostAction.cs, which prints the same skip message)."""
+    path = Path(settings_file) if settings_file else app_dir / "local.settings.json"
+    if not path.is_file():
+        if settings_file:
+            raise FileNotFoundError(f"settings file {path} not found")
+        return None
+    for key, value in load_settings_file(path).items():
+        if os.environ.get(key):
+            print(f"Skipping '{key}' from local settings as it's already defined in current environment variables.")
+        else:
+            os.environ[key] = value
+    return path
+
+
 async def serve(args: argparse.Namespace) -> None:
     app_dir = Path(args.app_dir).resolve()
-    app = load_app(app_dir, settings_file=args.settings)
+    apply_local_settings(app_dir, args.settings)
+    app = load_app(app_dir)
     state_dir = None if args.in_memory else Path(args.state_dir or app_dir / ".devstack" / "host-state")
     runtime = HostRuntime(
         app,

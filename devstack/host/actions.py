@@ -7,13 +7,10 @@
 
 from __future__ import annotations
 
-import traceback
-from collections.abc import Callable
 from datetime import timedelta
 from enum import IntEnum
 from typing import Any
 
-from azure.functions import OrchestrationContext
 from pydantic import BaseModel, ConfigDict, Field
 
 OUT_OF_PROC_MARKER = "$OutOfProcData$:"
@@ -65,6 +62,12 @@ class Action(BaseModel):
     retry_options: RetryOptions | None = Field(default=None, alias="retryOptions")
     instance_id: str | None = Field(default=None, alias="instanceId")
     compound_actions: list[Action] | None = Field(default=None, alias="compoundActions")
+    # CallSubOrchestrator(WithRetry): the SDK sends `version` (azure-functions-durable-python:
+    # azure/durable_functions/models/actions/CallSubOrchestratorAction.py).
+    version: str | None = None
+    # CallEntity / SignalEntity: `instanceId` is the entity's scheduler id (`@name@key`), `operation` the
+    # operation name (azure/durable_functions/models/actions/CallEntityAction.py, SignalEntityAction.py).
+    operation: str | None = None
 
 
 class OrchestratorState(BaseModel):
@@ -94,21 +97,16 @@ class EpisodeOutput(BaseModel):
     error_details: str | None = None
 
 
-def call_handle(handle: Callable[[Any], Any], context_json: str) -> EpisodeOutput:
-    """Call the orchestrator entry point exactly as the worker does (an OrchestrationContext with `.body`)."""
-    try:
-        raw = handle(OrchestrationContext(context_json))
-    except Exception as exc:
-        message = str(exc)
-        details = "".join(traceback.format_exception(exc.__cause__ or exc))
-        marker = message.find(OUT_OF_PROC_MARKER)
-        if marker < 0:
-            # An error inside the SDK itself (no state attached).
-            return EpisodeOutput(state=OrchestratorState(), error=message or type(exc).__name__, error_details=details)
-        state = OrchestratorState.model_validate_json(message[marker + len(OUT_OF_PROC_MARKER) :])
-        return EpisodeOutput(state=state, error=state.error or message[:marker].strip(), error_details=details)
-    if isinstance(raw, (bytes, bytearray)):
-        raw = raw.decode("utf-8")
-    if not isinstance(raw, str):
-        raise TypeError(f"orchestrator handle returned {type(raw).__name__}, expected the state JSON string")
-    return EpisodeOutput(state=OrchestratorState.model_validate_json(raw))
+def episode_output(state_json: str | None, error_message: str | None, stack_trace: str | None) -> EpisodeOutput:
+    """What one call of the orchestrator's `handle` produced, from the function's return value (the state
+    JSON) or from its exception: the SDK raises with the state JSON after `$OutOfProcData$:`."""
+    if error_message is None:
+        if state_json is None:
+            raise TypeError("the orchestrator returned no state JSON")
+        return EpisodeOutput(state=OrchestratorState.model_validate_json(state_json))
+    marker = error_message.find(OUT_OF_PROC_MARKER)
+    if marker < 0:
+        # An error inside the SDK itself (no state attached).
+        return EpisodeOutput(state=OrchestratorState(), error=error_message, error_details=stack_trace)
+    state = OrchestratorState.model_validate_json(error_message[marker + len(OUT_OF_PROC_MARKER) :])
+    return EpisodeOutput(state=state, error=state.error or error_message[:marker].strip(), error_details=stack_trace)

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from azure.durable_functions.models.utils.df_serialization import df_dumps
-from azure.functions.decorators.function_app import FunctionRegister
 
 from .clock import Clock
 from .engine import EngineCore, EngineStats
@@ -96,7 +95,7 @@ class DurableEngine:
     @contextlib.contextmanager
     def running(
         cls,
-        app: str | Path | FunctionRegister | IndexedApp,
+        app: str | Path | IndexedApp,
         *,
         state_dir: str | Path | None = None,
         clock: Clock | None = None,
@@ -154,11 +153,25 @@ class DurableEngine:
 
     # -- client operations ----------------------------------------------------------------------------
 
-    def start(self, orchestrator: str, input: Any = None, *, instance_id: str | None = None) -> str:
+    def start(
+        self, orchestrator: str, input: Any = None, *, instance_id: str | None = None, version: str | None = None
+    ) -> str:
         """Start an orchestration, with the input encoded exactly as `DurableOrchestrationClient.start_new`
-        sends it (the SDK's JSON text, posted as a JSON string; `context.get_input()` decodes it)."""
+        sends it (the SDK's JSON text, posted as a JSON string; `context.get_input()` decodes it). Without
+        `version`, host.json's defaultVersion applies."""
         input_json = json.dumps(df_dumps(input)) if input is not None else None
-        return self._call(lambda: self._core.start_instance(orchestrator, input_json, instance_id))
+        return self._call(lambda: self._core.start_instance(orchestrator, input_json, instance_id, version=version))
+
+    def signal_entity(self, name: str, key: str, operation: str, input: Any = None) -> None:
+        """Signal an entity operation the way `DurableOrchestrationClient.signal_entity` does (the input as the
+        SDK's JSON text, which the extension serializes once more; no input for a falsy value, like the SDK)."""
+        input_json = json.dumps(json.dumps(input)) if input else None
+        self._call(lambda: self._core.signal_entity(name, key, operation, input_json))
+
+    def read_entity_state(self, name: str, key: str) -> tuple[bool, Any]:
+        """(exists, state) of an entity, as `DurableOrchestrationClient.read_entity_state` reports them."""
+        exists, state = self._call(lambda: self._core.read_entity_state(name, key))
+        return exists, json.loads(state) if exists and state is not None else None
 
     def raise_event(self, instance_id: str, event_name: str, data: Any = None) -> None:
         """Raise an event as a POST of `data` as JSON to the sendEventPostUri does: the orchestrator receives

@@ -113,8 +113,9 @@ class DurableHttpApi:
                 return await self._start(request, query, segments[1], segments[2] if len(segments) == 3 else None)
             if segments and segments[0].lower() == "instances":
                 return await self._instances(request, query, method, segments[1:])
-            if segments and segments[0].lower() == "entities":
-                return _error(501, "Durable entities are not supported by the devstack host.")
+            if segments and segments[0].lower() == "entities" and len(segments) in (2, 3):
+                key = segments[2] if len(segments) == 3 else ""
+                return await self._entities(request, query, method, segments[1], key)
             return _empty(404)
         except (InvalidInstanceIdError, FunctionNotFoundError) as error:
             return _error(400, "One or more of the arguments submitted is incorrect", error, "System.ArgumentException")
@@ -148,7 +149,10 @@ class DurableHttpApi:
                 input_json = json.dumps(json.loads(raw))
             except ValueError as error:
                 return _error(400, "Invalid JSON content", error, "Newtonsoft.Json.JsonReaderException")
-        new_id = self._core.start_instance(name, input_json, instance_id)
+        # The start request's `version` query parameter, else host.json defaultVersion (HttpApiHandler
+        # .HandleStartOrchestratorRequestAsync); the SDK's start_new(version=) sends it as `?version=`
+        # (azure-functions-durable-python: azure/durable_functions/models/DurableOrchestrationClient.py).
+        new_id = self._core.start_instance(name, input_json, instance_id, version=query.get("version"))
         timeout = _float(query.get("timeout"))
         interval = _float(query.get("pollinginterval"))
         if timeout is not None and interval is not None:
@@ -288,6 +292,43 @@ class DurableHttpApi:
         except InstanceGoneError:
             return _empty(410)
         return _empty(202)
+
+    async def _entities(
+        self, request: web.Request, query: dict[str, str], method: str, name: str, key: str
+    ) -> web.Response:
+        """`entities/{entityName}/{entityKey?}` as HttpApiHandler serves it: GET reads an entity's state
+        (200 with the state, 404 when it does not exist), POST signals operation `?op=` (DELETE signals
+        "delete"), 202 once queued. The SDK's read_entity_state and signal_entity call these
+        (azure/durable_functions/models/DurableOrchestrationClient.py, RpcManagementOptions.to_url)."""
+        if key == "$":  # EmptyEntityKeySymbol
+            key = ""
+        try:
+            if method == "GET":
+                if not key:
+                    return _error(501, "Listing entities is not supported by the devstack host.")
+                exists, state = self._core.read_entity_state(name, key)
+                if not exists:
+                    return _empty(404)
+                return web.Response(status=200, text=state or "null", content_type="application/json")
+            if method not in ("POST", "DELETE"):
+                return _empty(404)
+            operation = "delete" if method == "DELETE" else query.get("op", "")
+            raw = await request.read()
+            input_json: str | None = None
+            if raw:
+                text = raw.decode("utf-8")
+                if request.content_type.lower() == "application/json":
+                    try:
+                        input_json = json.dumps(json.loads(text), separators=(",", ":"), ensure_ascii=False)
+                    except ValueError as error:
+                        return _error(400, f"Could not parse JSON content: {error}")
+                else:
+                    input_json = json.dumps(text)  # a plain string input
+            self._core.signal_entity(name, key, operation, input_json)
+            return _empty(202)
+        except FunctionNotFoundError as error:
+            # The entity route answers an ArgumentException with 400 and its message.
+            return _error(400, str(error))
 
 
 def _listed(status: InstanceStatus, show_input: bool) -> dict[str, Any]:

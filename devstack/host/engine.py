@@ -38,15 +38,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from azure.functions import meta
+from azure.functions import OrchestrationContext, meta
 from azure.functions.durable_functions import ActivityTriggerConverter
 
+from . import entities as ent
 from . import history as h
-from .actions import call_handle
+from .actions import EpisodeOutput, episode_output
 from .clock import Clock, RealClock
 from .history import Event, EventType
 from .indexer import FunctionInfo, IndexedApp, TriggerKind
-from .invoker import call_override, call_user_function, invoke
+from .invoker import InvocationFailed, Invoker, call_override, call_user_function, typed_text
 from .models import (
     TERMINAL_STATUSES,
     DurableError,
@@ -59,7 +60,14 @@ from .models import (
     RuntimeStatus,
     parse_json_text,
 )
-from .replay import ActionReplayer, NonDeterminismError, ReplayOutcome, TaskKind, UnsupportedActionError
+from .replay import (
+    ActionReplayer,
+    NonDeterminismError,
+    ReplayOutcome,
+    ScheduledTask,
+    TaskKind,
+    UnsupportedActionError,
+)
 from .sdk_compat import install_fast_timestamps
 from .store import InstanceRow, Message, MessageKind, Store, Transaction, WorkItem
 
@@ -172,6 +180,7 @@ class EngineCore:
         verify_replay: bool = False,
     ) -> None:
         self.app = app
+        self._invoker = Invoker(app)
         self.clock: Clock = clock or RealClock()
         self.stats = EngineStats()
         self._state_dir = state_dir
@@ -181,6 +190,8 @@ class EngineCore:
         self._batch_max = batch_max
         self._auto_advance_grace = auto_advance_grace
         self._verify_replay = verify_replay
+        self._default_version: object = _UNREAD
+        self._failure_log_sequence = itertools.count()
         self._store: Store | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._executor: ThreadPoolExecutor | None = None
@@ -258,11 +269,29 @@ class EngineCore:
     # -- client operations --------------------------------------------------------------------------------
 
     def orchestrator_names(self) -> list[str]:
-        return list(self.app.orchestrators)
+        return [f.durable_name for f in self.app.orchestrators.values()]
 
-    def start_instance(self, name: str, input_json: str | None = None, instance_id: str | None = None) -> str:
-        info = self.app.find_function(name)
-        if info is None or info.kind is not TriggerKind.ORCHESTRATION:
+    def entity_names(self) -> list[str]:
+        return [f.durable_name for f in self.app.of_kind(TriggerKind.ENTITY).values()]
+
+    @property
+    def default_version(self) -> str | None:
+        """host.json `extensions.durableTask.defaultVersion`: the version of an orchestration started without
+        one, and of every sub-orchestration (Azure/azure-functions-durable-extension:
+        src/WebJobs.Extensions.DurableTask/HttpApiHandler.cs, HandleStartOrchestratorRequestAsync:
+        `queryNameValuePairs["version"] ?? Options.DefaultVersion`)."""
+        if self._default_version is _UNREAD:
+            self._default_version = _read_default_version(self.app)
+        return self._default_version if isinstance(self._default_version, str) else None
+
+    def start_instance(
+        self, name: str, input_json: str | None = None, instance_id: str | None = None, version: str | None = None
+    ) -> str:
+        # The extension knows an orchestrator by its trigger's `orchestration` property, else the function
+        # name (OrchestrationTriggerAttributeBindingProvider.TryCreateAsync: trigger.Orchestration, then
+        # [FunctionName]); lookups are case-insensitive (FunctionName compares ordinal-ignore-case).
+        info = self.app.find_orchestrator(name)
+        if info is None:
             raise FunctionNotFoundError(
                 f"The function '{name}' doesn't exist, is disabled, or is not an orchestrator function. "
                 f"Additional info: {_known('orchestrator', self.orchestrator_names())}"
@@ -273,7 +302,14 @@ class EngineCore:
         if existing is not None and RuntimeStatus(existing.status) not in TERMINAL_STATUSES:
             raise InstanceAlreadyExistsError(f"An Orchestration instance with the ID {instance_id} already exists.")
         with self.store.transaction() as tx:
-            self._create_instance(tx, instance_id, info.name, input_json, parent=None)
+            self._create_instance(
+                tx,
+                instance_id,
+                info.durable_name,
+                input_json,
+                parent=None,
+                version=version if version is not None else self.default_version,
+            )
         self._mark_ready(instance_id)
         return instance_id
 
@@ -532,6 +568,7 @@ class EngineCore:
         name: str,
         input_json: str | None,
         parent: dict[str, Any] | None,
+        version: str | None = None,
     ) -> None:
         now = self.clock.now()
         execution_id = uuid.uuid4().hex
@@ -559,6 +596,7 @@ class EngineCore:
                 name=name,
                 input_json=input_json,
                 parent=parent,
+                version=version,
             ),
             execution_id=execution_id,
         )
@@ -580,6 +618,9 @@ class EngineCore:
 
     def _run_episode(self, instance_id: str) -> None:
         now = self.clock.now()
+        if ent.is_entity_id(instance_id):
+            self._run_entity_batch(instance_id, now)
+            return
         messages = self.store.visible_messages(instance_id, now.timestamp())
         if not messages:
             return
@@ -666,8 +707,8 @@ class EngineCore:
 
     def _replay(self, runtime: _Runtime, new_events: list[Event], consumed: list[int], now: datetime) -> None:
         row = runtime.row
-        info = self.app.orchestrators.get(row.name) or self.app.find_function(row.name)
-        if info is None or info.kind is not TriggerKind.ORCHESTRATION:
+        info = self.app.find_orchestrator(row.name)
+        if info is None:
             message = (
                 f"The function '{row.name}' doesn't exist, is disabled, or is not an orchestrator function. "
                 f"Additional info: {_known('orchestrator', self.orchestrator_names())}"
@@ -676,7 +717,7 @@ class EngineCore:
             return
         started = time.perf_counter()
         context_json = self._context_json(runtime, new_events)
-        output = call_handle(info.user_function, context_json)
+        output = self._call_orchestrator(info, context_json)
         state = output.state
         replay_error: str | None = None
         outcome: ReplayOutcome | None = None
@@ -723,29 +764,45 @@ class EngineCore:
         elif outcome is not None:
             self._schedule(runtime, new_events, consumed, now, outcome, custom_status)
 
+    def _call_orchestrator(self, info: FunctionInfo, context_json: str) -> EpisodeOutput:
+        """One episode through the runtime: the extension sends the context as a string and takes the
+        state JSON back as the function's return value (or, when the orchestrator raised, inside the
+        exception message after the SDK's out-of-proc marker)."""
+        try:
+            result = self._invoker.invoke_blocking(info, {info.trigger.name: self._invoker.string(context_json)})
+        except InvocationFailed as failure:
+            return episode_output(None, failure.message, failure.stack_trace)
+        return episode_output(typed_text(result.return_value), None, None)
+
     def _missing_function_error(self, outcome: ReplayOutcome) -> str | None:
         for task in outcome.new_tasks:
             name = task.name or ""
+            # DurableTaskExtension.ThrowIfFunctionDoesNotExist, checked when the orchestrator schedules work.
             if task.kind is TaskKind.ACTIVITY and not self._activity_exists(name):
-                known = _known("activity", list(self.app.activities) + list(self._overrides))
+                activities = [f.durable_name for f in self.app.activities.values()]
+                known = _known("activity", activities + list(self._overrides))
                 return (
                     f"The function '{name}' doesn't exist, is disabled, or is not an activity function. "
                     f"Additional info: {known}"
                 )
-            if task.kind is TaskKind.SUB_ORCHESTRATION:
-                found = self.app.find_function(name)
-                if found is None or found.kind is not TriggerKind.ORCHESTRATION:
+            if task.kind is TaskKind.SUB_ORCHESTRATION and self.app.find_orchestrator(name) is None:
+                return (
+                    f"The function '{name}' doesn't exist, is disabled, or is not an orchestrator "
+                    f"function. Additional info: {_known('orchestrator', self.orchestrator_names())}"
+                )
+            if task.kind is TaskKind.ENTITY:
+                entity_name = _entity_name(task.instance_id or "")
+                if self.app.find_entity(entity_name) is None:
                     return (
-                        f"The function '{name}' doesn't exist, is disabled, or is not an orchestrator "
-                        f"function. Additional info: {_known('orchestrator', self.orchestrator_names())}"
+                        f"The function '{entity_name}' doesn't exist, is disabled, or is not an entity "
+                        f"function. Additional info: {_known('entity', self.entity_names())}"
                     )
         return None
 
     def _activity_exists(self, name: str) -> bool:
-        if name.lower() in self._overrides:
-            return True
-        found = self.app.find_function(name)
-        return found is not None and found.kind is TriggerKind.ACTIVITY
+        # Activities by their trigger's `activity` property, else the function name
+        # (ActivityTriggerAttributeBindingProvider.TryCreateAsync: trigger.Activity, then [FunctionName]).
+        return name.lower() in self._overrides or self.app.find_activity(name) is not None
 
     # -- episode outcomes ---------------------------------------------------------------------------------
 
@@ -761,7 +818,7 @@ class EngineCore:
         row = runtime.row
         outputs: list[Event] = []
         work: list[WorkItem] = []
-        timers: list[tuple[float, int]] = []
+        timers: list[tuple[float, int, str]] = []
         ready: list[str] = []
         with self.store.transaction() as tx:
             for task in outcome.new_tasks:
@@ -785,9 +842,12 @@ class EngineCore:
                             task_id=task.task_id,
                             visible_at=fire_at.timestamp(),
                         )
-                        timers.append((fire_at.timestamp(), message_id))
+                        timers.append((fire_at.timestamp(), message_id, row.instance_id))
+                elif task.kind is TaskKind.ENTITY:
+                    outputs.append(self._send_entity_request(tx, row, task, now, ready, timers))
                 else:
                     child_id = task.instance_id or f"{row.execution_id}:{task.task_id}"
+                    version = self._sub_orchestration_version(task)
                     outputs.append(
                         h.sub_orchestration_created(
                             now,
@@ -795,10 +855,13 @@ class EngineCore:
                             name=task.name or "",
                             instance_id=child_id,
                             input_json=task.input_json,
+                            version=version,
                         )
                     )
                     ready.append(
-                        self._start_child(tx, runtime, task.task_id, child_id, task.name or "", task.input_json, now)
+                        self._start_child(
+                            tx, runtime, task.task_id, child_id, task.name or "", task.input_json, now, version
+                        )
                     )
             for timer_id in outcome.canceled_timer_ids:
                 tx.delete_timer(row.instance_id, timer_id)
@@ -811,8 +874,8 @@ class EngineCore:
         runtime.extend(events)
         for item in work:
             self._dispatch_activity(item)
-        for due, message_id in timers:
-            self._add_timer(due, message_id, row.instance_id)
+        for due, message_id, target in timers:
+            self._add_timer(due, message_id, target)
         for instance_id in ready:
             self._mark_ready(instance_id)
 
@@ -825,9 +888,10 @@ class EngineCore:
         name: str,
         input_json: str | None,
         now: datetime,
+        version: str | None = None,
     ) -> str:
         """Create a sub-orchestration; returns the instance that has a new message (child or parent)."""
-        info = self.app.find_function(name)
+        info = self.app.find_orchestrator(name)
         existing = self._row(child_id)
         if existing is not None and RuntimeStatus(existing.status) not in TERMINAL_STATUSES:
             tx.add_message(
@@ -852,7 +916,14 @@ class EngineCore:
         }
         # The extension passes the SDK's serialized input on as a string value: the child's context input is
         # that JSON text, which `get_input()` decodes.
-        self._create_instance(tx, child_id, info.name if info else name, _as_json_string(input_json), parent=parent_ref)
+        self._create_instance(
+            tx,
+            child_id,
+            info.durable_name if info else name,
+            _as_json_string(input_json),
+            parent=parent_ref,
+            version=version,
+        )
         return child_id
 
     def _complete(
@@ -950,6 +1021,9 @@ class EngineCore:
         custom_status: Any,
     ) -> None:
         row = runtime.row
+        # The new execution keeps the version: `NewVersion ?? runtimeState.Version` (Azure/durabletask:
+        # src/DurableTask.Core/TaskOrchestrationDispatcher.cs; the extension's ContinueAsNew passes no version).
+        version = _version_of(runtime.history)
         row.execution_id = uuid.uuid4().hex
         row.input = _as_json_string(input_json)
         row.status = RuntimeStatus.RUNNING.value
@@ -972,6 +1046,7 @@ class EngineCore:
                     name=row.name,
                     input_json=row.input,
                     parent=row.parent,
+                    version=version,
                 ),
                 execution_id=row.execution_id,
             )
@@ -1019,42 +1094,231 @@ class EngineCore:
     async def _execute_activity(self, item: WorkItem) -> Event:
         assert self._executor is not None
         override = self._overrides.get(item.name.lower())
-        info = self.app.find_function(item.name)
-        if info is not None and info.kind is not TriggerKind.ACTIVITY:
-            info = None
+        info = self.app.find_activity(item.name)
         if override is None and info is None:
-            return h.task_failed(
-                self.clock.now(),
-                task_id=item.task_id,
-                reason=(f"The function '{item.name}' doesn't exist, is disabled, or is not an activity function."),
-                details=None,
-            )
+            # TaskNonexistentActivityShim.Run
+            return self._activity_failed(item, f"Activity function '{item.name}' does not exist.", None)
         timeout = self.app.settings.function_timeout_seconds
         try:
-            value = _decode_activity_input(item.input)
             if override is not None:
                 binding = info.trigger.name if info is not None else "input"
-                function, kwargs = call_override(override, binding, value)
-                call = call_user_function(function, kwargs, self._executor)
+                function, kwargs = call_override(override, binding, _decode_activity_input(item.input))
+                call = self._call_fake_activity(function, kwargs)
             else:
                 assert info is not None
-                call = invoke(info, {info.trigger.name: value}, self._executor, _app_dir(self.app))
+                # The extension hands the activity its input as JSON; the runtime's converter decodes it.
+                call = self._call_activity(info, item.input)
             try:
-                result = await asyncio.wait_for(call, timeout)
+                result_json = await asyncio.wait_for(call, timeout)
             except TimeoutError:
                 # As in Azure, the invocation fails; a sync function's thread cannot be stopped and runs on.
                 limit = _timespan(timeout or 0)
-                return h.task_failed(
-                    self.clock.now(),
-                    task_id=item.task_id,
-                    details=None,
-                    reason=(f"Timeout value of {limit} was exceeded by function: Functions.{item.name}"),
-                )
-            encoded = ActivityTriggerConverter.encode(result, expected_type=None)
-            return h.task_completed(self.clock.now(), task_id=item.task_id, result_json=encoded.value)
+                message = f"Timeout value of {limit} was exceeded by function: Functions.{item.name}"
+                return self._activity_failed(item, message, None)
+            return h.task_completed(self.clock.now(), task_id=item.task_id, result_json=result_json)
+        except InvocationFailed as failure:
+            # The worker's RpcException carries "<type>: <message>"; the extension cuts the text between
+            # "\nException:" and "\nStack:" out of it, leading space included
+            # (OutOfProcExceptionHelpers.TryGetExceptionWithFriendlyMessage).
+            return self._activity_failed(item, " " + failure.message, failure.stack_trace)
         except Exception as error:
-            reason = str(error) or type(error).__name__
-            return h.task_failed(self.clock.now(), task_id=item.task_id, reason=reason, details=user_traceback(error))
+            message = f" {type(error).__name__}: {error}"
+            return self._activity_failed(item, message, user_traceback(error))
+
+    def _activity_failed(self, item: WorkItem, message: str, stack_trace: str | None) -> Event:
+        """The TaskFailed event for a failed activity attempt, logged as the extension logs it.
+
+        Reason and Details as TaskActivityShim.RunAsync reports them (Azure/azure-functions-durable-extension:
+        src/WebJobs.Extensions.DurableTask/Listener/TaskActivityShim.cs: `Activity function '{name}' failed:
+        {message}`, the cause serialized as Details); the SDK hands the orchestrator `Reason \n Details`. Every
+        failed attempt, retried or not, is one error log line (EndToEndTraceHelper.FunctionFailed, logger
+        category Host.Triggers.DurableTask)."""
+        reason = f"Activity function '{item.name}' failed: {message}"
+        _failure_log.error(
+            "%s: Function '%s (Activity)' failed with an error. Reason: %s. IsReplay: False. State: Failed. "
+            "RuntimeStatus: Failed. HubName: %s. AppName: %s. SlotName: %s. ExtensionVersion: %s. "
+            "SequenceNumber: %d. TaskEventId: %d",
+            item.instance_id,
+            item.name,
+            message.strip(),
+            self.app.settings.hub_name,
+            os.environ.get("WEBSITE_SITE_NAME", ""),
+            os.environ.get("WEBSITE_SLOT_NAME", ""),
+            _EXTENSION_VERSION,
+            next(self._failure_log_sequence),
+            item.task_id,
+        )
+        return h.task_failed(
+            self.clock.now(), task_id=item.task_id, reason=reason, details=_serialized_cause(message, stack_trace)
+        )
+
+
+    async def _call_activity(self, info: FunctionInfo, input_json: str | None) -> str:
+        result = await self._invoker.invoke(info, {info.trigger.name: self._invoker.json(input_json or "null")})
+        return typed_text(result.return_value) or "null"
+
+    async def _call_fake_activity(self, function: Callable[..., Any], kwargs: dict[str, Any]) -> str:
+        assert self._executor is not None
+        result = await call_user_function(function, kwargs, self._executor)
+        return str(ActivityTriggerConverter.encode(result, expected_type=None).value)
+
+    # -- versions -----------------------------------------------------------------------------------------
+
+    def _sub_orchestration_version(self, task: ScheduledTask) -> str | None:
+        """A sub-orchestration gets host.json's defaultVersion: the extension creates it with
+        `Config.Options.DefaultVersion` (src/WebJobs.Extensions.DurableTask/ContextImplementations/
+        DurableOrchestrationContext.cs, CallDurableTaskFunctionAsync) and its out-of-proc shim does not pass
+        the SDK's `version` field on (Listener/OutOfProcOrchestrationShim.cs, CallSubOrchestrator); the
+        extension's own test expects the parent's explicit version not to propagate either
+        (test/Common/OrchestrationVersionTests.cs, ExistingOrchestrationVersionIsImmutable)."""
+        version = self.default_version
+        if task.version is not None and task.version != version:
+            log.warning(
+                "call_sub_orchestrator('%s', version=%r): the Durable extension ignores the version and uses "
+                "host.json defaultVersion (%r), so the sub-orchestration gets %r",
+                task.name,
+                task.version,
+                version,
+                version,
+            )
+        return version
+
+    # -- entities -----------------------------------------------------------------------------------------
+
+    def signal_entity(self, name: str, key: str, operation: str, input_json: str | None) -> None:
+        """A client's signal (HttpApiHandler.HandlePostEntityOperationRequestAsync -> DurableClient
+        .SignalEntityAsync, which first checks the entity function exists)."""
+        self._require_entity(name)
+        entity_id = ent.scheduler_id(name, key)
+        request = ent.request_message(
+            operation=operation,
+            input_=input_json,
+            request_id=uuid.uuid4().hex,
+            signal=True,
+            parent_instance=None,
+            parent_execution=None,
+        )
+        with self.store.transaction() as tx:
+            tx.add_message(entity_id, MessageKind.ENTITY, request)
+        self._mark_ready(entity_id)
+
+    def read_entity_state(self, name: str, key: str) -> tuple[bool, str | None]:
+        """(exists, state JSON) of an entity (DurableClient.ReadEntityStateAsync); unknown is not existing."""
+        found = self.store.get_entity(ent.scheduler_id(name, key))
+        if found is None or not found[0]:
+            return False, None
+        return True, found[1]
+
+    def _require_entity(self, name: str) -> FunctionInfo:
+        info = self.app.find_entity(name)
+        if info is None:
+            # DurableTaskExtension.GetInvalidEntityFunctionMessage
+            raise FunctionNotFoundError(
+                f"The function '{name}' doesn't exist, is disabled, or is not an entity function. "
+                f"Additional info: {_known('entity', self.entity_names())}"
+            )
+        return info
+
+    def _send_entity_request(
+        self,
+        tx: Transaction,
+        row: InstanceRow,
+        task: ScheduledTask,
+        now: datetime,
+        ready: list[str],
+        timers: list[tuple[float, int, str]],
+    ) -> Event:
+        """An orchestrator's call or signal: an EventSent in its history and a request in the entity's queue
+        (DurableOrchestrationContext.CallDurableTaskFunctionAsync, FunctionType.Entity -> SendEntityMessage)."""
+        entity_id = task.instance_id or ""
+        due = task.fire_at if task.signal else None
+        request = ent.request_message(
+            operation=task.operation or "",
+            input_=ent.operation_input(task.input_json),
+            request_id=task.request_id or uuid.uuid4().hex,
+            signal=task.signal,
+            parent_instance=row.instance_id,
+            parent_execution=row.execution_id,
+            due=due,
+        )
+        if due is not None and due > now:
+            message_id = tx.add_message(entity_id, MessageKind.ENTITY, request, visible_at=due.timestamp())
+            timers.append((due.timestamp(), message_id, entity_id))
+        else:
+            tx.add_message(entity_id, MessageKind.ENTITY, request)
+            ready.append(entity_id)
+        return h.event_sent(
+            now,
+            event_id=task.task_id,
+            instance_id=entity_id,
+            name=ent.request_event_name(due),
+            input_json=json.dumps(request),
+        )
+
+    def _run_entity_batch(self, entity_id: str, now: datetime) -> None:
+        """Run every request queued for one entity, in arrival order, as one batch (one call of the entity
+        function), then persist its state and answer the callers, all in one transaction. Batches of one
+        entity never overlap: they run on the engine's loop, one episode at a time.
+
+        As TaskEntityShim.ExecuteOutOfProcBatch: the state and existence the function returns replace the
+        entity's; a caller gets a ResponseMessage as an EventRaised named after its request id (sent to the
+        execution that called); signals get no answer; an operation that failed is logged."""
+        messages = [m for m in self.store.visible_messages(entity_id, now.timestamp()) if m.kind is MessageKind.ENTITY]
+        if not messages:
+            return
+        name, key = ent.parse_scheduler_id(entity_id)
+        requests = [m.event for m in messages]
+        exists, state = self.store.get_entity(entity_id) or (False, None)
+        info = self.app.find_entity(name)
+        if info is None:
+            message = (
+                f"The function '{name}' doesn't exist, is disabled, or is not an entity function. "
+                f"Additional info: {_known('entity', self.entity_names())}"
+            )
+            result = ent.failed_batch(exists, state, len(requests), message)
+        else:
+            try:
+                output = self._call_entity(info, ent.batch_context(name, key, exists, state, requests))
+                result = ent.parse_batch_result(output, len(requests))
+            except Exception as error:  # the function (or the SDK inside it) failed as a whole
+                log.error("entity %s: the batch of %d operation(s) failed: %s", entity_id, len(requests), error)
+                result = ent.failed_batch(exists, state, len(requests), str(error) or type(error).__name__)
+        notify: list[str] = []
+        with self.store.transaction() as tx:
+            tx.delete_messages([m.id for m in messages])
+            tx.put_entity(entity_id, result.exists, result.state if result.exists else None, now.timestamp())
+            for request, operation in zip(requests, result.results, strict=True):
+                if operation.is_error:
+                    _failure_log.error(
+                        "%s: Function '%s (Entity)' failed '%s' operation %s. Reason: %s",
+                        entity_id,
+                        name,
+                        request.get("op"),
+                        request.get("id"),
+                        parse_json_text(operation.result),
+                    )
+                parent = request.get("parent")
+                if request.get("signal") or not parent:
+                    continue
+                response = h.event_raised(now, name=str(request["id"]), input_json=ent.response_input(operation))
+                tx.add_message(parent, MessageKind.EVENT, response, execution_id=request.get("parentExecution"))
+                notify.append(parent)
+            for signal in result.signals:
+                target, outgoing = ent.signal_request(signal, entity_id, uuid.uuid4().hex)
+                tx.add_message(target, MessageKind.ENTITY, outgoing)
+                notify.append(target)
+        for instance_id in dict.fromkeys(notify):
+            self._mark_ready(instance_id)
+
+    def _call_entity(self, info: FunctionInfo, context_json: str) -> str:
+        """Call an entity function with its batch (the context JSON), the way the worker calls it: the
+        SDK's `Entity.create` handle takes an object with `.body` and returns the result JSON."""
+        result = info.user_function(OrchestrationContext(context_json))
+        if isinstance(result, (bytes, bytearray)):
+            result = result.decode("utf-8")
+        if not isinstance(result, str):
+            raise TypeError(f"entity function returned {type(result).__name__}, expected the result JSON string")
+        return result
 
 
 def verify_against_sdk(info: FunctionInfo, context_json: str, outcome: ReplayOutcome) -> str | None:
@@ -1103,6 +1367,65 @@ def user_traceback(error: BaseException) -> str:
     return "".join(summary.format())
 
 
+_UNREAD = object()
+_failure_log = logging.getLogger("Host.Triggers.DurableTask")
+_EXTENSION_VERSION = "devstack"
+
+
+def _read_default_version(app: IndexedApp) -> str | None:
+    """host.json `extensions.durableTask.defaultVersion` (DurableTaskOptions.DefaultVersion)."""
+    path = Path(app.app_dir) / "host.json" if app.app_dir else None
+    if path is None or not path.is_file():
+        return None
+    try:
+        host = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError:
+        return None
+    durable = ((host.get("extensions") or {}).get("durableTask") or {}) if isinstance(host, dict) else {}
+    value = durable.get("defaultVersion") if isinstance(durable, dict) else None
+    return str(value) if value is not None else None
+
+
+def _version_of(history: list[Event]) -> str | None:
+    started = next((e for e in history if e["EventType"] == EventType.EXECUTION_STARTED), None)
+    version = started.get("Version") if started is not None else None
+    return version if isinstance(version, str) else None
+
+
+def _entity_name(entity_id: str) -> str:
+    try:
+        return ent.parse_scheduler_id(entity_id)[0]
+    except ent.EntityIdError:
+        return entity_id
+
+
+def _serialized_cause(message: str, stack_trace: str | None) -> str:
+    """TaskFailed.Details: the cause as DurableTask.Core's Utils.SerializeCause writes it (Newtonsoft with
+    type names), an Exception with the friendly message whose inner exception is the worker's RpcException
+    carrying the Python stack."""
+    return json.dumps(
+        {
+            "$type": "System.Exception, System.Private.CoreLib",
+            "ClassName": "System.Exception",
+            "Message": message,
+            "Data": None,
+            "InnerException": {
+                "$type": "Microsoft.Azure.WebJobs.Script.Workers.Rpc.RpcException, Microsoft.Azure.WebJobs.Script",
+                "IsUserException": False,
+                "RemoteStackTrace": stack_trace,
+                "RemoteMessage": message.strip(),
+            },
+            "HelpURL": None,
+            "StackTraceString": None,
+            "RemoteStackTraceString": None,
+            "RemoteStackIndex": 0,
+            "ExceptionMethod": None,
+            "HResult": -2146233088,
+            "Source": None,
+        }
+    )
+
+
 def _timespan(seconds: float) -> str:
     whole = int(seconds)
     return f"{whole // 3600:02d}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
@@ -1112,10 +1435,6 @@ def _decode_activity_input(input_json: str | None) -> Any:
     if input_json is None:
         return None
     return ActivityTriggerConverter.decode(meta.Datum(type="json", value=input_json), trigger_metadata=None)
-
-
-def _app_dir(app: IndexedApp) -> str:
-    return str(app.app_dir) if app.app_dir else ""
 
 
 def _as_json_string(serialized: str | None) -> str | None:

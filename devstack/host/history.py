@@ -34,13 +34,18 @@ def execution_started(
     name: str,
     input_json: str | None,
     parent: dict[str, Any] | None,
+    version: str | None = None,
 ) -> Event:
+    # Version: the start request's `version` or host.json `defaultVersion` (null when neither is set); the
+    # SDK's DurableOrchestrationContext reads `context.version` from this event on every replay
+    # (azure-functions-durable-python: azure/durable_functions/models/DurableOrchestrationContext.py,
+    # _extract_version_from_history).
     return make_event(
         EventType.EXECUTION_STARTED,
         at,
         OrchestrationInstance={"InstanceId": instance_id, "ExecutionId": execution_id},
         Name=name,
-        Version="",
+        Version=version,
         Input=input_json,
         ParentInstance=parent,
         Tags=None,
@@ -80,14 +85,14 @@ def timer_fired(at: datetime, *, timer_id: int, fire_at: str) -> Event:
 
 
 def sub_orchestration_created(
-    at: datetime, *, task_id: int, name: str, instance_id: str, input_json: str | None
+    at: datetime, *, task_id: int, name: str, instance_id: str, input_json: str | None, version: str | None = None
 ) -> Event:
     return make_event(
         EventType.SUB_ORCHESTRATION_INSTANCE_CREATED,
         at,
         event_id=task_id,
         Name=name,
-        Version="",
+        Version=version,
         InstanceId=instance_id,
         Input=input_json,
     )
@@ -109,6 +114,13 @@ def sub_orchestration_failed(at: datetime, *, task_id: int, reason: str, details
 
 def event_raised(at: datetime, *, name: str, input_json: str | None) -> Event:
     return make_event(EventType.EVENT_RAISED, at, Name=name, Input=input_json)
+
+
+def event_sent(at: datetime, *, event_id: int, instance_id: str, name: str, input_json: str | None) -> Event:
+    """A message sent to another instance (an entity operation): DurableTask.Core's EventSentEvent takes
+    the sequence number as its EventId (Azure/durabletask: src/DurableTask.Core/TaskOrchestrationContext.cs,
+    SendEvent; src/DurableTask.Core/History/EventSentEvent.cs)."""
+    return make_event(EventType.EVENT_SENT, at, event_id=event_id, InstanceId=instance_id, Name=name, Input=input_json)
 
 
 def execution_terminated(at: datetime, *, reason: str | None) -> Event:

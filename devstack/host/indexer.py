@@ -1,30 +1,28 @@
-"""Index a Python v2 function app the way the Functions host and the Python worker do.
+"""The host's index of a Python v2 function app, as Microsoft's Python runtime reports it.
 
-`load_app` imports `function_app.py` (app directory on `sys.path`), finds the one `FunctionApp`/`DFApp`
-instance, calls `get_functions()` and reads every function's bindings from `get_function_json()`. The
-result, an `IndexedApp`, is what the HTTP server and the durable engine dispatch on.
+`load_app` has the runtime (`worker.PythonWorker`) import `function_app.py`, index it and load every
+function, with the runtime's own load-time validation; the index is built from the metadata the runtime
+answers (function ids, names, raw bindings), which is what the Functions host reads. The result, an
+`IndexedApp`, is what the HTTP server and the durable engine dispatch on.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import inspect
 import json
 import logging
 import os
 import re
-import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 from urllib.parse import unquote
 
-from azure.functions.decorators.function_app import FunctionRegister
 from pydantic import BaseModel, ConfigDict, Field
+
+from .worker import LoadedApp, PythonWorker
 
 log = logging.getLogger("devstack.host")
 
@@ -179,10 +177,10 @@ class FunctionInfo:
     """One indexed function: its metadata from function.json plus the callable the worker would call."""
 
     name: str
+    function_id: str  # the runtime's id for the function (its InvocationRequests name it)
     trigger: BindingSpec
     bindings: list[BindingSpec]
-    user_function: Callable[..., Any]
-    parameters: tuple[str, ...]
+    user_function: Callable[..., Any]  # what the runtime calls (for an orchestrator, the SDK's handle)
     route: RouteTemplate | None = None
 
     @property
@@ -193,17 +191,19 @@ class FunctionInfo:
             return TriggerKind.OTHER
 
     @property
-    def is_async(self) -> bool:
-        return inspect.iscoroutinefunction(self.user_function)
-
-    @property
     def durable_client_bindings(self) -> list[BindingSpec]:
         return [b for b in self.bindings if b.type == "durableClient"]
 
     @property
-    def wants_context(self) -> bool:
-        binding_names = {b.name for b in self.bindings}
-        return "context" in self.parameters and "context" not in binding_names
+    def durable_name(self) -> str:
+        """The name the Durable extension knows the function by: the trigger's `orchestration`, `activity`
+        or `entityName` property when the decorator set one, else the function's name."""
+        extra = self.trigger.model_extra or {}
+        for key in ("orchestration", "activity", "entityName"):
+            value = extra.get(key)
+            if isinstance(value, str) and value:
+                return value
+        return self.name
 
     @property
     def unsupported_bindings(self) -> list[BindingSpec]:
@@ -214,6 +214,7 @@ class FunctionInfo:
             "durableClient",
             "orchestrationTrigger",
             "activityTrigger",
+            "entityTrigger",
         }
         return [b for b in self.bindings if b.type not in supported]
 
@@ -233,9 +234,9 @@ class FunctionInfo:
 class IndexedApp:
     """A function app as the host sees it after indexing."""
 
-    app: FunctionRegister
-    app_dir: Path | None
+    app_dir: Path
     settings: HostSettings
+    loaded: LoadedApp
     functions: dict[str, FunctionInfo] = field(default_factory=dict)
 
     def of_kind(self, kind: TriggerKind) -> dict[str, FunctionInfo]:
@@ -261,6 +262,20 @@ class IndexedApp:
             return self.functions[name]
         lowered = name.lower()
         return next((f for n, f in self.functions.items() if n.lower() == lowered), None)
+
+    def _find_durable(self, kind: TriggerKind, name: str) -> FunctionInfo | None:
+        lowered = name.lower()
+        return next((f for f in self.of_kind(kind).values() if f.durable_name.lower() == lowered), None)
+
+    def find_orchestrator(self, name: str) -> FunctionInfo | None:
+        """By the extension's name for it (case-insensitive, like the extension's function lookup)."""
+        return self._find_durable(TriggerKind.ORCHESTRATION, name)
+
+    def find_activity(self, name: str) -> FunctionInfo | None:
+        return self._find_durable(TriggerKind.ACTIVITY, name)
+
+    def find_entity(self, name: str) -> FunctionInfo | None:
+        return self._find_durable(TriggerKind.ENTITY, name)
 
 
 def load_settings_file(path: str | Path) -> dict[str, str]:
@@ -310,73 +325,21 @@ def read_host_settings(app_dir: Path | None) -> HostSettings:
     return settings
 
 
-_import_lock = threading.Lock()
-_loaded: dict[Path, IndexedApp] = {}
-
-
-def _import_function_app(app_dir: Path) -> ModuleType:
-    script = app_dir / "function_app.py"
-    if not script.is_file():
-        raise FileNotFoundError(f"no function_app.py in {app_dir}")
-    on_path = any(Path(p or ".").resolve() == app_dir for p in sys.path)
-    if not on_path:
-        # Appended, not prepended: an app's modules (blueprints) must not shadow anything else in a test run.
-        sys.path.append(str(app_dir))
-    # The worker imports the script as `function_app`. Keep that name only where `import function_app`
-    # would find this very file; any other app (a test's sample app) gets a name of its own.
-    module_name = "function_app"
-    existing = sys.modules.get(module_name)
-    if on_path and existing is not None and Path(existing.__file__ or "").resolve() == script.resolve():
-        return existing  # already imported (e.g. by the test itself): index that very module
-    if not on_path or (existing is not None and Path(existing.__file__ or "").resolve() != script.resolve()):
-        module_name = f"function_app__{re.sub(r'[^0-9a-zA-Z_]', '_', app_dir.name)}"
-    spec = importlib.util.spec_from_file_location(module_name, script)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot import {script}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        sys.modules.pop(module_name, None)
-        raise
-    return module
-
-
-def _find_app(module: ModuleType) -> FunctionRegister:
-    apps = [value for value in vars(module).values() if isinstance(value, FunctionRegister)]
-    unique = list({id(a): a for a in apps}.values())
-    if not unique:
-        raise ValueError(f"{module.__file__} defines no FunctionApp/DFApp instance")
-    if len(unique) > 1:
-        raise ValueError(f"{module.__file__} defines more than one FunctionApp; the worker accepts exactly one")
-    return unique[0]
-
-
-def index_app(app: FunctionRegister, *, app_dir: Path | None = None) -> IndexedApp:
-    """Index an app object: one FunctionInfo per function, bindings read from function.json."""
-    # get_functions() remembers names it has seen and refuses them on a second call.
-    app.functions_bindings = None
-    indexed = IndexedApp(app=app, app_dir=app_dir, settings=read_host_settings(app_dir))
-    for function in app.get_functions():
-        meta = FunctionJson.model_validate_json(function.get_function_json())
-        declared = function.get_trigger()
-        trigger_name = declared.name if declared is not None else None
-        trigger = next((b for b in meta.bindings if b.name == trigger_name and "Trigger" in b.type), None)
+def index_app(loaded: LoadedApp) -> IndexedApp:
+    """The host's view of an app the runtime has loaded: bindings from each function's raw bindings (the
+    JSON the runtime reports in RpcFunctionMetadata, which is what the Functions host indexes)."""
+    indexed = IndexedApp(app_dir=loaded.app_dir, settings=read_host_settings(loaded.app_dir), loaded=loaded)
+    for name, function in loaded.functions.items():
+        bindings = [BindingSpec.model_validate(raw) for raw in function.raw_bindings]
+        trigger = next((b for b in bindings if b.type.endswith("Trigger")), None)
         if trigger is None:
-            raise ValueError(f"function {function.get_function_name()} has no trigger binding")
-        user_function = function.get_user_function()
-        try:
-            parameters = tuple(inspect.signature(user_function).parameters)
-        except (TypeError, ValueError):
-            parameters = ()
-        name = function.get_function_name() or user_function.__name__
+            raise ValueError(f"function {name} has no trigger binding")
         info = FunctionInfo(
             name=name,
+            function_id=function.function_id,
             trigger=trigger,
-            bindings=meta.bindings,
-            user_function=user_function,
-            parameters=parameters,
+            bindings=bindings,
+            user_function=function.runtime_info.func,
         )
         if info.kind is TriggerKind.HTTP:
             info.route = RouteTemplate.compile(trigger.route or name)
@@ -390,26 +353,33 @@ def index_app(app: FunctionRegister, *, app_dir: Path | None = None) -> IndexedA
     return indexed
 
 
-def load_app(app: str | Path | FunctionRegister | IndexedApp, *, settings_file: str | Path | None = None) -> IndexedApp:
-    """Index a function app given its directory (containing function_app.py) or the app object itself.
+_import_lock = threading.Lock()
+_indexed: dict[Path, IndexedApp] = {}
 
-    Loading the same directory twice returns the same index (importing an app twice would register its
-    functions twice).
+
+def load_app(app: str | Path | IndexedApp, *, settings_file: str | Path | None = None) -> IndexedApp:
+    """Load a function app from its directory (the one holding function_app.py) through Microsoft's Python
+    runtime, as the worker does at start-up. A function the runtime refuses raises `WorkerLoadError` with
+    the runtime's own message, and then no function of the app loads (the worker indexes the app whole).
+
+    Loading the same directory twice returns the same index (the runtime imports an app once).
     """
     if isinstance(app, IndexedApp):
         return app
+    if not isinstance(app, (str, Path)):
+        raise TypeError(
+            f"load_app takes an app directory, not {type(app).__name__}: the Python runtime indexes an app "
+            "by importing its function_app.py"
+        )
     if settings_file is not None:
         apply_settings(load_settings_file(settings_file))
-    if isinstance(app, FunctionRegister):
-        return index_app(app)
     app_dir = Path(app).resolve()
     if app_dir.is_file():
         app_dir = app_dir.parent
+    if not (app_dir / "function_app.py").is_file():
+        raise FileNotFoundError(f"no function_app.py in {app_dir}")
     with _import_lock:
-        cached = _loaded.get(app_dir)
-        if cached is not None:
-            return cached
-        module = _import_function_app(app_dir)
-        indexed = index_app(_find_app(module), app_dir=app_dir)
-        _loaded[app_dir] = indexed
-        return indexed
+        cached = _indexed.get(app_dir)
+        if cached is None:
+            cached = _indexed[app_dir] = index_app(PythonWorker.get().load(app_dir))
+        return cached

@@ -1,5 +1,15 @@
-"""Call user functions the way the Python worker does: bindings as keyword arguments, an optional
-`context` argument, async functions on the event loop and sync ones on a thread pool."""
+"""The host's side of an invocation: the InvocationRequest the Functions host sends the worker for each
+trigger, and what it makes of the InvocationResponse. The worker side is Microsoft's runtime (`worker.py`).
+
+What goes into a request, per binding, follows the Functions host's conversion of trigger values to
+TypedData (azure-functions-host, src/WebJobs.Script.Grpc/MessageExtensions/GrpcMessageConversionExtensions.cs):
+an HTTP request becomes RpcHttp, its body bytes because the runtime announces RpcHttpBodyOnly and
+RawHttpBodyBytes; strings (the Durable extension's orchestration and entity contexts, the durableClient
+binding's JSON) go as `string`; JSON values (an activity's input, a TimerInfo) as `json`.
+
+Fake activities that tests register under real names (`activity_overrides`) are plain Python callables and
+are called directly (`call_override`), not through the runtime: they are not part of the app.
+"""
 
 from __future__ import annotations
 
@@ -7,81 +17,157 @@ import asyncio
 import contextvars
 import functools
 import inspect
-import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
+from dataclasses import dataclass
+from http.cookies import SimpleCookie
 from typing import Any
 
-from azure.functions import _abc as functions_abc
+from aiohttp import web
 
-from .indexer import FunctionInfo
+from .indexer import FunctionInfo, IndexedApp
 
-
-class _TraceContext(functions_abc.TraceContext):
-    def __init__(self) -> None:
-        self._parent = f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-01"
-
-    @property
-    def trace_state(self) -> str:
-        return ""
-
-    @property
-    def trace_parent(self) -> str:
-        return self._parent
-
-    @property
-    def attributes(self) -> dict[str, str]:
-        return {}
+_HOP_BY_HOP = {"content-length", "transfer-encoding", "connection"}
 
 
-class _RetryContext(functions_abc.RetryContext):
-    @property
-    def retry_count(self) -> int:
-        return 0
+class InvocationFailed(Exception):
+    """The function raised (or the runtime could not bind it): the runtime's RpcException."""
 
-    @property
-    def max_retry_count(self) -> int:
-        return 0
+    def __init__(self, message: str, stack_trace: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.stack_trace = stack_trace
 
-    @property
-    def exception(self) -> Any:
+
+@dataclass(frozen=True)
+class Invocation:
+    """A successful InvocationResponse: the `$return` value and the named output bindings."""
+
+    return_value: Any  # TypedData, or None when the function has no return binding
+    outputs: dict[str, Any]  # output binding name -> TypedData
+
+
+class Invoker:
+    """Builds InvocationRequests for one app and sends them to the runtime."""
+
+    def __init__(self, app: IndexedApp) -> None:
+        self.app = app
+        self.protos = app.loaded.protos
+
+    # -- TypedData the host sends ---------------------------------------------------------------------
+
+    def string(self, text: str) -> Any:
+        return self.protos.TypedData(string=text)
+
+    def json(self, text: str) -> Any:
+        return self.protos.TypedData(json=text)
+
+    def http(
+        self,
+        *,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        query: Mapping[str, str],
+        route_params: Mapping[str, str],
+        body: bytes,
+    ) -> Any:
+        rpc_http = self.protos.RpcHttp(
+            method=method, url=url, headers=dict(headers), query=dict(query), params=dict(route_params)
+        )
+        if body:  # the host sets a body only when the request has content
+            rpc_http.body.CopyFrom(self.protos.TypedData(bytes=body))
+        return self.protos.TypedData(http=rpc_http)
+
+    # -- invocation -----------------------------------------------------------------------------------
+
+    def request(self, info: FunctionInfo, inputs: Mapping[str, Any]) -> Any:
+        return self.protos.InvocationRequest(
+            invocation_id=str(uuid.uuid4()),
+            function_id=info.function_id,
+            input_data=[self.protos.ParameterBinding(name=name, data=data) for name, data in inputs.items()],
+            trace_context=self.protos.RpcTraceContext(trace_parent=f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-01"),
+        )
+
+    async def invoke(self, info: FunctionInfo, inputs: Mapping[str, Any]) -> Invocation:
+        """Invoke a function through the runtime from a host coroutine."""
+        response = await self.app.loaded.invoke_here(self.request(info, inputs))
+        return self._result(response)
+
+    def invoke_blocking(self, info: FunctionInfo, inputs: Mapping[str, Any]) -> Invocation:
+        """Invoke and wait: for orchestrator episodes, which the engine runs to completion in one step."""
+        return self._result(self.app.loaded.invoke(self.request(info, inputs)).result())
+
+    def _result(self, response: Any) -> Invocation:
+        if response.result.status != self.protos.StatusResult.Success:
+            exception = response.result.exception
+            raise InvocationFailed(exception.message or response.result.result, exception.stack_trace)
+        return_value = response.return_value if response.HasField("return_value") else None
+        outputs = {binding.name: binding.data for binding in response.output_data}
+        return Invocation(return_value=return_value, outputs=outputs)
+
+
+# -- what the host makes of the results ------------------------------------------------------------------
+
+
+def typed_text(data: Any) -> str | None:
+    """The text of a string/json TypedData (None when unset)."""
+    if data is None:
         return None
+    kind = data.WhichOneof("data")
+    if kind in ("string", "json"):
+        return str(getattr(data, kind))
+    if kind == "bytes":
+        return bytes(data.bytes).decode("utf-8")
+    if kind is None:
+        return None
+    raise TypeError(f"expected string or JSON data from the function, got {kind}")
 
 
-class InvocationContext(functions_abc.Context):
-    """The `context: func.Context` argument a function may declare."""
+def web_response(data: Any) -> web.Response:
+    """An HTTP output binding's value as the host answers it."""
+    kind = data.WhichOneof("data")
+    if kind != "http":
+        # A function that returned a plain value on an HTTP output: the host answers 200 with it.
+        text = typed_text(data)
+        return web.Response(status=200, text=text or "")
+    rpc_http = data.http
+    body_kind = rpc_http.body.WhichOneof("data")
+    if body_kind == "bytes":
+        body: bytes = bytes(rpc_http.body.bytes)
+    elif body_kind in ("string", "json"):
+        body = str(getattr(rpc_http.body, body_kind)).encode("utf-8")
+    else:
+        body = b""
+    headers = {name: value for name, value in rpc_http.headers.items() if name.lower() not in _HOP_BY_HOP}
+    response = web.Response(status=int(rpc_http.status_code or 200), body=body, headers=headers)
+    for cookie in rpc_http.cookies:
+        response.headers.add("Set-Cookie", _set_cookie(cookie))
+    return response
 
-    def __init__(self, function_name: str, function_directory: str) -> None:
-        self._invocation_id = str(uuid.uuid4())
-        self._function_name = function_name
-        self._function_directory = function_directory
-        self._local = threading.local()
-        self._local.invocation_id = self._invocation_id
 
-    @property
-    def invocation_id(self) -> str:
-        return self._invocation_id
+def _set_cookie(cookie: Any) -> str:
+    jar: SimpleCookie = SimpleCookie()
+    jar[cookie.name] = cookie.value
+    morsel = jar[cookie.name]
+    if cookie.HasField("domain"):
+        morsel["domain"] = cookie.domain.value
+    if cookie.HasField("path"):
+        morsel["path"] = cookie.path.value
+    if cookie.HasField("secure") and cookie.secure.value:
+        morsel["secure"] = True
+    if cookie.HasField("http_only") and cookie.http_only.value:
+        morsel["httponly"] = True
+    if cookie.HasField("max_age"):
+        morsel["max-age"] = str(int(cookie.max_age.value))
+    same_site = {1: "Lax", 2: "Strict", 3: "None"}.get(int(cookie.same_site))
+    if same_site:
+        morsel["samesite"] = same_site
+    return morsel.OutputString()
 
-    @property
-    def thread_local_storage(self) -> Any:
-        return self._local
 
-    @property
-    def function_name(self) -> str:
-        return self._function_name
-
-    @property
-    def function_directory(self) -> str:
-        return self._function_directory
-
-    @property
-    def trace_context(self) -> functions_abc.TraceContext:
-        return _TraceContext()
-
-    @property
-    def retry_context(self) -> functions_abc.RetryContext:
-        return _RetryContext()
+# -- test fakes --------------------------------------------------------------------------------------------
 
 
 async def call_user_function(function: Callable[..., Any], kwargs: dict[str, Any], executor: Executor) -> Any:
@@ -94,12 +180,6 @@ async def call_user_function(function: Callable[..., Any], kwargs: dict[str, Any
     if inspect.isawaitable(result):  # a sync wrapper that returned a coroutine
         return await result
     return result
-
-
-async def invoke(info: FunctionInfo, kwargs: dict[str, Any], executor: Executor, function_directory: str = "") -> Any:
-    if info.wants_context:
-        kwargs = {**kwargs, "context": InvocationContext(info.name, function_directory)}
-    return await call_user_function(info.user_function, kwargs, executor)
 
 
 def call_override(

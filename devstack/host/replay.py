@@ -20,6 +20,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from . import entities
 from .actions import Action, ActionType, RetryOptions
 from .clock import parse_time
 from .history import Event, EventType
@@ -30,19 +31,23 @@ class NonDeterminismError(Exception):
 
 
 class UnsupportedActionError(Exception):
-    """The orchestrator used an API the devstack host does not implement (entities, durable HTTP)."""
+    """The orchestrator used an API the devstack host does not implement (durable HTTP)."""
 
 
 class TaskKind(StrEnum):
     ACTIVITY = "activity"
     TIMER = "timer"
     SUB_ORCHESTRATION = "sub-orchestration"
+    # An entity operation: a call (the orchestrator waits for the response) or a signal (fire and forget).
+    # Either is one EventSent with the sequence number as EventId (DurableTask.Core's SendEvent).
+    ENTITY = "entity operation"
 
 
 _CREATED_EVENT_KIND = {
     EventType.TASK_SCHEDULED: TaskKind.ACTIVITY,
     EventType.TIMER_CREATED: TaskKind.TIMER,
     EventType.SUB_ORCHESTRATION_INSTANCE_CREATED: TaskKind.SUB_ORCHESTRATION,
+    EventType.EVENT_SENT: TaskKind.ENTITY,
 }
 
 
@@ -80,11 +85,18 @@ class ScheduledTask:
     instance_id: str | None = None
     canceled: bool = False
     is_retry_timer: bool = False
+    version: str | None = None  # sub-orchestrations: the `version` the SDK sent
+    operation: str | None = None  # entity operations
+    signal: bool = False
+    request_id: str | None = None
     node: _Node = field(default_factory=_Node)
 
     def describe(self) -> str:
         if self.kind is TaskKind.TIMER:
             return "a retry timer" if self.is_retry_timer else "a durable timer"
+        if self.kind is TaskKind.ENTITY:
+            verb = "a signal" if self.signal else "a call"
+            return f"{verb} of operation '{self.operation}' on entity '{self.instance_id}'"
         return f"{self.kind.value} '{self.name}'"
 
 
@@ -105,7 +117,19 @@ def _describe_event(event: Event) -> str:
     kind = _CREATED_EVENT_KIND[EventType(event["EventType"])]
     if kind is TaskKind.TIMER:
         return "a durable timer"
+    if kind is TaskKind.ENTITY:
+        request = _request_of(event)
+        verb = "a signal" if request.get("signal") else "a call"
+        return f"{verb} of operation '{request.get('op')}' on entity '{event.get('InstanceId')}'"
     return f"{kind.value} '{event.get('Name')}'"
+
+
+def _request_of(event: Event) -> dict[str, Any]:
+    try:
+        request = json.loads(event.get("Input") or "{}")
+    except ValueError:
+        return {}
+    return request if isinstance(request, dict) else {}
 
 
 class ActionReplayer:
@@ -124,6 +148,9 @@ class ActionReplayer:
         self._now_text: str | None = None
         self._continue_as_new_input: str | None = None
         self._continued_as_new = False
+        # Entity calls waiting for their response (an EventRaised named after the request id).
+        self._entity_waiters: dict[str, ScheduledTask] = {}
+        self._guid_counter = 0
 
     # -- walking the history --------------------------------------------------------------------------
 
@@ -150,10 +177,23 @@ class ActionReplayer:
             elif kind is EventType.TIMER_FIRED:
                 self._complete(event["TimerId"], TaskKind.TIMER, True)
             elif kind is EventType.EVENT_RAISED:
-                self._deliver_event(str(event.get("Name")))
+                name = str(event.get("Name"))
+                waiting = self._entity_waiters.pop(name, None)
+                if waiting is not None:
+                    # The response to an entity call is an EventRaised named after the request id
+                    # (DurableOrchestrationContext.WaitForEntityResponse in the extension).
+                    waiting.node.finish(not entities.response_is_error(event.get("Input")))
+                else:
+                    self._deliver_event(name)
         new = [task for task_id, task in sorted(self._tasks.items()) if task_id not in self._created]
         canceled = {task.task_id for task in self._tasks.values() if task.kind is TaskKind.TIMER and task.canceled}
-        open_ids = frozenset(task_id for task_id, task in self._tasks.items() if not task.node.done)
+        # The SDK re-keys an entity call's task by its request id once it has seen the EventSent, so only
+        # entity calls not yet sent count as open sequence numbers.
+        open_ids = frozenset(
+            task_id
+            for task_id, task in self._tasks.items()
+            if not task.node.done and not (task.kind is TaskKind.ENTITY and task_id in self._created)
+        )
         return ReplayOutcome(
             new_tasks=new,
             canceled_timer_ids=canceled,
@@ -174,7 +214,19 @@ class ActionReplayer:
                 f"instance had already started running?"
             )
         mismatch = task.kind is not kind
-        if not mismatch and kind is not TaskKind.TIMER:
+        if not mismatch and kind is TaskKind.ENTITY:
+            request = _request_of(event)
+            mismatch = (
+                (task.instance_id or "").lower() != str(event.get("InstanceId", "")).lower()
+                or task.operation != request.get("op")
+                or task.signal != bool(request.get("signal"))
+                or not _same_json(entities.operation_input(task.input_json), request.get("input"))
+            )
+            if not mismatch:
+                task.request_id = str(request.get("id"))
+                if not task.signal:
+                    self._entity_waiters[task.request_id] = task
+        elif not mismatch and kind is not TaskKind.TIMER:
             mismatch = task.name != event.get("Name") or not _same_json(task.input_json, event.get("Input"))
             if kind is TaskKind.SUB_ORCHESTRATION and task.instance_id != event.get("InstanceId"):
                 mismatch = True
@@ -229,6 +281,14 @@ class ActionReplayer:
             return self._with_retry(TaskKind.ACTIVITY, action)
         if kind is ActionType.CALL_SUB_ORCHESTRATOR_WITH_RETRY:
             return self._with_retry(TaskKind.SUB_ORCHESTRATION, action)
+        if kind is ActionType.CALL_ENTITY:
+            return self._new_entity_task(action, signal=False).node
+        if kind in (ActionType.SIGNAL_ENTITY, ActionType.SCHEDULED_SIGNAL_ENTITY):
+            # Fire and forget: one sequence number, nothing to wait for (OutOfProcOrchestrationShim returns
+            # a completed task for SignalEntity/ScheduledSignalEntity).
+            task = self._new_entity_task(action, signal=True)
+            task.node.finish(True)
+            return task.node
         if kind is ActionType.WAIT_FOR_EXTERNAL_EVENT:
             node = _Node()
             name = str(action.external_event_name)
@@ -248,7 +308,7 @@ class ActionReplayer:
             return self._compound(kind, action.compound_actions or [])
         raise UnsupportedActionError(
             f"the orchestrator used {kind.name} (actionType {int(kind)}), which the devstack host does not "
-            "support (entities and durable HTTP calls are not implemented)"
+            "support (durable HTTP calls are not implemented)"
         )
 
     def _compound(self, kind: ActionType, children_actions: list[Action]) -> _Node:
@@ -309,7 +369,9 @@ class ActionReplayer:
             fire_at = parse_time(action.fire_at) if action.fire_at else self._current_time()
             return self._allocate(ScheduledTask(kind, -1, fire_at=fire_at, canceled=action.is_canceled))
         input_json = action.input if isinstance(action.input, str) or action.input is None else _dump(action.input)
-        task = self._allocate(ScheduledTask(kind, -1, name=action.function_name, input_json=input_json))
+        task = self._allocate(
+            ScheduledTask(kind, -1, name=action.function_name, input_json=input_json, version=action.version)
+        )
         if kind is TaskKind.SUB_ORCHESTRATION:
             if action.instance_id and action.instance_id.lower() == self._instance_id.lower():
                 raise UnsupportedActionError(
@@ -317,6 +379,26 @@ class ActionReplayer:
                     "parent orchestration."
                 )
             task.instance_id = action.instance_id or self._sub_orchestration_id(task.task_id)
+        return task
+
+    def _new_entity_task(self, action: Action, *, signal: bool) -> ScheduledTask:
+        input_json = action.input if isinstance(action.input, str) or action.input is None else _dump(action.input)
+        task = self._allocate(
+            ScheduledTask(
+                TaskKind.ENTITY,
+                -1,
+                name=action.instance_id,
+                input_json=input_json,
+                instance_id=action.instance_id,
+                operation=action.operation,
+                signal=signal,
+                fire_at=parse_time(action.fire_at) if signal and action.fire_at else None,
+            )
+        )
+        # Like the extension's NewGuid: one counter per replay, the orchestration time when issued. A task
+        # already in the history keeps the id recorded there (see _match_created).
+        task.request_id = entities.new_request_id(self._instance_id, self._current_time(), self._guid_counter)
+        self._guid_counter += 1
         return task
 
     def _allocate(self, task: ScheduledTask) -> ScheduledTask:

@@ -9,47 +9,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import azure.functions as func
 from aiohttp import web
-from azure.functions.decorators.function_app import FunctionRegister
-from azure.functions.http import HttpRequest as WorkerHttpRequest
-from azure.functions.http import HttpResponseConverter
-from azure.functions.timer import TimerRequest
 
 from .api import DurableEngine, LoopThread
 from .clock import Clock
 from .cron import parse_schedule
 from .durable_api import RPC_PATH, WEBHOOK_PATH, DurableHttpApi, client_binding_json
-from .engine import EngineCore, user_traceback
+from .engine import EngineCore
 from .indexer import AuthLevel, FunctionInfo, IndexedApp, TriggerKind, load_app, resolve_setting_reference
-from .invoker import invoke
+from .invoker import InvocationFailed, Invoker, web_response
 from .keys import key_matches, presented_key, resolve_function_key
 from .sdk_compat import close_session_for_this_loop, install_session_per_loop
 
 log = logging.getLogger("devstack.host")
-
-_HOP_BY_HOP = {"content-length", "transfer-encoding", "connection"}
-
-
-class _Out(func.Out[Any]):
-    """A `func.Out` output-binding argument."""
-
-    def __init__(self) -> None:
-        self._value: Any = None
-
-    def set(self, val: Any) -> None:
-        self._value = val
-
-    def get(self) -> Any:
-        return self._value
 
 
 class HostRuntime:
@@ -84,7 +64,7 @@ class HostRuntime:
             verify_replay=verify_replay,
         )
         self._durable = DurableHttpApi(self.core, task_hub=self.task_hub, key=self.function_key)
-        self._executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="function")
+        self._invoker = Invoker(app)
         self._runner: web.AppRunner | None = None
         self._background: set[asyncio.Task[Any]] = set()
 
@@ -129,7 +109,6 @@ class HostRuntime:
             self._runner = None
         await self.core.stop()
         await close_session_for_this_loop()
-        self._executor.shutdown(wait=False, cancel_futures=True)
 
     def describe_functions(self) -> str:
         lines = ["Functions:", ""]
@@ -193,39 +172,38 @@ class HostRuntime:
         for name, value in request.headers.items():
             lowered = name.lower()
             headers[lowered] = f"{headers[lowered]}, {value}" if lowered in headers else value
-        # The worker's request type (it keeps the body type, which get_json consults).
-        http_request = WorkerHttpRequest(
-            method=request.method,
-            url=str(request.url),
-            headers=headers,
-            params=dict(request.query.items()),
-            route_params=route_params,
-            body_type="bytes",
-            body=body,
-        )
-        kwargs: dict[str, Any] = {info.trigger.name: http_request}
-        kwargs.update(self._client_bindings(info))
-        outputs = {b.name: _Out() for b in info.bindings if b.direction.upper() == "OUT" and b.name != "$return"}
-        kwargs.update(outputs)
+        inputs: dict[str, Any] = {
+            info.trigger.name: self._invoker.http(
+                method=request.method,
+                url=str(request.url),
+                headers=headers,
+                query=dict(request.query.items()),
+                route_params=route_params,
+                body=body,
+            ),
+            **self._client_bindings(info),
+        }
         started = time.perf_counter()
         try:
-            result = await invoke(info, kwargs, self._executor, str(self.app.app_dir or ""))
-        except Exception as error:
-            log.error("Executed 'Functions.%s' (Failed): %s\n%s", info.name, error, user_traceback(error))
+            result = await self._invoker.invoke(info, inputs)
+        except InvocationFailed as failure:
+            log.error("Executed 'Functions.%s' (Failed): %s\n%s", info.name, failure.message, failure.stack_trace)
             return web.Response(status=500)
         log.info(
             "Executed 'Functions.%s' (Succeeded, Duration=%dms)", info.name, (time.perf_counter() - started) * 1000
         )
-        if result is None:
-            http_out = next((b.name for b in info.bindings if b.type == "http" and b.name in outputs), None)
-            result = outputs[http_out].get() if http_out else None
-        if result is None:
+        http_out = next((b.name for b in info.bindings if b.type == "http" and b.direction.upper() == "OUT"), None)
+        answer = result.return_value if http_out == "$return" else result.outputs.get(http_out or "")
+        if answer is None:
             return web.Response(status=204)
-        return _to_web_response(result)
+        return web_response(answer)
 
-    def _client_bindings(self, info: FunctionInfo) -> dict[str, str]:
+    def _client_bindings(self, info: FunctionInfo) -> dict[str, Any]:
+        """The durableClient binding's JSON, which the extension hands the worker as a string."""
         return {
-            b.name: client_binding_json(self.local_url, b.task_hub or self.task_hub, self.function_key)
+            b.name: self._invoker.string(
+                client_binding_json(self.local_url, b.task_hub or self.task_hub, self.function_key)
+            )
             for b in info.durable_client_bindings
         }
 
@@ -284,37 +262,25 @@ class HostRuntime:
 
     async def _run_timer(self, info: FunctionInfo, *, past_due: bool, next_due: datetime | None = None) -> None:
         now = datetime.now(UTC)
-        timer = TimerRequest(
-            past_due=past_due,
-            schedule={"AdjustForDST": True},
-            schedule_status={
+        # The TimerInfo the timer extension passes, serialized as the host does (JSON).
+        timer_info = {
+            "Schedule": {"AdjustForDST": True},
+            "ScheduleStatus": {
                 "Last": now.isoformat(),
                 "Next": (next_due or now).isoformat(),
                 "LastUpdated": now.isoformat(),
             },
-        )
-        kwargs: dict[str, Any] = {info.trigger.name: timer, **self._client_bindings(info)}
+            "IsPastDue": past_due,
+        }
+        inputs: dict[str, Any] = {
+            info.trigger.name: self._invoker.json(json.dumps(timer_info)),
+            **self._client_bindings(info),
+        }
         try:
-            await invoke(info, kwargs, self._executor, str(self.app.app_dir or ""))
+            await self._invoker.invoke(info, inputs)
             log.info("Executed 'Functions.%s' (Succeeded)", info.name)
-        except Exception as error:
-            log.error("Executed 'Functions.%s' (Failed): %s\n%s", info.name, error, user_traceback(error))
-
-
-def _to_web_response(result: Any) -> web.Response:
-    datum = HttpResponseConverter.encode(result, expected_type=None)
-    if datum.type == "string":
-        return web.Response(status=200, text=datum.value)
-    value = datum.value
-    headers: dict[str, str] = {}
-    for name, header in value["headers"].items():
-        if name.lower() not in _HOP_BY_HOP:
-            headers[name] = header.value
-    response = web.Response(status=int(value["status_code"].value), body=value["body"].value, headers=headers)
-    for cookie in value.get("cookies") or []:
-        for morsel in cookie.values():
-            response.headers.add("Set-Cookie", morsel.OutputString())
-    return response
+        except InvocationFailed as failure:
+            log.error("Executed 'Functions.%s' (Failed): %s\n%s", info.name, failure.message, failure.stack_trace)
 
 
 class HostServer:
@@ -326,7 +292,7 @@ class HostServer:
 
     def __init__(
         self,
-        app: str | Path | FunctionRegister | IndexedApp,
+        app: str | Path | IndexedApp,
         *,
         port: int = 0,
         host: str = "127.0.0.1",
@@ -388,7 +354,7 @@ class HostServer:
 
 
 @contextlib.contextmanager
-def run_host(app: str | Path | FunctionRegister | IndexedApp, **options: Any) -> Iterator[HostServer]:
+def run_host(app: str | Path | IndexedApp, **options: Any) -> Iterator[HostServer]:
     """Start the full host in-process (port 0 by default) and stop it on exit. Options: see HostServer."""
     server = HostServer(app, **options)
     server.start()

@@ -51,6 +51,12 @@ CREATE TABLE IF NOT EXISTS inbox (
     visible_at REAL
 );
 CREATE INDEX IF NOT EXISTS inbox_by_instance ON inbox (instance_id, id);
+CREATE TABLE IF NOT EXISTS entities (
+    instance_id TEXT PRIMARY KEY,
+    entity_exists INTEGER NOT NULL,
+    state TEXT,
+    last_modified_time REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS work_items (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     instance_id TEXT NOT NULL,
@@ -68,6 +74,7 @@ class MessageKind(StrEnum):
     TERMINATE = "terminate"
     SUSPEND = "suspend"
     RESUME = "resume"
+    ENTITY = "entity"  # an operation request for an entity (a RequestMessage), queued until its batch runs
 
 
 @dataclass
@@ -206,6 +213,11 @@ class Transaction:
     def delete_work_items(self, instance_id: str) -> None:
         self._conn.execute("DELETE FROM work_items WHERE instance_id = ?", (instance_id,))
 
+    def put_entity(self, instance_id: str, exists: bool, state: str | None, modified: float) -> None:
+        self._conn.execute(
+            "INSERT OR REPLACE INTO entities VALUES (?,?,?,?)", (instance_id, int(exists), state, modified)
+        )
+
 
 class Store:
     """SQLite persistence; used from the engine's event-loop thread only."""
@@ -287,6 +299,13 @@ class Store:
             sql += " LIMIT ?"
             args.append(limit)
         return [_row_to_instance(r) for r in self._conn.execute(sql, args)]
+
+    def get_entity(self, instance_id: str) -> tuple[bool, str | None] | None:
+        """(exists, state JSON) of an entity, None if it never ran an operation."""
+        row = self._conn.execute(
+            "SELECT entity_exists, state FROM entities WHERE instance_id = ?", (instance_id,)
+        ).fetchone()
+        return (bool(row["entity_exists"]), row["state"]) if row else None
 
     def load_history(self, instance_id: str) -> list[Event]:
         rows = self._conn.execute("SELECT event FROM history WHERE instance_id = ? ORDER BY seq", (instance_id,))

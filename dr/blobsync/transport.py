@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from azure.core.exceptions import AzureError
 from azure.storage.blob._shared.policies import is_retry
@@ -22,7 +22,6 @@ from ..clients import get_clients
 if TYPE_CHECKING:
     from azure.storage.blob.aio import BlobServiceClient, ContainerClient
 
-T = TypeVar("T")
 
 SYNC_SAS_LIFETIME = timedelta(hours=1)  # covers one work item: synchronous copies finish inside it
 ASYNC_SAS_LIFETIME = timedelta(hours=48)  # an asynchronous (pending) copy reads the source until it ends
@@ -155,7 +154,7 @@ def redact(text: str) -> str:
     return _SIGNATURE.sub(r"\1***", text)
 
 
-def run_async(factory: Callable[[], Awaitable[T]]) -> T:
+def run_async[T](factory: Callable[[], Awaitable[T]]) -> T:
     """Run a coroutine to completion from synchronous step code, also when called inside an event loop
     (an async activity): then it runs on a helper thread with its own loop."""
 

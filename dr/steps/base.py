@@ -12,13 +12,12 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from datetime import datetime
-from typing import Any, ClassVar, Generic, Literal, TypeVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..plan import STEP_MODELS, StepBase
 
-P = TypeVar("P", bound=StepBase)
 TEARDOWN_PROGRESS = "teardown_progress"
 
 
@@ -63,7 +62,7 @@ class StepProgress(BaseModel):
     rpo_estimate_seconds: float | None = Field(None, description="Data the failover may lose, if known.")
 
 
-class StepKind(ABC, Generic[P]):
+class StepKind[P: StepBase](ABC):
     kind: ClassVar[str]
 
     @abstractmethod

@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 from azure.core.exceptions import AzureError, HttpResponseError, ResourceNotFoundError
 from azure.mgmt.core.tools import parse_resource_id
@@ -44,7 +44,6 @@ from ..errors import (
 from ..plan import SqlFailoverGroupStep, SqlGeoRestoreStep
 from .base import TEARDOWN_PROGRESS, StepContext, StepKind, StepProgress
 
-T = TypeVar("T")
 DRILL_SUFFIX = "-drill"
 
 # Tags on every database a restore creates: who made it, from what, and when (ARM tag values <= 256 chars).
@@ -512,7 +511,7 @@ def _choose_sku(
     )
 
 
-def _call(fn: Callable[[], T], *, what: str) -> T:
+def _call[T](fn: Callable[[], T], *, what: str) -> T:
     """Run one SDK call, its azure-core errors (HTTP and connection) translated into dr.errors."""
     try:
         return fn()

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -47,8 +47,6 @@ from ..errors import InvalidInputError, NotFoundError, PermanentError, Precondit
 from ..plan import TrafficManagerFailoverStep
 from ..probe import ProbeResult, StatusRange, probe, redact_url, tcp_probe
 from .base import StepContext, StepKind, StepProgress
-
-T = TypeVar("T")
 
 ENDPOINT_TYPES = {name.lower(): name for name in ("AzureEndpoints", "ExternalEndpoints", "NestedEndpoints")}
 # Monitor statuses Traffic Manager leaves out of DNS answers.
@@ -520,7 +518,7 @@ def _probe_facts(target: ProbeTarget, result: ProbeResult) -> dict[str, Any]:
 # -- the step -----------------------------------------------------------------------------------------
 
 
-def _arm(what: str, call: Callable[[], T]) -> T:
+def _arm[T](what: str, call: Callable[[], T]) -> T:
     from azure.core.exceptions import AzureError
 
     try:

@@ -1,5 +1,7 @@
 """The function index the Functions host reads from function_app.py: names, triggers, bindings, routes,
-methods and auth levels. Indexed in a fresh interpreter, as the Python worker does at start-up."""
+methods and auth levels, as Microsoft's Python runtime (azure-functions-runtime, the one Azure runs for
+Python 3.13) indexes and loads it in a fresh interpreter, the way the worker does at start-up. A function
+the runtime refuses would make this fail with the runtime's message: in Azure no function would load."""
 
 from __future__ import annotations
 
@@ -12,9 +14,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 
 INDEX_SCRIPT = """
-import json, function_app
-print(json.dumps({f.get_function_name(): json.loads(f.get_function_json())["bindings"]
-                  for f in function_app.app.get_functions()}))
+import json
+from pathlib import Path
+from devstack.host.worker import PythonWorker
+loaded = PythonWorker.get().load(Path("."))
+print(json.dumps({name: function.raw_bindings for name, function in loaded.functions.items()}))
 """
 
 HTTP_ROUTES = {

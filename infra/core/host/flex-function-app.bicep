@@ -26,12 +26,13 @@ param applicationInsightsConnectionString string
 @description('App settings of the app itself (DR_*), merged over the platform ones.')
 param appSettings object = {}
 
+// 3.13 only: requirements.txt pins azure-functions 2.x and azure-functions-runtime (Python 3.13+ runtime version
+// control), which do not install on an older Python.
+@description('Python version of the Flex Consumption app (functionAppConfig.runtime.version).')
 @allowed([
-  '3.10'
-  '3.11'
-  '3.12'
+  '3.13'
 ])
-param pythonVersion string = '3.11'
+param pythonVersion string = '3.13'
 
 @minValue(40)
 @maxValue(1000)

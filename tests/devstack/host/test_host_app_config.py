@@ -70,5 +70,6 @@ def test_host_json_sets_route_prefix_task_hub_and_function_timeout(
     assert "taskHub=ConfiguredHub" in started.json()["statusQueryGetUri"]
     assert final.json()["runtimeStatus"] == RuntimeStatus.COMPLETED.value
     assert final.json()["output"].startswith(
-        "Timeout value of 00:00:01 was exceeded by function: Functions.takes_too_long"
+        "Activity function 'takes_too_long' failed: Timeout value of 00:00:01 was exceeded by function: "
+        "Functions.takes_too_long"
     )

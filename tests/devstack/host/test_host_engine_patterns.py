@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import json
+import logging
 import time
 import uuid
 from datetime import timedelta
@@ -81,16 +83,28 @@ def test_monitor_polls_with_durable_timers_until_the_job_is_done(engine: Durable
     assert_well_formed(status.history)
 
 
-def test_activity_retry_waits_the_retry_interval_between_attempts(engine: DurableEngine, patterns: ModuleType) -> None:
+def test_activity_retry_waits_the_retry_interval_between_attempts(
+    engine: DurableEngine, patterns: ModuleType, caplog: pytest.LogCaptureFixture
+) -> None:
     key = f"retry-{uuid.uuid4()}"
 
-    status = engine.wait(engine.start("flaky_with_retry", {"key": key, "fail_times": 2}))
+    with caplog.at_level(logging.ERROR, logger="Host.Triggers.DurableTask"):
+        iid = engine.start("flaky_with_retry", {"key": key, "fail_times": 2})
+        status = engine.wait(iid)
 
     assert status.output == "succeeded on attempt 3"
     assert patterns.ACTIVITY_CALLS[key] == 3
     failed = of_type(status.history, EventType.TASK_FAILED)
     timers = of_type(status.history, EventType.TIMER_CREATED)
-    assert [e["Reason"] for e in failed] == [f"transient failure 1 for {key}", f"transient failure 2 for {key}"]
+    assert [e["Reason"] for e in failed] == [
+        f"Activity function 'flaky' failed:  ConnectionError: transient failure {n} for {key}" for n in (1, 2)
+    ]
+    # Each failed attempt is logged as the extension logs it (EndToEndTraceHelper.FunctionFailed).
+    logged = [r.getMessage() for r in caplog.records if r.name == "Host.Triggers.DurableTask" and iid in r.getMessage()]
+    assert len(logged) == 2
+    for attempt, line in enumerate(logged, start=1):
+        assert line.startswith(f"{iid}: Function 'flaky (Activity)' failed with an error. Reason: ConnectionError: ")
+        assert f"transient failure {attempt} for {key}" in line
     for failure, timer in zip(failed, timers, strict=True):
         assert parse_time(timer["FireAt"]) - parse_time(failure["Timestamp"]) == timedelta(seconds=5)
     assert_well_formed(status.history)
@@ -117,7 +131,7 @@ def test_retries_give_up_after_max_attempts_and_the_orchestrator_sees_the_last_e
 
     assert status.runtime_status is RuntimeStatus.COMPLETED
     assert status.output["gave_up"] is True
-    assert status.output["error"].startswith(f"transient failure 2 for {key}")
+    assert status.output["error"].startswith(f"Activity function 'flaky' failed:  ConnectionError: transient failure 2 for {key}")
     assert patterns.ACTIVITY_CALLS[key] == 2
     # As in DurableTask, a retry timer follows the last failure too before the task fails.
     assert len(of_type(status.history, EventType.TIMER_FIRED)) == 2
@@ -126,13 +140,18 @@ def test_retries_give_up_after_max_attempts_and_the_orchestrator_sees_the_last_e
 def test_activity_exception_reaches_the_orchestrator_with_its_reason(engine: DurableEngine) -> None:
     status = engine.wait(engine.start("activity_failure_seen", {"message": "no access to the vault"}))
 
-    assert status.output["caught"].startswith("no access to the vault")
+    # The extension's TaskFailed: `Activity function '<name>' failed: ` and the worker's "<type>: <message>"
+    # (cut from the RpcException with its leading space); the SDK raises `Reason \n Details`.
+    reason = "Activity function 'fail_with' failed:  PermissionError: no access to the vault"
+    assert status.output["caught"].startswith(reason + " \n ")
     (failed,) = of_type(status.history, EventType.TASK_FAILED)
-    assert failed["Reason"] == "no access to the vault"
-    assert "PermissionError: no access to the vault" in failed["Details"]
-    assert "sample_durable_patterns.py" in failed["Details"]
-    assert "engine.py" not in failed["Details"]
-    assert "invoker.py" not in failed["Details"]
+    assert failed["Reason"] == reason
+    details = json.loads(failed["Details"])
+    assert details["Message"] == " PermissionError: no access to the vault"
+    stack = details["InnerException"]["RemoteStackTrace"]
+    assert "sample_durable_patterns.py" in stack
+    assert "engine.py" not in stack
+    assert "invoker.py" not in stack
 
 
 def test_orchestrator_exception_fails_the_instance_with_its_message(engine: DurableEngine) -> None:

@@ -1,10 +1,11 @@
 """`python -m devstack.host` as a real process: at-least-once activities across a SIGKILL, app settings
-from --settings, and the generated function key."""
+from --settings or the app's local.settings.json, and the generated function key."""
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -22,14 +23,16 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
 @contextmanager
-def host_process(*args: str, env: dict[str, str] | None = None) -> Iterator[tuple[subprocess.Popen[str], str, str]]:
+def host_process(
+    *args: str, env: dict[str, str] | None = None, app_dir: Path = SAMPLE_APP_DIR
+) -> Iterator[tuple[subprocess.Popen[str], str, str]]:
     """Start the CLI on port 0; yield the process, its URL and everything it printed before listening."""
     command = [
         sys.executable,
         "-m",
         "devstack.host",
         "--app-dir",
-        str(SAMPLE_APP_DIR),
+        str(app_dir),
         "--port",
         "0",
         "--no-timers",
@@ -114,3 +117,30 @@ def test_the_cli_loads_settings_and_prints_a_generated_key(tmp_path: Path) -> No
     assert without_key.status_code == 401
     assert with_key.status_code == 200
     assert "http_start: [POST]" in banner
+
+
+def test_the_cli_reads_the_apps_local_settings_json_like_func_start(tmp_path: Path) -> None:
+    app_dir = tmp_path / "app"
+    shutil.copytree(SAMPLE_APP_DIR, app_dir, ignore=shutil.ignore_patterns("__pycache__"))
+    (app_dir / "local.settings.json").write_text(
+        '{"IsEncrypted": false, "Values": {"SAMPLE_FROM_FILE": "from the file", "SAMPLE_ALSO_SET": "from the file",'
+        ' "SAMPLE_EMPTY": "from the file"}}'
+    )
+    env = {"DEVSTACK_FUNCTION_KEY": "settings-key", "SAMPLE_ALSO_SET": "from the environment", "SAMPLE_EMPTY": ""}
+
+    with host_process("--in-memory", env=env, app_dir=app_dir) as (_, url, banner):
+        read = {
+            name: requests.get(f"{url}/api/settings/{name}", timeout=5).text
+            for name in ("SAMPLE_FROM_FILE", "SAMPLE_ALSO_SET", "SAMPLE_EMPTY")
+        }
+
+    # As with func: a variable already set (and not empty) wins, and the skip is reported.
+    assert read == {
+        "SAMPLE_FROM_FILE": "from the file",
+        "SAMPLE_ALSO_SET": "from the environment",
+        "SAMPLE_EMPTY": "from the file",
+    }
+    assert (
+        "Skipping 'SAMPLE_ALSO_SET' from local settings as it's already defined in current environment variables."
+        in banner
+    )

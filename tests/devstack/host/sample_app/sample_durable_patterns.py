@@ -1,5 +1,6 @@
 """The Durable Functions patterns of the official samples, as one blueprint: chaining, fan-out/fan-in,
-human interaction, monitor, retries, sub-orchestrations, eternal orchestrations, custom status."""
+human interaction, monitor, retries, sub-orchestrations, eternal orchestrations, custom status; functions
+renamed by their decorators, orchestration versions, and durable entities."""
 
 import json
 import logging
@@ -26,7 +27,11 @@ REPLAYS: dict[str, int] = {}
 async def http_start(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     function_name = req.route_params["functionName"]
     payload = req.get_json() if req.get_body() else None
-    instance_id = await client.start_new(function_name, req.route_params.get("instanceId"), payload)
+    version = req.params.get("version")  # start_new sends it as the start request's `version`
+    try:
+        instance_id = await client.start_new(function_name, req.route_params.get("instanceId"), payload, version)
+    except Exception as error:  # the test reads the client's error
+        return func.HttpResponse(str(error), status_code=400)
     logging.info("Started orchestration with ID = '%s'.", instance_id)
     return client.create_check_status_response(req, instance_id)
 
@@ -379,3 +384,131 @@ def slow_marker(request: dict) -> str:
     if run_count == 1:
         time.sleep(60)
     return f"finished on run {run_count}"
+
+
+# --- names from the decorators -------------------------------------------------------------------------
+
+
+@bp.orchestration_trigger(context_name="context", orchestration="HelloCities")
+def hello_cities_orchestrator(context: df.DurableOrchestrationContext):
+    """Known to Durable as "HelloCities" (the trigger's `orchestration`), not by its Python name."""
+    cities = (context.get_input() or {}).get("cities", ["Tokyo", "Lima"])
+    greetings = []
+    for city in cities:
+        greetings.append((yield context.call_activity("Greet", city)))
+    return greetings
+
+
+@bp.activity_trigger(input_name="city", activity="Greet")
+def greet_city(city: str) -> str:
+    return f"Greetings, {city}!"
+
+
+@bp.orchestration_trigger(context_name="context")
+def calls_activity_by_function_name(context: df.DurableOrchestrationContext):
+    """Calls the renamed activity by its Python function name, which Durable does not know."""
+    return (yield context.call_activity("greet_city", "nowhere"))
+
+
+# --- versions --------------------------------------------------------------------------------------------
+
+
+@bp.orchestration_trigger(context_name="context")
+def versioned_parent(context: df.DurableOrchestrationContext):
+    """Reports context.version before and after a yield (so on a replay too) and its children's versions."""
+    before = context.version
+    yield context.call_activity("say_hello", "version check")
+    child = yield context.call_sub_orchestrator("version_child", None, f"{context.instance_id}-child")
+    asked = yield context.call_sub_orchestrator("version_child", None, f"{context.instance_id}-asked", version="9.9")
+    return {"before": before, "after": context.version, "child": child, "child_asked_for_9.9": asked}
+
+
+@bp.orchestration_trigger(context_name="context")
+def version_child(context: df.DurableOrchestrationContext):
+    yield context.call_activity("say_hello", "child version check")
+    return context.version
+
+
+@bp.orchestration_trigger(context_name="context")
+def versioned_eternal(context: df.DurableOrchestrationContext):
+    """Continues as new once; each execution reports the version it saw."""
+    seen = [*(context.get_input() or {}).get("seen", []), context.version]
+    yield context.call_activity("say_hello", "round")
+    if len(seen) < 2:
+        context.continue_as_new({"seen": seen})
+        return None
+    return seen
+
+
+# --- entities --------------------------------------------------------------------------------------------
+
+
+@bp.entity_trigger(context_name="context", entity_name="Counter")
+def counter_entity(context: df.DurableEntityContext) -> None:
+    """A function-based entity, known to Durable as "Counter"."""
+    value = context.get_state(lambda: 0)
+    operation = context.operation_name
+    if operation == "add":
+        context.set_state(value + context.get_input())
+    elif operation == "get":
+        context.set_result(value)
+    elif operation == "fail":
+        raise ValueError(f"the counter refuses (at {value})")
+    elif operation == "delete":
+        context.destruct_on_exit()
+
+
+@bp.entity_trigger(context_name="context")
+def journal(context: df.DurableEntityContext) -> None:
+    """Appends every `record` input in the order the operations ran; `read` returns the list."""
+    entries = context.get_state(list)
+    if context.operation_name == "record":
+        context.set_state([*entries, context.get_input()])
+    elif context.operation_name == "read":
+        context.set_result(entries)
+
+
+@bp.orchestration_trigger(context_name="context")
+def counter_workflow(context: df.DurableOrchestrationContext):
+    """Signals (fire and forget) then calls the counter; an operation that raises reaches the orchestrator."""
+    counter = df.EntityId("Counter", context.get_input()["key"])
+    context.signal_entity(counter, "add", 5)
+    context.signal_entity(counter, "add", 10)
+    total = yield context.call_entity(counter, "get")
+    try:
+        yield context.call_entity(counter, "fail")
+        refused = None
+    except Exception as error:
+        refused = str(error)
+    both = yield context.task_all([context.call_entity(counter, "get"), context.call_activity("say_hello", "x")])
+    return {"total": total, "refused": refused, "again": both[0]}
+
+
+@bp.orchestration_trigger(context_name="context")
+def counter_increment(context: df.DurableOrchestrationContext):
+    counter = df.EntityId("Counter", context.get_input()["key"])
+    yield context.call_entity(counter, "add", 1)
+    return (yield context.call_entity(counter, "get"))
+
+
+@bp.orchestration_trigger(context_name="context")
+def calls_unknown_entity(context: df.DurableOrchestrationContext):
+    yield context.call_entity(df.EntityId("NoSuchEntity", "k"), "get")
+    return "unreachable"
+
+
+@bp.route(route="entity/{name}/{key}", methods=["GET", "POST"])
+@bp.durable_client_input(client_name="client")
+async def http_entity(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    """POST ?op=<operation> with a JSON body signals the entity; GET reads its state (through the SDK)."""
+    entity = df.EntityId(req.route_params["name"], req.route_params["key"])
+    try:
+        if req.method == "POST":
+            await client.signal_entity(entity, req.params["op"], req.get_json() if req.get_body() else None)
+            return func.HttpResponse("signalled", status_code=202)
+        state = await client.read_entity_state(entity)
+    except Exception as error:  # the test reads the client's error
+        return func.HttpResponse(str(error), status_code=409)
+    return func.HttpResponse(
+        json.dumps({"exists": state.entity_exists, "state": state.entity_state}), mimetype="application/json"
+    )
