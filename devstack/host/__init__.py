@@ -1,10 +1,12 @@
 """devstack.host: a local Azure Functions + Durable Functions host for Python v2 apps.
 
-It indexes `function_app.py` the way the Functions host and the Python worker do, serves HTTP functions
-at `/api/<route>` with function keys, runs timer triggers, serves the Durable extension's HTTP API
-(`/runtime/webhooks/durabletask/...`, and `/durabletask/...` as the client binding's `rpcBaseUrl`), and
-runs orchestrations with a durable engine that replays each orchestrator through the SDK's own `handle`
-entry point, with histories in the extension's event schema persisted in SQLite.
+Functions are indexed, validated, loaded and invoked by Microsoft's Python runtime (`azure-functions-runtime`,
+the package Azure runs for Python 3.13; `worker.py` plays the proxy worker, `invoker.py` the host's side of
+each InvocationRequest). On top of it the host serves HTTP functions at `/api/<route>` with function keys,
+runs timer triggers, serves the Durable extension's HTTP API (`/runtime/webhooks/durabletask/...`, and
+`/durabletask/...` as the client binding's `rpcBaseUrl`), and runs orchestrations with a durable engine
+whose episodes invoke the orchestrator function through the runtime, with histories in the extension's event
+schema persisted in SQLite.
 
 Command line (like `func start`)::
 
@@ -19,7 +21,7 @@ The engine from plain (sync) pytest, with a virtual clock that skips durable tim
     from datetime import timedelta
     from devstack.host import DurableEngine, EventType, RuntimeStatus, VirtualClock, load_app
 
-    app = load_app("/work/main")                      # a directory with function_app.py, or an app object
+    app = load_app("/work/main")                      # a directory with function_app.py (the runtime loads it)
     with DurableEngine.running(app, state_dir=None,   # None: in-memory SQLite; a path: durable across runs
                                clock=VirtualClock(),
                                activity_overrides={"step_begin": fake_begin}) as engine:

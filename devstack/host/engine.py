@@ -1152,7 +1152,6 @@ class EngineCore:
             self.clock.now(), task_id=item.task_id, reason=reason, details=_serialized_cause(message, stack_trace)
         )
 
-
     async def _call_activity(self, info: FunctionInfo, input_json: str | None) -> str:
         result = await self._invoker.invoke(info, {info.trigger.name: self._invoker.json(input_json or "null")})
         return typed_text(result.return_value) or "null"

@@ -11,6 +11,12 @@ logic changes.
 2. One HTTP session per event loop for `DurableOrchestrationClient`. The SDK keeps a single aiohttp
    session per process, bound to the loop that created it: right for the worker (one loop per process),
    wrong for tests that run several hosts (each with its own loop) in one process.
+
+Two more, on Microsoft's Python runtime (azure-functions-runtime), live in `worker.py` for the same reason
+(a worker process holds one app; a test process loads several): the runtime's module-global function
+registry is replaced by one registry per app, chosen per request (`AppScopedRegistry`), and while the
+runtime imports an app's `function_app` another app's module of that name is set aside
+(`_function_app_module_of`). Indexing, validation, binding conversion and invocation are untouched.
 """
 
 from __future__ import annotations

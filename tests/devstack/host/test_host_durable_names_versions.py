@@ -151,4 +151,3 @@ def test_continue_as_new_keeps_the_version(versioned_engine: DurableEngine) -> N
 
     assert default.output == ["1.0", "1.0"]
     assert explicit.output == ["3.1", "3.1"]
-

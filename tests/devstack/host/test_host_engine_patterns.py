@@ -131,7 +131,9 @@ def test_retries_give_up_after_max_attempts_and_the_orchestrator_sees_the_last_e
 
     assert status.runtime_status is RuntimeStatus.COMPLETED
     assert status.output["gave_up"] is True
-    assert status.output["error"].startswith(f"Activity function 'flaky' failed:  ConnectionError: transient failure 2 for {key}")
+    assert status.output["error"].startswith(
+        f"Activity function 'flaky' failed:  ConnectionError: transient failure 2 for {key}"
+    )
     assert patterns.ACTIVITY_CALLS[key] == 2
     # As in DurableTask, a retry timer follows the last failure too before the task fails.
     assert len(of_type(status.history, EventType.TIMER_FIRED)) == 2

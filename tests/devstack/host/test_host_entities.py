@@ -146,9 +146,7 @@ def test_the_entity_webhook_reads_state_and_signals(host: HostServer) -> None:
     # The body as the SDK's signal_entity sends it: its JSON text as a JSON string (the Python entity's
     # get_input() decodes twice, so a bare `41` would fail the operation, in Azure as here).
     signalled = requests.post(base, params={"code": TEST_KEY, "op": "add"}, json=json.dumps(41), timeout=10)
-    assert wait_until(
-        lambda: requests.get(base, params={"code": TEST_KEY}, timeout=10).status_code == 200, timeout=10
-    )
+    assert wait_until(lambda: requests.get(base, params={"code": TEST_KEY}, timeout=10).status_code == 200, timeout=10)
     found = requests.get(base, params={"code": TEST_KEY}, timeout=10)
 
     assert missing.status_code == 404
