@@ -38,7 +38,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from azure.functions import OrchestrationContext, meta
+from azure.functions import meta
 from azure.functions.durable_functions import ActivityTriggerConverter
 
 from . import entities as ent
@@ -198,6 +198,8 @@ class EngineCore:
         self._slots: asyncio.Semaphore | None = None
         self._runtimes: dict[str, _Runtime] = {}
         self._episode_handles: dict[str, asyncio.TimerHandle] = {}
+        self._episode_tasks: dict[str, asyncio.Task[None]] = {}
+        self._episode_again: set[str] = set()
         self._first_pending: dict[str, float] = {}
         self._replay_seconds: dict[str, float] = {}
         self._inflight: dict[str, int] = {}
@@ -250,7 +252,7 @@ class EngineCore:
         self._episode_handles.clear()
         if self._timer_task is not None:
             self._timer_task.cancel()
-        tasks = list(self._activity_tasks)
+        tasks = [*self._activity_tasks, *self._episode_tasks.values()]
         for task in tasks:
             task.cancel()
         if self._timer_task is not None:
@@ -413,7 +415,7 @@ class EngineCore:
 
     def is_quiescent(self) -> bool:
         """Nothing can progress without time passing or a client acting."""
-        return not self._episode_handles and not self._activity_tasks
+        return not self._episode_handles and not self._episode_tasks and not self._activity_tasks
 
     async def advance(self, delta_seconds: float) -> None:
         """Move a virtual clock forward by `delta`, firing every timer due on the way, in order, each after
@@ -500,12 +502,27 @@ class EngineCore:
         self._schedule_idle_check()
 
     def _episode_entry(self, instance_id: str) -> None:
+        """Start an episode unless one of this instance is running: an instance's episodes never overlap
+        (the orchestrator's call through the runtime is awaited, so other instances go on meanwhile)."""
         self._episode_handles.pop(instance_id, None)
         self._first_pending.pop(instance_id, None)
+        if instance_id in self._episode_tasks:
+            self._episode_again.add(instance_id)
+            return
+        self._episode_tasks[instance_id] = self.loop.create_task(
+            self._episode(instance_id), name=f"episode {instance_id}"
+        )
+
+    async def _episode(self, instance_id: str) -> None:
         try:
-            self._run_episode(instance_id)
+            await self._run_episode(instance_id)
         except Exception:
             log.exception("episode for instance %s failed inside the host", instance_id)
+        finally:
+            self._episode_tasks.pop(instance_id, None)
+        if instance_id in self._episode_again:
+            self._episode_again.discard(instance_id)
+            self._mark_ready(instance_id)
         self._check_waiters()
         self._schedule_idle_check()
 
@@ -616,10 +633,10 @@ class EngineCore:
                 return False
         return True
 
-    def _run_episode(self, instance_id: str) -> None:
+    async def _run_episode(self, instance_id: str) -> None:
         now = self.clock.now()
         if ent.is_entity_id(instance_id):
-            self._run_entity_batch(instance_id, now)
+            await self._run_entity_batch(instance_id, now)
             return
         messages = self.store.visible_messages(instance_id, now.timestamp())
         if not messages:
@@ -673,7 +690,7 @@ class EngineCore:
         if runtime.status is RuntimeStatus.PENDING or runtime.status is RuntimeStatus.SUSPENDED:
             runtime.row.status = RuntimeStatus.RUNNING.value
         new_events = [h.orchestrator_started(now), *delivered, *control_events]
-        self._replay(runtime, new_events, consumed, now)
+        await self._replay(runtime, new_events, consumed, now)
 
     def _commit_control_only(
         self, runtime: _Runtime, consumed: list[int], control_events: list[Event], now: datetime
@@ -705,7 +722,7 @@ class EngineCore:
             + _CONTEXT_TAIL
         )
 
-    def _replay(self, runtime: _Runtime, new_events: list[Event], consumed: list[int], now: datetime) -> None:
+    async def _replay(self, runtime: _Runtime, new_events: list[Event], consumed: list[int], now: datetime) -> None:
         row = runtime.row
         info = self.app.find_orchestrator(row.name)
         if info is None:
@@ -717,7 +734,9 @@ class EngineCore:
             return
         started = time.perf_counter()
         context_json = self._context_json(runtime, new_events)
-        output = self._call_orchestrator(info, context_json)
+        output = await self._call_orchestrator(info, context_json)
+        if self._runtimes.get(row.instance_id) is not runtime:
+            return  # purged or restarted while the orchestrator ran: its messages wait for the new execution
         state = output.state
         replay_error: str | None = None
         outcome: ReplayOutcome | None = None
@@ -764,12 +783,12 @@ class EngineCore:
         elif outcome is not None:
             self._schedule(runtime, new_events, consumed, now, outcome, custom_status)
 
-    def _call_orchestrator(self, info: FunctionInfo, context_json: str) -> EpisodeOutput:
+    async def _call_orchestrator(self, info: FunctionInfo, context_json: str) -> EpisodeOutput:
         """One episode through the runtime: the extension sends the context as a string and takes the
         state JSON back as the function's return value (or, when the orchestrator raised, inside the
         exception message after the SDK's out-of-proc marker)."""
         try:
-            result = self._invoker.invoke_blocking(info, {info.trigger.name: self._invoker.string(context_json)})
+            result = await self._invoker.invoke(info, {info.trigger.name: self._invoker.string(context_json)})
         except InvocationFailed as failure:
             return episode_output(None, failure.message, failure.stack_trace)
         return episode_output(typed_text(result.return_value), None, None)
@@ -1254,7 +1273,7 @@ class EngineCore:
             input_json=json.dumps(request),
         )
 
-    def _run_entity_batch(self, entity_id: str, now: datetime) -> None:
+    async def _run_entity_batch(self, entity_id: str, now: datetime) -> None:
         """Run every request queued for one entity, in arrival order, as one batch (one call of the entity
         function), then persist its state and answer the callers, all in one transaction. Batches of one
         entity never overlap: they run on the engine's loop, one episode at a time.
@@ -1277,7 +1296,7 @@ class EngineCore:
             result = ent.failed_batch(exists, state, len(requests), message)
         else:
             try:
-                output = self._call_entity(info, ent.batch_context(name, key, exists, state, requests))
+                output = await self._call_entity(info, ent.batch_context(name, key, exists, state, requests))
                 result = ent.parse_batch_result(output, len(requests))
             except Exception as error:  # the function (or the SDK inside it) failed as a whole
                 log.error("entity %s: the batch of %d operation(s) failed: %s", entity_id, len(requests), error)
@@ -1309,15 +1328,17 @@ class EngineCore:
         for instance_id in dict.fromkeys(notify):
             self._mark_ready(instance_id)
 
-    def _call_entity(self, info: FunctionInfo, context_json: str) -> str:
-        """Call an entity function with its batch (the context JSON), the way the worker calls it: the
-        SDK's `Entity.create` handle takes an object with `.body` and returns the result JSON."""
-        result = info.user_function(OrchestrationContext(context_json))
-        if isinstance(result, (bytes, bytearray)):
-            result = result.decode("utf-8")
-        if not isinstance(result, str):
-            raise TypeError(f"entity function returned {type(result).__name__}, expected the result JSON string")
-        return result
+    async def _call_entity(self, info: FunctionInfo, context_json: str) -> str:
+        """Call an entity function with its batch through the runtime: like an orchestration, the
+        extension sends the context as a string and takes the result JSON back as the return value."""
+        try:
+            result = await self._invoker.invoke(info, {info.trigger.name: self._invoker.string(context_json)})
+        except InvocationFailed as failure:
+            raise RuntimeError(failure.message) from None
+        text = typed_text(result.return_value)
+        if text is None:
+            raise TypeError("the entity function returned no result JSON")
+        return text
 
 
 def verify_against_sdk(info: FunctionInfo, context_json: str, outcome: ReplayOutcome) -> str | None:

@@ -95,10 +95,6 @@ class Invoker:
         response = await self.app.loaded.invoke_here(self.request(info, inputs))
         return self._result(response)
 
-    def invoke_blocking(self, info: FunctionInfo, inputs: Mapping[str, Any]) -> Invocation:
-        """Invoke and wait: for orchestrator episodes, which the engine runs to completion in one step."""
-        return self._result(self.app.loaded.invoke(self.request(info, inputs)).result())
-
     def _result(self, response: Any) -> Invocation:
         if response.result.status != self.protos.StatusResult.Success:
             exception = response.result.exception

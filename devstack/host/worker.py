@@ -8,9 +8,10 @@ FunctionsMetadataRequest, FunctionLoadRequest, InvocationRequest) and hands them
 indexing, load-time validation, binding converters and invocation are the runtime's own, and an app the
 runtime refuses fails here with the runtime's message, as it would in Azure.
 
-The runtime lives on its own event loop thread (the worker process's loop in Azure) and runs sync
-functions on its own thread pool. Deviations, each needed to run more than one app in one test process
-(the worker holds exactly one), are listed in `AppScopedRegistry` and `PythonWorker.load`.
+Start-up requests run on a loop thread of the worker's own; invocations run on the caller's loop (the
+host's), and the runtime runs sync functions on its own thread pool, started as the proxy worker starts it.
+The deviations, each needed to run more than one app in one test process (a worker holds exactly one),
+are `AppScopedRegistry` and `_function_app_module_of`.
 """
 
 from __future__ import annotations
@@ -121,15 +122,10 @@ class LoadedApp:
         assert self.worker is not None
         return self.worker.protos
 
-    def invoke(self, request: Any) -> concurrent.futures.Future[Any]:
-        """Send an InvocationRequest to the runtime on the worker's loop thread (from sync code that waits
-        for the answer); the future resolves to the InvocationResponse."""
-        assert self.worker is not None
-        return self.worker.submit(self.key, "invocation_request", self.worker.streaming(invocation_request=request))
-
     def invoke_here(self, request: Any) -> asyncio.Task[Any]:
-        """The same on the caller's running loop, which saves two thread hops per invocation (the runtime
-        binds nothing to a loop: it uses whichever runs it, and its thread pool for sync functions)."""
+        """Send an InvocationRequest to the runtime on the caller's running loop; the task resolves to the
+        InvocationResponse. (The runtime binds nothing to a loop: it runs on whichever calls it and runs
+        sync functions on its own thread pool; this saves two thread hops per invocation.)"""
         assert self.worker is not None
         return asyncio.ensure_future(self.worker.handle_here(self.key, request))
 

@@ -36,7 +36,9 @@ REFUSED_APP = textwrap.dedent("""
         return payload
 """)
 
-RUNTIME_MESSAGE = "cannot load the refused function: binding payload has invalid non-type annotation dict[str, typing.Any]"
+RUNTIME_MESSAGE = (
+    "cannot load the refused function: binding payload has invalid non-type annotation dict[str, typing.Any]"
+)
 
 HTTP_APP = textwrap.dedent("""
     import json
