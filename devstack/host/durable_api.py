@@ -34,6 +34,9 @@ INSTANCE_PLACEHOLDER = "INSTANCEID"
 CONNECTION_NAME = "Storage"
 
 
+DEFAULT_PAGE_SIZE = 100
+
+
 def management_urls(origin: str, task_hub: str, key: str, instance_id: str) -> dict[str, str]:
     """The HttpManagementPayload (`create_check_status_response` links) for one instance."""
     prefix = f"{origin}{WEBHOOK_PATH}/instances/{quote(instance_id, safe='')}"
@@ -246,7 +249,11 @@ class DurableHttpApi:
         statuses = _statuses(query.get("runtimestatus"))
         created_from = _time(query.get("createdtimefrom"))
         created_to = _time(query.get("createdtimeto"))
-        top = _int(query.get("top"))
+        # Pages of 100 unless `top` says otherwise, with the next page's token in x-ms-continuation-token:
+        # OrchestrationStatusQueryCondition.PageSize ("The default value is 100 ... Always check the
+        # continuation token"), azure-functions-durable-extension src/WebJobs.Extensions.DurableTask/
+        # OrchestrationStatusQueryCondition.cs.
+        top = _int(query.get("top")) or DEFAULT_PAGE_SIZE
         found, token = self._core.list_instances(
             statuses=statuses,
             created_from=created_from,

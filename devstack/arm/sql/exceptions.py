@@ -1,4 +1,6 @@
-"""Microsoft.Sql's own error codes (from the error lists in the service's REST specs)."""
+"""Microsoft.Sql's own error codes, from the error lists of the 2025-01-01 REST specs
+(specification/sql/resource-manager/Microsoft.Sql/stable/2025-01-01/Servers.json, Databases.json,
+FailoverGroups.json in Azure/azure-rest-api-specs)."""
 
 from __future__ import annotations
 
@@ -52,7 +54,38 @@ def conflicting_database_operation() -> ArmError:
 
 
 def conflicting_server_operation() -> ArmError:
-    return ArmError(429, "ConflictingServerOperation", "An operation is currently in progress for the server.")
+    # Servers.json lists it as 409 (429 is ConflictingSubscriptionOperation).
+    return ArmError(409, "ConflictingServerOperation", "An operation is currently in progress for the server.")
+
+
+def invalid_server_parameter(detail: str) -> ArmError:
+    return ArmError(400, "InvalidParameterValue", f"An invalid value was given to a parameter: {detail}")
+
+
+def invalid_external_administrator_login() -> ArmError:
+    return ArmError(400, "InvalidExternalAdministratorLogin", "Invalid or missing external administrator login name.")
+
+
+def invalid_external_administrator_sid() -> ArmError:
+    return ArmError(400, "InvalidExternalAdministratorSid", "Invalid or missing external administrator object id.")
+
+
+def invalid_license_type() -> ArmError:
+    return ArmError(400, "InvalidLicenseType", "The specified license type is invalid.")
+
+
+def method_not_allowed_on_create_mode() -> ArmError:
+    return ArmError(
+        400, "MethodNotAllowedOnSpecifiedCreateMode", "Http Patch or Merge not allowed on the specified create mode"
+    )
+
+
+def source_resource_id_with_other_source() -> ArmError:
+    return invalid_database_request(
+        "When sourceResourceId is specified, sourceDatabaseId, recoverableDatabaseId, restorableDroppedDatabaseId "
+        "and sourceDatabaseDeletionDate must not be specified and createMode must be PointInTimeRestore, Restore "
+        "or Recovery."
+    )
 
 
 def failover_group_busy() -> ArmError:
@@ -123,6 +156,15 @@ def failover_group_invalid_database_server() -> ArmError:
         "FailoverGroupCreateOrUpdateRequestInvalidDatabaseServer",
         "One or more of the provided databases do not exist on the primary server of the failover group. "
         "Please make sure that all the databases exist on the primary server.",
+    )
+
+
+def failover_group_invalid_read_only_target() -> ArmError:
+    return ArmError(
+        400,
+        "FailoverGroupCreateOrUpdateRequestInvalidReadOnlyEndpointTargetServer",
+        "The property targetServer of the read-only endpoint must be a valid server present among the "
+        "partnerServers configured for the failover group.",
     )
 
 

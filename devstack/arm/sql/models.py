@@ -1,8 +1,20 @@
 """Microsoft.Sql state and behaviour: logical servers, databases, geo-backups (recoverable databases),
 failover groups and their replication links.
 
-Shapes follow api-version 2025-01-01 (azure-mgmt-sql 4.0.0's models and the REST spec examples): every
-key a response carries is a declared field of the SDK model, so nothing is lost or invented.
+Shapes follow api-version 2025-01-01, the version azure-mgmt-sql 4.0.0 sends (its _configuration.py):
+every key a response carries is a declared field of the SDK model, so nothing is lost or invented. Spec
+files (Azure/azure-rest-api-specs, specification/sql/resource-manager/Microsoft.Sql/stable/2025-01-01/):
+- Servers.json: Server/ServerProperties (isIPv6Enabled, retentionDays, restrictOutboundNetworkAccess,
+  administrators echoed as given at creation), PUT 200/201/202 and PATCH (Servers_Update) 200/202, both
+  long-running; examples ServerGet.json, ServerUpdate.json.
+- Databases.json: Database/DatabaseProperties (sku and currentSku with capacity, defaultSecondaryLocation,
+  licenseType and maxLogSizeBytes on vCore databases, kind per purchasing model), createMode Recovery by
+  recoverableDatabaseId, sourceDatabaseId ("the recoverable database resource ID") or sourceResourceId,
+  PATCH (Databases_Update) 200/202 long-running with final-state-via location; examples
+  GetVCoreDatabase.json, CreateDatabaseMin.json, CreateDatabaseCopyMode.json,
+  CreateDwDatabaseCrossSubscriptionRecovery.json, PatchDatabaseDefaultEnclave.json. SKUs: skus.py.
+- FailoverGroups.json: FailoverGroupReadOnlyEndpoint {failoverPolicy, targetServer}; examples
+  FailoverGroupGet.json, FailoverGroupUpdate.json.
 
 Region rules (why some look-ups skip the region check): a server's own resources need its region's
 resource provider, so they time out while that region is down; geo-backups are geo-replicated metadata,
@@ -22,6 +34,7 @@ from ..estate import Estate, normalize_location
 from ..ids import key, parse_resource_id, provider_id
 from ..lro import Operation, iso
 from . import exceptions as sqlerr
+from . import skus
 from .bodies import DatabaseBody, FailoverGroupBody, ServerBody, SkuBody
 
 SQL = "Microsoft.Sql"
@@ -71,8 +84,11 @@ OPERATION_KINDS = (
 
 DEFAULT_SKU: dict[str, Any] = {"name": "S0", "tier": "Standard"}
 DEFAULT_COLLATION = "SQL_Latin1_General_CP1_CI_AS"
-DEFAULT_MAX_SIZE_BYTES = 268_435_456_000
+DEFAULT_MAX_SIZE_BYTES = skus.DEFAULT_MAX_SIZE_BYTES
 POINT_IN_TIME_RETENTION = timedelta(days=7)
+DEFAULT_SERVER_RETENTION_DAYS = 7
+"""Soft-delete retention a server reports when none was set (ServerGet.json, ServerUpdate.json)."""
+LICENSE_TYPES = ("LicenseIncluded", "BasePrice")
 
 
 @dataclass
@@ -85,6 +101,11 @@ class SqlServer:
     version: str = "12.0"
     minimal_tls_version: str = "1.2"
     public_network_access: str = "Enabled"
+    restrict_outbound_network_access: str = "Disabled"
+    is_ipv6_enabled: str = "Disabled"
+    retention_days: int = DEFAULT_SERVER_RETENTION_DAYS
+    administrators: dict[str, Any] | None = None
+    """ServerExternalAdministrator as given at creation (Servers.json: mutability read, create)."""
     tags: dict[str, str] = field(default_factory=dict)
     pending: Operation | None = None
 
@@ -108,10 +129,14 @@ class SqlServer:
             "privateEndpointConnections": [],
             "minimalTlsVersion": self.minimal_tls_version,
             "publicNetworkAccess": self.public_network_access,
-            "restrictOutboundNetworkAccess": "Disabled",
+            "restrictOutboundNetworkAccess": self.restrict_outbound_network_access,
+            "isIPv6Enabled": self.is_ipv6_enabled,
+            "retentionDays": self.retention_days,
         }
         if self.administrator_login is not None:
             properties["administratorLogin"] = self.administrator_login
+        if self.administrators is not None:
+            properties["administrators"] = dict(self.administrators)
         return {
             "id": self.id,
             "name": self.name,
@@ -133,6 +158,10 @@ class SqlDatabase:
     collation: str = DEFAULT_COLLATION
     max_size_bytes: int = DEFAULT_MAX_SIZE_BYTES
     zone_redundant: bool = False
+    license_type: str | None = None
+    """Kept as requested; reported on vCore databases only (LicenseIncluded unless set)."""
+    read_scale: str | None = None
+    preferred_enclave_type: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
     database_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     pending: Operation | None = None
@@ -152,30 +181,47 @@ class SqlDatabase:
     def busy(self) -> bool:
         return self.pending is not None and not self.pending.done
 
+    @property
+    def objective(self) -> skus.ServiceObjective:
+        return skus.resolve(self.sku, strict=False)
+
     def to_resource(self, backend: SqlBackend) -> dict[str, Any]:
+        objective = self.objective
         properties: dict[str, Any] = {
             "collation": self.collation,
             "maxSizeBytes": self.max_size_bytes,
             "status": self.status,
             "databaseId": self.database_id,
             "creationDate": iso(self.created_at),
-            "currentServiceObjectiveName": self.sku.get("name"),
-            "requestedServiceObjectiveName": self.sku.get("name"),
+            "currentServiceObjectiveName": objective.objective,
+            "requestedServiceObjectiveName": objective.objective,
             "catalogCollation": DEFAULT_COLLATION,
             "zoneRedundant": self.zone_redundant,
-            "readScale": "Disabled",
-            "currentSku": self.sku,
+            # Premium and Business Critical come with a readable replica (GetVCoreDatabase.json).
+            "readScale": self.read_scale
+            or ("Enabled" if objective.tier in ("Premium", "BusinessCritical") else "Disabled"),
+            "currentSku": objective.wire(),
             "currentBackupStorageRedundancy": "Geo",
             "requestedBackupStorageRedundancy": "Geo",
             "earliestRestoreDate": iso(self.created_at),
+            "maintenanceConfigurationId": f"/subscriptions/{self.server.subscription_id}/providers/"
+            "Microsoft.Maintenance/publicMaintenanceConfigurations/SQL_Default",
             "isLedgerOn": False,
             "isInfraEncryptionEnabled": False,
         }
+        # The region paired with the server's, failover group or not (CreateDwDatabaseCrossSubscription-
+        # Recovery.json: westus -> eastus).
+        secondary_location = skus.paired_region(self.server.location)
+        if secondary_location is not None:
+            properties["defaultSecondaryLocation"] = secondary_location
+        if objective.is_vcore:
+            properties["licenseType"] = self.license_type or "LicenseIncluded"
+            properties["maxLogSizeBytes"] = int(self.max_size_bytes * skus.VCORE_LOG_SHARE)
+        if self.preferred_enclave_type is not None:
+            properties["preferredEnclaveType"] = self.preferred_enclave_type
         group = self.failover_group
         if group is not None:
             properties["failoverGroupId"] = group.id_on(self.server)
-            partner = group.partner_of(self.server)
-            properties["defaultSecondaryLocation"] = partner.location
         if backend.link_for_secondary(self) is not None:
             properties["secondaryType"] = "Geo"
         resource: dict[str, Any] = {
@@ -184,8 +230,8 @@ class SqlDatabase:
             "type": "Microsoft.Sql/servers/databases",
             "location": self.server.location,
             "tags": self.tags,
-            "sku": self.sku,
-            "kind": "v12.0,user",
+            "sku": objective.wire(),
+            "kind": objective.kind,
             "properties": properties,
         }
         return resource
@@ -310,7 +356,9 @@ class FailoverGroup:
             "tags": self.tags,
             "properties": {
                 "readWriteEndpoint": read_write,
-                "readOnlyEndpoint": {"failoverPolicy": self.read_only_policy},
+                # The read-only listener points at the secondary (the one partner): targetServer is its id
+                # from either member's view (FailoverGroupGet.json, FailoverGroupUpdate.json).
+                "readOnlyEndpoint": {"failoverPolicy": self.read_only_policy, "targetServer": self.secondary.id},
                 "replicationRole": self.role_of(server),
                 "replicationState": state,
                 "partnerServers": [
@@ -466,16 +514,32 @@ class SqlBackend:
         server = self.find_server(subscription_id, resource_group, name)
         if server is None:
             return self._create_server(subscription_id, resource_group, name, body)
+        return self.update_server(server, body)
+
+    def update_server(self, server: SqlServer, body: ServerBody) -> Operation:
+        """PUT on an existing server, or PATCH (Servers_Update): the properties given change, the rest
+        stay. administratorLogin cannot change once created; the password is accepted and dropped."""
         self.estate.require_region(server.location, SQL)
         if server.pending is not None and not server.pending.done:
             raise sqlerr.conflicting_server_operation()
         props = body.properties
         tags = dict(body.tags) if body.tags is not None else server.tags
-        tls = props.minimal_tls_version or server.minimal_tls_version
-        network = props.public_network_access or server.public_network_access
+        changes: dict[str, Any] = {
+            "minimal_tls_version": props.minimal_tls_version,
+            "public_network_access": props.public_network_access,
+            "restrict_outbound_network_access": props.restrict_outbound_network_access,
+            "is_ipv6_enabled": props.is_ipv6_enabled,
+            "retention_days": props.retention_days,
+        }
+        administrators = _administrators(props.administrators, server.administrators)
 
         def apply() -> None:
-            server.tags, server.minimal_tls_version, server.public_network_access = tags, tls, network
+            server.tags = tags
+            for attribute, value in changes.items():
+                if value is not None:
+                    setattr(server, attribute, value)
+            if administrators is not None:
+                server.administrators = administrators
 
         operation = self._start(SERVER_UPDATE, server, "server", apply, result=server.to_resource)
         server.pending = operation
@@ -487,6 +551,7 @@ class SqlBackend:
             raise errors.location_required()
         self.estate.require_region(body.location, SQL)
         props = body.properties
+        administrators = _administrators(props.administrators, None)
         server = self.add_server(
             subscription_id,
             resource_group,
@@ -497,6 +562,13 @@ class SqlBackend:
         )
         server.minimal_tls_version = props.minimal_tls_version or server.minimal_tls_version
         server.public_network_access = props.public_network_access or server.public_network_access
+        server.restrict_outbound_network_access = (
+            props.restrict_outbound_network_access or server.restrict_outbound_network_access
+        )
+        server.is_ipv6_enabled = props.is_ipv6_enabled or server.is_ipv6_enabled
+        if props.retention_days is not None:
+            server.retention_days = props.retention_days
+        server.administrators = administrators
         operation = self._start(
             SERVER_CREATE,
             server,
@@ -541,12 +613,14 @@ class SqlBackend:
         tags: dict[str, str] | None = None,
         created_at: datetime | None = None,
     ) -> SqlDatabase:
+        stored = skus.canonical(sku or DEFAULT_SKU, strict=False)
         database = SqlDatabase(
             server=server,
             name=name,
-            sku=dict(sku or DEFAULT_SKU),
+            sku=stored,
             status=status,
             created_at=created_at or self.estate.now(),
+            max_size_bytes=skus.default_max_size_bytes(skus.resolve(stored, strict=False)),
             tags=dict(tags or {}),
         )
         self.databases[database.key] = database
@@ -555,12 +629,13 @@ class SqlBackend:
     def add_geo_backup(
         self, server: SqlServer, database_name: str, last_backup: datetime, sku: dict[str, Any]
     ) -> GeoBackup:
+        objective = skus.resolve(sku, strict=False)
         backup = GeoBackup(
             server=server,
             database_name=database_name,
             last_available_backup_date=last_backup,
-            edition=str(sku.get("tier") or "Standard"),
-            service_level_objective=str(sku.get("name") or "S0"),
+            edition=objective.tier or "Standard",
+            service_level_objective=objective.objective or "S0",
         )
         self.geo_backups[(*server.key, database_name.lower())] = backup
         return backup
@@ -937,7 +1012,26 @@ class SqlBackend:
 
 
 def _sku(requested: SkuBody | None, fallback: dict[str, Any]) -> dict[str, Any]:
-    return requested.to_wire() if requested is not None else dict(fallback)
+    """The SKU to store: the requested one (checked: MismatchedSkuNameAndTier/Capacity), else the
+    fallback (the source's or the default)."""
+    return skus.canonical(requested.to_wire()) if requested is not None else dict(fallback)
+
+
+def _administrators(body: Any, current: dict[str, Any] | None) -> dict[str, Any] | None:
+    """ServerExternalAdministrator to keep. azureADOnlyAuthentication only changes through its own API
+    once the server exists (Servers.json, `administrators`)."""
+    if body is None:
+        return current
+    if not body.login:
+        raise sqlerr.invalid_external_administrator_login()
+    if not body.sid:
+        raise sqlerr.invalid_external_administrator_sid()
+    wire: dict[str, Any] = body.to_wire()
+    if current is not None:
+        wire.pop("azureADOnlyAuthentication", None)
+        if "azureADOnlyAuthentication" in current:
+            wire["azureADOnlyAuthentication"] = current["azureADOnlyAuthentication"]
+    return wire
 
 
 def _read_write_endpoint(endpoint: Any) -> tuple[str, int | None]:

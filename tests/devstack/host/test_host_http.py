@@ -250,6 +250,24 @@ def test_instance_queries_filter_and_page_with_a_continuation_token(host: HostSe
     assert "x-ms-continuation-token" not in second.headers
 
 
+def test_instance_queries_answer_pages_of_100_by_default_as_the_extension_does(host: HostServer) -> None:
+    prefix = f"many-{uuid.uuid4().hex[:8]}-"
+    ids = [host.engine.start("hello_sequence", {"cities": ["P"]}, instance_id=f"{prefix}{i:03d}") for i in range(130)]
+    for instance_id in ids:
+        host.engine.wait(instance_id)
+    query = {"code": TEST_KEY, "instanceIdPrefix": prefix}
+
+    first = requests.get(_webhook(host, "instances/"), params=query, timeout=10)
+    token = first.headers["x-ms-continuation-token"]
+    second = requests.get(
+        _webhook(host, "instances/"), params=query, headers={"x-ms-continuation-token": token}, timeout=10
+    )
+
+    assert len(first.json()) == 100
+    assert [s["instanceId"] for s in first.json() + second.json()] == ids
+    assert "x-ms-continuation-token" not in second.headers
+
+
 def test_show_history_merges_scheduling_into_completions(host: HostServer) -> None:
     links = _start(host, "hello_sequence", {"cities": ["Oslo"]})
     host.engine.wait(links["id"])
