@@ -2,6 +2,12 @@
 
 The same code talks to Azure (managed identity through azure-identity), to Azurite (connection strings
 from settings) or to the devstack ARM emulator (its endpoint, CA bundle and a static token).
+
+Sync clients live as long as the process and share one credential. Async clients are bound to the event
+loop that uses them (an aiohttp session each), so they come from an :class:`AsyncAzureSession`: one per
+event loop (one activity call), whose clients share ONE async credential, built on first need, and which
+closes them all, credential last, when it ends. Nothing async outlives its loop: no "Unclosed client
+session", no managed-identity token request per client.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ import threading
 import time
 from functools import lru_cache
 from ipaddress import ip_address
+from types import TracebackType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -19,6 +26,7 @@ from .errors import InvalidInputError
 from .settings import Settings, get_settings
 
 if TYPE_CHECKING:
+    from azure.core.credentials_async import AsyncTokenCredential
     from azure.mgmt.sql import SqlManagementClient
     from azure.mgmt.trafficmanager import TrafficManagerManagementClient
     from azure.storage.blob import BlobServiceClient
@@ -84,11 +92,6 @@ class Clients:
 
         return self._once(("azure-credential",), build)
 
-    def async_azure_credential(self) -> Any:
-        from azure.identity.aio import DefaultAzureCredential
-
-        return DefaultAzureCredential(managed_identity_client_id=self.settings.managed_identity_client_id)
-
     def arm_credential(self) -> TokenCredential:
         if self.settings.arm_token is not None:
             return StaticToken(self.settings.arm_token.get_secret_value())
@@ -121,6 +124,12 @@ class Clients:
         return self._once(("tm", subscription_id), build)
 
     # -- data plane ----------------------------------------------------------------------------------
+    def storage_kwargs(self) -> dict[str, Any]:
+        """Transport options of every Blob client: a CA bundle for a non-public endpoint, if set."""
+        if self.settings.storage_ca_bundle is None:
+            return {}
+        return {"connection_verify": str(self.settings.storage_ca_bundle)}
+
     def connection_string_for(self, account_url: str) -> str | None:
         secret = self.settings.storage_connection_strings.get(account_name_from_url(account_url))
         return secret.get_secret_value() if secret is not None else None
@@ -129,21 +138,89 @@ class Clients:
         def build() -> BlobServiceClient:
             from azure.storage.blob import BlobServiceClient
 
+            kwargs = self.storage_kwargs()
             conn = self.connection_string_for(account_url)
             if conn is not None:
-                return BlobServiceClient.from_connection_string(conn)
-            return BlobServiceClient(account_url, credential=self.azure_credential())
+                return BlobServiceClient.from_connection_string(conn, **kwargs)
+            return BlobServiceClient(account_url, credential=self.azure_credential(), **kwargs)
 
         return self._once(("blob", account_url), build)
 
-    def async_blob_service(self, account_url: str, **kwargs: Any) -> AsyncBlobServiceClient:
-        """A fresh async client (aio clients are bound to the event loop that uses them: never cached)."""
+    def async_session(self) -> AsyncAzureSession:
+        """Async clients for one event loop; use as ``async with clients.async_session() as azure:``."""
+        return AsyncAzureSession(self)
+
+
+class AsyncAzureSession:
+    """The async clients of one event loop (one activity call) and the one credential they share.
+
+    The credential is built when the first client that needs it is (Azurite accounts reached with a
+    connection string need none) and requests a token once for all of them. ``aclose`` (or leaving the
+    ``async with``) closes every client this session built, then the credential: the aio clients do not
+    close a credential they were given, and an unclosed one leaves its aiohttp session open.
+    """
+
+    def __init__(self, clients: Clients) -> None:
+        self.clients = clients
+        self._credential: AsyncTokenCredential | None = None
+        self._open: list[Any] = []
+        self.closed = False
+
+    def credential(self) -> AsyncTokenCredential:
+        if self.closed:
+            raise RuntimeError("this AsyncAzureSession is closed")
+        if self._credential is None:
+            from azure.identity.aio import DefaultAzureCredential
+
+            self._credential = DefaultAzureCredential(
+                managed_identity_client_id=self.clients.settings.managed_identity_client_id
+            )
+        return self._credential
+
+    @property
+    def has_credential(self) -> bool:
+        return self._credential is not None
+
+    def blob_service(self, account_url: str, **kwargs: Any) -> AsyncBlobServiceClient:
+        """A new async Blob client for this session (closed with it)."""
         from azure.storage.blob.aio import BlobServiceClient as AsyncClient
 
-        conn = self.connection_string_for(account_url)
+        if self.closed:
+            raise RuntimeError("this AsyncAzureSession is closed")
+        kwargs = {**self.clients.storage_kwargs(), **kwargs}
+        conn = self.clients.connection_string_for(account_url)
         if conn is not None:
-            return AsyncClient.from_connection_string(conn, **kwargs)
-        return AsyncClient(account_url, credential=self.async_azure_credential(), **kwargs)
+            client = AsyncClient.from_connection_string(conn, **kwargs)
+        else:
+            client = AsyncClient(account_url, credential=self.credential(), **kwargs)
+        self._open.append(client)
+        return client
+
+    async def aclose(self) -> None:
+        """Close every client, then the credential; safe to call twice."""
+        if self.closed:
+            return
+        self.closed = True
+        clients, self._open = self._open, []
+        failures: list[BaseException] = []
+        for client in clients:
+            try:
+                await client.close()
+            except Exception as exc:  # close the others and the credential all the same
+                failures.append(exc)
+        credential, self._credential = self._credential, None
+        if credential is not None:
+            await credential.close()
+        if failures:
+            raise failures[0]
+
+    async def __aenter__(self) -> AsyncAzureSession:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
 
 
 @lru_cache(maxsize=1)

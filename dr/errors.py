@@ -133,6 +133,8 @@ def from_azure_error(exc: Exception, *, what: str) -> DrError:
         return exc
     if isinstance(exc, ServiceRequestError | ServiceResponseError):
         return TransientError(f"{what}: connection failed ({type(exc).__name__})", code="ConnectionError")
+    if isinstance(exc, ClientAuthenticationError) and token_request_failed(exc):
+        return TransientError(f"{what}: {_token_failure_message(exc)}", code="TokenUnavailable")
     if isinstance(exc, HttpResponseError):
         status = exc.status_code or 0
         code = _azure_error_code(exc) or f"Http{status}"
@@ -149,9 +151,53 @@ def from_azure_error(exc: Exception, *, what: str) -> DrError:
     return PermanentError(f"{what}: {type(exc).__name__}: {exc}", code="UnexpectedError")
 
 
+# Markers of a definitive answer from Microsoft Entra ID inside a credential's message (AADSTS codes:
+# unknown application, wrong secret, disabled principal...): retrying cannot change it.
+_ENTRA_VERDICT = re.compile(r"\bAADSTS\d{5,}\b")
+
+
+def token_request_failed(exc: BaseException) -> bool:
+    """True when a credential could not get a token for a transient reason: the request never reached the
+    resource, and asking the identity endpoint again may well work.
+
+    At a cold start the managed-identity endpoint of App Service / Functions (IDENTITY_ENDPOINT) may refuse
+    connections, time out or answer 5xx for a while; azure-identity reports that as
+    ``CredentialUnavailableError`` or, from a credential chain such as ``DefaultAzureCredential``, as a
+    ``ClientAuthenticationError`` without a response (the chain keeps only its credentials' messages).
+    A 401/403 that a *resource* answers (storage, ARM) always carries its response and stays permanent, as
+    does a 401/403 or 400 from a token endpoint used directly, or an Entra verdict (``AADSTS...``).
+    """
+    from azure.core.exceptions import ClientAuthenticationError
+    from azure.identity import CredentialUnavailableError
+
+    if not isinstance(exc, ClientAuthenticationError):
+        return False
+    if _ENTRA_VERDICT.search(str(exc.message or "")):
+        return False
+    if isinstance(exc, CredentialUnavailableError):
+        return True
+    response = getattr(exc, "response", None)
+    if response is None:
+        return True  # raised by a credential before any request reached the resource
+    status = getattr(response, "status_code", 0) or 0
+    return status in _TRANSIENT_STATUS
+
+
+def _token_failure_message(exc: BaseException) -> str:
+    """The credential's reason, short: a chain's summary lists every credential it tried, one per line."""
+    text = str(getattr(exc, "message", None) or exc)
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    tried = [line for line in lines if line.startswith("ManagedIdentityCredential:")]
+    reason = (tried or lines or ["no reason given"])[0]
+    return f"could not get an access token (retried as transient): {reason}"[:500]
+
+
 def _azure_error_code(exc: object) -> str | None:
     error = getattr(exc, "error", None)
     code = getattr(error, "code", None) or getattr(exc, "error_code", None)
+    # Storage gives a StorageErrorCode (a str Enum, whose str() is "StorageErrorCode.X"): its value is the
+    # service's code.
+    code = getattr(code, "value", code)
     return str(code) if code else None
 
 

@@ -139,6 +139,11 @@ class TrafficManagerFailoverStep(StepBase):
     switch: Literal["disable", "swap_priorities", "shift_weight"] = "disable"
     health_url: str | None = Field(None, pattern=r"^https?://\S+$")
     health_expect_status: int = Field(200, ge=100, le=599, description="What the plan's health_url answers.")
+    strict_tls: bool = Field(
+        False,
+        description="Validate the HTTPS health probe's certificate chain and name. Default: like Traffic "
+        "Manager's own HTTPS probe, a certificate must be presented but is not validated.",
+    )
     probe_timeout: Duration = timedelta(seconds=10)
     to_weight: int = Field(1000, ge=1, le=1000, description="Weight to_endpoints get with shift_weight.")
     verify_window: Duration = timedelta(minutes=5)

@@ -4,10 +4,18 @@ Standard library only: a probe must work when everything else is on fire. Sync a
 health_check and traffic_manager_failover step kinds both use it. A probe never raises for an unhealthy
 target; it returns a :class:`ProbeResult` whose ``describe()`` is safe to put in a report (URLs lose their
 query string and user info, which may hold a key).
+
+TLS: ``tls="strict"`` (the default) validates the certificate chain and name as any client would.
+``tls="certificate_present"`` does what Azure Traffic Manager's own HTTPS probe does: the server must
+present a certificate, but neither its chain nor its name is validated (Microsoft Learn, *Traffic Manager
+endpoint monitoring*: HTTPS monitoring "doesn't verify whether your TLS/SSL certificate is valid; it only
+checks that the certificate is present"). A probe that judges an endpoint the way Traffic Manager will
+must not refuse what Traffic Manager routes to.
 """
 
 from __future__ import annotations
 
+import http.client
 import socket
 import ssl
 import time
@@ -15,13 +23,14 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 _MAX_BODY = 64 * 1024
 _USER_AGENT = "dr-orchestrator-probe/1"
 
 StatusRange = tuple[int, int]
+TlsCheck = Literal["strict", "certificate_present"]
 
 
 @dataclass(frozen=True)
@@ -61,6 +70,33 @@ def _describe_ranges(ranges: tuple[StatusRange, ...]) -> str:
     return ", ".join(str(low) if low == high else f"{low}-{high}" for low, high in ranges)
 
 
+class NoCertificateError(ssl.SSLError):
+    """The server completed a TLS handshake without presenting a certificate."""
+
+
+class _CertificateRequired(http.client.HTTPSConnection):
+    """HTTPS that requires a server certificate without validating it (Traffic Manager's HTTPS probe)."""
+
+    def connect(self) -> None:
+        super().connect()
+        sock: Any = self.sock
+        if not sock.getpeercert(binary_form=True):
+            sock.close()
+            raise NoCertificateError("the server presented no certificate")
+
+
+class _CertificatePresentHandler(urllib.request.HTTPSHandler):
+    def __init__(self) -> None:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        super().__init__(context=context)
+        self._lenient_context = context
+
+    def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(_CertificateRequired, req, context=self._lenient_context)
+
+
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     """Report a 3xx as it is (as Traffic Manager's own probe does) instead of following it."""
 
@@ -77,9 +113,11 @@ def probe(
     headers: Mapping[str, str] | None = None,
     follow_redirects: bool = True,
     ssl_context: ssl.SSLContext | None = None,
+    tls: TlsCheck = "strict",
 ) -> ProbeResult:
     """One GET; ok when the status is in the expected status (or ranges) and, optionally, the first 64 KB
-    of the body contain a substring. ``headers`` may set Host (Traffic Manager's custom headers do)."""
+    of the body contain a substring. ``headers`` may set Host (Traffic Manager's custom headers do).
+    ``tls`` says how an HTTPS certificate is checked (module docstring); ``ssl_context`` overrides it."""
     ranges = status_ranges(expect_status)
     request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT, **(headers or {})})
     handlers: list[Any] = []
@@ -87,6 +125,8 @@ def probe(
         handlers.append(_NoRedirect())
     if ssl_context is not None:
         handlers.append(urllib.request.HTTPSHandler(context=ssl_context))
+    elif tls == "certificate_present":
+        handlers.append(_CertificatePresentHandler())
     opener = urllib.request.build_opener(*handlers)
 
     started = time.perf_counter()
@@ -132,7 +172,8 @@ def _describe_failure(exc: BaseException, timeout_seconds: float) -> str:
     if isinstance(reason, TimeoutError | socket.timeout):
         return f"timed out after {timeout_seconds:g} s"
     if isinstance(reason, ssl.SSLError):
-        return f"TLS error: {getattr(reason, 'reason', None) or type(reason).__name__}"
+        detail = getattr(reason, "reason", None) or next((a for a in reason.args if isinstance(a, str)), None)
+        return f"TLS error: {detail or type(reason).__name__}"
     if isinstance(reason, socket.gaierror):
         return "name not resolved"
     if isinstance(reason, ConnectionRefusedError):

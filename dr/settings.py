@@ -13,12 +13,18 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 AZURE_ARM_ENDPOINT = "https://management.azure.com"
+# The app root: the folder of function_app.py (dr/ sits in it). A relative DR_PLANS_DIR is resolved from
+# here, never from the working directory, which the Functions host does not promise to be the app folder.
+APP_ROOT = Path(__file__).resolve().parents[1]
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DR_", extra="ignore", frozen=True)
 
-    plans_dir: Path = Field(Path("plans"), description="Folder of YAML DR plans, read when a run starts.")
+    plans_dir: Path = Field(
+        APP_ROOT / "plans",
+        description="Folder of YAML DR plans, read when a run starts; a relative path is from the app root.",
+    )
     task_hub: str = Field("drorchestrator", description="Durable task hub name (host.json reads it too).")
 
     # Management plane: Azure, or the devstack ARM emulator (HTTPS with its own CA).
@@ -31,10 +37,14 @@ class Settings(BaseSettings):
     # Data plane: account name -> connection string, for Azurite only. Accounts absent from the map are
     # reached at their URL with the managed identity (azure-identity), as in Azure.
     storage_connection_strings: dict[str, SecretStr] = Field(default_factory=dict)
+    storage_ca_bundle: Path | None = Field(
+        None, description="CA bundle for a non-public storage endpoint (Azurite over HTTPS, for bearer tokens)."
+    )
     reports_account_url: str | None = Field(None, description="Blob account that receives run reports.")
     reports_container: str = "dr-reports"
     state_container: str = Field(
-        "dr-state", description="Container (on the reports account) for sync watermarks and manifests."
+        "dr-state",
+        description="Container on each blob step's TARGET account for its sync records and run files.",
     )
 
     # Operator API.
@@ -53,6 +63,11 @@ class Settings(BaseSettings):
     managed_identity_client_id: str | None = Field(
         None, validation_alias="AZURE_CLIENT_ID", description="User-assigned identity used in Azure."
     )
+
+    @field_validator("plans_dir", mode="after")
+    @classmethod
+    def _from_app_root(cls, value: Path) -> Path:
+        return value if value.is_absolute() else APP_ROOT / value
 
     @field_validator("storage_connection_strings", mode="before")
     @classmethod

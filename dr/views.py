@@ -89,7 +89,9 @@ def run_view(
         plan=plan.get("name") if isinstance(plan, dict) else None,
         mode=run_input.get("mode"),
         runtime_status=runtime_status,
-        phase=custom.get("phase"),
+        # Before the orchestrator's first episode has published a status (the extension answers status
+        # queries meanwhile too), a pending or running run is starting.
+        phase=custom.get("phase") or ("starting" if runtime_status in ("Pending", "Running") else None),
         status=report.get("status") if report else None,
         created_at=iso(created) if created else None,
         updated_at=iso(updated) if updated else None,

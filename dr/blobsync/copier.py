@@ -22,7 +22,7 @@ from azure.core.exceptions import (
     ServiceResponseError,
 )
 
-from ..errors import TransientError, from_azure_error
+from ..errors import TransientError, from_azure_error, token_request_failed
 from .listing import blob_info
 from .model import (
     SOURCE_ETAG_KEY,
@@ -276,6 +276,10 @@ class ChunkCopier:
                     code="TargetUnreachable",
                 ) from exc
             except HttpResponseError as exc:
+                if token_request_failed(exc):
+                    # No token for the managed identity (its endpoint not ready at a cold start): no copy
+                    # of this chunk can go on, and none is the blob's fault. The item is retried.
+                    raise from_azure_error(exc, what=f"copy into {self.target.container_name}") from exc
                 if error_code(exc) in _CONDITION_CODES:
                     resolved = await self._resolve_conflict(blob)
                     if resolved == "done":

@@ -1,5 +1,8 @@
 """Async Blob clients for one sync call, each with its own retry policy, and the source authorization that
-lets the target account read the source for a server-side copy (a short-lived read-only SAS)."""
+lets the target account read the source for a server-side copy (a short-lived read-only SAS).
+
+Clients come from the call's :class:`dr.clients.AsyncAzureSession`: they share its one credential and
+close with it."""
 
 from __future__ import annotations
 
@@ -17,10 +20,10 @@ from azure.core.exceptions import AzureError
 from azure.storage.blob._shared.policies import is_retry
 from azure.storage.blob.aio import ExponentialRetry
 
-from ..clients import get_clients
-
 if TYPE_CHECKING:
     from azure.storage.blob.aio import BlobServiceClient, ContainerClient
+
+    from ..clients import AsyncAzureSession
 
 
 SYNC_SAS_LIFETIME = timedelta(hours=1)  # covers one work item: synchronous copies finish inside it
@@ -86,10 +89,10 @@ class Transport:
     request_timeout: float
     connect_timeout: float = 10.0
 
-    def service(self, account_url: str) -> BlobServiceClient:
-        # A fresh policy object per client: a policy shared by two clients signed requests with the wrong
-        # account's key (see notes/azurite.md).
-        return get_clients().async_blob_service(
+    def service(self, azure: AsyncAzureSession, account_url: str) -> BlobServiceClient:
+        """A client of ``azure`` (closed with it). A fresh policy object per client: a policy shared by two
+        clients signed requests with the wrong account's key (see notes/azurite.md)."""
+        return azure.blob_service(
             account_url,
             retry_policy=DoublingRetry(first_backoff=self.first_backoff, attempts=self.retry_attempts),
             connection_timeout=min(self.connect_timeout, self.request_timeout),

@@ -48,7 +48,7 @@ from ..blobsync.model import (
 from ..blobsync.store import StateStore, read_sync_record, run_folder, safe_segment, write_sync_record
 from ..blobsync.transport import SourceAuthorizer, Transport, ensure_container, redact, run_async
 from ..blobsync.verifier import VerifyPass, outcome_name, result_name
-from ..clients import account_name_from_url
+from ..clients import account_name_from_url, get_clients
 from ..durations import iso
 from ..errors import (
     DrError,
@@ -118,8 +118,10 @@ class _Session:
             request_timeout=params.request_timeout.total_seconds(),
         )
         self.params = params
-        self.source_service = transport.service(params.source.account_url)
-        self.target_service = transport.service(params.target.account_url)
+        # One credential for both accounts and every request of this call, closed with the session.
+        self.azure = get_clients().async_session()
+        self.source_service = transport.service(self.azure, params.source.account_url)
+        self.target_service = transport.service(self.azure, params.target.account_url)
         self.source = self.source_service.get_container_client(params.source.container)
         self.target = self.target_service.get_container_client(params.target.container)
         state_container = self.target_service.get_container_client(get_settings().state_container)
@@ -131,8 +133,7 @@ class _Session:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        await self.source_service.close()
-        await self.target_service.close()
+        await self.azure.aclose()  # both services, then the credential
 
     @property
     def chunk_size(self) -> int:
@@ -631,8 +632,8 @@ def last_sync(plan_name: str, step: BlobBackupStep) -> SyncRecord | None:
     """The last successful sync of this step (recorded by the step itself on a clean finish), or None."""
 
     async def read() -> SyncRecord | None:
-        service = _transport_for(step).service(step.target.account_url)
-        async with service:
+        async with get_clients().async_session() as azure:
+            service = _transport_for(step).service(azure, step.target.account_url)
             record = await read_sync_record(service, get_settings().state_container, plan_name, step.id)
         return _matching(
             record,
@@ -667,8 +668,8 @@ def record_sync(
     )
 
     async def write() -> None:
-        service = _transport_for(step).service(step.target.account_url)
-        async with service:
+        async with get_clients().async_session() as azure:
+            service = _transport_for(step).service(azure, step.target.account_url)
             await write_sync_record(service, get_settings().state_container, record)
 
     run_async(write)

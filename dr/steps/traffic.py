@@ -45,7 +45,7 @@ from ..clients import get_clients
 from ..durations import format_duration, iso, parse_time
 from ..errors import InvalidInputError, NotFoundError, PermanentError, PreconditionError, from_azure_error
 from ..plan import TrafficManagerFailoverStep
-from ..probe import ProbeResult, StatusRange, probe, redact_url, tcp_probe
+from ..probe import ProbeResult, StatusRange, TlsCheck, probe, redact_url, tcp_probe
 from .base import StepContext, StepKind, StepProgress
 
 ENDPOINT_TYPES = {name.lower(): name for name in ("AzureEndpoints", "ExternalEndpoints", "NestedEndpoints")}
@@ -456,15 +456,19 @@ class ProbeTarget(_Frozen):
     tcp: tuple[str, int] | None = None
     headers: dict[str, str] = Field(default_factory=dict)
     expect: tuple[StatusRange, ...] = ((200, 200),)
+    # Traffic Manager's HTTPS probe requires a certificate but does not validate it; the plan's strict_tls
+    # validates chain and name as well.
+    tls: TlsCheck = "certificate_present"
 
 
 def health_targets(
     profile: ProfileView, params: TrafficManagerFailoverStep, endpoints: Iterable[EndpointView]
 ) -> list[ProbeTarget]:
     """The plan's health_url, or per endpoint the URL Traffic Manager's own monitor probes."""
+    tls: TlsCheck = "strict" if params.strict_tls else "certificate_present"
     if params.health_url:
         expect = ((params.health_expect_status, params.health_expect_status),)
-        return [ProbeTarget(url=params.health_url, expect=expect)]
+        return [ProbeTarget(url=params.health_url, expect=expect, tls=tls)]
     monitor = profile.monitor
     targets = []
     for endpoint in endpoints:
@@ -489,6 +493,7 @@ def health_targets(
                 url=f"{protocol.lower()}://{netloc}{path if path.startswith('/') else '/' + path}",
                 headers={**monitor.headers, **endpoint.headers},
                 expect=monitor.expected or ((200, 200),),
+                tls=tls,
             )
         )
     return targets
@@ -504,6 +509,7 @@ def run_probe(target: ProbeTarget, timeout_seconds: float) -> ProbeResult:
         timeout_seconds=timeout_seconds,
         headers=target.headers,
         follow_redirects=False,
+        tls=target.tls,
     )
 
 

@@ -137,3 +137,12 @@ def test_instance_ids_group_by_plan_and_mode() -> None:
     assert run_id.startswith(run_id_prefix("shop", "failover"))
     assert run_id.startswith(run_id_prefix("shop"))
     assert not run_instance_id("shop", "drill", "x").startswith(run_id_prefix("shop", "failover"))
+
+
+def test_a_run_that_has_not_published_its_status_yet_reads_as_starting() -> None:
+    now = datetime(2026, 11, 30, tzinfo=UTC)
+    pending = run_view("r1", "Pending", now, now, {"mode": "drill"}, None, None, now)
+    running = run_view("r1", "Running", now, now, {"mode": "drill"}, None, None, now)
+    terminated = run_view("r1", "Terminated", now, now, {"mode": "drill"}, None, None, now)
+
+    assert (pending.phase, running.phase, terminated.phase) == ("starting", "starting", None)

@@ -654,6 +654,7 @@ class SqlBackend:
             return self._update_database(existing, body)
         if not body.location:
             raise errors.location_required()
+        _check_license_type(body)
         handlers = {
             "default": self._create_default,
             "copy": self._create_copy,
@@ -665,13 +666,34 @@ class SqlBackend:
             raise sqlerr.unsupported_create_mode(mode)
         return create(server, name, body)
 
+    def update_database(self, server: SqlServer, name: str, body: DatabaseBody) -> Operation:
+        """PATCH (Databases_Update): the database must exist; only what the body gives changes."""
+        self.estate.require_region(server.location, SQL)
+        database = self.database(server, name)
+        if body.properties.create_mode is not None and body.properties.create_mode.strip().lower() != "default":
+            raise sqlerr.method_not_allowed_on_create_mode()
+        if database.busy:
+            raise sqlerr.conflicting_database_operation()
+        return self._update_database(database, body)
+
     def _update_database(self, database: SqlDatabase, body: DatabaseBody) -> Operation:
-        sku = body.sku.to_wire() if body.sku is not None else database.sku
+        _check_license_type(body)
+        props = body.properties
+        sku = _sku(body.sku, database.sku)
         tags = dict(body.tags) if body.tags is not None else database.tags
-        max_size = body.properties.max_size_bytes or database.max_size_bytes
+        max_size = props.max_size_bytes or database.max_size_bytes
+        changes: dict[str, Any] = {
+            "zone_redundant": props.zone_redundant,
+            "license_type": props.license_type,
+            "read_scale": props.read_scale,
+            "preferred_enclave_type": props.preferred_enclave_type,
+        }
 
         def apply() -> None:
             database.sku, database.tags, database.max_size_bytes = sku, tags, max_size
+            for attribute, value in changes.items():
+                if value is not None:
+                    setattr(database, attribute, value)
 
         operation = self._start(
             DATABASE_UPDATE, database.server, "database", apply, result=lambda: database.to_resource(self)
@@ -683,12 +705,16 @@ class SqlBackend:
         self, server: SqlServer, name: str, body: DatabaseBody, sku: dict[str, Any], status: str
     ) -> SqlDatabase:
         database = self.add_database(server, name, sku=sku, status=status, tags=body.tags)
-        if body.properties.collation:
-            database.collation = body.properties.collation
-        if body.properties.max_size_bytes:
-            database.max_size_bytes = body.properties.max_size_bytes
-        if body.properties.zone_redundant is not None:
-            database.zone_redundant = body.properties.zone_redundant
+        props = body.properties
+        if props.collation:
+            database.collation = props.collation
+        if props.max_size_bytes:
+            database.max_size_bytes = props.max_size_bytes
+        if props.zone_redundant is not None:
+            database.zone_redundant = props.zone_redundant
+        database.license_type = props.license_type
+        database.read_scale = props.read_scale
+        database.preferred_enclave_type = props.preferred_enclave_type
         return database
 
     def _run_creation(self, kind: str, database: SqlDatabase) -> Operation:
@@ -713,8 +739,15 @@ class SqlBackend:
         sku = _sku(body.sku, DEFAULT_SKU)
         return self._run_creation(DATABASE_CREATE, self._new_database(server, name, body, sku, "Creating"))
 
-    def _source_database(self, body: DatabaseBody) -> SqlDatabase:
-        source_id = body.properties.source_database_id
+    def _source_database(self, body: DatabaseBody, *, resource_id_allowed: bool) -> SqlDatabase:
+        """The live source of a copy or point-in-time restore: sourceDatabaseId, or sourceResourceId
+        where Databases.json allows it (PointInTimeRestore, Restore, Recovery)."""
+        props = body.properties
+        source_id = props.source_database_id
+        if props.source_resource_id:
+            if not resource_id_allowed or source_id or props.recoverable_database_id:
+                raise sqlerr.source_resource_id_with_other_source()
+            source_id = props.source_resource_id
         if not source_id:
             raise sqlerr.missing_source_database_id()
         parsed = parse_resource_id(source_id)
@@ -728,13 +761,13 @@ class SqlBackend:
         return source
 
     def _create_copy(self, server: SqlServer, name: str, body: DatabaseBody) -> Operation:
-        source = self._source_database(body)
+        source = self._source_database(body, resource_id_allowed=False)
         database = self._new_database(server, name, body, _sku(body.sku, source.sku), "Copying")
         database.restored_from = source.id
         return self._run_creation(DATABASE_COPY, database)
 
     def _create_point_in_time_restore(self, server: SqlServer, name: str, body: DatabaseBody) -> Operation:
-        source = self._source_database(body)
+        source = self._source_database(body, resource_id_allowed=True)
         if body.properties.restore_point_in_time is None:
             raise sqlerr.missing_restore_point_in_time()
         database = self._new_database(server, name, body, _sku(body.sku, source.sku), "Restoring")
@@ -742,7 +775,14 @@ class SqlBackend:
         return self._run_creation(DATABASE_POINT_IN_TIME_RESTORE, database)
 
     def _create_geo_restore(self, server: SqlServer, name: str, body: DatabaseBody) -> Operation:
-        backup = self._geo_backup_for(body.properties.recoverable_database_id or body.properties.source_database_id)
+        props = body.properties
+        if props.source_resource_id and (
+            props.source_database_id or props.recoverable_database_id or props.restorable_dropped_database_id
+        ):
+            raise sqlerr.source_resource_id_with_other_source()
+        backup = self._geo_backup_for(
+            props.recoverable_database_id or props.source_database_id or props.source_resource_id
+        )
         sku = _sku(body.sku, {"name": backup.service_level_objective, "tier": backup.edition})
         database = self._new_database(server, name, body, sku, "Restoring")
         database.restored_from = backup.id
@@ -750,8 +790,10 @@ class SqlBackend:
 
     def _geo_backup_for(self, recoverable_id: str | None) -> GeoBackup:
         """A geo-restore names its source by recoverable database id (…/recoverableDatabases/x) or by
-        the original database id (…/databases/x); either way the geo-backup is what gets restored, and
-        the source server's region may be down."""
+        the original database id (…/databases/x), in recoverableDatabaseId, sourceDatabaseId or (the
+        form of CreateDwDatabaseCrossSubscriptionRecovery.json) sourceResourceId, possibly in another
+        subscription; either way the geo-backup is what gets restored, and the source server's region may
+        be down."""
         if not recoverable_id:
             raise sqlerr.missing_recoverable_database_id()
         parsed = parse_resource_id(recoverable_id)
@@ -805,6 +847,7 @@ class SqlBackend:
         if normalize_location(partner.location) == normalize_location(server.location):
             raise sqlerr.failover_group_same_region()
         names = self._group_database_names(server, props.databases or [], exclude=None)
+        read_only_policy = self._read_only_endpoint(props.read_only_endpoint, partner) or "Disabled"
         group = FailoverGroup(
             name=name,
             primary=server,
@@ -812,8 +855,7 @@ class SqlBackend:
             failover_policy=policy,
             grace_period_minutes=grace,
             database_names=names,
-            read_only_policy=(props.read_only_endpoint.failover_policy if props.read_only_endpoint else None)
-            or "Disabled",
+            read_only_policy=read_only_policy,
             tags=dict(body.tags or {}),
             seeding=True,
         )
@@ -835,6 +877,18 @@ class SqlBackend:
         )
         group.pending = operation
         return operation
+
+    def _read_only_endpoint(self, endpoint: Any, partner: SqlServer) -> str | None:
+        """The read-only endpoint's failover policy, checked (FailoverGroups.json:
+        FailoverGroupReadOnlyEndpoint): Disabled or Enabled, and a targetServer among the partners."""
+        if endpoint is None:
+            return None
+        policy = endpoint.failover_policy
+        if policy is not None and policy.lower() not in ("disabled", "enabled"):
+            raise sqlerr.failover_group_invalid(f"unknown readOnlyEndpoint failoverPolicy '{policy}'")
+        if endpoint.target_server is not None and self._server_from_id(endpoint.target_server) is not partner:
+            raise sqlerr.failover_group_invalid_read_only_target()
+        return policy.capitalize() if policy is not None else None
 
     def _group_database_names(
         self, server: SqlServer, database_ids: Iterable[str], exclude: FailoverGroup | None
@@ -883,6 +937,7 @@ class SqlBackend:
             else group.database_names
         )
         tags = dict(body.tags) if body.tags is not None else group.tags
+        read_only_policy = self._read_only_endpoint(props.read_only_endpoint, group.secondary) or group.read_only_policy
 
         def apply() -> None:
             removed = {n.lower() for n in group.database_names} - {n.lower() for n in names}
@@ -890,6 +945,7 @@ class SqlBackend:
                 if database.failover_group is group and database.name.lower() in removed:
                     database.failover_group = None
             group.failover_policy, group.grace_period_minutes, group.tags = policy, grace, tags
+            group.read_only_policy = read_only_policy
             group.database_names = names
             self.replicate(group)
 
@@ -1015,6 +1071,12 @@ def _sku(requested: SkuBody | None, fallback: dict[str, Any]) -> dict[str, Any]:
     """The SKU to store: the requested one (checked: MismatchedSkuNameAndTier/Capacity), else the
     fallback (the source's or the default)."""
     return skus.canonical(requested.to_wire()) if requested is not None else dict(fallback)
+
+
+def _check_license_type(body: DatabaseBody) -> None:
+    license_type = body.properties.license_type
+    if license_type is not None and license_type not in LICENSE_TYPES:
+        raise sqlerr.invalid_license_type()
 
 
 def _administrators(body: Any, current: dict[str, Any] | None) -> dict[str, Any] | None:

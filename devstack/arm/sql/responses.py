@@ -7,7 +7,7 @@ from ..estate import Estate
 from ..lro import Operation, accepted, result_response, status_response
 from ..routing import ArmRequest, ArmResponse
 from .bodies import DatabaseBody, FailoverGroupBody, ServerBody
-from .exceptions import invalid_database_request
+from .exceptions import invalid_database_request, invalid_server_parameter
 from .models import (
     FAILOVER_GROUP_FAILOVER,
     FAILOVER_GROUP_FORCE_FAILOVER,
@@ -63,9 +63,14 @@ class SqlResponses:
 
     def put_server(self, request: ArmRequest) -> ArmResponse:
         p = request.params
-        body = request.parse(ServerBody)
+        body = request.parse(ServerBody, on_invalid=invalid_server_parameter)
         operation = self.backend.put_server(p["subscriptionId"], p["resourceGroupName"], p["serverName"], body)
         return self._accepted(request, operation)
+
+    def patch_server(self, request: ArmRequest) -> ArmResponse:
+        server = self._server(request, as_parent=False)
+        body = request.parse(ServerBody, on_invalid=invalid_server_parameter)
+        return self._accepted(request, self.backend.update_server(server, body))
 
     def delete_server(self, request: ArmRequest) -> ArmResponse:
         p = request.params
@@ -85,6 +90,12 @@ class SqlResponses:
         server = self._server(request)
         body = request.parse(DatabaseBody, on_invalid=invalid_database_request)
         operation = self.backend.put_database(server, request.params["databaseName"], body)
+        return self._accepted(request, operation)
+
+    def patch_database(self, request: ArmRequest) -> ArmResponse:
+        server = self._server(request)
+        body = request.parse(DatabaseBody, on_invalid=invalid_database_request)
+        operation = self.backend.update_database(server, request.params["databaseName"], body)
         return self._accepted(request, operation)
 
     def delete_database(self, request: ArmRequest) -> ArmResponse:

@@ -214,7 +214,7 @@ _PAIRS = (
 )
 _ONE_WAY = {"westus3": "eastus", "brazilsouth": "southcentralus", "westindia": "southindia"}
 REGION_PAIRS: dict[str, str] = {
-    **{a: b for a, b in _PAIRS},
+    **dict(_PAIRS),
     **{b: a for a, b in _PAIRS},
     **_ONE_WAY,
 }

@@ -1,4 +1,6 @@
-"""Microsoft.Sql routes (paths as azure-mgmt-sql 4.0.0 builds them)."""
+"""Microsoft.Sql routes (paths as azure-mgmt-sql 4.0.0 builds them; operations of Servers.json,
+Databases.json, FailoverGroups.json, ReplicationLinks.json, RecoverableDatabases.json at
+specification/sql/resource-manager/Microsoft.Sql/stable/2025-01-01/)."""
 
 from __future__ import annotations
 
@@ -28,11 +30,13 @@ def register(router: Router, responses: SqlResponses) -> None:
     add("GET", _RG + "/servers", r.list_servers_by_resource_group, "servers")
     add("GET", _SERVER, r.get_server, "servers")
     add("PUT", _SERVER, r.put_server, "servers")
+    add("PATCH", _SERVER, r.patch_server, "servers")
     add("DELETE", _SERVER, r.delete_server, "servers")
 
     add("GET", _SERVER + "/databases", r.list_databases, "servers/databases")
     add("GET", _DATABASE, r.get_database, "servers/databases")
     add("PUT", _DATABASE, r.put_database, "servers/databases")
+    add("PATCH", _DATABASE, r.patch_database, "servers/databases")
     add("DELETE", _DATABASE, r.delete_database, "servers/databases")
 
     add("GET", _SERVER + "/recoverableDatabases", r.list_recoverable_databases, "servers/recoverableDatabases")

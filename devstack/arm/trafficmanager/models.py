@@ -1,8 +1,14 @@
 """Traffic Manager state and behaviour: profiles, endpoints, the monitor statuses that follow emulated
 health, and the answer DNS would give now.
 
-Shapes follow azure-mgmt-trafficmanager 2.0.0's models and the REST spec examples. Monitor statuses
-(from Azure's endpoint-monitoring documentation):
+Shapes follow api-version 2026-09-01, the version azure-mgmt-trafficmanager 2.0.0 sends (its
+_configuration.py): spec file specification/trafficmanager/resource-manager/Microsoft.Network/
+TrafficManager/stable/2026-09-01/trafficmanager.json in Azure/azure-rest-api-specs (EndpointProperties:
+`target` is "the fully-qualified DNS name or IP address of the endpoint", `targetResourceId` is "not
+applicable to endpoints of type 'ExternalEndpoints'"), and its examples (Profile-PUT-WithNestedEndpoints.json:
+NestedEndpoints given by `target` alone, with minChildEndpoints*). Endpoint targets per type: External
+needs `target`; Azure needs `targetResourceId`; Nested takes either (the child profile's FQDN or id).
+Monitor statuses (from Azure's endpoint-monitoring documentation):
 - endpoint: Disabled when disabled; Inactive when its profile is disabled; CheckingEndpoint for a while
   after it is enabled (settings.endpoint_checking_seconds, 0 by default); Degraded when its region
   (endpointLocation, or the target resource's location) is down or its target's health is set down;
@@ -437,8 +443,13 @@ class TrafficManagerBackend:
     ) -> TmEndpoint:
         if type_name == "ExternalEndpoints" and not props.target:
             raise bad_request(f"The endpoint '{name}' needs a target (an FQDN or IP address).")
-        if type_name != "ExternalEndpoints" and not props.target_resource_id:
+        if type_name == "AzureEndpoints" and not props.target_resource_id:
             raise bad_request(f"The endpoint '{name}' of type {type_name} needs a targetResourceId.")
+        if type_name == "NestedEndpoints" and not (props.target or props.target_resource_id):
+            raise bad_request(
+                f"The endpoint '{name}' of type {type_name} needs a target (the child profile's FQDN) or a "
+                "targetResourceId (the child profile's id)."
+            )
         status = props.endpoint_status or "Enabled"
         if existing is not None and existing.endpoint_status == status:
             enabled_at = existing.enabled_at

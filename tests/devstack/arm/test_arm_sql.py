@@ -121,7 +121,9 @@ def test_database_get_and_list(sql: SqlManagementClient) -> None:
 
     assert database.id == SHOP_DB_ID
     assert database.status == "Online"
-    assert database.sku.name == "S1"
+    # Seeded as {"name": "S1"}: ARM answers with the SKU name, tier and capacity, and the objective.
+    assert (database.sku.name, database.sku.tier, database.sku.capacity) == ("Standard", "Standard", 20)
+    assert database.current_service_objective_name == "S1"
     assert database.failover_group_id == f"{EUS_SERVER_ID}/failoverGroups/shop-fog"
     assert isinstance(database.creation_date, datetime)
     assert [d.name for d in sql.databases.list_by_server("shop-eus", "shop-eus")] == ["shop"]
@@ -153,7 +155,11 @@ def test_create_default_database_is_creating_then_online(sql: SqlManagementClien
     assert sql.databases.get("shop-wus", "shop-wus", "fresh").status == "Creating"
     database = poller.result()
     assert database.status == "Online"
-    assert database.sku.name == "S0"
+    assert (database.sku.name, database.sku.capacity, database.current_service_objective_name) == (
+        "Standard",
+        10,
+        "S0",
+    )
     # Once created, its geo-backup exists (geo-restorable from now on).
     assert sql.recoverable_databases.get("shop-wus", "shop-wus", "fresh").name == "fresh"
 
@@ -168,7 +174,7 @@ def test_geo_restore_from_recoverable_database(sql: SqlManagementClient, arm: Ar
     restored = poller.result()
     assert restored.status == "Online"
     assert restored.location == "westus"
-    assert restored.sku.name == "S1"  # the geo-backup's service objective
+    assert restored.current_service_objective_name == "S1"  # the geo-backup's service objective
 
 
 def test_geo_restore_also_accepts_the_source_database_id(sql: SqlManagementClient) -> None:
@@ -265,7 +271,7 @@ def test_copy_and_point_in_time_restore(sql: SqlManagementClient) -> None:
         ),
     ).result()
 
-    assert (copy.status, copy.sku.name) == ("Online", "S1")
+    assert (copy.status, copy.current_service_objective_name) == ("Online", "S1")
     assert restored.status == "Online"
 
 
