@@ -19,35 +19,27 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import concurrent.futures
-import contextlib
-import heapq
 import itertools
 import json
 import logging
-import os
 import re
 import time
-import traceback
 import uuid
 from collections import deque
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from azure.functions import meta
-from azure.functions.durable_functions import ActivityTriggerConverter
-
 from . import entities as ent
 from . import history as h
 from .actions import EpisodeOutput, episode_output
+from .activity_runner import ActivityRunner
 from .clock import Clock, RealClock
 from .history import Event, EventType
 from .indexer import FunctionInfo, IndexedApp, TriggerKind
-from .invoker import InvocationFailed, Invoker, call_override, call_user_function, typed_text
+from .invoker import InvocationFailed, Invoker, typed_text
 from .models import (
     TERMINAL_STATUSES,
     DurableError,
@@ -70,6 +62,7 @@ from .replay import (
 )
 from .sdk_compat import install_fast_timestamps
 from .store import InstanceRow, Message, MessageKind, Store, Transaction, WorkItem
+from .timers import DurableTimers
 
 log = logging.getLogger("devstack.host.engine")
 
@@ -104,7 +97,6 @@ class EpisodeSample:
 @dataclass
 class EngineStats:
     episodes: int = 0
-    activities_run: int = 0
     samples: deque[EpisodeSample] = field(default_factory=lambda: deque(maxlen=100_000))
 
 
@@ -184,29 +176,31 @@ class EngineCore:
         self.clock: Clock = clock or RealClock()
         self.stats = EngineStats()
         self._state_dir = state_dir
-        self._overrides = {k.lower(): v for k, v in (activity_overrides or {}).items()}
-        self._max_activities = max_concurrent_activities or app.settings.max_concurrent_activities
         self._batch_quiet = batch_quiet
         self._batch_max = batch_max
         self._auto_advance_grace = auto_advance_grace
         self._verify_replay = verify_replay
         self._default_version: object = _UNREAD
-        self._failure_log_sequence = itertools.count()
         self._store: Store | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._executor: ThreadPoolExecutor | None = None
-        self._slots: asyncio.Semaphore | None = None
+        self._activities = ActivityRunner(
+            app,
+            self._invoker,
+            self.clock,
+            overrides=activity_overrides or {},
+            max_concurrent=max_concurrent_activities or app.settings.max_concurrent_activities,
+            store=lambda: self.store,
+            row_of=self._row,
+            completed=self._mark_ready,
+            changed=self._schedule_idle_check,
+        )
+        self._timers = DurableTimers(self.clock, due=self._mark_ready, alive=self._message_exists)
         self._runtimes: dict[str, _Runtime] = {}
         self._episode_handles: dict[str, asyncio.TimerHandle] = {}
         self._episode_tasks: dict[str, asyncio.Task[None]] = {}
         self._episode_again: set[str] = set()
         self._first_pending: dict[str, float] = {}
         self._replay_seconds: dict[str, float] = {}
-        self._inflight: dict[str, int] = {}
-        self._activity_tasks: set[asyncio.Task[None]] = set()
-        self._timers: list[tuple[float, int, str]] = []
-        self._timer_wakeup: asyncio.Event | None = None
-        self._timer_task: asyncio.Task[None] | None = None
         self._waiters: list[_Waiter] = []
         self._idle_check_pending = False
         self._changes = itertools.count()
@@ -231,18 +225,14 @@ class EngineCore:
         install_fast_timestamps()
         self._loop = asyncio.get_running_loop()
         self._store = Store(self._state_dir)
-        self._executor = ThreadPoolExecutor(max_workers=self._max_activities, thread_name_prefix="activity")
-        self._slots = asyncio.Semaphore(self._max_activities)
-        self._timer_wakeup = asyncio.Event()
+        self._activities.start()
         self._running = True
         # Resume what a previous host left: timers, unfinished activities (at-least-once), inboxes.
-        for due, message_id, instance_id in self.store.pending_timers():
-            heapq.heappush(self._timers, (due, message_id, instance_id))
         for item in self.store.work_items():
-            self._dispatch_activity(item)
+            self._activities.dispatch(item)
         for instance_id in self.store.instances_with_messages(self.clock.now().timestamp()):
             self._mark_ready(instance_id)
-        self._timer_task = asyncio.create_task(self._timer_loop(), name="durable-timers")
+        self._timers.start(self.store.pending_timers())
         self._schedule_idle_check()
 
     async def stop(self) -> None:
@@ -250,20 +240,17 @@ class EngineCore:
         for handle in self._episode_handles.values():
             handle.cancel()
         self._episode_handles.clear()
-        if self._timer_task is not None:
-            self._timer_task.cancel()
-        tasks = [*self._activity_tasks, *self._episode_tasks.values()]
-        for task in tasks:
+        tasks = [*self._activities.stop(), *self._episode_tasks.values()]
+        for task in self._episode_tasks.values():
             task.cancel()
-        if self._timer_task is not None:
-            tasks.append(self._timer_task)
+        timer_task = self._timers.stop()
+        if timer_task is not None:
+            tasks.append(timer_task)
         await asyncio.gather(*tasks, return_exceptions=True)
         for waiter in self._waiters:
             if not waiter.future.done():
                 waiter.future.set_exception(RuntimeError("the engine stopped"))
         self._waiters.clear()
-        if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
         if self._store is not None:
             self._store.close()
             self._store = None
@@ -415,7 +402,7 @@ class EngineCore:
 
     def is_quiescent(self) -> bool:
         """Nothing can progress without time passing or a client acting."""
-        return not self._episode_handles and not self._episode_tasks and not self._activity_tasks
+        return not self._episode_handles and not self._episode_tasks and not self._activities.busy
 
     async def advance(self, delta_seconds: float) -> None:
         """Move a virtual clock forward by `delta`, firing every timer due on the way, in order, each after
@@ -426,24 +413,18 @@ class EngineCore:
         target = clock.now().timestamp() + delta_seconds
         while True:
             await self.wait_until(self.is_quiescent, skip_time=False)
-            due = self._next_timer()
+            due = self._timers.next_due()
             if due is None or due > target:
                 break
             self._jump_to(due)
         self._jump_to(target)
         await self.wait_until(self.is_quiescent, skip_time=False)
 
-    def _next_timer(self) -> float | None:
-        """The earliest pending timer, skipping entries whose message is gone (canceled, instance ended)."""
-        while self._timers and not self.store.message_exists(self._timers[0][1]):
-            heapq.heappop(self._timers)
-        return self._timers[0][0] if self._timers else None
-
     def _jump_to(self, epoch: float) -> None:
         advance_to = getattr(self.clock, "advance_to", None)
         if advance_to is not None:
             advance_to(datetime.fromtimestamp(epoch, UTC))
-        self._release_due_timers()
+        self._timers.release_due()
 
     def _schedule_idle_check(self) -> None:
         self._last_change = next(self._changes)
@@ -458,7 +439,7 @@ class EngineCore:
         self._check_waiters()
         if not self.clock.is_virtual or not self.is_quiescent():
             return
-        due = self._next_timer()
+        due = self._timers.next_due()
         if due is None:
             return
         if any(w.skip_time for w in self._waiters):
@@ -489,7 +470,7 @@ class EngineCore:
             return
         now = self.loop.time()
         first = self._first_pending.setdefault(instance_id, now)
-        if self._inflight.get(instance_id, 0) == 0:
+        if self._activities.inflight(instance_id) == 0:
             delay = 0.0
         else:
             # Never replay more often than replaying costs: keeps the loop free for completions.
@@ -526,29 +507,10 @@ class EngineCore:
         self._check_waiters()
         self._schedule_idle_check()
 
-    async def _timer_loop(self) -> None:
-        assert self._timer_wakeup is not None
-        while True:
-            self._timer_wakeup.clear()
-            self._release_due_timers()
-            timeout: float | None = None
-            if not self.clock.is_virtual and self._timers:
-                timeout = max(0.0, self._timers[0][0] - self.clock.now().timestamp())
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._timer_wakeup.wait(), timeout)
-
-    def _release_due_timers(self) -> None:
-        now = self.clock.now().timestamp()
-        while self._timers and self._timers[0][0] <= now:
-            _, _, instance_id = heapq.heappop(self._timers)
-            self._mark_ready(instance_id)
-
-    def _add_timer(self, due: float, message_id: int, instance_id: str) -> None:
-        heapq.heappush(self._timers, (due, message_id, instance_id))
-        if self._timer_wakeup is not None:
-            self._timer_wakeup.set()
-
     # -- episodes -----------------------------------------------------------------------------------------
+
+    def _message_exists(self, message_id: int) -> bool:
+        return self.store.message_exists(message_id)
 
     def _row(self, instance_id: str) -> InstanceRow | None:
         runtime = self._runtimes.get(instance_id)
@@ -797,9 +759,8 @@ class EngineCore:
         for task in outcome.new_tasks:
             name = task.name or ""
             # DurableTaskExtension.ThrowIfFunctionDoesNotExist, checked when the orchestrator schedules work.
-            if task.kind is TaskKind.ACTIVITY and not self._activity_exists(name):
-                activities = [f.durable_name for f in self.app.activities.values()]
-                known = _known("activity", activities + list(self._overrides))
+            if task.kind is TaskKind.ACTIVITY and not self._activities.exists(name):
+                known = _known("activity", self._activities.names())
                 return (
                     f"The function '{name}' doesn't exist, is disabled, or is not an activity function. "
                     f"Additional info: {known}"
@@ -817,11 +778,6 @@ class EngineCore:
                         f"function. Additional info: {_known('entity', self.entity_names())}"
                     )
         return None
-
-    def _activity_exists(self, name: str) -> bool:
-        # Activities by their trigger's `activity` property, else the function name
-        # (ActivityTriggerAttributeBindingProvider.TryCreateAsync: trigger.Activity, then [FunctionName]).
-        return name.lower() in self._overrides or self.app.find_activity(name) is not None
 
     # -- episode outcomes ---------------------------------------------------------------------------------
 
@@ -892,9 +848,9 @@ class EngineCore:
             tx.put_instance(row)
         runtime.extend(events)
         for item in work:
-            self._dispatch_activity(item)
+            self._activities.dispatch(item)
         for due, message_id, target in timers:
-            self._add_timer(due, message_id, target)
+            self._timers.add(due, message_id, target)
         for instance_id in ready:
             self._mark_ready(instance_id)
 
@@ -1073,112 +1029,6 @@ class EngineCore:
         self._mark_ready(row.instance_id)
 
     # -- activities ---------------------------------------------------------------------------------------
-
-    def _dispatch_activity(self, item: WorkItem) -> None:
-        self._inflight[item.instance_id] = self._inflight.get(item.instance_id, 0) + 1
-        task = self.loop.create_task(self._run_activity(item), name=f"activity {item.name}")
-        self._activity_tasks.add(task)
-        task.add_done_callback(self._activity_done)
-
-    def _activity_done(self, task: asyncio.Task[None]) -> None:
-        self._activity_tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("activity runner crashed", exc_info=task.exception())
-        self._schedule_idle_check()
-
-    async def _run_activity(self, item: WorkItem) -> None:
-        assert self._slots is not None
-        try:
-            async with self._slots:
-                row = self._row(item.instance_id)
-                if (
-                    row is None
-                    or row.execution_id != item.execution_id
-                    or RuntimeStatus(row.status) in TERMINAL_STATUSES
-                ):
-                    with self.store.transaction() as tx:
-                        tx.delete_work_item(item.id)
-                    return
-                event = await self._execute_activity(item)
-                self.stats.activities_run += 1
-            with self.store.transaction() as tx:
-                tx.delete_work_item(item.id)
-                tx.add_message(item.instance_id, MessageKind.EVENT, event, execution_id=item.execution_id)
-        finally:
-            self._inflight[item.instance_id] -= 1
-            if self._inflight[item.instance_id] <= 0:
-                del self._inflight[item.instance_id]
-        self._mark_ready(item.instance_id)
-
-    async def _execute_activity(self, item: WorkItem) -> Event:
-        assert self._executor is not None
-        override = self._overrides.get(item.name.lower())
-        info = self.app.find_activity(item.name)
-        if override is None and info is None:
-            # TaskNonexistentActivityShim.Run
-            return self._activity_failed(item, f"Activity function '{item.name}' does not exist.", None)
-        timeout = self.app.settings.function_timeout_seconds
-        try:
-            if override is not None:
-                binding = info.trigger.name if info is not None else "input"
-                function, kwargs = call_override(override, binding, _decode_activity_input(item.input))
-                call = self._call_fake_activity(function, kwargs)
-            else:
-                assert info is not None
-                # The extension hands the activity its input as JSON; the runtime's converter decodes it.
-                call = self._call_activity(info, item.input)
-            try:
-                result_json = await asyncio.wait_for(call, timeout)
-            except TimeoutError:
-                # As in Azure, the invocation fails; a sync function's thread cannot be stopped and runs on.
-                limit = _timespan(timeout or 0)
-                message = f"Timeout value of {limit} was exceeded by function: Functions.{item.name}"
-                return self._activity_failed(item, message, None)
-            return h.task_completed(self.clock.now(), task_id=item.task_id, result_json=result_json)
-        except InvocationFailed as failure:
-            # The worker's RpcException carries "<type>: <message>"; the extension cuts the text between
-            # "\nException:" and "\nStack:" out of it, leading space included
-            # (OutOfProcExceptionHelpers.TryGetExceptionWithFriendlyMessage).
-            return self._activity_failed(item, " " + failure.message, failure.stack_trace)
-        except Exception as error:
-            message = f" {type(error).__name__}: {error}"
-            return self._activity_failed(item, message, user_traceback(error))
-
-    def _activity_failed(self, item: WorkItem, message: str, stack_trace: str | None) -> Event:
-        """The TaskFailed event for a failed activity attempt, logged as the extension logs it.
-
-        Reason and Details as TaskActivityShim.RunAsync reports them (Azure/azure-functions-durable-extension:
-        src/WebJobs.Extensions.DurableTask/Listener/TaskActivityShim.cs: `Activity function '{name}' failed:
-        {message}`, the cause serialized as Details); the SDK hands the orchestrator `Reason \n Details`. Every
-        failed attempt, retried or not, is one error log line (EndToEndTraceHelper.FunctionFailed, logger
-        category Host.Triggers.DurableTask)."""
-        reason = f"Activity function '{item.name}' failed: {message}"
-        _failure_log.error(
-            "%s: Function '%s (Activity)' failed with an error. Reason: %s. IsReplay: False. State: Failed. "
-            "RuntimeStatus: Failed. HubName: %s. AppName: %s. SlotName: %s. ExtensionVersion: %s. "
-            "SequenceNumber: %d. TaskEventId: %d",
-            item.instance_id,
-            item.name,
-            message.strip(),
-            self.app.settings.hub_name,
-            os.environ.get("WEBSITE_SITE_NAME", ""),
-            os.environ.get("WEBSITE_SLOT_NAME", ""),
-            _EXTENSION_VERSION,
-            next(self._failure_log_sequence),
-            item.task_id,
-        )
-        return h.task_failed(
-            self.clock.now(), task_id=item.task_id, reason=reason, details=_serialized_cause(message, stack_trace)
-        )
-
-    async def _call_activity(self, info: FunctionInfo, input_json: str | None) -> str:
-        result = await self._invoker.invoke(info, {info.trigger.name: self._invoker.json(input_json or "null")})
-        return typed_text(result.return_value) or "null"
-
-    async def _call_fake_activity(self, function: Callable[..., Any], kwargs: dict[str, Any]) -> str:
-        assert self._executor is not None
-        result = await call_user_function(function, kwargs, self._executor)
-        return str(ActivityTriggerConverter.encode(result, expected_type=None).value)
 
     # -- versions -----------------------------------------------------------------------------------------
 
@@ -1372,24 +1222,8 @@ def verify_against_sdk(info: FunctionInfo, context_json: str, outcome: ReplayOut
     return None
 
 
-# Frames of the host itself and of the machinery it calls functions through.
-_HOST_FRAMES = tuple(
-    str(Path(module_file).parent) + os.sep for module_file in (__file__, asyncio.__file__, concurrent.futures.__file__)
-)
-
-
-def user_traceback(error: BaseException) -> str:
-    """The traceback of a function's exception without the host's own frames (what the worker reports)."""
-    summary = traceback.TracebackException.from_exception(error)
-    summary.stack = traceback.StackSummary.from_list(
-        [frame for frame in summary.stack if not frame.filename.startswith(_HOST_FRAMES)]
-    )
-    return "".join(summary.format())
-
-
 _UNREAD = object()
 _failure_log = logging.getLogger("Host.Triggers.DurableTask")
-_EXTENSION_VERSION = "devstack"
 
 
 def _read_default_version(app: IndexedApp) -> str | None:
@@ -1417,44 +1251,6 @@ def _entity_name(entity_id: str) -> str:
         return ent.parse_scheduler_id(entity_id)[0]
     except ent.EntityIdError:
         return entity_id
-
-
-def _serialized_cause(message: str, stack_trace: str | None) -> str:
-    """TaskFailed.Details: the cause as DurableTask.Core's Utils.SerializeCause writes it (Newtonsoft with
-    type names), an Exception with the friendly message whose inner exception is the worker's RpcException
-    carrying the Python stack."""
-    return json.dumps(
-        {
-            "$type": "System.Exception, System.Private.CoreLib",
-            "ClassName": "System.Exception",
-            "Message": message,
-            "Data": None,
-            "InnerException": {
-                "$type": "Microsoft.Azure.WebJobs.Script.Workers.Rpc.RpcException, Microsoft.Azure.WebJobs.Script",
-                "IsUserException": False,
-                "RemoteStackTrace": stack_trace,
-                "RemoteMessage": message.strip(),
-            },
-            "HelpURL": None,
-            "StackTraceString": None,
-            "RemoteStackTraceString": None,
-            "RemoteStackIndex": 0,
-            "ExceptionMethod": None,
-            "HResult": -2146233088,
-            "Source": None,
-        }
-    )
-
-
-def _timespan(seconds: float) -> str:
-    whole = int(seconds)
-    return f"{whole // 3600:02d}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
-
-
-def _decode_activity_input(input_json: str | None) -> Any:
-    if input_json is None:
-        return None
-    return ActivityTriggerConverter.decode(meta.Datum(type="json", value=input_json), trigger_metadata=None)
 
 
 def _as_json_string(serialized: str | None) -> str | None:
