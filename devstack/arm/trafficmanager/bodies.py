@@ -1,6 +1,7 @@
 """Request bodies Microsoft.Network/trafficmanagerprofiles accepts, as azure-mgmt-trafficmanager 2.0.0
-serializes them. Properties the emulator does not act on (custom headers, subnets, geo mapping...) are
-kept as sent and returned unchanged."""
+serializes them (definitions Profile, Endpoint, EndpointProperties of trafficmanager.json, api-version
+2026-09-01). Properties the emulator does not act on (custom headers, subnets, geo mapping,
+minChildEndpoints...) are kept as sent and returned unchanged."""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""Traffic Manager routes (paths as azure-mgmt-trafficmanager 2.0.0 builds them)."""
+"""Traffic Manager routes (paths as azure-mgmt-trafficmanager 2.0.0 builds them; operations of
+specification/trafficmanager/resource-manager/Microsoft.Network/TrafficManager/stable/2026-09-01/
+trafficmanager.json)."""
 
 from __future__ import annotations
 
