@@ -5,8 +5,8 @@ from __future__ import annotations
 import azure.durable_functions as df
 
 from dr.clients import get_clients
+from dr.report import WriteReportInput
 from dr.report import write_report as store_report
-from dr.run import RunReport
 
 # Binding annotations are plain classes (dict, list): the Functions Python runtime refuses a builtin
 # generic alias such as dict[str, Any] at load ("invalid non-type annotation"), and the worker then
@@ -16,4 +16,4 @@ bp = df.Blueprint()
 
 @bp.activity_trigger(input_name="payload", activity="write_report")
 def write_report(payload: dict) -> str:
-    return store_report(get_clients(), RunReport.model_validate(payload["report"]))
+    return store_report(get_clients(), WriteReportInput.model_validate(payload).report)

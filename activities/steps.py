@@ -1,8 +1,7 @@
-"""Step activities: a thin dispatch onto dr.dispatch (the kinds live in dr/steps/)."""
+"""Step activities: a thin dispatch onto dr.dispatch (the kinds live in dr/steps/, the inputs' models in
+dr/steps/base.py)."""
 
 from __future__ import annotations
-
-import logging
 
 import azure.durable_functions as df
 
@@ -12,12 +11,10 @@ from dr import dispatch
 # generic alias such as dict[str, Any] at load ("invalid non-type annotation"), and the worker then
 # loads no function of the app at all.
 bp = df.Blueprint()
-log = logging.getLogger("dr.activities")
 
 
 @bp.activity_trigger(input_name="payload", activity="step_begin")
 def step_begin(payload: dict) -> dict:
-    log.info("begin step %s of %s", payload["context"]["step"]["id"], payload["context"]["run_id"])
     return dispatch.begin(payload)
 
 
@@ -33,5 +30,4 @@ def step_work(payload: dict) -> dict:
 
 @bp.activity_trigger(input_name="payload", activity="step_teardown")
 def step_teardown(payload: dict) -> dict:
-    log.info("teardown step %s of %s", payload["context"]["step"]["id"], payload["context"]["run_id"])
     return dispatch.teardown(payload)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import azure.durable_functions as df
 
 from dr.settings import get_settings
@@ -17,4 +15,4 @@ bp = df.Blueprint()
 
 @bp.activity_trigger(input_name="payload", activity="list_sync_targets")
 def list_sync_targets(payload: dict) -> list:
-    return sync_targets(get_settings(), datetime.fromisoformat(payload["now"]))
+    return sync_targets(get_settings(), payload)

@@ -211,6 +211,12 @@ class DrillPolicy(_Model):
     skip_steps: list[str] = Field(default_factory=list)
     teardown: bool = True
     approval_required: bool = False
+    failover_values: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Written by for_mode into a drill's snapshot (any value in a plan file is replaced): per "
+        "step, the failover values of the parameters the overrides replaced, so a drill can tell where a "
+        "failover would write.",
+    )
 
 
 class Plan(_Model):
@@ -266,29 +272,21 @@ class Plan(_Model):
         data = self.model_dump(mode="json")
         skipped = set(self.drill.skip_steps)
         steps = []
+        replaced: dict[str, dict[str, Any]] = {}
         for raw in data["steps"]:
             if raw["id"] in skipped:
                 continue
-            raw.update(self.drill.overrides.get(raw["id"], {}))
+            overrides = self.drill.overrides.get(raw["id"], {})
+            if overrides:
+                replaced[raw["id"]] = {key: raw[key] for key in overrides if key in raw}
+            raw.update(overrides)
             raw["after"] = [dep for dep in raw["after"] if dep not in skipped]
             steps.append(raw)
         data["steps"] = steps
         data["approval"]["required"] = self.drill.approval_required
-        # Overrides and skips are applied: the snapshot keeps only what teardown needs to know.
-        data["drill"].update(overrides={}, skip_steps=[])
+        # Overrides and skips are applied: the snapshot keeps what teardown and the drill's checks need.
+        data["drill"].update(overrides={}, skip_steps=[], failover_values=replaced)
         return parse_plan(data, source=f"plan {self.name!r} with its drill overrides")
-
-    def waves(self) -> list[list[str]]:
-        """Steps grouped so that every step comes after the steps it waits for (plan order kept)."""
-        done: set[str] = set()
-        remaining = list(self.steps)
-        waves: list[list[str]] = []
-        while remaining:
-            ready = [step.id for step in remaining if set(step.after) <= done]
-            waves.append(ready)
-            done.update(ready)
-            remaining = [step for step in remaining if step.id not in done]
-        return waves
 
 
 def _find_cycle(graph: dict[str, list[str]]) -> list[str] | None:

@@ -6,9 +6,19 @@ import contextlib
 import json
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
+
 from .clients import Clients
 from .errors import InvalidInputError, NotFoundError, from_azure_error
 from .run import RunReport
+
+
+class WriteReportInput(BaseModel):
+    """write_report's input (the activity answers the report's URL)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    report: RunReport
 
 
 def report_blob_name(instance_id: str) -> str:

@@ -7,17 +7,21 @@ a replay rebuilds exactly the same status and report.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasPath, BaseModel, ConfigDict, Field, PlainSerializer, ValidationError, field_serializer
 
 from .durations import iso
-from .plan import Mode, Plan
+from .errors import Failure
+from .plan import Mode, Plan, RetryPolicy, StepBase
+from .steps.base import StepContext, StepProgress, TeardownResult
 
 RunMode = Literal["failover", "drill", "sync"]
 StepStatus = Literal["pending", "running", "succeeded", "failed", "skipped", "canceled"]
 RunStatus = Literal["Succeeded", "Failed", "Rejected", "Canceled", "PartiallySucceeded"]
 Phase = Literal["starting", "awaiting_approval", "running", "teardown", "reporting", "done"]
+# A moment as statuses and reports write it (dr.durations.iso: UTC, "Z").
+IsoTime = Annotated[datetime, PlainSerializer(iso, return_type=str)]
 
 RECOVERY_ORCHESTRATOR = "recovery"
 STEP_ORCHESTRATOR = "recovery_step"
@@ -39,12 +43,25 @@ def step_instance_id(run_id: str, step_id: str) -> str:
     return f"{run_id}:{step_id}"
 
 
+def read_model[M: BaseModel](model: type[M], value: Any) -> M | None:
+    """A payload the Durable status API hands back (input, custom status, output), through its model: a JSON
+    value, sometimes still encoded as a string. None when it is absent or is not one of these."""
+    if isinstance(value, model):
+        return value
+    try:
+        if isinstance(value, str | bytes):
+            return model.model_validate_json(value)
+        return model.model_validate(value)
+    except ValidationError:
+        return None
+
+
 class RunInput(BaseModel):
     """The orchestration input: a frozen plan snapshot (drill overrides already applied) and the trigger."""
 
     model_config = ConfigDict(frozen=True)
 
-    plan: dict[str, Any]
+    plan: Plan = Field(description="The plan as this run executes it (Plan.for_mode), read when the run started.")
     mode: Mode
     trigger: dict[str, Any]
     requested_at: datetime = Field(description="Alert firedDateTime or the operator's request: RTO starts.")
@@ -53,8 +70,69 @@ class RunInput(BaseModel):
     force: bool = False
     min_poll_seconds: float = Field(2.0, ge=0, description="Read from settings by the starter, not on replay.")
 
-    def plan_model(self) -> Plan:
-        return Plan.model_validate(self.plan)
+
+class RunHeadline(BaseModel):
+    """What a run listing shows of a RunInput, read leniently: any part of the input may be missing."""
+
+    plan: str | None = Field(None, validation_alias=AliasPath("plan", "name"))
+    mode: str | None = None
+    reason: str | None = None
+    requested_by: str | None = None
+
+
+class StepRunInput(BaseModel):
+    """The input of one step's sub-orchestration (a recovery run's step, or a standing sync target)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    context: StepContext = Field(description="`now` is refreshed for every activity call (context_at).")
+    retry: RetryPolicy
+    deadline: datetime | None = None
+    min_poll_seconds: float = 2.0
+    operation: Literal["run", "teardown"] = "run"
+    state: dict[str, Any] = Field(default_factory=dict, description="For teardown: the step's last state.")
+
+    @classmethod
+    def start(
+        cls,
+        *,
+        run_id: str,
+        plan_name: str,
+        mode: RunMode,
+        step: StepBase,
+        started_at: datetime,
+        now: datetime,
+        min_poll_seconds: float,
+        force: bool = False,
+        deadline: datetime | None = None,
+        failover_values: dict[str, Any] | None = None,
+    ) -> StepRunInput:
+        context = StepContext(
+            run_id=run_id,
+            plan_name=plan_name,
+            mode=mode,
+            step=step,
+            started_at=started_at,
+            now=now,
+            force=force,
+            failover_values=failover_values,
+        )
+        return cls(context=context, retry=step.retry, deadline=deadline, min_poll_seconds=min_poll_seconds)
+
+    def for_teardown(self, state: dict[str, Any]) -> StepRunInput:
+        """The same step's teardown (no deadline: teardown has its own limit), given the step's last state."""
+        return self.model_copy(update={"operation": "teardown", "state": state, "deadline": None})
+
+    def context_at(self, now: datetime) -> StepContext:
+        return self.context.model_copy(update={"now": now})
+
+
+class StepCustomStatus(BaseModel):
+    """A step sub-orchestration's live status: the operator API shows its summary while the step runs."""
+
+    step: str
+    summary: str
+    calls: int
 
 
 class StepOutcome(BaseModel):
@@ -69,9 +147,36 @@ class StepOutcome(BaseModel):
     detail: dict[str, Any] = Field(default_factory=dict)
     warnings: list[str] = Field(default_factory=list)
     rpo_estimate_seconds: float | None = None
-    failure: dict[str, str] | None = None
+    failure: Failure | None = None
     state: dict[str, Any] = Field(default_factory=dict, description="The kind's last state, for teardown.")
     attempts: int = 1
+
+    @classmethod
+    def of(
+        cls,
+        step: StepBase,
+        progress: StepProgress,
+        *,
+        started_at: datetime,
+        finished_at: datetime,
+        failure: Failure | None = None,
+        attempts: int = 1,
+    ) -> StepOutcome:
+        """The outcome after the step's last progress: succeeded, or failed with ``failure``."""
+        return cls(
+            id=step.id,
+            kind=step.kind,
+            status="failed" if failure else "succeeded",
+            started_at=started_at,
+            finished_at=finished_at,
+            summary=failure.message[:300] if failure else progress.summary,
+            detail=progress.detail,
+            warnings=progress.warnings,
+            rpo_estimate_seconds=progress.rpo_estimate_seconds,
+            failure=failure,
+            state=progress.state,
+            attempts=attempts,
+        )
 
 
 class StepRecord(BaseModel):
@@ -84,8 +189,8 @@ class StepRecord(BaseModel):
     detail: dict[str, Any] = Field(default_factory=dict)
     warnings: list[str] = Field(default_factory=list)
     rpo_estimate_seconds: float | None = None
-    failure: dict[str, str] | None = None
-    teardown: dict[str, Any] | None = None
+    failure: Failure | None = None
+    teardown: TeardownResult | None = None
 
 
 class ApprovalRecord(BaseModel):
@@ -96,6 +201,10 @@ class ApprovalRecord(BaseModel):
     decided_at: datetime | None = None
     deadline: datetime | None = None
 
+    def as_json(self) -> dict[str, Any]:
+        """As the custom status and the report show it (no empty fields)."""
+        return self.model_dump(mode="json", exclude_none=True)
+
 
 class ApprovalDecision(BaseModel):
     """The payload of the approval event the operator API raises."""
@@ -103,6 +212,31 @@ class ApprovalDecision(BaseModel):
     approved: bool
     by: str = Field(min_length=1, max_length=200)
     reason: str = Field("", max_length=2000)
+
+
+class StepStatusEntry(BaseModel):
+    """One step in a run's custom status."""
+
+    kind: str
+    status: StepStatus = "pending"
+    started_at: IsoTime | None = None
+    finished_at: IsoTime | None = None
+    summary: str = ""
+
+
+class RunCustomStatus(BaseModel):
+    """A recovery run's live status for the operator (kept well under the 16 KB custom status limit)."""
+
+    phase: Phase
+    plan: str
+    mode: Mode
+    approval: ApprovalRecord
+    steps: dict[str, StepStatusEntry]
+    updated_at: IsoTime
+
+    @field_serializer("approval")
+    def _approval(self, approval: ApprovalRecord) -> dict[str, Any]:
+        return approval.as_json()
 
 
 class RunReport(BaseModel):
@@ -124,6 +258,21 @@ class RunReport(BaseModel):
     approval: dict[str, Any] | None = None
     warnings: list[str] = Field(default_factory=list)
     canceled: dict[str, Any] | None = None
+
+
+class RunResult(RunReport):
+    """The recovery orchestration's output: the report, and where it was stored (None: it could not be)."""
+
+    report_url: str | None = None
+
+    @classmethod
+    def stored(cls, report: RunReport, url: str) -> RunResult:
+        return cls(**dict(report), report_url=url)
+
+    @classmethod
+    def not_stored(cls, report: RunReport, why: str) -> RunResult:
+        """The run's outcome stands even if storage is down: it is still returned as the output."""
+        return cls(**{**dict(report), "warnings": [*report.warnings, f"report not stored: {why}"]})
 
 
 class RunState:
@@ -183,36 +332,50 @@ class RunState:
         record = self.steps[step_id]
         record.status = "failed"
         record.finished_at = now
-        record.failure = {
-            "category": "permanent",
-            "code": "StepOrchestrationFailed",
-            "message": message[:2000],
-        }
+        record.failure = Failure("permanent", "StepOrchestrationFailed", message[:2000])
         record.summary = "step orchestration failed"
 
     def pending(self) -> bool:
         return any(record.status == "pending" for record in self.steps.values())
 
+    # -- step inputs ---------------------------------------------------------------------------------
+    def step_input(self, step_id: str, now: datetime) -> StepRunInput:
+        """The input of a step's sub-orchestration started at ``now`` (its timeout counts from then)."""
+        step = self.plan.step(step_id)
+        drill = self.run.mode == "drill"
+        return StepRunInput.start(
+            run_id=self.run_id,
+            plan_name=self.plan.name,
+            mode=self.run.mode,
+            step=step,
+            started_at=self.started_at,
+            now=now,
+            min_poll_seconds=self.run.min_poll_seconds,
+            force=self.run.force,
+            deadline=now + step.timeout if step.timeout else None,
+            failover_values=self.plan.drill.failover_values.get(step.id, {}) if drill else None,
+        )
+
     # -- rendering -----------------------------------------------------------------------------------
-    def custom_status(self, now: datetime) -> dict[str, Any]:
+    def custom_status(self, now: datetime) -> RunCustomStatus:
         """Live status for the operator (kept well under the 16 KB custom status limit)."""
-        return {
-            "phase": self.phase,
-            "plan": self.plan.name,
-            "mode": self.run.mode,
-            "approval": self.approval.model_dump(mode="json", exclude_none=True),
-            "steps": {
-                record.id: {
-                    "kind": record.kind,
-                    "status": record.status,
-                    "started_at": iso(record.started_at) if record.started_at else None,
-                    "finished_at": iso(record.finished_at) if record.finished_at else None,
-                    "summary": record.summary[:300],
-                }
+        return RunCustomStatus(
+            phase=self.phase,
+            plan=self.plan.name,
+            mode=self.run.mode,
+            approval=self.approval.model_copy(),
+            steps={
+                record.id: StepStatusEntry(
+                    kind=record.kind,
+                    status=record.status,
+                    started_at=record.started_at,
+                    finished_at=record.finished_at,
+                    summary=record.summary[:300],
+                )
                 for record in self.steps.values()
             },
-            "updated_at": iso(now),
-        }
+            updated_at=now,
+        )
 
     def status(self) -> RunStatus:
         if self.rejected:
@@ -246,7 +409,7 @@ class RunState:
             description=self.plan.description,
             requested_by=self.run.requested_by,
             reason=self.run.reason,
-            approval=self.approval.model_dump(mode="json", exclude_none=True) if self.approval.required else None,
+            approval=self.approval.as_json() if self.approval.required else None,
             warnings=warnings,
         )
 
@@ -256,42 +419,50 @@ def _step_entry(record: StepRecord) -> dict[str, Any]:
     if record.summary:
         detail.setdefault("summary", record.summary)
     if record.failure:
-        detail["error"] = record.failure
+        detail["error"] = record.failure.as_dict()
     if record.warnings:
         detail["warnings"] = record.warnings
     if record.rpo_estimate_seconds is not None:
         detail["rpo_estimate_seconds"] = record.rpo_estimate_seconds
     if record.teardown is not None:
-        detail["teardown"] = record.teardown
+        detail["teardown"] = record.teardown.as_dict()
+    return _report_step(record.id, record.kind, record.status, record.started_at, record.finished_at, detail)
+
+
+def _report_step(
+    step_id: str, kind: str, status: str, started_at: datetime | None, finished_at: datetime | None, detail: Any
+) -> dict[str, Any]:
     return {
-        "id": record.id,
-        "kind": record.kind,
-        "status": record.status,
-        "started_at": iso(record.started_at) if record.started_at else None,
-        "finished_at": iso(record.finished_at) if record.finished_at else None,
+        "id": step_id,
+        "kind": kind,
+        "status": status,
+        "started_at": iso(started_at) if started_at else None,
+        "finished_at": iso(finished_at) if finished_at else None,
         "detail": detail,
     }
 
 
-def canceled_report(
-    run_id: str, run: RunInput, custom_status: dict[str, Any] | None, *, by: str, reason: str, at: datetime
-) -> RunReport:
-    """The report of a run an operator canceled (the orchestrator was terminated and cannot write it)."""
-    plan = run.plan_model()
-    steps_status = (custom_status or {}).get("steps") or {}
+def canceled_report(run_id: str, run: RunInput, custom_status: Any, *, by: str, reason: str, at: datetime) -> RunReport:
+    """The report of a run an operator canceled (the orchestrator was terminated and cannot write it).
+
+    ``custom_status``: the run's last RunCustomStatus, as the status API returned it (None if never published).
+    """
+    plan = run.plan
+    published = read_model(RunCustomStatus, custom_status)
+    seen_steps = published.steps if published else {}
     steps = []
     for step in plan.steps:
-        seen = steps_status.get(step.id) or {}
-        status = seen.get("status", "pending")
+        seen = seen_steps.get(step.id) or StepStatusEntry(kind=step.kind)
+        running = seen.status == "running"
         steps.append(
-            {
-                "id": step.id,
-                "kind": step.kind,
-                "status": "canceled" if status in ("pending", "running") else status,
-                "started_at": seen.get("started_at"),
-                "finished_at": seen.get("finished_at") or (iso(at) if status == "running" else None),
-                "detail": {"summary": seen.get("summary", "")},
-            }
+            _report_step(
+                step.id,
+                step.kind,
+                "canceled" if seen.status in ("pending", "running") else seen.status,
+                seen.started_at,
+                seen.finished_at or (at if running else None),
+                {"summary": seen.summary},
+            )
         )
     return RunReport(
         instance_id=run_id,
@@ -309,16 +480,3 @@ def canceled_report(
         reason=run.reason,
         canceled={"by": by, "reason": reason, "at": iso(at)},
     )
-
-
-class StepRunInput(BaseModel):
-    """The input of one step's sub-orchestration."""
-
-    model_config = ConfigDict(frozen=True)
-
-    context: dict[str, Any] = Field(description="dr.steps.base.StepContext as JSON; `now` refreshed per call.")
-    retry: dict[str, Any] = Field(description="dr.plan.RetryPolicy as JSON.")
-    deadline: datetime | None = None
-    min_poll_seconds: float = 2.0
-    operation: Literal["run", "teardown"] = "run"
-    state: dict[str, Any] = Field(default_factory=dict, description="For teardown: the step's last state.")

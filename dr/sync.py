@@ -1,41 +1,80 @@
-"""The standing sync's domain side: which steps to run (each blob step records its own success)."""
+"""The standing sync's domain side: which steps to run (each blob step records its own success), and what
+the sync orchestration reports."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from .plan import BlobBackupStep, load_catalog
-from .run import StepRunInput
+from .run import StepOutcome, StepRunInput
 from .settings import Settings
 
 
-def sync_targets(settings: Settings, now: datetime) -> list[dict[str, Any]]:
-    """Every blob_backup step of every valid plan, as a step sub-orchestration input in sync mode."""
+class SyncTargetsInput(BaseModel):
+    """list_sync_targets' input."""
+
+    model_config = ConfigDict(frozen=True)
+
+    now: datetime = Field(description="The sync orchestration's start: names the run, starts each step.")
+
+
+def sync_targets(settings: Settings, payload: dict[str, Any]) -> list[dict[str, Any]]:
+    """list_sync_targets: every blob_backup step of every valid plan, as a step sub-orchestration input
+    (StepRunInput as JSON) in sync mode."""
+    now = SyncTargetsInput.model_validate(payload).now
     catalog = load_catalog(settings.plans_dir)
     targets = []
     for plan in catalog.plans.values():
         for step in plan.steps:
             if not isinstance(step, BlobBackupStep):
                 continue
-            run_input = StepRunInput(
-                context={
-                    "run_id": f"standing-sync-{now.strftime('%Y%m%dT%H%M%S')}",
-                    "plan_name": plan.name,
-                    "mode": "sync",
-                    "step": step.model_dump(mode="json"),
-                    "started_at": now.isoformat(),
-                    "now": now.isoformat(),
-                },
-                retry=step.retry.model_dump(mode="json"),
+            run_input = StepRunInput.start(
+                run_id=f"standing-sync-{now.strftime('%Y%m%dT%H%M%S')}",
+                plan_name=plan.name,
+                mode="sync",
+                step=step,
+                started_at=now,
+                now=now,
                 min_poll_seconds=settings.step_poll_min_seconds,
             )
-            targets.append(
-                {
-                    "plan": plan.name,
-                    "step": step.id,
-                    "key": f"{plan.name}.{step.id}",
-                    "input": run_input.model_dump(mode="json"),
-                }
-            )
+            targets.append(run_input.model_dump(mode="json"))
     return targets
+
+
+def target_key(target: StepRunInput) -> str:
+    """What names a target's step instance within a sync run: its plan and step."""
+    return f"{target.context.plan_name}.{target.context.step_id}"
+
+
+class SyncedStep(BaseModel):
+    plan: str
+    step: str
+    status: str
+    summary: str
+    error: str | None = None
+
+
+class SyncReport(BaseModel):
+    """The standing sync orchestration's output (dumped without the None values)."""
+
+    started_at: str
+    steps: list[SyncedStep]
+    failed: int
+
+    @classmethod
+    def of(cls, started_at: datetime, targets: list[StepRunInput], outcomes: list[StepOutcome]) -> SyncReport:
+        steps = [
+            SyncedStep(
+                plan=target.context.plan_name,
+                step=outcome.id,
+                status=outcome.status,
+                summary=outcome.summary,
+                error=outcome.failure.message if outcome.failure else None,
+            )
+            for target, outcome in zip(targets, outcomes, strict=True)
+        ]
+        failed = sum(1 for step in steps if step.status != "succeeded")
+        return cls(started_at=started_at.isoformat(), steps=steps, failed=failed)

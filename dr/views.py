@@ -8,7 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from .durations import iso, parse_time
+from .durations import iso
+from .run import RunCustomStatus, RunHeadline, RunResult, read_model
 
 
 class StepView(BaseModel):
@@ -59,46 +60,43 @@ def run_view(
     now: datetime,
     live_summaries: dict[str, str] | None = None,
 ) -> RunView:
-    run_input = as_json_object(run_input)
-    custom = as_json_object(custom_status)
+    headline = read_model(RunHeadline, run_input) or RunHeadline()
+    custom = read_model(RunCustomStatus, custom_status)
     output = as_json_object(output) or output
-    report = output if isinstance(output, dict) and "steps" in output else None
+    result = read_model(RunResult, output)
     steps: list[StepView] = []
-    for step_id, step in (custom.get("steps") or {}).items():
-        started = step.get("started_at")
-        finished = step.get("finished_at")
+    for step_id, step in (custom.steps if custom else {}).items():
         elapsed = None
-        if started:
-            end = parse_time(finished) if finished else now
-            elapsed = round((end - parse_time(started)).total_seconds(), 1)
-        summary = (live_summaries or {}).get(step_id) or step.get("summary") or ""
+        if step.started_at:
+            end = step.finished_at or now
+            elapsed = round((end - step.started_at).total_seconds(), 1)
+        summary = (live_summaries or {}).get(step_id) or step.summary
         steps.append(
             StepView(
                 id=step_id,
-                kind=step.get("kind", ""),
-                status=step.get("status", "pending"),
-                started_at=started,
-                finished_at=finished,
+                kind=step.kind,
+                status=step.status,
+                started_at=iso(step.started_at) if step.started_at else None,
+                finished_at=iso(step.finished_at) if step.finished_at else None,
                 elapsed_seconds=elapsed,
                 summary=summary,
             )
         )
-    plan = run_input.get("plan") or {}
     return RunView(
         id=instance_id,
-        plan=plan.get("name") if isinstance(plan, dict) else None,
-        mode=run_input.get("mode"),
+        plan=headline.plan,
+        mode=headline.mode,
         runtime_status=runtime_status,
         # Before the orchestrator's first episode has published a status (the extension answers status
         # queries meanwhile too), a pending or running run is starting.
-        phase=custom.get("phase") or ("starting" if runtime_status in ("Pending", "Running") else None),
-        status=report.get("status") if report else None,
+        phase=custom.phase if custom else ("starting" if runtime_status in ("Pending", "Running") else None),
+        status=result.status if result else None,
         created_at=iso(created) if created else None,
         updated_at=iso(updated) if updated else None,
-        reason=run_input.get("reason"),
-        requested_by=run_input.get("requested_by"),
-        approval=custom.get("approval"),
+        reason=headline.reason,
+        requested_by=headline.requested_by,
+        approval=custom.approval.as_json() if custom else None,
         steps=steps,
-        report=report,
+        report=output if result else None,
         error=output if runtime_status == "Failed" and isinstance(output, str) else None,
     )

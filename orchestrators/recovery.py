@@ -11,17 +11,19 @@ from typing import Any
 import azure.durable_functions as df
 
 from dr.plan import RetryPolicy
+from dr.report import WriteReportInput
 from dr.run import (
     APPROVAL_EVENT,
     RECOVERY_ORCHESTRATOR,
     STEP_ORCHESTRATOR,
     ApprovalDecision,
     RunInput,
+    RunResult,
     RunState,
     StepOutcome,
-    StepRunInput,
     step_instance_id,
 )
+from dr.steps.base import TeardownResult
 
 from .step import StepFailed, call_with_retry
 
@@ -33,36 +35,35 @@ REPORT_RETRY = RetryPolicy(attempts=6, first_interval=timedelta(seconds=2))
 @bp.orchestration_trigger(context_name="context", orchestration=RECOVERY_ORCHESTRATOR)
 def recovery(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict[str, Any]]:
     run = RunInput.model_validate(context.get_input())
-    plan = run.plan_model()
+    plan = run.plan
     state = RunState(context.instance_id, run, plan, context.current_utc_datetime)
     outcomes: dict[str, StepOutcome] = {}
 
     def publish() -> None:
-        context.set_custom_status(state.custom_status(context.current_utc_datetime))
+        context.set_custom_status(state.custom_status(context.current_utc_datetime).model_dump(mode="json"))
 
     if plan.approval.required:
         yield from _approval_gate(context, state, publish)
     if not state.rejected:
         state.phase = "running"
         publish()
-        yield from _run_steps(context, run, state, outcomes, publish)
+        yield from _run_steps(context, state, outcomes, publish)
         if run.mode == "drill" and plan.drill.teardown:
             state.phase = "teardown"
             publish()
-            yield from _teardown(context, run, state, outcomes)
+            yield from _teardown(context, state, outcomes)
 
     state.phase = "reporting"
     publish()
-    report = state.report(context.current_utc_datetime).model_dump(mode="json")
+    report = state.report(context.current_utc_datetime)
     try:
-        report["report_url"] = yield from call_with_retry(context, "write_report", {"report": report}, REPORT_RETRY)
+        url = yield from call_with_retry(context, "write_report", WriteReportInput(report=report), REPORT_RETRY)
+        result = RunResult.stored(report, url)
     except StepFailed as failed:
-        # The run's outcome stands even if storage is down: it is still returned as the output.
-        report["report_url"] = None
-        report["warnings"] = [*report["warnings"], f"report not stored: {failed.failure.message}"]
+        result = RunResult.not_stored(report, failed.failure.message)
     state.phase = "done"
     publish()
-    return report
+    return result.model_dump(mode="json")
 
 
 def _approval_gate(context: df.DurableOrchestrationContext, state: RunState, publish: Any) -> Generator[Any, Any]:
@@ -92,27 +93,8 @@ def _approval_gate(context: df.DurableOrchestrationContext, state: RunState, pub
     publish()
 
 
-def _step_input(run: RunInput, state: RunState, step_id: str, now: Any) -> dict[str, Any]:
-    step = state.plan.step(step_id)
-    return StepRunInput(
-        context={
-            "run_id": state.run_id,
-            "plan_name": state.plan.name,
-            "mode": run.mode,
-            "step": step.model_dump(mode="json"),
-            "started_at": state.started_at.isoformat(),
-            "now": now.isoformat(),
-            "force": run.force,
-        },
-        retry=step.retry.model_dump(mode="json"),
-        deadline=now + step.timeout if step.timeout else None,
-        min_poll_seconds=run.min_poll_seconds,
-    ).model_dump(mode="json")
-
-
 def _run_steps(
     context: df.DurableOrchestrationContext,
-    run: RunInput,
     state: RunState,
     outcomes: dict[str, StepOutcome],
     publish: Any,
@@ -134,7 +116,7 @@ def _run_steps(
             tasks.append(
                 context.call_sub_orchestrator(
                     STEP_ORCHESTRATOR,
-                    _step_input(run, state, step_id, now),
+                    state.step_input(step_id, now).model_dump(mode="json"),
                     instance_id=step_instance_id(state.run_id, step_id),
                 )
             )
@@ -159,28 +141,22 @@ def _run_steps(
 
 
 def _teardown(
-    context: df.DurableOrchestrationContext, run: RunInput, state: RunState, outcomes: dict[str, StepOutcome]
+    context: df.DurableOrchestrationContext, state: RunState, outcomes: dict[str, StepOutcome]
 ) -> Generator[Any, Any]:
     """Undo a drill in reverse plan order; a teardown failure is reported on its step, never raised."""
     for step in reversed(state.plan.steps):
         outcome = outcomes.get(step.id)
         if outcome is None:
             continue
-        step_input = StepRunInput.model_validate(
-            {
-                **_step_input(run, state, step.id, context.current_utc_datetime),
-                "operation": "teardown",
-                "state": outcome.state,
-                "deadline": None,
-            }
-        )
+        step_input = state.step_input(step.id, context.current_utc_datetime).for_teardown(outcome.state)
         record = state.steps[step.id]
         try:
-            record.teardown = yield context.call_sub_orchestrator(
+            answer = yield context.call_sub_orchestrator(
                 STEP_ORCHESTRATOR,
                 step_input.model_dump(mode="json"),
                 instance_id=step_instance_id(state.run_id, f"{step.id}-teardown"),
             )
+            record.teardown = TeardownResult.model_validate(answer)
         except Exception as exc:
-            record.teardown = {"status": "failed", "error": str(exc)[:1000]}
+            record.teardown = TeardownResult.failed(str(exc))
             record.warnings = [*record.warnings, "teardown failed: drill resources may be left behind"]

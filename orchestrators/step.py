@@ -5,15 +5,23 @@ the parent sees every outcome and one failed step never hides its siblings' resu
 from __future__ import annotations
 
 from collections.abc import Generator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import azure.durable_functions as df
+from pydantic import BaseModel
 
 from dr.errors import Failure, StepTimeoutError, parse_failure
 from dr.plan import RetryPolicy
-from dr.run import STEP_ORCHESTRATOR, StepOutcome, StepRunInput
-from dr.steps.base import TEARDOWN_PROGRESS, StepProgress
+from dr.run import STEP_ORCHESTRATOR, StepCustomStatus, StepOutcome, StepRunInput
+from dr.steps.base import (
+    StepBeginInput,
+    StepPollInput,
+    StepProgress,
+    StepTeardownInput,
+    StepWorkInput,
+    TeardownResult,
+)
 
 bp = df.Blueprint()
 
@@ -28,9 +36,10 @@ class StepFailed(Exception):
 
 
 def call_with_retry(
-    context: df.DurableOrchestrationContext, activity: str, payload: dict[str, Any], policy: RetryPolicy
+    context: df.DurableOrchestrationContext, activity: str, payload: BaseModel, policy: RetryPolicy
 ) -> Generator[Any, Any, Any]:
-    """Call an activity; retry only what the activity called transient, waiting on durable timers.
+    """Call an activity with its input model (as JSON); retry only what the activity called transient,
+    waiting on durable timers.
 
     The SDK's own retry option retries every failure, including a refused precondition; this one
     reads the failure's category (see dr.errors.parse_failure) and gives up at once on permanent ones.
@@ -38,7 +47,7 @@ def call_with_retry(
     attempt = 1
     while True:
         try:
-            return (yield context.call_activity(activity, payload))
+            return (yield context.call_activity(activity, payload.model_dump(mode="json")))
         except Exception as exc:  # the SDK raises a bare Exception carrying the activity's message
             failure = parse_failure(str(exc))
             if not failure.retryable or attempt >= policy.attempts:
@@ -47,25 +56,20 @@ def call_with_retry(
             yield context.create_timer(context.current_utc_datetime + policy.delay_before(attempt))
 
 
-def _with_now(run: StepRunInput, now: datetime) -> dict[str, Any]:
-    return {**run.context, "now": now.isoformat()}
-
-
 @bp.orchestration_trigger(context_name="context", orchestration=STEP_ORCHESTRATOR)
 def recovery_step(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict[str, Any]]:
     run = StepRunInput.model_validate(context.get_input())
-    policy = RetryPolicy.model_validate(run.retry)
-    step = run.context["step"]
+    policy = run.retry
+    step = run.context.step
     started = context.current_utc_datetime
     if run.operation == "teardown":
-        return (yield from _teardown(context, run, policy))
+        return (yield from _teardown(context, run, policy)).as_dict()
 
     progress = StepProgress()
     calls = 0
     try:
-        progress = StepProgress.model_validate(
-            (yield from call_with_retry(context, "step_begin", {"context": _with_now(run, started)}, policy))
-        )
+        begin = StepBeginInput(context=run.context_at(started))
+        progress = StepProgress.model_validate((yield from call_with_retry(context, "step_begin", begin, policy)))
         calls += 1
         while not progress.done:
             results: list[dict[str, Any]] = []
@@ -79,69 +83,51 @@ def recovery_step(context: df.DurableOrchestrationContext) -> Generator[Any, Any
                 yield context.create_timer(fire_at)
             if run.deadline is not None and context.current_utc_datetime >= run.deadline:
                 raise StepFailed(
-                    parse_failure(str(StepTimeoutError(f"step {step['id']!r} did not finish within its timeout"))),
+                    parse_failure(str(StepTimeoutError(f"step {step.id!r} did not finish within its timeout"))),
                     calls,
                 )
-            payload = {
-                "context": _with_now(run, context.current_utc_datetime),
-                "state": progress.state,
-                "work_results": results,
-            }
-            progress = StepProgress.model_validate((yield from call_with_retry(context, "step_poll", payload, policy)))
+            poll = StepPollInput(
+                context=run.context_at(context.current_utc_datetime), state=progress.state, work_results=results
+            )
+            progress = StepProgress.model_validate((yield from call_with_retry(context, "step_poll", poll, policy)))
             calls += 1
-            context.set_custom_status({"step": step["id"], "summary": progress.summary, "calls": calls})
+            status = StepCustomStatus(step=step.id, summary=progress.summary, calls=calls)
+            context.set_custom_status(status.model_dump(mode="json"))
     except StepFailed as failed:
-        outcome = StepOutcome(
-            id=step["id"],
-            kind=step["kind"],
-            status="failed",
+        outcome = StepOutcome.of(
+            step,
+            progress,
             started_at=started,
             finished_at=context.current_utc_datetime,
-            summary=failed.failure.message[:300],
-            detail=progress.detail,
-            warnings=progress.warnings,
-            rpo_estimate_seconds=progress.rpo_estimate_seconds,
-            failure=failed.failure.as_dict(),
-            state=progress.state,
+            failure=failed.failure,
             attempts=failed.attempts,
         )
         return outcome.model_dump(mode="json")
-    outcome = StepOutcome(
-        id=step["id"],
-        kind=step["kind"],
-        status="succeeded",
-        started_at=started,
-        finished_at=context.current_utc_datetime,
-        summary=progress.summary,
-        detail=progress.detail,
-        warnings=progress.warnings,
-        rpo_estimate_seconds=progress.rpo_estimate_seconds,
-        state=progress.state,
-    )
+    outcome = StepOutcome.of(step, progress, started_at=started, finished_at=context.current_utc_datetime)
     return outcome.model_dump(mode="json")
 
 
 def _teardown(
     context: df.DurableOrchestrationContext, run: StepRunInput, policy: RetryPolicy
-) -> Generator[Any, Any, dict[str, Any]]:
+) -> Generator[Any, Any, TeardownResult]:
     """Undo a drill step; an undo that takes time is checked again on timers until done or the deadline."""
     deadline = context.current_utc_datetime + TEARDOWN_LIMIT
-    payload = {"context": _with_now(run, context.current_utc_datetime), "state": run.state}
-    result = dict((yield from call_with_retry(context, "step_teardown", payload, policy)) or {})
-    while result.get("done") is False:
+    result: TeardownResult | None = None
+    while True:
+        call = StepTeardownInput(context=run.context_at(context.current_utc_datetime), state=run.state, previous=result)
+        answer = yield from call_with_retry(context, "step_teardown", call, policy)
+        result = TeardownResult.model_validate(answer or {})
+        if result.finished:
+            return result
         if context.current_utc_datetime >= deadline:
             raise StepFailed(
-                parse_failure(str(StepTimeoutError(f"teardown still unfinished after {TEARDOWN_LIMIT}: {result}"))),
+                parse_failure(
+                    str(StepTimeoutError(f"teardown still unfinished after {TEARDOWN_LIMIT}: {result.as_dict()}"))
+                ),
                 1,
             )
-        wait = max(float(result.get("poll_after_seconds") or 0), run.min_poll_seconds)
+        wait = max(result.poll_after_seconds or 0.0, run.min_poll_seconds)
         yield context.create_timer(context.current_utc_datetime + timedelta(seconds=wait))
-        payload = {
-            "context": _with_now(run, context.current_utc_datetime),
-            "state": {**run.state, TEARDOWN_PROGRESS: result},
-        }
-        result = dict((yield from call_with_retry(context, "step_teardown", payload, policy)) or {})
-    return result
 
 
 def _fan_out(
@@ -164,7 +150,9 @@ def _fan_out(
         batch = items[start : start + progress.max_parallel]
         tasks = [
             context.call_activity_with_retry(
-                "step_work", retry, {"context": _with_now(run, context.current_utc_datetime), "item": item}
+                "step_work",
+                retry,
+                StepWorkInput(context=run.context_at(context.current_utc_datetime), item=item).model_dump(mode="json"),
             )
             for item in batch
         ]

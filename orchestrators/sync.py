@@ -8,7 +8,8 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from dr.run import STEP_ORCHESTRATOR, SYNC_ORCHESTRATOR, StepOutcome, step_instance_id
+from dr.run import STEP_ORCHESTRATOR, SYNC_ORCHESTRATOR, StepOutcome, StepRunInput, step_instance_id
+from dr.sync import SyncReport, SyncTargetsInput, target_key
 
 bp = df.Blueprint()
 
@@ -16,22 +17,16 @@ bp = df.Blueprint()
 @bp.orchestration_trigger(context_name="context", orchestration=SYNC_ORCHESTRATOR)
 def standing_sync(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict[str, Any]]:
     started = context.current_utc_datetime
-    targets: list[dict[str, Any]] = yield context.call_activity("list_sync_targets", {"now": started.isoformat()})
+    found = yield context.call_activity("list_sync_targets", SyncTargetsInput(now=started).model_dump(mode="json"))
+    targets = [StepRunInput.model_validate(target) for target in found]
     tasks = [
         context.call_sub_orchestrator(
             STEP_ORCHESTRATOR,
-            target["input"],
-            instance_id=step_instance_id(context.instance_id, target["key"]),
+            target.model_dump(mode="json"),
+            instance_id=step_instance_id(context.instance_id, target_key(target)),
         )
         for target in targets
     ]
     outcomes = [StepOutcome.model_validate(result) for result in (yield context.task_all(tasks))] if tasks else []
     # Each blob step records its own last successful sync (the RPO watermark a failover reports).
-    synced = []
-    for target, outcome in zip(targets, outcomes, strict=True):
-        entry = {"plan": target["plan"], "step": outcome.id, "status": outcome.status, "summary": outcome.summary}
-        if outcome.failure:
-            entry["error"] = outcome.failure.get("message", "")
-        synced.append(entry)
-    failed = [entry for entry in synced if entry["status"] != "succeeded"]
-    return {"started_at": started.isoformat(), "steps": synced, "failed": len(failed)}
+    return SyncReport.of(started, targets, outcomes).model_dump(mode="json", exclude_none=True)

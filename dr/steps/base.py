@@ -16,7 +16,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..plan import STEP_MODELS, StepBase
+from ..plan import STEP_MODELS, Step, StepBase
 
 TEARDOWN_PROGRESS = "teardown_progress"
 
@@ -31,17 +31,29 @@ class StepContext(BaseModel):
     mode: Literal["failover", "drill", "sync"] = Field(
         description="sync = the standing blob sync between disasters (production targets, not a failover)."
     )
-    step: dict[str, Any]
+    step: Step = Field(description="The step as this run executes it (from the run's frozen plan snapshot).")
     started_at: datetime
     now: datetime = Field(description="The orchestrator's deterministic time when it made the call.")
     force: bool = Field(False, description="Operator override of safety refusals such as a cool-down.")
+    failover_values: dict[str, Any] | None = Field(
+        None,
+        description="Drills only: the failover values of the parameters the drill's overrides replaced, from "
+        "the plan snapshot (see Plan.for_mode). None: not known.",
+    )
 
     def params(self) -> StepBase:
-        return STEP_MODELS[self.step["kind"]].model_validate(self.step)
+        return self.step
+
+    def failover_step(self) -> StepBase | None:
+        """The step as a failover of the same plan runs it: what a drill must never write to (None: unknown)."""
+        if self.failover_values is None:
+            return None
+        model = STEP_MODELS[self.step.kind]
+        return model.model_validate({**self.step.model_dump(mode="json"), **self.failover_values})
 
     @property
     def step_id(self) -> str:
-        return str(self.step["id"])
+        return self.step.id
 
     @property
     def is_drill(self) -> bool:
@@ -60,6 +72,66 @@ class StepProgress(BaseModel):
     detail: dict[str, Any] = Field(default_factory=dict, description="User-facing facts for the report.")
     warnings: list[str] = Field(default_factory=list)
     rpo_estimate_seconds: float | None = Field(None, description="Data the failover may lose, if known.")
+
+
+class TeardownResult(BaseModel):
+    """What teardown answers: one line of what it did and the kind's own facts for the report (kept as the
+    kind gave them). ``done=False`` asks for another call after ``poll_after_seconds``: an undo that takes time."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    teardown: str | None = None
+    done: bool | None = None
+    poll_after_seconds: float | None = Field(None, ge=0)
+    status: str | None = Field(None, description="'failed' when the orchestrator could not tear the step down.")
+    error: str | None = None
+
+    @classmethod
+    def failed(cls, error: str) -> TeardownResult:
+        return cls(status="failed", error=error[:1000])
+
+    @property
+    def finished(self) -> bool:
+        return self.done is not False
+
+    def as_dict(self) -> dict[str, Any]:
+        """The answer as given (only the keys it set), for the report and the kind's next call."""
+        return self.model_dump(mode="json", exclude_unset=True)
+
+
+# -- the step activities' inputs (one model each; on the wire, JSON objects) --------------------------------
+
+
+class StepCall(BaseModel):
+    """What every step activity's input carries: the run's context, with ``now`` refreshed per call."""
+
+    model_config = ConfigDict(frozen=True)
+
+    context: StepContext
+
+
+class StepBeginInput(StepCall):
+    """step_begin's input: the context alone."""
+
+
+class StepPollInput(StepCall):
+    state: dict[str, Any] = Field(default_factory=dict, description="StepProgress.state of the last call.")
+    work_results: list[dict[str, Any]] = Field(default_factory=list, description="In the work items' order.")
+
+
+class StepWorkInput(StepCall):
+    item: dict[str, Any] = Field(description="One of StepProgress.work (the kind's own item).")
+
+
+class StepTeardownInput(StepCall):
+    state: dict[str, Any] = Field(default_factory=dict, description="The step's last state.")
+    previous: TeardownResult | None = Field(None, description="The last answer, while an undo is still running.")
+
+    def kind_state(self) -> dict[str, Any]:
+        """The state as a kind's teardown reads it: the previous answer under ``TEARDOWN_PROGRESS``."""
+        if self.previous is None:
+            return dict(self.state)
+        return {**self.state, TEARDOWN_PROGRESS: self.previous.as_dict()}
 
 
 class StepKind[P: StepBase](ABC):

@@ -25,10 +25,10 @@ import asyncio
 import contextlib
 import secrets
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from azure.core.exceptions import ResourceNotFoundError
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from ..blobsync.copier import MAX_FAILURE_NAMES, ChunkCopier, SourceUnavailable, check_pending, describe, source_is_down
 from ..blobsync.diff import Budget, diff_segment
@@ -59,7 +59,7 @@ from ..errors import (
     TransientError,
     from_azure_error,
 )
-from ..plan import BlobBackupStep, load_catalog
+from ..plan import BlobBackupStep
 from ..settings import get_settings
 from .base import StepContext, StepKind, StepProgress
 
@@ -69,6 +69,12 @@ MAX_CHUNK_SIZE = 1000
 DRILL_RUN_KEY = "dr_drill_run"
 DRILL_PLAN_KEY = "dr_drill_plan"
 MAX_FAILURES_KEPT = 10
+
+
+# What a work item answers (poll gets them back in the items' order), told apart by its ``op``.
+WORK_RESULT: TypeAdapter[ListResult | CopyResult] = TypeAdapter(
+    Annotated[ListResult | CopyResult, Field(discriminator="op")]
+)
 
 
 class BlobBackupState(BaseModel):
@@ -218,10 +224,10 @@ class BlobBackup(StepKind[BlobBackupStep]):
                 f"step {ctx.step_id!r}: the target container {params.target.container!r} is the state container"
             )
         if ctx.is_drill:
-            production = _production_target(ctx)
-            if production is not None and (
-                _same_account(production.account_url, params.target.account_url)
-                and production.container == params.target.container
+            production = ctx.failover_step()
+            if isinstance(production, BlobBackupStep) and (
+                _same_account(production.target.account_url, params.target.account_url)
+                and production.target.container == params.target.container
             ):
                 raise PreconditionError(
                     f"drill of step {ctx.step_id!r} would copy into the production target "
@@ -401,8 +407,9 @@ class BlobBackup(StepKind[BlobBackupStep]):
         new_chunks: list[str] = []
         verifying = False
         for raw in results:
-            if raw.get("op") == "list":
-                listing = ListResult.model_validate(raw)
+            result = WORK_RESULT.validate_python(raw)
+            if isinstance(result, ListResult):
+                listing = result
                 state.wrote_files |= listing.wrote_files
                 if listing.source_unavailable is not None:
                     state.source_unavailable = listing.source_unavailable
@@ -414,7 +421,7 @@ class BlobBackup(StepKind[BlobBackupStep]):
                 if listing.chunks:
                     state.batches.append((listing.token, len(listing.chunks)))
                 continue
-            copied = CopyResult.model_validate(raw)
+            copied = result
             if copied.op == "verify":
                 state.counts.add(copied.counts)  # confirms copies, or takes back those sent to recopy
                 if copied.recopy_ref:
@@ -602,19 +609,6 @@ def _matching(record: SyncRecord | None, source: str, target: str) -> SyncRecord
     if record is None or record.source != source or record.target != target:
         return None
     return record
-
-
-def _production_target(ctx: StepContext) -> Any:
-    """The target the plan's failover mode writes to, read from the plans folder (None if unreadable)."""
-    try:
-        catalog = load_catalog(get_settings().plans_dir)
-    except DrError:
-        return None
-    plan = catalog.plans.get(ctx.plan_name)
-    if plan is None:
-        return None
-    step = next((s for s in plan.steps if s.id == ctx.step_id), None)
-    return step.target if isinstance(step, BlobBackupStep) else None
 
 
 # -- standing sync: the last successful sync of each (plan, step) --------------------------------------

@@ -24,7 +24,8 @@ from azure.storage.blob import BlobServiceClient, ContainerClient, ContentSettin
 from devstack.azurite import Azurite
 from devstack.faultproxy import FaultProxy
 from dr.clients import reset_for_tests
-from dr.plan import BlobBackupStep
+from dr.plan import BlobBackupStep, load_plan_file
+from dr.run import RunInput, RunState
 from dr.steps.base import StepContext, StepProgress
 from dr.steps.blob import KINDS
 
@@ -136,7 +137,17 @@ class BlobWorld:
         (self.plans_dir / f"{PLAN}.yaml").write_text(yaml.safe_dump(plan), encoding="utf-8")
 
     def context(self, step: BlobBackupStep, *, mode: str = "failover", run_id: str | None = None) -> StepContext:
+        """The step's context; a drill of a plan in the plans folder gets it as the recovery orchestrator
+        builds it from the run's plan snapshot (which says where a failover would write)."""
         now = datetime.now(UTC)
+        plan_file = self.plans_dir / f"{PLAN}.yaml"
+        if mode == "drill" and plan_file.exists():
+            snapshot = load_plan_file(plan_file).for_mode("drill")
+            run = RunInput(plan=snapshot, mode="drill", trigger={"source": "test"}, requested_at=now)
+            state = RunState(run_id or f"run-{uuid.uuid4().hex[:8]}", run, snapshot, now)
+            ctx = state.step_input(step.id, now).context
+            assert ctx.step == step, "the test drives the step of the plan it wrote"
+            return ctx
         return StepContext(
             run_id=run_id or f"run-{uuid.uuid4().hex[:8]}",
             plan_name=PLAN,

@@ -198,6 +198,20 @@ def test_drill_tears_down_in_reverse_order_with_each_steps_state(engine: Durable
     }
 
 
+def test_a_drill_step_knows_the_failover_values_its_overrides_replaced(engine: DurableEngine, fake: FakeSteps) -> None:
+    """From the run's plan snapshot (not the plans folder): what a drill must never write to."""
+    steps = [step("a"), step("b")]
+    drill = {"overrides": {"a": {"url": "http://127.0.0.1:9/a-drill"}}}
+    engine.wait(engine.start("recovery", run_input(steps, mode="drill", drill=drill), instance_id="r12"))
+    begins = {sid: payload["context"] for op, sid, payload in fake.calls if op == "begin"}
+    assert begins["a"]["step"]["url"] == "http://127.0.0.1:9/a-drill"
+    assert begins["a"]["failover_values"] == {"url": "http://127.0.0.1:9/a"}
+    assert begins["b"]["failover_values"] == {}
+    engine.wait(engine.start("recovery", run_input(steps, drill=drill), instance_id="r13"))
+    failover = [payload["context"] for op, sid, payload in fake.calls if op == "begin" and sid == "a"][-1]
+    assert failover["step"]["url"] == "http://127.0.0.1:9/a" and failover["failover_values"] is None
+
+
 def test_teardown_failure_is_reported_not_fatal(engine: DurableEngine, fake: FakeSteps) -> None:
     def leaky(op: str, payload: dict[str, Any]) -> dict[str, Any]:
         if op == "teardown":

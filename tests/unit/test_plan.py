@@ -36,7 +36,6 @@ def test_contract_keys_parse_with_defaults() -> None:
     assert plan.approval.required and plan.approval.timeout == timedelta(minutes=15)
     assert plan.approval.on_timeout == "proceed"
     assert plan.step("probe-b").after == ["probe-a"]
-    assert plan.waves() == [["probe-a", "probe-c"], ["probe-b"]]
 
 
 def test_unknown_after_names_the_step_and_the_missing_id() -> None:
@@ -110,6 +109,14 @@ def test_drill_applies_overrides_skips_and_drops_dangling_after() -> None:
     assert drill.step("probe-c").url == "http://127.0.0.1:1/drill"  # type: ignore[attr-defined]
     assert drill.approval.required is False
     assert plan.for_mode("failover") == plan
+
+
+def test_drill_snapshot_keeps_the_failover_values_its_overrides_replaced() -> None:
+    """What a drill's steps check against (never write where a failover would), without the plans folder."""
+    data = base_plan(drill={"overrides": {"probe-c": {"url": "http://127.0.0.1:1/drill"}}, "skip_steps": ["probe-a"]})
+    drill = parse_plan(data).for_mode("drill")
+    assert drill.drill.failover_values == {"probe-c": {"url": "http://127.0.0.1:1/c"}}
+    assert drill.drill.overrides == {} and drill.drill.skip_steps == []
 
 
 def test_drill_overrides_are_validated_like_the_step() -> None:

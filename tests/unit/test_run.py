@@ -39,7 +39,7 @@ def _plan() -> dict[str, Any]:
 
 def _state() -> RunState:
     run = RunInput(plan=_plan(), mode="failover", trigger={"source": "operator"}, requested_at=T0)
-    return RunState("shop--failover--x", run, run.plan_model(), T0 + timedelta(seconds=5))
+    return RunState("shop--failover--x", run, run.plan, T0 + timedelta(seconds=5))
 
 
 def _outcome(step_id: str, status: str, end: int, rpo: float | None = None) -> StepOutcome:
