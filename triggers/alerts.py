@@ -20,10 +20,15 @@ from dr.run import RECOVERY_ORCHESTRATOR, run_id_prefix
 from dr.settings import get_settings
 
 from .http import error_response, json_response, log, run_links
+from .instances import query_instances
 
 bp = df.Blueprint()
 
-ACTIVE = [df.OrchestrationRuntimeStatus.Running, df.OrchestrationRuntimeStatus.Pending]
+ACTIVE = [
+    df.OrchestrationRuntimeStatus.Running,
+    df.OrchestrationRuntimeStatus.Pending,
+    df.OrchestrationRuntimeStatus.Suspended,
+]
 
 
 @bp.route(route="alerts", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
@@ -69,8 +74,8 @@ async def alerts(req: func.HttpRequest, client: df.DurableOrchestrationClient) -
                     }
                 )
                 continue
-            active = await client.get_status_by(
-                runtime_status=ACTIVE, instance_id_prefix=run_id_prefix(plan.name, "failover")
+            active = await query_instances(
+                client, runtime_status=ACTIVE, instance_id_prefix=run_id_prefix(plan.name, "failover")
             )
             active = [s for s in active if s.name == RECOVERY_ORCHESTRATOR]
             if active:

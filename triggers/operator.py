@@ -27,6 +27,7 @@ from dr.settings import Settings, get_settings
 from dr.views import as_json_object, run_view
 
 from .http import error_response, json_response, log, run_links
+from .instances import query_instances
 
 bp = df.Blueprint()
 
@@ -64,7 +65,8 @@ async def start_recovery(req: func.HttpRequest, client: df.DurableOrchestrationC
         request: StartRequest = parse_json_model(req.get_body(), StartRequest, "start request")
         plan = find_plan(settings.plans_dir, request.plan)
         if request.mode == "failover":
-            active = await client.get_status_by(
+            active = await query_instances(
+                client,
                 runtime_status=[df.OrchestrationRuntimeStatus(s) for s in ACTIVE],
                 instance_id_prefix=run_id_prefix(plan.name, "failover"),
             )
@@ -100,11 +102,15 @@ async def list_recoveries(req: func.HttpRequest, client: df.DurableOrchestration
         return error_response(exc)
     plan = req.params.get("plan")
     now = datetime.now(UTC)
-    statuses = await client.get_status_by(
-        created_time_from=now - timedelta(days=days),
-        created_time_to=now + timedelta(minutes=5),
-        instance_id_prefix=run_id_prefix(plan) if plan else None,
-    )
+    try:
+        statuses = await query_instances(
+            client,
+            created_time_from=now - timedelta(days=days),
+            created_time_to=now + timedelta(minutes=5),
+            instance_id_prefix=run_id_prefix(plan) if plan else None,
+        )
+    except DrError as exc:
+        return error_response(exc)
     runs = [s for s in statuses if s.name == RECOVERY_ORCHESTRATOR]
     runs.sort(key=lambda s: s.created_time or now, reverse=True)
     views = [

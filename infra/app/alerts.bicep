@@ -37,9 +37,16 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' existing = {
   name: functionAppName
 }
 
-// The function (host) key rides in the webhook URL: action groups cannot add headers. It is read at
-// deploy time and never output. Rotating the host key means re-running `azd provision` (see docs/deploy.md).
-var alertsWebhookUri = 'https://${functionApp.properties.defaultHostName}/api/alerts?code=${listKeys('${functionApp.id}/host/default', '2024-04-01').functionKeys.default}'
+// The function key rides in the webhook URL (action groups cannot add headers), but it does not exist yet
+// when this template runs: on a first `azd up` no code is deployed, and a Flex Consumption app without code
+// answers listKeys on host/default with an error. So the receiver is declared here WITHOUT the key (common
+// alert schema, the receiver's name), and scripts/wire-alert-webhook.sh, run by azd after deploy
+// (azure.yaml hooks: postdeploy, and postprovision once code is there), reads the key with
+// `az functionapp keys list` and replaces this receiver with one whose URL carries it. Until then Azure
+// Monitor's calls are refused with 401 (no key): never a run started without authentication.
+// The key is never a template value or an output.
+var alertsWebhookName = 'dr-orchestrator'
+var alertsWebhookUri = 'https://${functionApp.properties.defaultHostName}/api/alerts'
 
 resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = {
   name: actionGroupName
@@ -50,7 +57,7 @@ resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = {
     enabled: true
     webhookReceivers: [
       {
-        name: 'dr-orchestrator'
+        name: alertsWebhookName
         serviceUri: alertsWebhookUri
         useCommonAlertSchema: true
         useAadAuth: false
@@ -151,5 +158,7 @@ resource resourceHealthAlert 'Microsoft.Insights/activityLogAlerts@2020-10-01' =
 }
 
 output actionGroupId string = actionGroup.id
+output actionGroupName string = actionGroup.name
+output webhookReceiverName string = alertsWebhookName
 output availabilityAlertName string = (!empty(availabilityAlertName) && !empty(availabilityAlertTargetId)) ? availabilityAlertName : ''
 output resourceHealthAlertName string = (!empty(resourceHealthAlertName) && !empty(resourceHealthScope)) ? resourceHealthAlertName : ''

@@ -37,9 +37,9 @@ resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing
 }
 
 var storageRolesForApp = [
-  roles.storageBlobDataOwner
-  roles.storageQueueDataContributor
-  roles.storageTableDataContributor
+  roles['Storage Blob Data Owner']
+  roles['Storage Queue Data Contributor']
+  roles['Storage Table Data Contributor']
 ]
 
 resource appStorageRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for roleId in storageRolesForApp: {
@@ -53,10 +53,10 @@ resource appStorageRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = 
 }]
 
 resource appTelemetryRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(applicationInsights.id, identityPrincipalId, roles.monitoringMetricsPublisher)
+  name: guid(applicationInsights.id, identityPrincipalId, roles['Monitoring Metrics Publisher'])
   scope: applicationInsights
   properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.monitoringMetricsPublisher)
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles['Monitoring Metrics Publisher'])
     principalId: identityPrincipalId
     principalType: 'ServicePrincipal'
   }
@@ -64,10 +64,10 @@ resource appTelemetryRole 'Microsoft.Authorization/roleAssignments@2022-04-01' =
 
 // The deployer may read run reports (dr-reports) with `az storage blob download --auth-mode login`.
 resource deployerReportsReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(deployerPrincipalId)) {
-  name: guid(storage.id, deployerPrincipalId, roles.storageBlobDataReader)
+  name: guid(storage.id, deployerPrincipalId, roles['Storage Blob Data Reader'])
   scope: storage
   properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataReader)
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles['Storage Blob Data Reader'])
     principalId: deployerPrincipalId
     principalType: deployerPrincipalType
   }

@@ -1,6 +1,7 @@
 // The function app's own storage account: AzureWebJobsStorage (host locks, timers, keys), the Durable
 // Functions Azure Storage backend (queues, tables, large-message blobs), the Flex Consumption deployment
-// package, and the run reports the app writes (containers dr-reports and dr-state).
+// package, and the run reports the app writes (container dr-reports). Blob sync state is not here: it
+// lives on each plan's target account.
 // Shared keys are off: everything reaches it with Entra ID (the app's user-assigned identity).
 param name string
 param location string

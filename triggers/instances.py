@@ -1,0 +1,88 @@
+"""Instance queries that read every page.
+
+The Durable extension answers an instance query one page at a time (100 instances unless ``top`` says
+otherwise) and puts the token for the next page in the ``x-ms-continuation-token`` response header; the
+next request sends it back in a request header of the same name (HttpApiHandler in
+Azure/azure-functions-durable-extension; Microsoft Learn, *HTTP API reference*, "Get all instances
+status"). azure-functions-durable 1.7.0's ``DurableOrchestrationClient.get_status_by`` sends one request
+and returns its page: past 100 instances (step sub-orchestrations count too) the run list is truncated
+and the "failover already in progress" guard can miss a running failover.
+
+So the query goes to the same client binding's RPC endpoint (``rpcBaseUrl``, the URL the SDK itself
+uses, built by the SDK's own ``RpcManagementOptions``) and follows the header until it is absent or
+empty. The Azure Storage backend ends with ``bnVsbA==`` (base64 of "null") rather than no token
+(azure-functions-durable-extension issue 1174): that ends the query too, as does a token seen before. A
+backend that does not page (the devstack host, today) answers once with no header: one request, as before.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import aiohttp
+import azure.durable_functions as df
+from azure.durable_functions.models.DurableOrchestrationStatus import DurableOrchestrationStatus
+from azure.durable_functions.models.RpcManagementOptions import RpcManagementOptions
+
+from dr.errors import TransientError
+
+CONTINUATION_HEADER = "x-ms-continuation-token"
+_NO_MORE_PAGES = frozenset({"", "null", "bnVsbA=="})
+MAX_PAGES = 10_000  # a guard against a backend that hands out tokens forever (1M instances at 100 a page)
+
+
+def _rpc_base_url(client: df.DurableOrchestrationClient) -> str:
+    # The SDK keeps its bindings private; the RPC base URL is the one public fact the query needs.
+    bindings: Any = getattr(client, "_orchestration_bindings", None)
+    base = getattr(bindings, "rpc_base_url", None)
+    if not base:
+        raise TransientError("the Durable client binding has no RPC endpoint (rpcBaseUrl)", code="NoDurableRpc")
+    return str(base)
+
+
+async def query_instances(
+    client: df.DurableOrchestrationClient,
+    *,
+    created_time_from: datetime | None = None,
+    created_time_to: datetime | None = None,
+    runtime_status: list[df.OrchestrationRuntimeStatus] | None = None,
+    instance_id_prefix: str | None = None,
+    page_size: int | None = None,
+) -> list[DurableOrchestrationStatus]:
+    """``get_status_by`` over every page. ``page_size`` sets ``top`` (the backend's default otherwise)."""
+    options = RpcManagementOptions(
+        created_time_from=created_time_from,
+        created_time_to=created_time_to,
+        runtime_status=runtime_status,
+        instance_id_prefix=instance_id_prefix,
+    )
+    url = options.to_url(_rpc_base_url(client))
+    if page_size is not None:
+        url += ("&" if "?" in url else "?") + f"top={int(page_size)}"
+    statuses: list[DurableOrchestrationStatus] = []
+    seen: set[str] = set()
+    token: str | None = None
+    timeout = aiohttp.ClientTimeout(total=240, sock_connect=10)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        for _ in range(MAX_PAGES):
+            page, token = await _page(session, url, token)
+            statuses.extend(DurableOrchestrationStatus.from_json(item) for item in page)
+            if token is None or token.strip() in _NO_MORE_PAGES or token in seen:
+                return statuses
+            seen.add(token)
+    raise TransientError(f"instance query did not end after {MAX_PAGES} pages", code="DurableQueryEndless")
+
+
+async def _page(session: aiohttp.ClientSession, url: str, token: str | None) -> tuple[list[Any], str | None]:
+    headers = {CONTINUATION_HEADER: token} if token else {}
+    try:
+        async with session.get(url, headers=headers) as response:
+            if response.status != 200:
+                raise TransientError(
+                    f"instance query answered HTTP {response.status}", code=f"DurableQueryHttp{response.status}"
+                )
+            page = await response.json(content_type=None)
+            return list(page or []), response.headers.get(CONTINUATION_HEADER)
+    except aiohttp.ClientError as exc:
+        raise TransientError(f"instance query failed: {type(exc).__name__}", code="DurableQueryFailed") from exc
