@@ -1,6 +1,7 @@
 """ARM emulator for the devstack: Microsoft.Sql and Traffic Manager over HTTPS, shaped like moto
 (per provider: urls, thin responses, models holding state, errors carrying ARM's codes) plus a control
-API for what tests do to the world (seed, faults, region outages, LRO timing, DNS answers).
+plane of the same shape (`control/`) for what tests do to the world (seed, faults, region outages, LRO
+timing, DNS answers); `server.py` composes the two.
 
     from devstack.arm import ArmEmulator, StaticTokenCredential
     with ArmEmulator(state_dir=tmp_path) as arm:
@@ -10,10 +11,18 @@ API for what tests do to the world (seed, faults, region outages, LRO timing, DN
 """
 
 from .auth import AsyncStaticTokenCredential, StaticTokenCredential
-from .control import Fault, FaultSpec, OperationInfo, RegionStatus, RequestRecord
+from .control import (
+    ControlBackend,
+    EstateSeed,
+    Fault,
+    FaultSpec,
+    OperationInfo,
+    RegionStatus,
+    RequestRecord,
+    load_seed,
+)
 from .errors import ArmError
 from .estate import EmulatorSettings
-from .seed import EstateSeed, load_seed
 from .server import ArmEmulator
 from .sql.models import OPERATION_KINDS
 from .trafficmanager.models import ResolveAnswer, ResolveCandidate
@@ -26,6 +35,7 @@ __all__ = [
     "ArmEmulator",
     "ArmError",
     "AsyncStaticTokenCredential",
+    "ControlBackend",
     "EmulatorSettings",
     "EstateSeed",
     "Fault",

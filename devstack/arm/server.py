@@ -1,5 +1,8 @@
-"""The emulator: an HTTPS aiohttp server on a background thread, the ARM front door (auth, api-version,
-faults, subscription and resource-group checks, routing), and the in-process control API.
+"""The emulator: an HTTPS aiohttp server on a background thread that composes the data plane (the estate,
+the ARM providers and their routes) and the control plane (`control/`, mounted under /_emulator/), with the
+ARM front door in between (auth, api-version, faults, subscription and resource-group checks, routing, the
+request log). `ArmEmulator` also offers the control plane's methods in-process (`arm.reset()` is
+`arm.control.reset()`).
 
     with ArmEmulator(state_dir=tmp_path) as arm:
         client = SqlManagementClient(StaticTokenCredential(), SUB, base_url=arm.url,
@@ -15,45 +18,56 @@ import ssl
 import threading
 import time
 import uuid
-from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from types import TracebackType
-from typing import Any
+from types import MethodType, TracebackType
+from typing import Concatenate, Self, cast, overload
 
 import trustme
 from aiohttp import web
 
 from . import errors
 from .auth import check_authorization
-from .control import (
-    Fault,
-    FaultRegistry,
-    FaultSpec,
-    OperationInfo,
-    RegionStatus,
-    RequestRecord,
-    control_routes,
-)
+from .control import ControlBackend, ControlResponses, Fault, RequestRecord
+from .control import routes as control_routes
 from .errors import ArmError
-from .estate import Clock, EmulatorSettings, Estate, normalize_location
+from .estate import Clock, EmulatorSettings, Estate
 from .resourcegroups import RESOURCE_GROUPS, ResourceGroupResponses
 from .resourcegroups import register as register_resource_groups
 from .routing import ArmRequest, ArmResponse, Router
-from .seed import EstateSeed, apply_seed, load_seed
-from .sql.models import OPERATION_KINDS, SqlBackend
+from .sql.models import SqlBackend
 from .sql.responses import SqlResponses
 from .sql.urls import register as register_sql
-from .trafficmanager.models import ResolveAnswer, TrafficManagerBackend
+from .trafficmanager.models import TrafficManagerBackend
 from .trafficmanager.responses import TrafficManagerResponses
 from .trafficmanager.urls import register as register_traffic_manager
 
-REQUEST_LOG_LIMIT = 10_000
 logger = logging.getLogger(__name__)
 
 
+class _ControlMethod[**P, R]:
+    """A `ControlBackend` method offered on `ArmEmulator`: `arm.reset()` calls `arm.control.reset()`, with
+    the same signature and docstring, so the in-process control API is the control plane's, not a copy."""
+
+    def __init__(self, method: Callable[Concatenate[ControlBackend, P], R]) -> None:
+        self._method = method
+        self.__doc__ = method.__doc__
+
+    @overload
+    def __get__(self, emulator: None, owner: type[ArmEmulator]) -> Self: ...
+    @overload
+    def __get__(self, emulator: ArmEmulator, owner: type[ArmEmulator] | None = None) -> Callable[P, R]: ...
+    def __get__(self, emulator: ArmEmulator | None, owner: type[ArmEmulator] | None = None) -> Self | Callable[P, R]:
+        if emulator is None:
+            return self
+        return cast("Callable[P, R]", MethodType(self._method, emulator.control))
+
+
 class ArmEmulator:
+    """The server. Data plane: `estate`, `sql`, `traffic_manager` (the providers' backends), `router`.
+    Control plane: `control`, a `ControlBackend` over them, whose methods are also the emulator's."""
+
     def __init__(
         self,
         state_dir: str | Path,
@@ -76,9 +90,7 @@ class ArmEmulator:
         register_resource_groups(self.router, ResourceGroupResponses(self.estate))
         register_sql(self.router, SqlResponses(self.estate, self.sql))
         register_traffic_manager(self.router, TrafficManagerResponses(self.estate, self.traffic_manager))
-        self._faults = FaultRegistry()
-        self._log: deque[RequestRecord] = deque(maxlen=REQUEST_LOG_LIMIT)
-        self._log_lock = threading.Lock()
+        self.control = ControlBackend(self.estate, self.sql, self.traffic_manager)
         self._ca = trustme.CA(organization_name="devstack ARM emulator")
         self._cert = self._ca.issue_cert("127.0.0.1", "localhost")
         self._thread: threading.Thread | None = None
@@ -140,7 +152,7 @@ class ArmEmulator:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         self._cert.configure_cert(context)
         app = web.Application(client_max_size=8 * 1024 * 1024)
-        app.add_routes(control_routes(self))
+        app.add_routes(control_routes(ControlResponses(self.control, lambda: self.url)))
         app.router.add_route("*", "/{tail:.*}", self._handle)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
@@ -175,7 +187,7 @@ class ArmEmulator:
             check_authorization(request.headers.get("Authorization"))
             if not api_version:
                 raise errors.missing_api_version()
-            fault = self._faults.take(request.method, request.path)
+            fault = self.control.fault_registry.take(request.method, request.path)
             if fault is not None and fault.latency_seconds:
                 await asyncio.sleep(fault.latency_seconds)
             injected = fault.error() if fault is not None else None
@@ -247,168 +259,26 @@ class ArmEmulator:
             error_code=error_code,
             fault_id=fault.id if fault is not None else None,
         )
-        with self._log_lock:
-            self._log.append(record)
+        self.control.request_log.append(record)
 
-    # -- control API ---------------------------------------------------------------------------------
-    def reset(self) -> None:
-        """Forget the estate, faults, outages, settings and the request log."""
-        with self.estate.lock:
-            self.estate.reset()
-        self._faults.clear()
-        self.clear_requests()
-
-    def seed(self, estate: EstateSeed | Mapping[str, Any] | str | Path) -> None:
-        """Add an estate (a model, a mapping, or a YAML/JSON file path) to what is there."""
-        parsed = load_seed(estate)
-        with self.estate.lock:
-            apply_seed(self.estate, self.sql, self.traffic_manager, parsed)
-
-    def settings(self) -> EmulatorSettings:
-        with self.estate.lock:
-            return self.estate.settings.model_copy(deep=True)
-
-    def configure(self, **changes: Any) -> EmulatorSettings:
-        """Change timing knobs; `operation_seconds` entries are merged into the current ones."""
-        with self.estate.lock:
-            current = self.estate.settings.model_dump()
-            durations = {**current["operation_seconds"], **changes.pop("operation_seconds", {})}
-            _check_kinds(durations)
-            updated = EmulatorSettings.model_validate({**current, **changes, "operation_seconds": durations})
-            self.estate.settings = updated
-            return updated.model_copy(deep=True)
-
-    def set_operation_duration(self, kind: str, seconds: float) -> None:
-        """How long operations of `kind` run from now on, e.g. ('database.geo_restore', 30)."""
-        self.configure(operation_seconds={kind: seconds})
-
-    def inject_fault(
-        self,
-        path: str | FaultSpec,
-        *,
-        method: str | None = None,
-        status: int | None = 503,
-        code: str | None = None,
-        message: str | None = None,
-        count: int | None = 1,
-        retry_after: int | None = None,
-        latency_seconds: float = 0.0,
-    ) -> Fault:
-        """Fail (or delay) the next `count` ARM requests whose path matches the glob `path`."""
-        spec = (
-            path
-            if isinstance(path, FaultSpec)
-            else FaultSpec(
-                path=path,
-                method=method,
-                status=status,
-                code=code,
-                message=message,
-                count=count,
-                retry_after=retry_after,
-                latency_seconds=latency_seconds,
-            )
-        )
-        return self._faults.add(spec)
-
-    def faults(self) -> list[Fault]:
-        return self._faults.list()
-
-    def clear_faults(self) -> None:
-        self._faults.clear()
-
-    def region_outage(self, location: str) -> None:
-        """Take a region down: its SQL servers' requests time out (504 GatewayTimeout) while their
-        geo-backups stay restorable, and Traffic Manager endpoints located there go Degraded."""
-        with self.estate.lock:
-            self.estate.tick()
-            self.estate.outages.setdefault(normalize_location(location), self.estate.now())
-
-    def region_restore(self, location: str) -> None:
-        with self.estate.lock:
-            self.estate.tick()
-            self.estate.outages.pop(normalize_location(location), None)
-
-    def regions_down(self) -> list[RegionStatus]:
-        with self.estate.lock:
-            return [RegionStatus(location=loc, down_since=at) for loc, at in self.estate.outages.items()]
-
-    def set_target_health(self, target: str, *, healthy: bool) -> None:
-        """Make a Traffic Manager endpoint target's probe pass or fail (host name or targetResourceId)."""
-        with self.estate.lock:
-            if healthy:
-                self.estate.unhealthy_targets.discard(target.lower())
-            else:
-                self.estate.unhealthy_targets.add(target.lower())
-
-    def requests(self) -> list[RequestRecord]:
-        """The ARM request log, oldest first (control API calls are not in it)."""
-        with self._log_lock:
-            return list(self._log)
-
-    def clear_requests(self) -> None:
-        with self._log_lock:
-            self._log.clear()
-
-    def operations(self) -> list[OperationInfo]:
-        with self.estate.lock:
-            self.estate.tick()
-            return [
-                OperationInfo(
-                    id=op.id,
-                    kind=op.kind,
-                    status=op.status.value,
-                    started_at=op.started_at,
-                    deadline=op.deadline,
-                    ended_at=op.ended_at,
-                    error_code=op.error.code if op.error is not None else None,
-                )
-                for op in sorted(self.estate.operations.operations.values(), key=lambda o: o.started_at)
-            ]
-
-    def finish_operations(self) -> None:
-        """Finish every in-flight operation now (as if its duration had passed)."""
-        with self.estate.lock:
-            self.estate.operations.finish_all(self.estate.now())
-            self.estate.tick()
-
-    def fail_next_operation(
-        self,
-        kind: str,
-        code: str = "OperationTimedOut",
-        message: str | None = None,
-        *,
-        status: int = 500,
-        count: int = 1,
-    ) -> None:
-        """The next `count` operations of `kind` end Failed with this ARM error (the SDK poller raises
-        HttpResponseError carrying `code`); what they started is undone."""
-        _check_kinds({kind: 0})
-        with self.estate.lock:
-            self.estate.operations.plan_failure(kind, ArmError(status, code, message), count)
-
-    def resolve(self, name: str) -> ResolveAnswer:
-        """The endpoint a DNS query for a profile (fqdn, relative name or resource id) gets now."""
-        with self.estate.lock:
-            self.estate.tick()
-            profile = self.traffic_manager.profile_by_name(name)
-            if profile is None:
-                raise KeyError(f"no Traffic Manager profile {name!r}")
-            return self.traffic_manager.resolve(profile)
-
-    def replication_lag(self, database_id: str) -> float | None:
-        """Seconds the geo-secondary trails the primary (None when the database has no link). Azure has
-        no ARM field for it (sys.dm_geo_replication_link_status.replication_lag_sec holds it)."""
-        with self.estate.lock:
-            return self.sql.replication_lag(database_id)
-
-    def set_replication_lag(self, database_id: str, seconds: float) -> None:
-        with self.estate.lock:
-            if self.sql.set_replication_lag(database_id, seconds) == 0:
-                raise KeyError(f"database {database_id!r} has no replication link")
-
-
-def _check_kinds(durations: Mapping[str, Any]) -> None:
-    unknown = sorted(set(durations) - set(OPERATION_KINDS))
-    if unknown:
-        raise ValueError(f"unknown operation kind(s) {unknown}; known: {', '.join(OPERATION_KINDS)}")
+    # -- control API: the control plane's methods, in-process ----------------------------------------
+    reset = _ControlMethod(ControlBackend.reset)
+    seed = _ControlMethod(ControlBackend.seed)
+    settings = _ControlMethod(ControlBackend.settings)
+    configure = _ControlMethod(ControlBackend.configure)
+    set_operation_duration = _ControlMethod(ControlBackend.set_operation_duration)
+    inject_fault = _ControlMethod(ControlBackend.inject_fault)
+    faults = _ControlMethod(ControlBackend.faults)
+    clear_faults = _ControlMethod(ControlBackend.clear_faults)
+    requests = _ControlMethod(ControlBackend.requests)
+    clear_requests = _ControlMethod(ControlBackend.clear_requests)
+    region_outage = _ControlMethod(ControlBackend.region_outage)
+    region_restore = _ControlMethod(ControlBackend.region_restore)
+    regions_down = _ControlMethod(ControlBackend.regions_down)
+    set_target_health = _ControlMethod(ControlBackend.set_target_health)
+    operations = _ControlMethod(ControlBackend.operations)
+    finish_operations = _ControlMethod(ControlBackend.finish_operations)
+    fail_next_operation = _ControlMethod(ControlBackend.fail_next_operation)
+    resolve = _ControlMethod(ControlBackend.resolve)
+    replication_lag = _ControlMethod(ControlBackend.replication_lag)
+    set_replication_lag = _ControlMethod(ControlBackend.set_replication_lag)

@@ -1,4 +1,4 @@
-"""Seeding an estate from a YAML/JSON description (see example_estate.yaml for the format).
+"""Seeding an estate from a YAML/JSON description (see devstack/arm/example_estate.yaml for the format).
 
 A seed adds to what is there (call reset() first for a clean slate). Servers are referenced by name, or
 as 'resource-group/name' when two resource groups hold servers of the same name.
@@ -14,10 +14,10 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from .estate import EmulatorSettings, Estate
-from .sql.models import FailoverGroup, SqlBackend, SqlServer
-from .trafficmanager.bodies import ProfileBody
-from .trafficmanager.models import TrafficManagerBackend
+from ..estate import EmulatorSettings, Estate
+from ..sql.models import FailoverGroup, SqlBackend, SqlServer
+from ..trafficmanager.bodies import ProfileBody
+from ..trafficmanager.models import TrafficManagerBackend
 
 
 class _Seed(BaseModel):
