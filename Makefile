@@ -24,8 +24,8 @@ $(STAMP): requirements.txt requirements-dev.txt constraints.txt scripts/find-pyt
 	  echo "$$base -m venv $(VENV)"; rm -rf $(VENV) && "$$base" -m venv $(VENV) || exit 1; \
 	fi
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
-	# The FunctionRpc message classes the devstack hands Microsoft's Python runtime (regenerated on use if the
-	# .proto changes).
+	@# The FunctionRpc message classes the devstack hands Microsoft's Python runtime (regenerated on use if
+	@# the .proto changes).
 	$(PY) -c "from devstack.host.rpc import generate; generate()"
 	rm -f $(VENV)/.installed $(VENV)/.installed-py*
 	touch $@
