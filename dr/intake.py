@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import secrets
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -58,7 +58,7 @@ def operator_run(
 ) -> tuple[str, RunInput]:
     suffix = f"op-{now.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
     run = RunInput(
-        plan=plan.for_mode(request.mode).model_dump(mode="json"),
+        plan=plan.for_mode(request.mode),
         mode=request.mode,
         trigger={"source": "operator", "requested_by": who, "requested_at": now.isoformat()},
         requested_at=now,
@@ -75,7 +75,7 @@ def alert_run(plan: Plan, alert: Alert, settings: Settings) -> tuple[str, RunInp
     retry (Azure Monitor retries up to 5 times) finds the run it already started."""
     essentials = alert.essentials
     run = RunInput(
-        plan=plan.model_dump(mode="json"),
+        plan=plan,
         mode="failover",
         trigger=alert.facts(),
         requested_at=essentials.fired_date_time,
@@ -84,6 +84,3 @@ def alert_run(plan: Plan, alert: Alert, settings: Settings) -> tuple[str, RunInp
         min_poll_seconds=settings.step_poll_min_seconds,
     )
     return run_instance_id(plan.name, "failover", f"alert-{alert_fingerprint(essentials.alert_id)}"), run
-
-
-Decision = Literal["approve", "reject"]

@@ -25,7 +25,9 @@ class Settings(BaseSettings):
         APP_ROOT / "plans",
         description="Folder of YAML DR plans, read when a run starts; a relative path is from the app root.",
     )
-    task_hub: str = Field("drorchestrator", description="Durable task hub name (host.json reads it too).")
+    # Read by the Functions host, not by this code (host.json's %DR_TASK_HUB%, the timer's %DR_SYNC_SCHEDULE%):
+    # here so that every DR_ knob is in one place; infra/main.bicep and devstack/stack.py set both.
+    task_hub: str = Field("drorchestrator", description="Durable task hub name (host.json hubName).")
 
     # Management plane: Azure, or the devstack ARM emulator (HTTPS with its own CA).
     arm_endpoint: str = AZURE_ARM_ENDPOINT
@@ -53,12 +55,10 @@ class Settings(BaseSettings):
     approver_role: str = "dr.approver"
 
     # Standing sync.
-    sync_schedule: str = "0 */15 * * * *"
+    sync_schedule: str = Field("0 */15 * * * *", description="NCRONTAB of the standing sync's timer trigger.")
 
-    # Orchestration tuning.
+    # Orchestration tuning (activity retries are each step's `retry` in its plan, not a setting).
     step_poll_min_seconds: float = 2.0
-    activity_retry_attempts: int = 5
-    activity_retry_first_interval_seconds: float = 2.0
 
     managed_identity_client_id: str | None = Field(
         None, validation_alias="AZURE_CLIENT_ID", description="User-assigned identity used in Azure."

@@ -1,4 +1,8 @@
-"""What the operator API shows of a run, built from the Durable status (plain values, no SDK types)."""
+"""What the operator API shows of a run, built from the Durable status (plain values, no SDK types).
+
+A run's view is its orchestration's status, with each running step's live progress read from that step's
+own sub-orchestration (its custom status is the one that moves while the step polls).
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from .admission import RunSnapshot, RunStore
 from .durations import iso
-from .run import RunCustomStatus, RunHeadline, RunResult, read_model
+from .run import RunCustomStatus, RunHeadline, RunResult, StepCustomStatus, read_model, step_instance_id
 
 
 class StepView(BaseModel):
@@ -100,3 +105,28 @@ def run_view(
         report=output if result else None,
         error=output if runtime_status == "Failed" and isinstance(output, str) else None,
     )
+
+
+def snapshot_view(run: RunSnapshot, now: datetime, live_summaries: dict[str, str] | None = None) -> RunView:
+    return run_view(
+        run.instance_id,
+        run.runtime_status,
+        run.created,
+        run.updated,
+        run.input,
+        run.custom_status,
+        run.output,
+        now,
+        live_summaries,
+    )
+
+
+async def live_summaries(store: RunStore, run: RunSnapshot) -> dict[str, str]:
+    """Step id -> what the step's sub-orchestration says now, for each step the run shows running."""
+    live: dict[str, str] = {}
+    for step_id in run.running_steps():
+        step = await store.status(step_instance_id(run.instance_id, step_id))
+        progress = read_model(StepCustomStatus, step.custom_status) if step else None
+        if progress and progress.summary:
+            live[step_id] = progress.summary
+    return live

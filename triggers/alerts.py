@@ -3,6 +3,9 @@
 Answers fast and never 5xx on bad input: the action group retries 5xx and then pauses the endpoint for
 15 minutes, which would be the worst moment to go deaf. Only a failure on our side (the Durable backend
 down) answers 503, so that the action group's retry gets another chance.
+
+Parsing and matching are dr.alert's, admission (a retried alert, a failover already in progress) is
+dr.admission's, as for the operator API: this module only maps their answers onto the response.
 """
 
 from __future__ import annotations
@@ -12,23 +15,17 @@ from typing import Any
 import azure.durable_functions as df
 import azure.functions as func
 
+from dr.admission import alert_refusal
 from dr.alert import matching_plans, parse_alert_body
 from dr.errors import DrError, InvalidInputError, TransientError
 from dr.intake import alert_run
 from dr.plan import load_catalog
-from dr.run import RECOVERY_ORCHESTRATOR, run_id_prefix
 from dr.settings import get_settings
 
 from .http import error_response, json_response, log, run_links
-from .instances import query_instances
+from .instances import DurableRuns
 
 bp = df.Blueprint()
-
-ACTIVE = [
-    df.OrchestrationRuntimeStatus.Running,
-    df.OrchestrationRuntimeStatus.Pending,
-    df.OrchestrationRuntimeStatus.Suspended,
-]
 
 
 @bp.route(route="alerts", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
@@ -61,33 +58,15 @@ async def alerts(req: func.HttpRequest, client: df.DurableOrchestrationClient) -
         )
     started: list[dict[str, Any]] = []
     ignored: list[dict[str, str]] = []
+    runs = DurableRuns(client)
     try:
         for plan in plans:
             instance_id, run = alert_run(plan, alert, settings)
-            existing = await client.get_status(instance_id)
-            if existing and existing.runtime_status is not None:
-                ignored.append(
-                    {
-                        "plan": plan.name,
-                        "ignored": f"duplicate alert: run {instance_id} already exists",
-                        "id": instance_id,
-                    }
-                )
+            refusal = await alert_refusal(runs, plan.name, instance_id)
+            if refusal is not None:
+                ignored.append({"plan": plan.name, "ignored": refusal.reason, "id": refusal.run_id})
                 continue
-            active = await query_instances(
-                client, runtime_status=ACTIVE, instance_id_prefix=run_id_prefix(plan.name, "failover")
-            )
-            active = [s for s in active if s.name == RECOVERY_ORCHESTRATOR]
-            if active:
-                ignored.append(
-                    {
-                        "plan": plan.name,
-                        "ignored": f"plan {plan.name!r} already has run {active[0].instance_id} in progress",
-                        "id": str(active[0].instance_id),
-                    }
-                )
-                continue
-            await client.start_new(RECOVERY_ORCHESTRATOR, instance_id, run.model_dump(mode="json"))
+            await runs.start(instance_id, run)
             log.info("alert %s started run %s of plan %s", essentials.alert_rule, instance_id, plan.name)
             started.append({"plan": plan.name, **run_links(req, instance_id)})
     except Exception as exc:  # the Durable backend, not the caller: let the action group retry

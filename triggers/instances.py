@@ -1,4 +1,8 @@
-"""Instance queries that read every page.
+"""The Durable client behind dr.admission's RunStore, and instance queries that read every page.
+
+``DurableRuns`` is the one place the triggers talk to the Durable client binding about recovery runs: status,
+queries, start, terminate, the approval event; it answers plain ``RunSnapshot`` values, so what admission
+and the views decide never sees an SDK type.
 
 The Durable extension answers an instance query one page at a time (100 instances unless ``top`` says
 otherwise) and puts the token for the next page in the ``x-ms-continuation-token`` response header; the
@@ -11,8 +15,9 @@ and the "failover already in progress" guard can miss a running failover.
 So the query goes to the same client binding's RPC endpoint (``rpcBaseUrl``, the URL the SDK itself
 uses, built by the SDK's own ``RpcManagementOptions``) and follows the header until it is absent or
 empty. The Azure Storage backend ends with ``bnVsbA==`` (base64 of "null") rather than no token
-(azure-functions-durable-extension issue 1174): that ends the query too, as does a token seen before. A
-backend that does not page (the devstack host, today) answers once with no header: one request, as before.
+(azure-functions-durable-extension issue 1174): that ends the query too, as does a token seen before. The
+devstack host pages as the extension does (no header on its last page); a backend that does not page
+answers once with no header: one request.
 """
 
 from __future__ import annotations
@@ -25,7 +30,9 @@ import azure.durable_functions as df
 from azure.durable_functions.models.DurableOrchestrationStatus import DurableOrchestrationStatus
 from azure.durable_functions.models.RpcManagementOptions import RpcManagementOptions
 
+from dr.admission import ACTIVE_STATUSES, RunSnapshot
 from dr.errors import TransientError
+from dr.run import APPROVAL_EVENT, RECOVERY_ORCHESTRATOR, ApprovalDecision, RunInput
 
 CONTINUATION_HEADER = "x-ms-continuation-token"
 _NO_MORE_PAGES = frozenset({"", "null", "bnVsbA=="})
@@ -86,3 +93,55 @@ async def _page(session: aiohttp.ClientSession, url: str, token: str | None) -> 
             return list(page or []), response.headers.get(CONTINUATION_HEADER)
     except aiohttp.ClientError as exc:
         raise TransientError(f"instance query failed: {type(exc).__name__}", code="DurableQueryFailed") from exc
+
+
+def _snapshot(status: DurableOrchestrationStatus) -> RunSnapshot:
+    return RunSnapshot(
+        instance_id=str(status.instance_id),
+        name=status.name,
+        runtime_status=status.runtime_status.value if status.runtime_status else "Unknown",
+        created=status.created_time,
+        updated=status.last_updated_time,
+        input=status.input_,
+        custom_status=status.custom_status,
+        output=status.output,
+    )
+
+
+class DurableRuns:
+    """dr.admission.RunStore over a Durable client binding, and the commands the triggers send to runs."""
+
+    def __init__(self, client: df.DurableOrchestrationClient) -> None:
+        self._client = client
+
+    async def status(self, instance_id: str, *, show_input: bool = False) -> RunSnapshot | None:
+        status = await self._client.get_status(instance_id, show_input=show_input)
+        if not status or status.runtime_status is None:  # the SDK answers a 404 with an empty status
+            return None
+        return _snapshot(status)
+
+    async def active(self, instance_id_prefix: str) -> list[RunSnapshot]:
+        statuses = await query_instances(
+            self._client,
+            runtime_status=[df.OrchestrationRuntimeStatus(s) for s in ACTIVE_STATUSES],
+            instance_id_prefix=instance_id_prefix,
+        )
+        return [_snapshot(s) for s in statuses]
+
+    async def created_between(
+        self, start: datetime, end: datetime, instance_id_prefix: str | None = None
+    ) -> list[RunSnapshot]:
+        statuses = await query_instances(
+            self._client, created_time_from=start, created_time_to=end, instance_id_prefix=instance_id_prefix
+        )
+        return [_snapshot(s) for s in statuses]
+
+    async def terminate(self, instance_id: str, reason: str) -> None:
+        await self._client.terminate(instance_id, reason)
+
+    async def start(self, instance_id: str, run: RunInput) -> None:
+        """Start recovery run ``instance_id`` (admission has been asked first)."""
+        await self._client.start_new(RECOVERY_ORCHESTRATOR, instance_id, run.model_dump(mode="json"))
+
+    async def raise_approval(self, instance_id: str, decision: ApprovalDecision) -> None:
+        await self._client.raise_event(instance_id, APPROVAL_EVENT, decision.model_dump())

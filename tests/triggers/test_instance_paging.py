@@ -8,7 +8,8 @@ request header of the same name; the Azure Storage backend marks the last page w
 order of instances across pages is not part of the contract (backends differ): this endpoint lists the
 newest first, so a run's own step sub-orchestrations push it off the first page.
 
-No devstack host here (it does not page yet); with a paging host the same code reads its pages.
+No devstack host here: this endpoint also ends with the Azure Storage backend's marker, and it counts the
+pages served.
 """
 
 from __future__ import annotations

@@ -1,0 +1,191 @@
+"""Run admission (dr.admission) against an in-memory RunStore: the same questions both triggers ask."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from dr.admission import (
+    ACTIVE_STATUSES,
+    RunSnapshot,
+    admit_operator_start,
+    alert_refusal,
+    awaiting_approval,
+    cancel_run,
+    recovery_run,
+)
+from dr.errors import ConflictError, NotFoundError
+from dr.plan import parse_plan
+from dr.run import RECOVERY_ORCHESTRATOR, STEP_ORCHESTRATOR, RunInput, RunReport, RunState, StepCustomStatus
+from dr.views import live_summaries
+
+T0 = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+RUN_ID = "shop--failover--op-1"
+
+
+@dataclass
+class MemoryRuns:
+    """A RunStore over a dict, recording what it was asked to terminate."""
+
+    instances: dict[str, RunSnapshot] = field(default_factory=dict)
+    terminated: list[tuple[str, str]] = field(default_factory=list)
+
+    def add(self, run: RunSnapshot) -> None:
+        self.instances[run.instance_id] = run
+
+    async def status(self, instance_id: str, *, show_input: bool = False) -> RunSnapshot | None:
+        run = self.instances.get(instance_id)
+        return run if run is None or show_input else replace(run, input=None)
+
+    async def active(self, instance_id_prefix: str) -> list[RunSnapshot]:
+        return [run for run in self.instances.values() if run.instance_id.startswith(instance_id_prefix) and run.active]
+
+    async def terminate(self, instance_id: str, reason: str) -> None:
+        self.terminated.append((instance_id, reason))
+
+
+def run[T](coroutine: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coroutine)
+
+
+def _state() -> RunState:
+    plan = parse_plan(
+        {
+            "name": "shop",
+            "steps": [
+                {"id": "probe", "kind": "health_check", "url": "http://x/a"},
+                {"id": "verify", "kind": "health_check", "url": "http://x/b", "after": ["probe"]},
+                {"id": "other", "kind": "health_check", "url": "http://x/c"},
+            ],
+        }
+    )
+    run_input = RunInput(plan=plan, mode="failover", trigger={"source": "operator"}, requested_at=T0)
+    return RunState(RUN_ID, run_input, plan, T0)
+
+
+def _recovery(state: RunState, status: str = "Running", instance_id: str = RUN_ID) -> RunSnapshot:
+    return RunSnapshot(
+        instance_id=instance_id,
+        name=RECOVERY_ORCHESTRATOR,
+        runtime_status=status,
+        input=state.run.model_dump(mode="json"),
+        custom_status=state.custom_status(T0).model_dump(mode="json"),
+    )
+
+
+def _step(step_id: str, status: str, summary: str = "") -> RunSnapshot:
+    custom = StepCustomStatus(step=step_id, summary=summary, calls=1).model_dump(mode="json")
+    return RunSnapshot(f"{RUN_ID}:{step_id}", STEP_ORCHESTRATOR, status, custom_status=custom)
+
+
+@pytest.mark.parametrize("status", ["Pending", "Running", "Suspended"])
+def test_a_failover_in_progress_blocks_operator_failovers_and_alerts_alike(status: str) -> None:
+    runs = MemoryRuns()
+    runs.add(_recovery(_state(), status))
+    with pytest.raises(ConflictError, match=RUN_ID):
+        run(admit_operator_start(runs, "shop", "failover"))
+    refusal = run(alert_refusal(runs, "shop", "shop--failover--alert-abc"))
+    assert refusal is not None and refusal.run_id == RUN_ID
+    assert refusal.reason == f"plan 'shop' already has run {RUN_ID} in progress"
+    run(admit_operator_start(runs, "shop", "drill"))  # drills are not admitted against failovers
+
+
+@pytest.mark.parametrize("status", ["Completed", "Failed", "Terminated", "ContinuedAsNew"])
+def test_a_finished_failover_blocks_nothing(status: str) -> None:
+    assert status not in ACTIVE_STATUSES
+    runs = MemoryRuns()
+    runs.add(_recovery(_state(), status))
+    run(admit_operator_start(runs, "shop", "failover"))
+    assert run(alert_refusal(runs, "shop", "shop--failover--alert-abc")) is None
+
+
+def test_only_recovery_orchestrations_count_not_their_steps() -> None:
+    runs = MemoryRuns()
+    runs.add(_step("probe", "Running"))  # a step sub-orchestration's id starts with its run's
+    run(admit_operator_start(runs, "shop", "failover"))
+    with pytest.raises(NotFoundError):
+        run(recovery_run(runs, f"{RUN_ID}:probe"))
+
+
+def test_a_retried_alert_names_the_run_it_started() -> None:
+    runs = MemoryRuns()
+    runs.add(_recovery(_state(), "Completed"))
+    refusal = run(alert_refusal(runs, "shop", RUN_ID))
+    assert refusal is not None and refusal.run_id == RUN_ID
+    assert refusal.reason == f"duplicate alert: run {RUN_ID} already exists"
+
+
+def test_a_decision_needs_a_run_in_progress_awaiting_approval() -> None:
+    state = _state()
+    runs = MemoryRuns()
+    runs.add(_recovery(state, "Suspended"))
+    with pytest.raises(ConflictError, match="phase starting"):
+        run(awaiting_approval(runs, RUN_ID))
+    state.phase = "awaiting_approval"
+    runs.add(_recovery(state, "Suspended"))
+    assert run(awaiting_approval(runs, RUN_ID)).instance_id == RUN_ID
+    runs.add(_recovery(state, "Terminated"))
+    with pytest.raises(ConflictError, match="status Terminated"):
+        run(awaiting_approval(runs, RUN_ID))
+
+
+def test_cancel_terminates_the_run_and_its_running_steps_and_writes_the_report() -> None:
+    state = _state()
+    state.phase = "running"
+    state.mark_running("probe", T0)
+    state.mark_running("other", T0)
+    runs = MemoryRuns()
+    runs.add(_recovery(state, "Running"))
+    runs.add(_step("probe", "Running"))
+    runs.add(_step("other", "Completed"))  # finished since the run last published its status
+    written: list[RunReport] = []
+
+    def write(report: RunReport) -> str:
+        written.append(report)
+        return f"https://reports/{report.instance_id}.json"
+
+    now = T0 + timedelta(minutes=3)
+    canceled = run(cancel_run(runs, RUN_ID, by="dee", reason="", now=now, write=write))
+    assert (canceled.by, canceled.reason) == ("dee", "canceled by operator")
+    assert canceled.report_url == f"https://reports/{RUN_ID}.json"
+    assert runs.terminated == [
+        (RUN_ID, "canceled by dee: canceled by operator"),
+        (f"{RUN_ID}:probe", "run canceled by dee"),
+    ]
+    [report] = written
+    assert report.status == "Canceled" and report.canceled == {
+        "by": "dee",
+        "reason": "canceled by operator",
+        "at": "2026-12-01T08:03:00Z",
+    }
+    assert {s["id"]: s["status"] for s in report.steps} == {
+        "probe": "canceled",
+        "verify": "canceled",
+        "other": "canceled",
+    }
+
+
+@pytest.mark.parametrize(("status", "error"), [("Completed", ConflictError), (None, NotFoundError)])
+def test_cancel_refuses_a_finished_or_unknown_run(status: str | None, error: type[Exception]) -> None:
+    runs = MemoryRuns()
+    if status:
+        runs.add(_recovery(_state(), status))
+    with pytest.raises(error):
+        run(cancel_run(runs, RUN_ID, by="dee", reason="x", now=T0, write=lambda report: "unused"))
+    assert runs.terminated == []
+
+
+def test_live_summaries_come_from_the_running_steps_own_status() -> None:
+    state = _state()
+    state.mark_running("probe", T0)
+    runs = MemoryRuns()
+    recovery = _recovery(state)
+    runs.add(recovery)
+    runs.add(_step("probe", "Running", "probing 2/3"))
+    runs.add(_step("verify", "Running", "not shown: the run does not show it running"))
+    assert run(live_summaries(runs, recovery)) == {"probe": "probing 2/3"}
