@@ -442,7 +442,8 @@ class EngineCore:
         due = self._timers.next_due()
         if due is None:
             return
-        if any(w.skip_time for w in self._waiters):
+        # Only waiters still waiting: one satisfied a moment ago must not make time jump on its way out.
+        if any(w.skip_time and not w.future.done() for w in self._waiters):
             self._jump_to(due)
         elif getattr(self.clock, "auto_advance", False):
             # Driven over HTTP: give clients a moment to act before skipping time.
