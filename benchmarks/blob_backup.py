@@ -45,6 +45,7 @@ if str(ROOT) not in sys.path:
 SMALL = 1024
 LARGE = 4 * 1024 * 1024
 LARGE_COUNT = 4
+RAW_SCAN_SAMPLE = 600  # blobs per run of the raw copier's concurrency scan
 
 
 # -- where Azurite is ------------------------------------------------------------------------------------
@@ -519,60 +520,22 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         asyncio.run(seed(strings["primary"], "bench-src", args.blobs))
         out["seed_seconds"] = round(time.perf_counter() - started, 1)
 
-        best_c = 8
-        scan: dict[int, float] = {}
-        if not args.skip_raw:
-            sample = min(args.blobs, 600)
-            note(f"raw copier: concurrency scan on {sample} blobs")
-            scan = {c: timed_raw(strings, c, sample) for c in (4, 8, 16, 32, 64)}
-            best_c = min(scan, key=lambda c: scan[c])
+        scan: dict[int, float] = (
+            {} if args.skip_raw else raw_concurrency_scan(strings, min(args.blobs, RAW_SCAN_SAMPLE))
+        )
+        best_c = min(scan, key=lambda c: scan[c]) if scan else 8
         # The step's total concurrency matches the raw copier's best (plan knobs: copy_concurrency per item).
         copy_concurrency = args.copy_concurrency or max(2, best_c // 4)
         knobs = {"page_size": args.page_size, "max_parallel_pages": 4, "copy_concurrency": copy_concurrency}
         out["step_knobs"] = knobs
 
-        # The machine may be shared: step and raw runs alternate, and each keeps its best of --repeat runs.
-        steps, raws, target = [], [], ""
-        for attempt in range(args.repeat):
-            # Each run starts from the same store (Azurite slows as it fills): nothing measured stays behind
-            # but the last step's target, which the re-run below needs.
-            if target:
-                drop(strings, target)
-            if not args.skip_raw:
-                note(f"raw run {attempt + 1}/{args.repeat} (concurrency {best_c})")
-                raws.append(timed_raw(strings, best_c, None))
-            target = fresh("step")
-            note(f"step run {attempt + 1}/{args.repeat}")
-            steps.append(step_in_child(strings, target, **knobs))
+        steps, raws, target = alternating_step_and_raw_runs(args, strings, knobs, best_c)
         step = min(steps, key=lambda run: run["seconds"])
         out["step"] = _step_summary(step, total) | {"all_seconds": [round(run["seconds"], 2) for run in steps]}
-        raw_best = None
-        if raws:
-            raw_seconds = min(raws)
-            raw_best = {
-                "concurrency": best_c,
-                "seconds": round(raw_seconds, 2),
-                "all_seconds": [round(s, 2) for s in raws],
-                "blobs_per_second": round(total / raw_seconds, 1),
-                "scan_blobs_per_second": {str(c): round(sample / s, 1) for c, s in scan.items()},
-            }
+        raw_best = _raw_summary(raws, best_c, scan, min(args.blobs, RAW_SCAN_SAMPLE), total) if raws else None
+        if raw_best:
             out["raw"] = raw_best
-        note("unchanged re-run and listings")
-        reruns, listings = [], []
-        for _ in range(args.repeat):
-            reruns.append(step_in_child(strings, target, **knobs))
-            listings.append(listing_seconds(strings, target, args.page_size))
-        rerun = min(reruns, key=lambda run: run["seconds"])
-        listing = {key: min(entry[key] for entry in listings) for key in listings[0]}
-        drop(strings, target)
-        out["rerun"] = _step_summary(rerun, total)
-        out["listing_both_sides_seconds"] = {k: round(v, 3) for k, v in listing.items()}
-        out["rerun_copies"] = rerun["detail"]["copied"]
-        # Against the SDK listing both sides (what a diff written with list_blobs costs), and against the
-        # same listing with the step's own page parser (the floor).
-        out["rerun_vs_listing"] = round(rerun["seconds"] / listing["concurrent"], 2)
-        out["rerun_vs_listing_sequential"] = round(rerun["seconds"] / listing["sequential"], 2)
-        out["rerun_vs_listing_same_parser"] = round(rerun["seconds"] / listing["concurrent_fast_parser"], 2)
+        out |= rerun_against_listing(args, strings, target, knobs, total)
         out["peak_rss_mb"] = round(step["peak_rss_mb"], 1)
         out["history_events_per_1000_blobs"] = round(step["history_events"] * 1000 / total, 2)
         out["seconds_per_1000_blobs"] = round(step["seconds"] * 1000 / total, 3)
@@ -580,40 +543,119 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             out["step_vs_raw"] = round(raw_best["seconds"] / step["seconds"], 2)
         if not args.skip_naive:
             note("naive copy")
-            naive_target = fresh("naive")
-            naive = naive_rate(strings, naive_target, min(args.blobs, args.naive_sample))
-            drop(strings, naive_target)
-            out["naive"] = {k: round(v, 2) for k, v in naive.items()}
-            out["step_vs_naive"] = round((total / step["seconds"]) / naive["blobs_per_second"], 2)
+            out["naive"], out["step_vs_naive"] = naive_against_step(
+                strings, strings, "naive", min(args.blobs, args.naive_sample), step, total
+            )
 
         for rtt in args.rtt_ms:
-            if rtt <= 0:
-                continue
-            endpoint = _endpoint_of(strings["primary"])
-            with delay_proxy(endpoint, rtt) as proxy:
-                routed = {name: _reroute(value, proxy) for name, value in strings.items()}
-                rtt_knobs = dict(knobs, copy_concurrency=max(copy_concurrency, 16))
-                runs = []
-                for attempt in range(args.repeat):
-                    note(f"step with {rtt:g} ms per request, run {attempt + 1}/{args.repeat}")
-                    rtt_target = fresh("step-rtt")
-                    runs.append(step_in_child(routed, rtt_target, **rtt_knobs))
-                    drop(strings, rtt_target)
-                step_rtt = min(runs, key=lambda run: run["seconds"])
-                key = f"rtt{rtt:g}"
-                out[f"step_{key}"] = _step_summary(step_rtt, total) | {
-                    "knobs": rtt_knobs,
-                    "all_seconds": [round(run["seconds"], 2) for run in runs],
-                }
-                if not args.skip_naive:
-                    note(f"naive copy with {rtt:g} ms per request")
-                    naive_target = fresh("naive-rtt")
-                    naive_rtt = naive_rate(routed, naive_target, min(args.blobs, max(50, args.naive_sample // 4)))
-                    drop(strings, naive_target)
-                    out[f"naive_{key}"] = {k: round(v, 2) for k, v in naive_rtt.items()}
-                    out[f"step_vs_naive_{key}"] = round(
-                        (total / step_rtt["seconds"]) / naive_rtt["blobs_per_second"], 2
-                    )
+            if rtt > 0:
+                out |= step_with_round_trip(args, strings, knobs, rtt, total)
+    return out
+
+
+def raw_concurrency_scan(strings: dict[str, str], sample: int) -> dict[int, float]:
+    """Seconds of the raw copier on ``sample`` blobs at each concurrency tried."""
+    note(f"raw copier: concurrency scan on {sample} blobs")
+    return {c: timed_raw(strings, c, sample) for c in (4, 8, 16, 32, 64)}
+
+
+def alternating_step_and_raw_runs(
+    args: argparse.Namespace, strings: dict[str, str], knobs: dict[str, int], raw_concurrency: int
+) -> tuple[list[dict[str, Any]], list[float], str]:
+    """``--repeat`` step runs (and raw runs unless skipped), and the last step's target container.
+
+    The machine may be shared: step and raw runs alternate, and the caller keeps the best of each.
+    """
+    steps: list[dict[str, Any]] = []
+    raws: list[float] = []
+    target = ""
+    for attempt in range(args.repeat):
+        # Each run starts from the same store (Azurite slows as it fills): nothing measured stays behind
+        # but the last step's target, which the re-run needs.
+        if target:
+            drop(strings, target)
+        if not args.skip_raw:
+            note(f"raw run {attempt + 1}/{args.repeat} (concurrency {raw_concurrency})")
+            raws.append(timed_raw(strings, raw_concurrency, None))
+        target = fresh("step")
+        note(f"step run {attempt + 1}/{args.repeat}")
+        steps.append(step_in_child(strings, target, **knobs))
+    return steps, raws, target
+
+
+def _raw_summary(
+    raws: list[float], concurrency: int, scan: dict[int, float], scan_sample: int, total: int
+) -> dict[str, Any]:
+    seconds = min(raws)
+    return {
+        "concurrency": concurrency,
+        "seconds": round(seconds, 2),
+        "all_seconds": [round(s, 2) for s in raws],
+        "blobs_per_second": round(total / seconds, 1),
+        "scan_blobs_per_second": {str(c): round(scan_sample / s, 1) for c, s in scan.items()},
+    }
+
+
+def rerun_against_listing(
+    args: argparse.Namespace, strings: dict[str, str], target: str, knobs: dict[str, int], total: int
+) -> dict[str, Any]:
+    """The step again over an unchanged ``target`` (dropped afterwards), next to listing both containers."""
+    note("unchanged re-run and listings")
+    reruns, listings = [], []
+    for _ in range(args.repeat):
+        reruns.append(step_in_child(strings, target, **knobs))
+        listings.append(listing_seconds(strings, target, args.page_size))
+    rerun = min(reruns, key=lambda run: run["seconds"])
+    listing = {key: min(entry[key] for entry in listings) for key in listings[0]}
+    drop(strings, target)
+    return {
+        "rerun": _step_summary(rerun, total),
+        "listing_both_sides_seconds": {k: round(v, 3) for k, v in listing.items()},
+        "rerun_copies": rerun["detail"]["copied"],
+        # Against the SDK listing both sides (what a diff written with list_blobs costs), and against the
+        # same listing with the step's own page parser (the floor).
+        "rerun_vs_listing": round(rerun["seconds"] / listing["concurrent"], 2),
+        "rerun_vs_listing_sequential": round(rerun["seconds"] / listing["sequential"], 2),
+        "rerun_vs_listing_same_parser": round(rerun["seconds"] / listing["concurrent_fast_parser"], 2),
+    }
+
+
+def naive_against_step(
+    routed: dict[str, str], strings: dict[str, str], container: str, sample: int, step: dict[str, Any], total: int
+) -> tuple[dict[str, Any], float]:
+    """The naive copy's rates through ``routed`` (rounded), and the step's speed-up over it."""
+    target = fresh(container)
+    naive = naive_rate(routed, target, sample)
+    drop(strings, target)
+    speedup = round((total / step["seconds"]) / naive["blobs_per_second"], 2)
+    return {k: round(v, 2) for k, v in naive.items()}, speedup
+
+
+def step_with_round_trip(
+    args: argparse.Namespace, strings: dict[str, str], knobs: dict[str, int], rtt: float, total: int
+) -> dict[str, Any]:
+    """The step (and the naive copy unless skipped) through the delay proxy adding ``rtt`` ms per request."""
+    with delay_proxy(_endpoint_of(strings["primary"]), rtt) as proxy:
+        routed = {name: _reroute(value, proxy) for name, value in strings.items()}
+        rtt_knobs = dict(knobs, copy_concurrency=max(knobs["copy_concurrency"], 16))
+        runs = []
+        for attempt in range(args.repeat):
+            note(f"step with {rtt:g} ms per request, run {attempt + 1}/{args.repeat}")
+            rtt_target = fresh("step-rtt")
+            runs.append(step_in_child(routed, rtt_target, **rtt_knobs))
+            drop(strings, rtt_target)
+        step_rtt = min(runs, key=lambda run: run["seconds"])
+        key = f"rtt{rtt:g}"
+        out: dict[str, Any] = {
+            f"step_{key}": _step_summary(step_rtt, total)
+            | {"knobs": rtt_knobs, "all_seconds": [round(run["seconds"], 2) for run in runs]}
+        }
+        if not args.skip_naive:
+            note(f"naive copy with {rtt:g} ms per request")
+            sample = min(args.blobs, max(50, args.naive_sample // 4))
+            out[f"naive_{key}"], out[f"step_vs_naive_{key}"] = naive_against_step(
+                routed, strings, "naive-rtt", sample, step_rtt, total
+            )
     return out
 
 

@@ -173,8 +173,7 @@ class FaultProxy:
         task = asyncio.current_task()
         assert task is not None
         self._connections.add(task)
-        upstream: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
-        relay: asyncio.Task[None] | None = None
+        upstream = _UpstreamLink(self.upstream_host, self.upstream_port, client_writer)
         try:
             if self.connect_delay_ms:
                 await asyncio.sleep(self.connect_delay_ms / 1000)
@@ -198,26 +197,43 @@ class FaultProxy:
                 delay = self.delay_ms + (rule.delay_ms if rule is not None else 0.0)
                 if delay:
                     await asyncio.sleep(delay / 1000)
-                if upstream is None:
-                    upstream = await asyncio.open_connection(self.upstream_host, self.upstream_port)
-                    relay = asyncio.create_task(_pipe(upstream[0], client_writer))
-                upstream[1].write(raw)
-                await upstream[1].drain()
+                await upstream.forward(raw)
         except (ConnectionError, _ClientGone, asyncio.IncompleteReadError):
             return
         except asyncio.CancelledError:
             # The proxy is stopping. Finish normally: asyncio's stream callback logs cancelled handlers.
             _abort(client_writer)
         finally:
-            if relay is not None:
-                relay.cancel()
-                with contextlib.suppress(BaseException):
-                    await relay
-            if upstream is not None:
-                upstream[1].close()
+            await upstream.close()
             if not client_writer.is_closing():
                 client_writer.close()
             self._connections.discard(task)
+
+
+class _UpstreamLink:
+    """The upstream side of one client connection: opened at the first request forwarded; its responses are
+    piped back to the client as bytes."""
+
+    def __init__(self, host: str, port: int, client_writer: asyncio.StreamWriter) -> None:
+        self._host, self._port = host, port
+        self._client_writer = client_writer
+        self._writer: asyncio.StreamWriter | None = None
+        self._relay: asyncio.Task[None] | None = None
+
+    async def forward(self, raw: bytes) -> None:
+        if self._writer is None:
+            reader, self._writer = await asyncio.open_connection(self._host, self._port)
+            self._relay = asyncio.create_task(_pipe(reader, self._client_writer))
+        self._writer.write(raw)
+        await self._writer.drain()
+
+    async def close(self) -> None:
+        if self._relay is not None:
+            self._relay.cancel()
+            with contextlib.suppress(BaseException):
+                await self._relay
+        if self._writer is not None:
+            self._writer.close()
 
 
 def _abort(writer: asyncio.StreamWriter) -> None:

@@ -140,20 +140,28 @@ def check_operation(client: SendsRequests, ref: OperationRef, *, endpoint: str) 
     retry_after = _retry_after(response.headers.get("Retry-After"))
     if response.status_code == 404:
         return OperationStatus(status="Unknown", retry_after_seconds=retry_after)
-    if ref.status_url:
-        if response.status_code >= 400:
-            _raise_for(response)
-        body = _json_or_none(response) or {}
-        error = body.get("error") or {}
-        percent = body.get("percentComplete")
-        return OperationStatus(
-            status=_normalise(str(body.get("status", "InProgress"))),
-            error_code=error.get("code"),
-            error_message=error.get("message"),
-            retry_after_seconds=retry_after,
-            percent_complete=float(percent) if isinstance(percent, int | float) else None,
-        )
-    # Location polling (ARM RPC): 202 while running, 200/201/204 when done, an error status when failed.
+    read = _async_operation_status if ref.status_url else _location_status
+    return read(response, retry_after)
+
+
+def _async_operation_status(response: HttpResponse, retry_after: float | None) -> OperationStatus:
+    """Azure-AsyncOperation polling: the body gives the status (and the error once failed)."""
+    if response.status_code >= 400:
+        _raise_for(response)
+    body = _json_or_none(response) or {}
+    error = body.get("error") or {}
+    percent = body.get("percentComplete")
+    return OperationStatus(
+        status=_normalise(str(body.get("status", "InProgress"))),
+        error_code=error.get("code"),
+        error_message=error.get("message"),
+        retry_after_seconds=retry_after,
+        percent_complete=float(percent) if isinstance(percent, int | float) else None,
+    )
+
+
+def _location_status(response: HttpResponse, retry_after: float | None) -> OperationStatus:
+    """Location polling (ARM RPC): 202 while running, 200/201/204 when done, an error status when failed."""
     if response.status_code == 202:
         return OperationStatus(status="InProgress", retry_after_seconds=retry_after)
     if response.status_code < 300:

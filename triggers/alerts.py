@@ -16,11 +16,11 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from dr.admission import alert_refusal
-from dr.alert import matching_plans, parse_alert_body
+from dr.alert import Alert, matching_plans, parse_alert_body
 from dr.errors import DrError, InvalidInputError, TransientError
 from dr.intake import alert_run
-from dr.plan import load_catalog
-from dr.settings import get_settings
+from dr.plan import Plan, load_catalog
+from dr.settings import Settings, get_settings
 
 from .http import error_response, json_response, log, run_links
 from .instances import DurableRuns
@@ -56,9 +56,17 @@ async def alerts(req: func.HttpRequest, client: df.DurableOrchestrationClient) -
                 "broken_plans": len(catalog.errors),
             }
         )
+    return await _start_runs(req, DurableRuns(client), plans, alert, settings)
+
+
+async def _start_runs(
+    req: func.HttpRequest, runs: DurableRuns, plans: list[Plan], alert: Alert, settings: Settings
+) -> func.HttpResponse:
+    """A run per matching plan that admission lets through: 202 with the runs started, else 200 with why
+    each plan was ignored; 503 if the Durable backend fails."""
     started: list[dict[str, Any]] = []
     ignored: list[dict[str, str]] = []
-    runs = DurableRuns(client)
+    essentials = alert.essentials
     try:
         for plan in plans:
             instance_id, run = alert_run(plan, alert, settings)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -99,27 +101,71 @@ def _bool(query: dict[str, str], name: str, default: bool) -> bool:
     return value.lower() == "true"
 
 
+_Handler = Callable[..., Awaitable[web.Response]]
+"""A route's handler: called with the request, the lower-cased query and the template's values by name."""
+_Operation = Callable[[web.Request, dict[str, str], str], web.Response]
+"""A lifecycle operation on an instance: called with the request, the lower-cased query and the instance ID."""
+
+
+@dataclass(frozen=True)
+class _Route:
+    """One of the extension's route templates: literal segments match case-insensitively, `{name}` takes any
+    segment, and a trailing `{name?}` may be absent (then its handler's default applies)."""
+
+    method: str
+    template: str
+    handler: _Handler
+
+    def match(self, method: str, segments: list[str]) -> dict[str, str] | None:
+        parts = self.template.split("/")
+        required = sum(not part.endswith("?}") for part in parts)
+        if method != self.method or not required <= len(segments) <= len(parts):
+            return None
+        values: dict[str, str] = {}
+        for part, segment in zip(parts, segments, strict=False):  # optional parts past the segments: absent
+            if part.startswith("{"):
+                values[part.strip("{?}")] = segment
+            elif part.lower() != segment.lower():
+                return None
+        return values
+
+
 class DurableHttpApi:
     def __init__(self, core: EngineCore, *, task_hub: str, key: str) -> None:
         self._core = core
         self._task_hub = task_hub
         self._key = key
+        # HttpApiHandler's routes; any other path or method is a 404.
+        self._routes = (
+            _Route("POST", "orchestrators/{function_name}/{instance_id?}", self._start),
+            _Route("GET", "instances", self._list),
+            _Route("DELETE", "instances", self._purge_where),
+            _Route("GET", "instances/{instance_id}", self._status),
+            _Route("DELETE", "instances/{instance_id}", self._purge),
+            _Route("POST", "instances/{instance_id}/raiseEvent/{event_name}", self._raise_event),
+            _Route("POST", "instances/{instance_id}/{operation}", self._operate),
+            _Route("GET", "entities/{entity_name}/{entity_key?}", self._read_entity),
+            _Route("POST", "entities/{entity_name}/{entity_key?}", self._signal_entity),
+            _Route("DELETE", "entities/{entity_name}/{entity_key?}", self._signal_entity),
+        )
+        self._operations: dict[str, _Operation] = {
+            "terminate": self._terminate,
+            "suspend": self._suspend,
+            "resume": self._resume,
+            "restart": self._restart,
+            "rewind": self._rewind,
+        }
 
     async def handle(self, request: web.Request, subpath: str) -> web.Response:
         segments = [unquote(s) for s in subpath.strip("/").split("/")] if subpath.strip("/") else []
         query = {k.lower(): v for k, v in request.query.items()}
         method = request.method.upper()
-        try:
-            if segments and segments[0].lower() == "orchestrators" and len(segments) in (2, 3):
-                if method != "POST":
-                    return _empty(404)
-                return await self._start(request, query, segments[1], segments[2] if len(segments) == 3 else None)
-            if segments and segments[0].lower() == "instances":
-                return await self._instances(request, query, method, segments[1:])
-            if segments and segments[0].lower() == "entities" and len(segments) in (2, 3):
-                key = segments[2] if len(segments) == 3 else ""
-                return await self._entities(request, query, method, segments[1], key)
+        found = self._route(method, segments)
+        if found is None:
             return _empty(404)
+        handler, values = found
+        try:
+            return await handler(request, query, **values)
         except (InvalidInstanceIdError, FunctionNotFoundError) as error:
             return _error(400, "One or more of the arguments submitted is incorrect", error, "System.ArgumentException")
         except InstanceAlreadyExistsError as error:
@@ -129,6 +175,12 @@ class DurableHttpApi:
                 error,
                 "DurableTask.Core.Exceptions.OrchestrationAlreadyExistsException",
             )
+
+    def _route(self, method: str, segments: list[str]) -> tuple[_Handler, dict[str, str]] | None:
+        for route in self._routes:
+            if (values := route.match(method, segments)) is not None:
+                return route.handler, values
+        return None
 
     # -- routes -------------------------------------------------------------------------------------------
 
@@ -143,7 +195,7 @@ class DurableHttpApi:
         )
 
     async def _start(
-        self, request: web.Request, query: dict[str, str], name: str, instance_id: str | None
+        self, request: web.Request, query: dict[str, str], *, function_name: str, instance_id: str | None = None
     ) -> web.Response:
         raw = await request.read()
         input_json: str | None = None
@@ -155,7 +207,7 @@ class DurableHttpApi:
         # The start request's `version` query parameter, else host.json defaultVersion (HttpApiHandler
         # .HandleStartOrchestratorRequestAsync); the SDK's start_new(version=) sends it as `?version=`
         # (azure-functions-durable-python: azure/durable_functions/models/DurableOrchestrationClient.py).
-        new_id = self._core.start_instance(name, input_json, instance_id, version=query.get("version"))
+        new_id = self._core.start_instance(function_name, input_json, instance_id, version=query.get("version"))
         timeout = _float(query.get("timeout"))
         interval = _float(query.get("pollinginterval"))
         if timeout is not None and interval is not None:
@@ -177,55 +229,47 @@ class DurableHttpApi:
                 return self._check_status_response(request, instance_id)
             await asyncio.sleep(min(interval, remaining))
 
-    async def _instances(
-        self, request: web.Request, query: dict[str, str], method: str, rest: list[str]
+    async def _purge(self, request: web.Request, query: dict[str, str], *, instance_id: str) -> web.Response:
+        deleted = self._core.purge(instance_id)
+        return web.json_response({"instancesDeleted": deleted}) if deleted else _empty(404)
+
+    async def _operate(
+        self, request: web.Request, query: dict[str, str], *, instance_id: str, operation: str
     ) -> web.Response:
-        if not rest or rest == [""]:
-            if method == "GET":
-                return self._list(request, query)
-            if method == "DELETE":
-                return self._purge_where(query)
+        """`instances/{instanceId}/{operation}`: 404 for an unknown operation or instance, 410 for an instance
+        the operation no longer applies to."""
+        operate = self._operations.get(operation.lower())
+        if operate is None:
             return _empty(404)
-        instance_id = rest[0]
-        if len(rest) == 1:
-            if method == "GET":
-                return self._status(request, query, instance_id)
-            if method == "DELETE":
-                deleted = self._core.purge(instance_id)
-                return web.json_response({"instancesDeleted": deleted}) if deleted else _empty(404)
-            return _empty(404)
-        if method != "POST":
-            return _empty(404)
-        operation = rest[1].lower()
-        if len(rest) == 3 and operation == "raiseevent":
-            return await self._raise_event(request, instance_id, rest[2])
-        if len(rest) != 2:
-            return _empty(404)
-        reason = query.get("reason")
         try:
-            if operation == "terminate":
-                self._core.terminate(instance_id, reason)
-            elif operation == "suspend":
-                self._core.suspend(instance_id, reason)
-            elif operation == "resume":
-                self._core.resume(instance_id, reason)
-            elif operation == "restart":
-                new_id = self._core.restart(instance_id, new_instance_id=_bool(query, "restartWithNewInstanceId", True))
-                return self._check_status_response(request, new_id)
-            elif operation == "rewind":
-                status = self._core.get_status(instance_id)
-                if status is None:
-                    return _empty(404)
-                return web.json_response("Rewind is not supported by the devstack host.", status=501)
-            else:
-                return _empty(404)
+            return operate(request, query, instance_id)
         except InstanceNotFoundError:
             return _empty(404)
         except InstanceGoneError:
             return _empty(410)
+
+    def _terminate(self, request: web.Request, query: dict[str, str], instance_id: str) -> web.Response:
+        self._core.terminate(instance_id, query.get("reason"))
         return _empty(202)
 
-    def _status(self, request: web.Request, query: dict[str, str], instance_id: str) -> web.Response:
+    def _suspend(self, request: web.Request, query: dict[str, str], instance_id: str) -> web.Response:
+        self._core.suspend(instance_id, query.get("reason"))
+        return _empty(202)
+
+    def _resume(self, request: web.Request, query: dict[str, str], instance_id: str) -> web.Response:
+        self._core.resume(instance_id, query.get("reason"))
+        return _empty(202)
+
+    def _restart(self, request: web.Request, query: dict[str, str], instance_id: str) -> web.Response:
+        new_id = self._core.restart(instance_id, new_instance_id=_bool(query, "restartWithNewInstanceId", True))
+        return self._check_status_response(request, new_id)
+
+    def _rewind(self, request: web.Request, query: dict[str, str], instance_id: str) -> web.Response:
+        if self._core.get_status(instance_id) is None:
+            return _empty(404)
+        return web.json_response("Rewind is not supported by the devstack host.", status=501)
+
+    async def _status(self, request: web.Request, query: dict[str, str], *, instance_id: str) -> web.Response:
         show_history = _bool(query, "showHistory", False)
         show_output = _bool(query, "showHistoryOutput", False)
         show_input = _bool(query, "showInput", True)
@@ -245,7 +289,7 @@ class DurableHttpApi:
         failed = status.runtime_status is RuntimeStatus.FAILED
         return web.json_response(payload, status=500 if failed and fail_on_failure else 200)
 
-    def _list(self, request: web.Request, query: dict[str, str]) -> web.Response:
+    async def _list(self, request: web.Request, query: dict[str, str]) -> web.Response:
         statuses = _statuses(query.get("runtimestatus"))
         created_from = _time(query.get("createdtimefrom"))
         created_to = _time(query.get("createdtimeto"))
@@ -268,7 +312,7 @@ class DurableHttpApi:
             response.headers["x-ms-continuation-token"] = token
         return response
 
-    def _purge_where(self, query: dict[str, str]) -> web.Response:
+    async def _purge_where(self, request: web.Request, query: dict[str, str]) -> web.Response:
         created_from = _time(query.get("createdtimefrom"))
         if created_from is None:
             return web.json_response("Please provide value for 'createdTimeFrom' parameter.", status=400)
@@ -279,7 +323,9 @@ class DurableHttpApi:
         )
         return web.json_response({"instancesDeleted": deleted}) if deleted else _empty(404)
 
-    async def _raise_event(self, request: web.Request, instance_id: str, event_name: str) -> web.Response:
+    async def _raise_event(
+        self, request: web.Request, query: dict[str, str], *, instance_id: str, event_name: str
+    ) -> web.Response:
         status = self._core.get_status(instance_id)
         if status is None:
             return _empty(404)
@@ -300,42 +346,52 @@ class DurableHttpApi:
             return _empty(410)
         return _empty(202)
 
-    async def _entities(
-        self, request: web.Request, query: dict[str, str], method: str, name: str, key: str
+    # `entities/{entityName}/{entityKey?}` as HttpApiHandler serves it: GET reads an entity's state, POST
+    # signals operation `?op=` (DELETE signals "delete"). The SDK's read_entity_state and signal_entity call
+    # these (azure/durable_functions/models/DurableOrchestrationClient.py, RpcManagementOptions.to_url).
+
+    async def _read_entity(
+        self, request: web.Request, query: dict[str, str], *, entity_name: str, entity_key: str = ""
     ) -> web.Response:
-        """`entities/{entityName}/{entityKey?}` as HttpApiHandler serves it: GET reads an entity's state
-        (200 with the state, 404 when it does not exist), POST signals operation `?op=` (DELETE signals
-        "delete"), 202 once queued. The SDK's read_entity_state and signal_entity call these
-        (azure/durable_functions/models/DurableOrchestrationClient.py, RpcManagementOptions.to_url)."""
-        if key == "$":  # EmptyEntityKeySymbol
-            key = ""
+        """200 with the state, 404 when the entity does not exist."""
+        key = _entity_key(entity_key)
+        if not key:
+            return _error(501, "Listing entities is not supported by the devstack host.")
+        exists, state = self._core.read_entity_state(entity_name, key)
+        if not exists:
+            return _empty(404)
+        return web.Response(status=200, text=state or "null", content_type="application/json")
+
+    async def _signal_entity(
+        self, request: web.Request, query: dict[str, str], *, entity_name: str, entity_key: str = ""
+    ) -> web.Response:
+        """202 once the signal is queued."""
+        operation = "delete" if request.method.upper() == "DELETE" else query.get("op", "")
+        text = (await request.read()).decode("utf-8") or None
         try:
-            if method == "GET":
-                if not key:
-                    return _error(501, "Listing entities is not supported by the devstack host.")
-                exists, state = self._core.read_entity_state(name, key)
-                if not exists:
-                    return _empty(404)
-                return web.Response(status=200, text=state or "null", content_type="application/json")
-            if method not in ("POST", "DELETE"):
-                return _empty(404)
-            operation = "delete" if method == "DELETE" else query.get("op", "")
-            raw = await request.read()
-            input_json: str | None = None
-            if raw:
-                text = raw.decode("utf-8")
-                if request.content_type.lower() == "application/json":
-                    try:
-                        input_json = json.dumps(json.loads(text), separators=(",", ":"), ensure_ascii=False)
-                    except ValueError as error:
-                        return _error(400, f"Could not parse JSON content: {error}")
-                else:
-                    input_json = json.dumps(text)  # a plain string input
-            self._core.signal_entity(name, key, operation, input_json)
-            return _empty(202)
+            input_json = _entity_input(text, request.content_type)
+        except ValueError as error:
+            return _error(400, f"Could not parse JSON content: {error}")
+        try:
+            self._core.signal_entity(entity_name, _entity_key(entity_key), operation, input_json)
         except FunctionNotFoundError as error:
             # The entity route answers an ArgumentException with 400 and its message.
             return _error(400, str(error))
+        return _empty(202)
+
+
+def _entity_key(key: str) -> str:
+    return "" if key == "$" else key  # "$": EmptyEntityKeySymbol
+
+
+def _entity_input(text: str | None, content_type: str) -> str | None:
+    """A signal's input: a JSON body re-serialized compactly (ValueError if it is not JSON), any other body
+    as a plain string input."""
+    if text is None:
+        return None
+    if content_type.lower() != "application/json":
+        return json.dumps(text)
+    return json.dumps(json.loads(text), separators=(",", ":"), ensure_ascii=False)
 
 
 def _listed(status: InstanceStatus, show_input: bool) -> dict[str, Any]:

@@ -155,6 +155,35 @@ def _known(kind: str, names: list[str]) -> str:
     return f"The following are the known {kind} functions: {', '.join(repr(n) for n in sorted(names))}."
 
 
+def _suspend_and_resume(
+    messages: list[Message], *, suspended: bool, now: datetime
+) -> tuple[bool, list[Event], list[int]]:
+    """The inbox's suspend and resume messages applied in order: whether the instance ends suspended, an
+    event for each change of state (a repeated suspend or resume changes nothing), the messages consumed."""
+    events: list[Event] = []
+    consumed: list[int] = []
+    for message in messages:
+        if message.kind not in (MessageKind.SUSPEND, MessageKind.RESUME):
+            continue
+        consumed.append(message.id)
+        suspend = message.kind is MessageKind.SUSPEND
+        if suspend != suspended:
+            suspended = suspend
+            change = h.execution_suspended if suspend else h.execution_resumed
+            events.append(change(now, reason=message.event.get("Reason")))
+    return suspended, events, consumed
+
+
+def _inbound_in_order(messages: list[Message], *, new_execution: bool) -> list[Message]:
+    """The events and timers to deliver. A new execution's ExecutionStarted must come first: events raised
+    early wait behind it, and in the inbox until it arrives."""
+    inbound = [m for m in messages if m.kind in (MessageKind.EVENT, MessageKind.TIMER)]
+    if not new_execution:
+        return inbound
+    starts = [m for m in inbound if m.event["EventType"] == EventType.EXECUTION_STARTED]
+    return starts + [m for m in inbound if m not in starts] if starts else []
+
+
 class EngineCore:
     """The loop-side engine. Every method runs on the event loop thread."""
 
@@ -616,33 +645,17 @@ class EngineCore:
             self._terminate_now(runtime, terminate.event.get("Reason"), now)
             return
 
-        suspended = runtime.status is RuntimeStatus.SUSPENDED
-        control_events: list[Event] = []
-        consumed: list[int] = []
-        for message in messages:
-            if message.kind is MessageKind.SUSPEND:
-                consumed.append(message.id)
-                if not suspended:
-                    suspended = True
-                    control_events.append(h.execution_suspended(now, reason=message.event.get("Reason")))
-            elif message.kind is MessageKind.RESUME:
-                consumed.append(message.id)
-                if suspended:
-                    suspended = False
-                    control_events.append(h.execution_resumed(now, reason=message.event.get("Reason")))
+        suspended, control_events, consumed = _suspend_and_resume(
+            messages, suspended=runtime.status is RuntimeStatus.SUSPENDED, now=now
+        )
         if suspended:
             # Events wait in the inbox until the instance is resumed.
             runtime.row.status = RuntimeStatus.SUSPENDED.value
             self._commit_control_only(runtime, consumed, control_events, now)
             return
 
-        inbound = [m for m in messages if m.kind in (MessageKind.EVENT, MessageKind.TIMER)]
-        if not runtime.history:
-            # A new execution: ExecutionStarted must come first (events raised early wait behind it).
-            starts = [m for m in inbound if m.event["EventType"] == EventType.EXECUTION_STARTED]
-            inbound = starts + [m for m in inbound if m not in starts] if starts else []
         delivered: list[Event] = []
-        for message in inbound:
+        for message in _inbound_in_order(messages, new_execution=not runtime.history):
             consumed.append(message.id)
             if self._accept(runtime, message):
                 delivered.append(message.event)

@@ -144,6 +144,30 @@ def _json_value(text: Any) -> Any:
         return text
 
 
+_EPISODE_MARKERS = (EventType.ORCHESTRATOR_STARTED, EventType.ORCHESTRATOR_COMPLETED)
+_SCHEDULING = (EventType.TASK_SCHEDULED, EventType.SUB_ORCHESTRATION_INSTANCE_CREATED)
+# A completion -> the kind of event that scheduled it.
+_SCHEDULED_BY = {
+    EventType.TASK_COMPLETED: EventType.TASK_SCHEDULED,
+    EventType.TASK_FAILED: EventType.TASK_SCHEDULED,
+    EventType.SUB_ORCHESTRATION_INSTANCE_COMPLETED: EventType.SUB_ORCHESTRATION_INSTANCE_CREATED,
+    EventType.SUB_ORCHESTRATION_INSTANCE_FAILED: EventType.SUB_ORCHESTRATION_INSTANCE_CREATED,
+}
+_WITH_RESULT = (
+    EventType.TASK_COMPLETED,
+    EventType.SUB_ORCHESTRATION_INSTANCE_COMPLETED,
+    EventType.EXECUTION_COMPLETED,
+)
+# Fields of the raw history the status API does not show, per kind (EventId and IsPlayed: none shows).
+_NOT_SHOWN = {
+    EventType.TASK_SCHEDULED: ("Version",),
+    EventType.SUB_ORCHESTRATION_INSTANCE_CREATED: ("Version",),
+    **dict.fromkeys(_SCHEDULED_BY, ("TaskScheduledId",)),
+    EventType.EXECUTION_STARTED: ("OrchestrationInstance", "ParentInstance", "Version", "Tags"),
+    EventType.TIMER_FIRED: ("TimerId",),
+}
+
+
 def history_for_status(events: list[Event], *, show_input: bool, show_output: bool) -> list[dict[str, Any]]:
     """The `historyEvents` array of the status API: what the extension derives from the raw history.
 
@@ -155,49 +179,30 @@ def history_for_status(events: list[Event], *, show_input: bool, show_output: bo
     view: list[tuple[int, dict[str, Any]]] = []
     for index, raw in enumerate(events):
         kind = EventType(raw["EventType"])
-        item = {k: v for k, v in raw.items() if k not in ("EventId", "IsPlayed")}
-        item["EventType"] = _pascal(kind)
-        if kind in (EventType.ORCHESTRATOR_STARTED, EventType.ORCHESTRATOR_COMPLETED):
+        if kind in _EPISODE_MARKERS:
             continue
-        if kind in (EventType.TASK_SCHEDULED, EventType.SUB_ORCHESTRATION_INSTANCE_CREATED):
+        hidden = ("EventId", "IsPlayed", *_NOT_SHOWN.get(kind, ()))
+        item = {k: v for k, v in raw.items() if k not in hidden}
+        item["EventType"] = _pascal(kind)
+        if kind in _SCHEDULING:
             scheduled[(int(kind), raw["EventId"])] = {"index": index, **raw}
-            item.pop("Version", None)
-        elif kind in (
-            EventType.TASK_COMPLETED,
-            EventType.TASK_FAILED,
-            EventType.SUB_ORCHESTRATION_INSTANCE_COMPLETED,
-            EventType.SUB_ORCHESTRATION_INSTANCE_FAILED,
-        ):
-            origin_kind = (
-                EventType.TASK_SCHEDULED
-                if kind in (EventType.TASK_COMPLETED, EventType.TASK_FAILED)
-                else EventType.SUB_ORCHESTRATION_INSTANCE_CREATED
-            )
-            origin = scheduled.get((int(origin_kind), raw.get("TaskScheduledId", -2)))
-            item.pop("TaskScheduledId", None)
+        elif kind in _SCHEDULED_BY:
+            origin = scheduled.get((int(_SCHEDULED_BY[kind]), raw.get("TaskScheduledId", -2)))
             if origin is not None:
-                item["ScheduledTime"] = origin["Timestamp"]
-                item["FunctionName"] = origin.get("Name")
-                if show_input:
-                    item["Input"] = origin.get("Input")
+                # Input as scheduled: dropped below unless show_input.
+                item |= {
+                    "ScheduledTime": origin["Timestamp"],
+                    "FunctionName": origin.get("Name"),
+                    "Input": origin.get("Input"),
+                }
                 merged_away.add(origin["index"])
-            succeeded = kind in (EventType.TASK_COMPLETED, EventType.SUB_ORCHESTRATION_INSTANCE_COMPLETED)
-            if succeeded:
-                if show_output:
-                    item["Result"] = _json_value(item.get("Result"))
-                else:
-                    item.pop("Result", None)
         elif kind is EventType.EXECUTION_STARTED:
             item["FunctionName"] = item.pop("Name", None)
-            for key in ("OrchestrationInstance", "ParentInstance", "Version", "Tags"):
-                item.pop(key, None)
-        elif kind is EventType.EXECUTION_COMPLETED:
+        if kind in _WITH_RESULT:
             if show_output:
                 item["Result"] = _json_value(item.get("Result"))
             else:
                 item.pop("Result", None)
-        elif kind is EventType.TIMER_FIRED:
-            item.pop("TimerId", None)
         if not show_input:
             item.pop("Input", None)
         view.append((index, item))

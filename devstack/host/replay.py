@@ -50,6 +50,18 @@ _CREATED_EVENT_KIND = {
     EventType.EVENT_SENT: TaskKind.ENTITY,
 }
 
+# Actions that schedule one task of a kind; with retry, a timer and a new attempt follow each failure.
+_TASK_OF = {
+    ActionType.CALL_ACTIVITY: TaskKind.ACTIVITY,
+    ActionType.CREATE_TIMER: TaskKind.TIMER,
+    ActionType.CALL_SUB_ORCHESTRATOR: TaskKind.SUB_ORCHESTRATION,
+}
+_RETRIED_TASK_OF = {
+    ActionType.CALL_ACTIVITY_WITH_RETRY: TaskKind.ACTIVITY,
+    ActionType.CALL_SUB_ORCHESTRATOR_WITH_RETRY: TaskKind.SUB_ORCHESTRATION,
+}
+_ENTITY_ACTIONS = (ActionType.CALL_ENTITY, ActionType.SIGNAL_ENTITY, ActionType.SCHEDULED_SIGNAL_ENTITY)
+
 
 class _Node:
     def __init__(self) -> None:
@@ -271,45 +283,46 @@ class ActionReplayer:
 
     def _issue(self, action: Action) -> _Node:
         kind = action.action_type
-        if kind is ActionType.CALL_ACTIVITY:
-            return self._new_task(TaskKind.ACTIVITY, action).node
-        if kind is ActionType.CREATE_TIMER:
-            return self._new_task(TaskKind.TIMER, action).node
-        if kind is ActionType.CALL_SUB_ORCHESTRATOR:
-            return self._new_task(TaskKind.SUB_ORCHESTRATION, action).node
-        if kind is ActionType.CALL_ACTIVITY_WITH_RETRY:
-            return self._with_retry(TaskKind.ACTIVITY, action)
-        if kind is ActionType.CALL_SUB_ORCHESTRATOR_WITH_RETRY:
-            return self._with_retry(TaskKind.SUB_ORCHESTRATION, action)
-        if kind is ActionType.CALL_ENTITY:
-            return self._new_entity_task(action, signal=False).node
-        if kind in (ActionType.SIGNAL_ENTITY, ActionType.SCHEDULED_SIGNAL_ENTITY):
-            # Fire and forget: one sequence number, nothing to wait for (OutOfProcOrchestrationShim returns
-            # a completed task for SignalEntity/ScheduledSignalEntity).
-            task = self._new_entity_task(action, signal=True)
-            task.node.finish(True)
-            return task.node
+        if kind in _TASK_OF:
+            return self._new_task(_TASK_OF[kind], action).node
+        if kind in _RETRIED_TASK_OF:
+            return self._with_retry(_RETRIED_TASK_OF[kind], action)
+        if kind in _ENTITY_ACTIONS:
+            return self._entity_operation(action, signal=kind is not ActionType.CALL_ENTITY)
         if kind is ActionType.WAIT_FOR_EXTERNAL_EVENT:
-            node = _Node()
-            name = str(action.external_event_name)
-            if name in self._buffered_events:
-                node.finish(True)
-            else:
-                self._event_waiters.setdefault(name, []).append(node)
-            return node
+            return self._wait_for_event(str(action.external_event_name))
         if kind is ActionType.CONTINUE_AS_NEW:
-            self._next_id += 1  # the SDK counts it as a (fire-and-forget) task
-            self._continued_as_new = True
-            self._continue_as_new_input = action.input if isinstance(action.input, str) else _dump(action.input)
-            node = _Node()
-            node.finish(True)
-            return node
+            return self._continue_as_new(action.input)
         if kind in (ActionType.WHEN_ALL, ActionType.WHEN_ANY):
             return self._compound(kind, action.compound_actions or [])
         raise UnsupportedActionError(
             f"the orchestrator used {kind.name} (actionType {int(kind)}), which the devstack host does not "
             "support (durable HTTP calls are not implemented)"
         )
+
+    def _entity_operation(self, action: Action, *, signal: bool) -> _Node:
+        task = self._new_entity_task(action, signal=signal)
+        if signal:
+            # Fire and forget: one sequence number, nothing to wait for (OutOfProcOrchestrationShim returns
+            # a completed task for SignalEntity/ScheduledSignalEntity).
+            task.node.finish(True)
+        return task.node
+
+    def _wait_for_event(self, name: str) -> _Node:
+        node = _Node()
+        if name in self._buffered_events:
+            node.finish(True)
+        else:
+            self._event_waiters.setdefault(name, []).append(node)
+        return node
+
+    def _continue_as_new(self, new_input: Any) -> _Node:
+        self._next_id += 1  # the SDK counts it as a (fire-and-forget) task
+        self._continued_as_new = True
+        self._continue_as_new_input = new_input if isinstance(new_input, str) else _dump(new_input)
+        node = _Node()
+        node.finish(True)
+        return node
 
     def _compound(self, kind: ActionType, children_actions: list[Action]) -> _Node:
         node = _Node()

@@ -31,6 +31,14 @@ from .sdk_compat import close_session_for_this_loop, install_session_per_loop
 
 log = logging.getLogger("devstack.host")
 
+# Kinds the admin API does not run, and where they are started instead.
+_STARTED_ELSEWHERE = {
+    TriggerKind.HTTP: "HTTP functions are invoked at their route.",
+    TriggerKind.ORCHESTRATION: "Durable functions are started through the Durable HTTP API.",
+    TriggerKind.ACTIVITY: "Durable functions are started through the Durable HTTP API.",
+    TriggerKind.ENTITY: "Durable functions are started through the Durable HTTP API.",
+}
+
 
 class HostRuntime:
     """The host inside an event loop: engine, HTTP server, timer triggers."""
@@ -67,6 +75,11 @@ class HostRuntime:
         self._invoker = Invoker(app)
         self._runner: web.AppRunner | None = None
         self._background: set[asyncio.Task[Any]] = set()
+        # The admin API's GET routes, each answering JSON.
+        self._admin_reads: dict[str, Callable[[], Any]] = {
+            "/admin/host/status": self._host_status,
+            "/admin/functions": self._function_list,
+        }
 
     @property
     def url(self) -> str:
@@ -135,19 +148,28 @@ class HostRuntime:
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
         path = request.rel_url.raw_path
-        if path == WEBHOOK_PATH or path.startswith(WEBHOOK_PATH + "/"):
-            if not self._authorized(request, AuthLevel.FUNCTION):
-                return web.Response(status=401)
-            return await self._durable.handle(request, path[len(WEBHOOK_PATH) :])
-        if path == RPC_PATH or path.startswith(RPC_PATH + "/"):
-            # The extension's RPC listener only listens on loopback; so does this mount, whatever --host is.
-            if request.remote not in ("127.0.0.1", "::1"):
-                return web.Response(status=404)
-            return await self._durable.handle(request, path[len(RPC_PATH) :])
+        for mount, serve in ((WEBHOOK_PATH, self._durable_webhook), (RPC_PATH, self._durable_rpc)):
+            if path == mount or path.startswith(mount + "/"):
+                return await serve(request, path[len(mount) :])
         if path.startswith("/admin/"):
             return await self._admin(request, path)
         if path in ("", "/"):
             return web.Response(text="The devstack Functions host is running.")
+        return await self._http_function(request, path)
+
+    async def _durable_webhook(self, request: web.Request, subpath: str) -> web.Response:
+        if not self._authorized(request, AuthLevel.FUNCTION):
+            return web.Response(status=401)
+        return await self._durable.handle(request, subpath)
+
+    async def _durable_rpc(self, request: web.Request, subpath: str) -> web.Response:
+        # The extension's RPC listener only listens on loopback; so does this mount, whatever --host is.
+        if request.remote not in ("127.0.0.1", "::1"):
+            return web.Response(status=404)
+        return await self._durable.handle(request, subpath)
+
+    async def _http_function(self, request: web.Request, path: str) -> web.Response:
+        """The first HTTP function whose route and methods match, under the app's route prefix."""
         route_prefix = f"/{self.app.settings.route_prefix}" if self.app.settings.route_prefix else ""
         if route_prefix and not (path == route_prefix or path.startswith(route_prefix + "/")):
             return web.Response(status=404)
@@ -214,33 +236,36 @@ class HostRuntime:
             return web.Response(status=200)
         if not self._authorized(request, AuthLevel.ADMIN):
             return web.Response(status=401)
-        if path == "/admin/host/status" and request.method == "GET":
-            return web.json_response(
-                {
-                    "state": "Running",
-                    "version": "devstack",
-                    "taskHub": self.task_hub,
-                    "functions": sorted(self.app.functions),
-                }
-            )
-        if path == "/admin/functions" and request.method == "GET":
-            return web.json_response([{"name": f.name, "trigger": f.trigger.type} for f in self.app.functions.values()])
-        if path.startswith("/admin/functions/") and request.method == "POST":
-            name = path[len("/admin/functions/") :].strip("/")
-            info = self.app.find_function(name)
-            if info is None:
-                return web.Response(status=404)
-            if info.kind is TriggerKind.TIMER:
-                self._spawn(self._run_timer(info, past_due=False), f"admin run {info.name}")
-                return web.Response(status=202)
-            if info.kind is TriggerKind.HTTP:
-                return web.json_response("HTTP functions are invoked at their route.", status=400)
-            if info.kind in (TriggerKind.ORCHESTRATION, TriggerKind.ACTIVITY, TriggerKind.ENTITY):
-                return web.json_response("Durable functions are started through the Durable HTTP API.", status=400)
-            return web.json_response(
-                f"Triggers of type {info.trigger.type} are not supported by the devstack host.", status=501
-            )
+        if request.method == "GET" and path in self._admin_reads:
+            return web.json_response(self._admin_reads[path]())
+        if request.method == "POST" and path.startswith("/admin/functions/"):
+            return self._run_function(path[len("/admin/functions/") :].strip("/"))
         return web.Response(status=404)
+
+    def _host_status(self) -> dict[str, Any]:
+        return {
+            "state": "Running",
+            "version": "devstack",
+            "taskHub": self.task_hub,
+            "functions": sorted(self.app.functions),
+        }
+
+    def _function_list(self) -> list[dict[str, str]]:
+        return [{"name": f.name, "trigger": f.trigger.type} for f in self.app.functions.values()]
+
+    def _run_function(self, name: str) -> web.Response:
+        """POST /admin/functions/{name}: runs a timer function now; other kinds are started elsewhere."""
+        info = self.app.find_function(name)
+        if info is None:
+            return web.Response(status=404)
+        if info.kind is TriggerKind.TIMER:
+            self._spawn(self._run_timer(info, past_due=False), f"admin run {info.name}")
+            return web.Response(status=202)
+        if (elsewhere := _STARTED_ELSEWHERE.get(info.kind)) is not None:
+            return web.json_response(elsewhere, status=400)
+        return web.json_response(
+            f"Triggers of type {info.trigger.type} are not supported by the devstack host.", status=501
+        )
 
     # -- timers -------------------------------------------------------------------------------------------
 

@@ -280,40 +280,44 @@ class ChunkCopier:
                     # No token for the managed identity (its endpoint not ready at a cold start): no copy
                     # of this chunk can go on, and none is the blob's fault. The item is retried.
                     raise from_azure_error(exc, what=f"copy into {self.target.container_name}") from exc
-                if error_code(exc) in _CONDITION_CODES:
-                    resolved = await self._resolve_conflict(blob)
-                    if resolved == "done":
-                        self.counts.unchanged_on_retry += 1
-                        return blob
-                    if isinstance(resolved, BlobInfo):  # the source changed: copy its new version
-                        blob = resolved
-                    target_etag = await self._target_etag(blob.name)
-                    continue
-                if exc.status_code == 404 and await self._source_gone(blob.name):
-                    self.counts.vanished += 1
+                if error_code(exc) not in _CONDITION_CODES:
+                    await self._count_failed_copy(blob, exc)
                     return None
-                if source_is_down(exc) and await self._source_unreachable():
-                    self.counts.source_unavailable += 1
-                    return None
-                self._fail(blob.name, describe(exc))
+                resolved = await self._resolve_conflict(blob)
+                if resolved == "done":
+                    self.counts.unchanged_on_retry += 1
+                    return blob
+                if isinstance(resolved, BlobInfo):  # the source changed: copy its new version
+                    blob = resolved
+                target_etag = await self._target_etag(blob.name)
+                continue
+            except Exception as exc:  # a lost response, or one odd blob: neither stops the chunk
+                await self._count_failed_copy(blob, exc)
                 return None
-            except ServiceResponseError as exc:
-                if await self._source_unreachable():
-                    self.counts.source_unavailable += 1
-                    return None
-                self._fail(blob.name, describe(exc))
-                return None
-            except Exception as exc:  # one odd blob must not stop the chunk: it is reported by name
-                self._fail(blob.name, describe(exc))
-                return None
-            self.methods.add(method)
-            if status == "pending":
-                self.counts.pending += 1
-                self.pending.append(PendingCopy(blob=blob, copy_id=copy_id))
-                return None
-            return blob
+            return self._count_started_copy(blob, status, copy_id, method)
         self._fail(blob.name, "changed on every attempt")
         return None
+
+    def _count_started_copy(
+        self, blob: BlobInfo, status: CopyStatus, copy_id: str | None, method: str
+    ) -> BlobInfo | None:
+        """The copy was accepted: the blob once copied, None while an asynchronous copy is pending."""
+        self.methods.add(method)
+        if status == "pending":
+            self.counts.pending += 1
+            self.pending.append(PendingCopy(blob=blob, copy_id=copy_id))
+            return None
+        return blob
+
+    async def _count_failed_copy(self, blob: BlobInfo, exc: Exception) -> None:
+        """A copy that failed for good: the source blob is gone, the source account does not answer, or it is
+        this blob's own failure (reported by name)."""
+        if isinstance(exc, HttpResponseError) and exc.status_code == 404 and await self._source_gone(blob.name):
+            self.counts.vanished += 1
+        elif source_is_down(exc) and await self._source_unreachable():
+            self.counts.source_unavailable += 1
+        else:
+            self._fail(blob.name, describe(exc))
 
     async def _resolve_conflict(self, blob: BlobInfo) -> Literal["done", "target_changed"] | BlobInfo:
         """A condition failed: an earlier attempt already copied it, the source changed, or the target did."""

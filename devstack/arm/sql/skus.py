@@ -133,17 +133,29 @@ def resolve(sku: Mapping[str, Any], *, strict: bool = True) -> ServiceObjective:
 
 
 def _resolve(name: str, capacity: int | None, family: Any) -> ServiceObjective:
+    for by_purchasing_model in (_dtu, _vcore_by_name, _data_warehouse):
+        if (found := by_purchasing_model(name, capacity)) is not None:
+            return found
+    # Anything else (ElasticPool, Free, hardware the patterns above do not know): passed through.
+    return ServiceObjective(name, name, None, str(family) if family else None, capacity, known=False)
+
+
+def _dtu(name: str, capacity: int | None) -> ServiceObjective | None:
     if name in DTU_OBJECTIVES:
         tier, dtus = DTU_OBJECTIVES[name]
         return ServiceObjective(name, tier, tier, None, dtus)
-    if name in DTU_TIERS:
-        # By tier name and capacity: the objective of that tier with that many DTUs (lowest if none given).
-        objectives = [(o, d) for o, (t, d) in DTU_OBJECTIVES.items() if t == name]
-        chosen = next((o for o, d in objectives if d == capacity), None) if capacity is not None else objectives[0][0]
-        if chosen is None:
-            raise sku_error("MismatchedSkuNameAndCapacity", "Mismatch between SKU name and capacity.")
-        tier, dtus = DTU_OBJECTIVES[chosen]
-        return ServiceObjective(chosen, name, tier, None, dtus)
+    if name not in DTU_TIERS:
+        return None
+    # By tier name and capacity: the objective of that tier with that many DTUs (lowest if none given).
+    objectives = [(o, d) for o, (t, d) in DTU_OBJECTIVES.items() if t == name]
+    chosen = next((o for o, d in objectives if d == capacity), None) if capacity is not None else objectives[0][0]
+    if chosen is None:
+        raise sku_error("MismatchedSkuNameAndCapacity", "Mismatch between SKU name and capacity.")
+    tier, dtus = DTU_OBJECTIVES[chosen]
+    return ServiceObjective(chosen, name, tier, None, dtus)
+
+
+def _vcore_by_name(name: str, capacity: int | None) -> ServiceObjective | None:
     if found := _VCORE_OBJECTIVE.match(name):
         return _vcore(found, int(found["capacity"]))
     if found := _VCORE_NAME.match(name):
@@ -153,14 +165,17 @@ def _resolve(name: str, capacity: int | None, family: Any) -> ServiceObjective:
                 "The properties of the requested sku are inconsistent: a vCore SKU name needs a capacity.",
             )
         return _vcore(found, capacity)
+    return None
+
+
+def _data_warehouse(name: str, capacity: int | None) -> ServiceObjective | None:
     if found := _DW_OBJECTIVE.match(name):
         units = int(found["units"])
         return ServiceObjective(f"DW{units}c", "DataWarehouse", "DataWarehouse", None, units * DW_CAPACITY_PER_UNIT)
     if name == "DataWarehouse" and capacity:
         units = capacity // DW_CAPACITY_PER_UNIT
         return ServiceObjective(f"DW{units}c", "DataWarehouse", "DataWarehouse", None, capacity)
-    # Anything else (ElasticPool, Free, hardware the patterns above do not know): passed through.
-    return ServiceObjective(name, name, None, str(family) if family else None, capacity, known=False)
+    return None
 
 
 def _vcore(found: re.Match[str], capacity: int) -> ServiceObjective:
