@@ -145,8 +145,8 @@ def peak_rss_mb() -> float:
 
 def run_step(args: argparse.Namespace) -> dict[str, Any]:
     from dr.plan import BlobBackupStep
+    from dr.steps import get_kind
     from dr.steps.base import StepContext
-    from dr.steps.blob import KINDS
 
     step = BlobBackupStep.model_validate(
         {
@@ -159,7 +159,7 @@ def run_step(args: argparse.Namespace) -> dict[str, Any]:
             "copy_concurrency": args.copy_concurrency,
         }
     )
-    kind = KINDS["blob_backup"]
+    kind = get_kind("blob_backup")
     now = datetime.now(UTC)
     ctx = StepContext(
         run_id=f"bench-{uuid.uuid4().hex[:8]}",

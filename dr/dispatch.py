@@ -1,23 +1,22 @@
 """Step calls by kind: what the step activities do, with azure-core errors translated at this edge.
 
 Each takes its activity's input as it came over the wire (a JSON object), reads it through its model in
-:mod:`dr.steps.base`, and returns JSON.
+:mod:`dr.steps.base`, finds the kind in the registry (:mod:`dr.steps`), and returns JSON. An Azure error a
+kind let through leaves as a :mod:`dr.errors` error naming the step and the call (:func:`dr.errors.azure_errors`).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
 
-from .errors import from_azure_error
+from .errors import azure_errors
 from .steps import get_kind
 from .steps.base import (
     StepBeginInput,
     StepContext,
-    StepKind,
     StepPollInput,
-    StepProgress,
     StepTeardownInput,
     StepWorkInput,
     TeardownResult,
@@ -26,47 +25,37 @@ from .steps.base import (
 log = logging.getLogger("dr.activities")
 
 
-def _translated[T](ctx: StepContext, call: Callable[[], T], what: str) -> T:
-    from azure.core.exceptions import AzureError
-
-    try:
-        return call()
-    except AzureError as exc:
-        raise from_azure_error(exc, what=f"step {ctx.step_id!r} {what}") from exc
-
-
-def _kind(ctx: StepContext) -> StepKind[Any]:
-    kind: StepKind[Any] = get_kind(ctx.step.kind)
-    return kind
+def _edge(ctx: StepContext, call: str) -> AbstractContextManager[None]:
+    return azure_errors(f"step {ctx.step_id!r} {call}")
 
 
 def begin(payload: dict[str, Any]) -> dict[str, Any]:
     ctx = StepBeginInput.model_validate(payload).context
     log.info("begin step %s of %s", ctx.step_id, ctx.run_id)
-    kind = _kind(ctx)
-    progress: StepProgress = _translated(ctx, lambda: kind.begin(ctx, ctx.params()), "begin")
+    with _edge(ctx, "begin"):
+        progress = get_kind(ctx.step.kind).begin(ctx, ctx.params())
     return progress.model_dump(mode="json")
 
 
 def poll(payload: dict[str, Any]) -> dict[str, Any]:
     call = StepPollInput.model_validate(payload)
-    ctx, kind = call.context, _kind(call.context)
-    progress: StepProgress = _translated(
-        ctx, lambda: kind.poll(ctx, ctx.params(), dict(call.state), list(call.work_results)), "poll"
-    )
+    ctx = call.context
+    with _edge(ctx, "poll"):
+        progress = get_kind(ctx.step.kind).poll(ctx, ctx.params(), dict(call.state), list(call.work_results))
     return progress.model_dump(mode="json")
 
 
 def work(payload: dict[str, Any]) -> dict[str, Any]:
     call = StepWorkInput.model_validate(payload)
-    ctx, kind = call.context, _kind(call.context)
-    result: dict[str, Any] = _translated(ctx, lambda: kind.work(ctx, ctx.params(), dict(call.item)), "work")
-    return result
+    ctx = call.context
+    with _edge(ctx, "work"):
+        return get_kind(ctx.step.kind).work(ctx, ctx.params(), dict(call.item))
 
 
 def teardown(payload: dict[str, Any]) -> dict[str, Any]:
     call = StepTeardownInput.model_validate(payload)
-    ctx, kind = call.context, _kind(call.context)
+    ctx = call.context
     log.info("teardown step %s of %s", ctx.step_id, ctx.run_id)
-    result = _translated(ctx, lambda: kind.teardown(ctx, ctx.params(), call.kind_state()), "teardown")
+    with _edge(ctx, "teardown"):
+        result = get_kind(ctx.step.kind).teardown(ctx, ctx.params(), dict(call.state), call.previous)
     return TeardownResult.model_validate(result).as_dict()

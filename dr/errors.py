@@ -3,12 +3,16 @@
 Activities raise these; the Durable runtime carries only an exception's message across the activity
 boundary, so every error renders as ``[<category>:<code>] message`` and :func:`parse_failure` recovers the
 category on the orchestrator side (deterministically, from the message alone) to decide whether to retry.
-azure-core errors are translated at the adapter edge by :func:`from_azure_error`.
+azure-core errors are translated at the adapter edge by :func:`from_azure_error`; code that calls an Azure SDK
+wraps the call in :func:`azure_errors` (the one place that catches them) or, where it must look at the raw
+error first (a 404 that means "not there", a 409 that means "busy"), hands it to :func:`from_azure_error`.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Literal
 
@@ -149,6 +153,21 @@ def from_azure_error(exc: Exception, *, what: str) -> DrError:
             return PreconditionError(message, code=code)
         return PermanentError(message, code=code)
     return PermanentError(f"{what}: {type(exc).__name__}: {exc}", code="UnexpectedError")
+
+
+@contextmanager
+def azure_errors(what: str) -> Iterator[None]:
+    """The translation edge: an azure-core error raised in the block leaves it as a :class:`DrError`
+    (see :func:`from_azure_error`), chained to the original; errors of this hierarchy pass through as they are.
+
+    ``what`` says what the block does ("read database shop-wus/shop"), so the message stands alone.
+    """
+    from azure.core.exceptions import AzureError
+
+    try:
+        yield
+    except AzureError as exc:
+        raise from_azure_error(exc, what=what) from exc
 
 
 # Markers of a definitive answer from Microsoft Entra ID inside a credential's message (AADSTS codes:

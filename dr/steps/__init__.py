@@ -1,34 +1,98 @@
-"""Step kinds, one module each, behind the contract in :mod:`dr.steps.base`.
+"""The one registry of step kinds, behind the contract in :mod:`dr.steps.base`.
 
-A kind is implemented when its module exists; plans naming any other kind fail validation.
+A kind is one entry of :data:`REGISTRY`: its plan parameters (a model of :mod:`dr.plan`, whose ``kind`` literal
+is the kind's name, written nowhere else) and the class that implements it. Everything keyed by kind reads
+this table: plan validation and error messages (:mod:`dr.plan`), the step activities (:mod:`dr.dispatch`,
+through :func:`get_kind`), the tests. Implementations are imported on first use, so loading a plan (in a
+trigger) imports no Azure SDK.
+
+Invariant, checked at import: the registry and the plan's ``Step`` union name the same kinds, so a plan can
+name no kind without an implementation and no implementation goes without its parameters.
 """
 
 from __future__ import annotations
 
 import importlib
-import importlib.util
-from functools import cache
-from typing import Any
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, get_args
 
 from ..errors import PlanError
-
-_MODULES = {
-    "health_check": "dr.steps.health",
-    "blob_backup": "dr.steps.blob",
-    "sql_geo_restore": "dr.steps.sql",
-    "sql_failover_group": "dr.steps.sql",
-    "traffic_manager_failover": "dr.steps.traffic",
-}
-
-
-@cache
-def implemented_kinds() -> frozenset[str]:
-    return frozenset(kind for kind, module in _MODULES.items() if importlib.util.find_spec(module) is not None)
+from ..plan import (
+    BlobBackupStep,
+    HealthCheckStep,
+    SqlFailoverGroupStep,
+    SqlGeoRestoreStep,
+    Step,
+    StepBase,
+    TrafficManagerFailoverStep,
+)
+from .base import StepKind
 
 
-def get_kind(kind: str) -> Any:
-    """The StepKind instance for a kind name (each module exposes ``KINDS: dict[str, StepKind]``)."""
-    if kind not in implemented_kinds():
-        raise PlanError(f"step kind {kind!r} is not implemented")
-    module = importlib.import_module(_MODULES[kind])
-    return module.KINDS[kind]
+@dataclass(frozen=True)
+class KindSpec:
+    """A kind: its parameters model and where its implementation lives (``"module:Class"``)."""
+
+    params: type[StepBase]
+    implementation: str
+
+    @property
+    def name(self) -> str:
+        """The kind's name, as plans write it: the ``kind`` literal of its parameters model."""
+        (name,) = get_args(self.params.model_fields["kind"].annotation)
+        return str(name)
+
+
+_SPECS = (
+    KindSpec(BlobBackupStep, "dr.steps.blob:BlobBackup"),
+    KindSpec(SqlGeoRestoreStep, "dr.steps.sql.geo_restore:SqlGeoRestore"),
+    KindSpec(SqlFailoverGroupStep, "dr.steps.sql.failover_group:SqlFailoverGroup"),
+    KindSpec(TrafficManagerFailoverStep, "dr.steps.traffic.step:TrafficManagerFailover"),
+    KindSpec(HealthCheckStep, "dr.steps.health:HealthCheck"),
+)
+
+REGISTRY: Mapping[str, KindSpec] = MappingProxyType({spec.name: spec for spec in _SPECS})
+
+
+def _check_against_plan_models() -> None:
+    (union, *_) = get_args(Step)
+    in_plans: set[type[StepBase]] = set(get_args(union))
+    registered = {spec.params for spec in _SPECS}
+    if in_plans != registered or len(REGISTRY) != len(_SPECS):
+        names = sorted(model.__name__ for model in in_plans ^ registered)
+        raise RuntimeError(f"dr.plan.Step and the registry of step kinds differ (or repeat a name): {names}")
+
+
+_check_against_plan_models()
+
+
+def kind_names() -> frozenset[str]:
+    return frozenset(REGISTRY)
+
+
+def spec_of(kind: str) -> KindSpec:
+    try:
+        return REGISTRY[kind]
+    except KeyError:
+        raise PlanError(f"step kind {kind!r} is not implemented") from None
+
+
+_instances: dict[str, StepKind[Any]] = {}
+# Activities run in threads: two kinds first used at once would import their modules at once, and Azure SDK
+# packages entered from two ends at once (azure.mgmt.sql and azure.mgmt.sql.models) deadlock Python's import
+# locks. Kinds are loaded one at a time.
+_loading = threading.Lock()
+
+
+def get_kind(kind: str) -> StepKind[Any]:
+    """The StepKind instance of a kind name (one per kind, its module imported on first use)."""
+    spec = spec_of(kind)
+    with _loading:
+        if kind not in _instances:
+            module_name, _, class_name = spec.implementation.partition(":")
+            implementation: type[StepKind[Any]] = getattr(importlib.import_module(module_name), class_name)
+            _instances[kind] = implementation(kind)
+        return _instances[kind]

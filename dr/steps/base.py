@@ -12,13 +12,15 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from datetime import datetime
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
-from ..plan import STEP_MODELS, Step, StepBase
+from ..durations import iso
+from ..plan import Step, StepBase
 
-TEARDOWN_PROGRESS = "teardown_progress"
+# A moment in a kind's state, written as reports and statuses write time (``2026-11-28T12:00:00Z``).
+IsoTime = Annotated[datetime, PlainSerializer(iso, return_type=str)]
 
 
 class StepContext(BaseModel):
@@ -48,7 +50,7 @@ class StepContext(BaseModel):
         """The step as a failover of the same plan runs it: what a drill must never write to (None: unknown)."""
         if self.failover_values is None:
             return None
-        model = STEP_MODELS[self.step.kind]
+        model = type(self.step)  # the kind's parameters model (Step is a union discriminated by kind)
         return model.model_validate({**self.step.model_dump(mode="json"), **self.failover_values})
 
     @property
@@ -127,15 +129,12 @@ class StepTeardownInput(StepCall):
     state: dict[str, Any] = Field(default_factory=dict, description="The step's last state.")
     previous: TeardownResult | None = Field(None, description="The last answer, while an undo is still running.")
 
-    def kind_state(self) -> dict[str, Any]:
-        """The state as a kind's teardown reads it: the previous answer under ``TEARDOWN_PROGRESS``."""
-        if self.previous is None:
-            return dict(self.state)
-        return {**self.state, TEARDOWN_PROGRESS: self.previous.as_dict()}
-
 
 class StepKind[P: StepBase](ABC):
-    kind: ClassVar[str]
+    """One kind's calls. The registry (:mod:`dr.steps`) makes the one instance of each and gives it its name."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
 
     @abstractmethod
     def begin(self, ctx: StepContext, params: P) -> StepProgress: ...
@@ -148,11 +147,13 @@ class StepKind[P: StepBase](ABC):
     def work(self, ctx: StepContext, params: P, item: dict[str, Any]) -> dict[str, Any]:
         raise NotImplementedError(f"{self.kind} does not fan out work items")
 
-    def teardown(self, ctx: StepContext, params: P, state: dict[str, Any]) -> dict[str, Any]:
+    def teardown(
+        self, ctx: StepContext, params: P, state: dict[str, Any], previous: TeardownResult | None = None
+    ) -> dict[str, Any]:
         """Undo what a drill created (only what this run created). Default: nothing to undo.
 
         An undo that takes time (deleting a database) returns ``"done": False`` with
         ``poll_after_seconds``; the orchestrator waits on a timer and calls teardown again with the
-        previous answer in ``state[TEARDOWN_PROGRESS]``, until an answer without ``"done": False``.
+        same ``state`` and its last answer as ``previous``, until an answer without ``"done": False``.
         """
         return {"teardown": "nothing to undo"}

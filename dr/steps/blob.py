@@ -61,7 +61,7 @@ from ..errors import (
 )
 from ..plan import BlobBackupStep
 from ..settings import get_settings
-from .base import StepContext, StepKind, StepProgress
+from .base import StepContext, StepKind, StepProgress, TeardownResult
 
 LIST_SECONDS_PER_CALL = 20.0  # a diff call stops listing after this long (no call runs for minutes)
 PENDING_POLL_SECONDS = 15.0
@@ -208,8 +208,6 @@ class _Session:
 
 
 class BlobBackup(StepKind[BlobBackupStep]):
-    kind = "blob_backup"
-
     # -- begin ---------------------------------------------------------------------------------------
     def begin(self, ctx: StepContext, params: BlobBackupStep) -> StepProgress:
         self._check_plan(ctx, params)
@@ -572,7 +570,9 @@ class BlobBackup(StepKind[BlobBackupStep]):
             await session.store.delete_all()
 
     # -- teardown ------------------------------------------------------------------------------------
-    def teardown(self, ctx: StepContext, params: BlobBackupStep, state: dict[str, Any]) -> dict[str, Any]:
+    def teardown(
+        self, ctx: StepContext, params: BlobBackupStep, state: dict[str, Any], previous: TeardownResult | None = None
+    ) -> dict[str, Any]:
         if not ctx.is_drill:
             return {"teardown": "nothing to undo: a failover keeps its copies"}
         return run_async(lambda: self._teardown(ctx, params))
@@ -668,6 +668,3 @@ def record_sync(
 
     run_async(write)
     return record
-
-
-KINDS = {"blob_backup": BlobBackup()}

@@ -26,10 +26,10 @@ from devstack.faultproxy import FaultProxy
 from dr.clients import reset_for_tests
 from dr.plan import BlobBackupStep, load_plan_file
 from dr.run import RunInput, RunState
+from dr.steps import get_kind
 from dr.steps.base import StepContext, StepProgress
-from dr.steps.blob import KINDS
 
-BLOB = KINDS["blob_backup"]
+BLOB = get_kind("blob_backup")
 PLAN = "shop-blobs"
 
 

@@ -10,10 +10,11 @@ import json
 import pytest
 
 from dr.errors import PermanentError
-from dr.steps.blob import KINDS, last_sync
+from dr.steps import get_kind
+from dr.steps.blob import last_sync
 from tests.activities.conftest import BlobWorld
 
-BLOB = KINDS["blob_backup"]
+BLOB = get_kind("blob_backup")
 
 
 def seed(world: BlobWorld, count: int, prefix: str = "img/") -> None:

@@ -119,9 +119,9 @@ def test_source_lost_in_the_middle_of_copying_stops_the_sync_with_a_warning(
     for i in range(6):
         proxied_world.put(f"doc/{i:03d}.txt", f"second version {i}".encode())
     ctx = proxied_world.context(step)
-    from dr.steps.blob import KINDS
+    from dr.steps import get_kind
 
-    blob = KINDS["blob_backup"]
+    blob = get_kind("blob_backup")
     progress = blob.begin(ctx, step)
     fault_proxy.add_rule(Rule("refuse", account="primary"))
 

@@ -25,11 +25,11 @@ from azure.storage.blob import BlobServiceClient, ContentSettings
 
 from dr.clients import reset_for_tests
 from dr.plan import BlobBackupStep
+from dr.steps import get_kind
 from dr.steps.base import StepContext, StepProgress
-from dr.steps.blob import KINDS
 
 pytestmark = pytest.mark.live
-BLOB = KINDS["blob_backup"]
+BLOB = get_kind("blob_backup")
 
 
 def _require() -> tuple[str, str]:

@@ -25,9 +25,8 @@ import pytest
 
 from dr.clients import reset_for_tests
 from dr.errors import TransientError
-from dr.plan import STEP_MODELS
+from dr.steps import get_kind, spec_of
 from dr.steps.base import StepContext, StepKind, StepProgress
-from dr.steps.sql import KINDS
 
 pytestmark = pytest.mark.live
 
@@ -75,8 +74,8 @@ class LiveRun:
     """Drives one step kind as the sub-orchestration would, with real sleeps instead of durable timers."""
 
     def __init__(self, step: dict[str, Any], *, mode: str, run_id: str | None = None) -> None:
-        self.kind: StepKind[Any] = KINDS[step["kind"]]
-        self.params = STEP_MODELS[step["kind"]].model_validate(step)
+        self.kind: StepKind[Any] = get_kind(step["kind"])
+        self.params = spec_of(step["kind"]).params.model_validate(step)
         self.run_id = run_id or f"live-{uuid.uuid4().hex[:12]}"
         self.mode = mode
         self.step = step
@@ -149,8 +148,8 @@ def test_live_failover_group_drill_reads_the_group_and_changes_nothing() -> None
         "failover_group_id": env["DR_LIVE_SQL_FAILOVER_GROUP_ID"],
     }
 
-    first: StepProgress = LiveRun(step, mode="drill").call(KINDS["sql_failover_group"].begin)
-    second: StepProgress = LiveRun(step, mode="drill").call(KINDS["sql_failover_group"].begin)
+    first: StepProgress = LiveRun(step, mode="drill").call(get_kind("sql_failover_group").begin)
+    second: StepProgress = LiveRun(step, mode="drill").call(get_kind("sql_failover_group").begin)
 
     assert first.done
     assert first.detail["replication_role"] in ("Primary", "Secondary")
@@ -163,7 +162,7 @@ def test_live_planned_failover_and_back() -> None:
     env = require("DR_LIVE_SQL_FAILOVER_GROUP_ID", "DR_LIVE_SQL_ALLOW_FAILOVER")
     group_id = env["DR_LIVE_SQL_FAILOVER_GROUP_ID"]
     step = {"id": "fog", "kind": "sql_failover_group", "failover_group_id": group_id}
-    before: StepProgress = LiveRun(step, mode="drill").call(KINDS["sql_failover_group"].begin)
+    before: StepProgress = LiveRun(step, mode="drill").call(get_kind("sql_failover_group").begin)
     if before.detail["replication_role"] != "Secondary":
         pytest.skip("DR_LIVE_SQL_FAILOVER_GROUP_ID must name the group on its secondary server")
     partner_server_id = before.detail["partners"][0]["id"]

@@ -25,6 +25,7 @@ from dr.errors import (
     PermanentError,
     PreconditionError,
     TransientError,
+    azure_errors,
     from_azure_error,
     parse_failure,
 )
@@ -74,6 +75,17 @@ def test_not_found_translation() -> None:
     error = ResourceNotFoundError(message="gone")
     error.status_code = 404
     assert isinstance(from_azure_error(error, what="get db"), NotFoundError)
+
+
+def test_the_translation_edge_chains_azure_errors_and_lets_ours_through() -> None:
+    with pytest.raises(TransientError) as translated, azure_errors("read database shop-wus/shop"):
+        raise _http_error(429, "TooManyRequests")
+    assert translated.value.message.startswith("read database shop-wus/shop: TooManyRequests")
+    assert isinstance(translated.value.__cause__, HttpResponseError)
+    ours = PreconditionError("secondary unhealthy")
+    with pytest.raises(PreconditionError) as passed, azure_errors("switch"):
+        raise ours
+    assert passed.value is ours
 
 
 def test_principal_roles_and_enforcement() -> None:

@@ -13,7 +13,9 @@ from dr.errors import PermanentError, PlanError
 from dr.plan import SqlGeoRestoreStep, parse_plan
 from dr.steps import get_kind
 from dr.steps.base import StepContext
-from dr.steps.sql import SqlRef, failover_group_facts, restore_target_name
+from dr.steps.sql.arm import failover_group_facts
+from dr.steps.sql.model import SqlRef
+from dr.steps.sql.planning import restore_target_name
 
 SERVER = "/subscriptions/sub-1/resourceGroups/shop-eus/providers/Microsoft.Sql/servers/shop-eus"
 TARGET = "/subscriptions/sub-1/resourceGroups/shop-wus/providers/Microsoft.Sql/servers/shop-wus"

@@ -15,7 +15,7 @@ import trustme
 
 from dr.plan import TrafficManagerFailoverStep
 from dr.probe import probe, redact_url, tcp_probe
-from dr.steps.traffic import health_targets, run_probe
+from dr.steps.traffic.probes import health_targets, run_probe
 
 PROFILE_ID = (
     "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/shop-global"

@@ -10,20 +10,17 @@ import pytest
 
 from dr.errors import InvalidInputError, NotFoundError
 from dr.plan import TrafficManagerFailoverStep
-from dr.steps.traffic import (
-    EndpointSetting,
-    EndpointView,
-    MonitorView,
-    ProfileView,
+from dr.steps.traffic.model import EndpointSetting, EndpointView, MonitorView, ProfileView, TrafficState
+from dr.steps.traffic.planner import (
     convergence,
     cooldown_refusal,
     decode_baseline,
     desired_settings,
     dns_answer,
     encode_baseline,
-    health_targets,
     patches_towards,
 )
+from dr.steps.traffic.probes import health_targets
 
 PROFILE_ID = "/subscriptions/s1/resourceGroups/shop/providers/Microsoft.Network/trafficManagerProfiles/shop"
 
@@ -208,3 +205,22 @@ def test_health_url_derived_from_the_monitor_config_with_its_headers_and_ranges(
     nested = profile("Priority", endpoint("wus", endpoint_type="NestedEndpoints", target=None))
     with pytest.raises(InvalidInputError, match="set health_url"):
         health_targets(nested, step(), [nested.endpoint("wus")])
+
+
+def test_the_switch_state_travels_as_plain_json() -> None:
+    switched = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+    state = TrafficState(
+        profile_id=PROFILE_ID,
+        switched_at=switched,
+        verify_deadline=switched + timedelta(minutes=5),
+        original={"eus": EndpointSetting(status="Enabled", priority=1)},
+    )
+    wire = state.dump()
+    assert wire == {
+        "profile_id": PROFILE_ID,
+        "switched_at": "2026-11-28T12:00:00Z",
+        "verify_deadline": "2026-11-28T12:05:00Z",
+        "original": {"eus": {"status": "Enabled", "priority": 1}},
+    }
+    assert TrafficState.model_validate(wire) == state
+    assert "original" not in state.model_copy(update={"original": None}).dump()

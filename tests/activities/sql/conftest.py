@@ -17,7 +17,8 @@ import pytest
 
 from devstack.arm import OPERATION_KINDS, ArmEmulator
 from dr.clients import reset_for_tests
-from dr.plan import STEP_MODELS, StepBase
+from dr.plan import StepBase
+from dr.steps import spec_of
 from dr.steps.base import StepContext, StepKind, StepProgress
 
 SUB = "00000000-0000-0000-0000-0000000000a1"
@@ -125,7 +126,7 @@ class Driver:
         self.kind = kind
         self.step = step
         self.ctx = make_ctx(step, mode=mode, run_id=run_id)
-        self.params: StepBase = STEP_MODELS[step["kind"]].model_validate(step)
+        self.params: StepBase = spec_of(step["kind"]).params.model_validate(step)
         self.last: StepProgress | None = None
 
     def begin(self) -> StepProgress:

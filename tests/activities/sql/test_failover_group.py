@@ -9,11 +9,11 @@ import pytest
 
 from devstack.arm import ArmEmulator
 from dr.errors import NotFoundError, PermanentError, TransientError
-from dr.steps.sql import KINDS
+from dr.steps import get_kind
 
 from .conftest import FOG_ON_EUS, FOG_ON_WUS, WUS, Driver, arm_calls, shop_estate
 
-FAILOVER = KINDS["sql_failover_group"]
+FAILOVER = get_kind("sql_failover_group")
 GRACE_SECONDS = 3600.0  # the seeded group's Automatic policy: 60 minutes
 
 

@@ -11,11 +11,11 @@ import pytest
 from devstack.arm import ArmEmulator
 from dr import dispatch
 from dr.errors import NotFoundError, PermanentError, PreconditionError, TransientError
-from dr.steps.sql import KINDS
+from dr.steps import get_kind
 
 from .conftest import BACKUP_AGE, EUS, NOW, SOURCE_DB, WUS, Driver, arm_calls, shop_estate
 
-RESTORE = KINDS["sql_geo_restore"]
+RESTORE = get_kind("sql_geo_restore")
 
 
 def restore_step(**extra: Any) -> dict[str, Any]:
@@ -268,3 +268,26 @@ def test_the_activity_payloads_survive_durables_json_round_trip(arm: ArmEmulator
     assert len(json.dumps(progress["state"])) < 16_000
     result = through_json(dispatch.teardown(through_json({"context": context, "state": progress["state"]})))
     assert result["teardown"] == "delete started"
+
+
+def test_teardown_given_its_running_delete_waits_for_it_then_says_deleted(arm: ArmEmulator) -> None:
+    """The orchestrator calls teardown again with its last answer (``previous`` on the wire) while the
+    delete runs: teardown reports it still running, never starts a second delete, then says deleted."""
+    drill = Driver(RESTORE, restore_step(), mode="drill", run_id="drill-1")
+    drill.begin()
+    arm.finish_operations()
+    context = drill.ctx.model_dump(mode="json")
+    call = {"context": context, "state": drill.poll().state}
+
+    first = dispatch.teardown(call)
+    assert (first["teardown"], first["done"]) == ("delete started", False)
+    running = dispatch.teardown({**call, "previous": first})
+    assert {key: running[key] for key in first} == first
+    assert "status_now" in running
+    assert len(arm_calls(arm, "DELETE", "/databases/")) == 1
+
+    arm.finish_operations()
+    assert dispatch.teardown({**call, "previous": running}) == {
+        "teardown": "deleted",
+        "database_id": first["database_id"],
+    }

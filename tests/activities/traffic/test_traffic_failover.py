@@ -9,8 +9,8 @@ import pytest
 
 from devstack.arm import ArmEmulator
 from dr.errors import PermanentError, PreconditionError
+from dr.steps import get_kind
 from dr.steps.base import StepProgress
-from dr.steps.traffic import KINDS
 
 from .conftest import (
     DRILL_PROFILE_ID,
@@ -27,7 +27,7 @@ from .conftest import (
     step,
 )
 
-KIND = KINDS["traffic_manager_failover"]
+KIND = get_kind("traffic_manager_failover")
 
 
 def endpoints_of(arm: ArmEmulator, profile: str = "shop") -> dict[str, tuple[str, int, int]]:

@@ -1,0 +1,265 @@
+"""The traffic_manager_failover step: begin switches (after the checks), poll verifies, teardown restores a
+drill's test profile. Decisions come from :mod:`.planner`, Azure from :mod:`.arm`, probes from :mod:`.probes`.
+
+Invariant: nothing is written before every check passed (secondary fit, switch reaches it, cool-down), and the
+record a retried call needs (the anti-flap tags, a drill's baseline tag) is written before the first PATCH.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...durations import format_duration, iso
+from ...errors import InvalidInputError, PermanentError, PreconditionError
+from ...plan import TrafficManagerFailoverStep
+from ...probe import redact_url
+from ..base import StepContext, StepKind, StepProgress, TeardownResult
+from .arm import apply_patches, read_profile, write_tags
+from .model import (
+    TAG_DRILL_BASELINE,
+    TAG_DRILL_RUN,
+    TAG_LAST_FAILOVER,
+    TAG_LAST_FAILOVER_PLAN,
+    TAG_LAST_FAILOVER_RUN,
+    UNFIT_SECONDARY,
+    EndpointSetting,
+    ProfileView,
+    TrafficState,
+)
+from .planner import (
+    convergence,
+    cooldown_refusal,
+    decode_baseline,
+    describe_answer,
+    desired_settings,
+    dns_answer,
+    encode_baseline,
+    names,
+    patches_towards,
+    routing_problems,
+    unreached_secondary,
+)
+from .probes import probe_endpoints
+
+
+class TrafficManagerFailover(StepKind[TrafficManagerFailoverStep]):
+    # -- begin ----------------------------------------------------------------------------------------
+    def begin(self, ctx: StepContext, params: TrafficManagerFailoverStep) -> StepProgress:
+        if ctx.mode not in ("failover", "drill"):
+            raise InvalidInputError(f"{self.kind} runs in failover or drill mode, not {ctx.mode}")
+        live = not ctx.is_drill or params.drill_profile_id is not None
+        profile_id = params.drill_profile_id if ctx.is_drill and params.drill_profile_id else params.profile_id
+        profile = read_profile(profile_id)
+        desired = desired_settings(profile, params)
+        patches = patches_towards(profile, desired)
+        to_names = names(profile, params.to_endpoints)
+        detail: dict[str, Any] = {
+            "profile": profile.name,
+            "profile_id": profile.id,
+            "mode": "failover" if not ctx.is_drill else ("drill (test profile)" if live else "drill (read only)"),
+            "routing_method": profile.routing_method,
+            "switch": params.switch,
+            "from_endpoints": names(profile, params.from_endpoints),
+            "to_endpoints": to_names,
+            "dns_answer_before": describe_answer(profile, dns_answer(profile)),
+            "expected_dns_convergence_seconds": convergence(profile)["seconds"],
+            "convergence": convergence(profile),
+        }
+        warnings: list[str] = []
+        baseline = self._drill_baseline(ctx, profile, desired) if live and ctx.is_drill else {}
+        other_drill = profile.tags.get(TAG_DRILL_RUN)
+        if live and ctx.is_drill and other_drill and other_drill != ctx.run_id:
+            warnings.append(f"the test profile still carries drill run {other_drill}: was its teardown done?")
+        refusal = cooldown_refusal(
+            profile.tags, now=ctx.now, cooldown=params.cooldown, run_id=ctx.run_id, profile_name=profile.name
+        )
+        if not patches and live:
+            # Desired state already reached (a re-run, or someone switched by hand): touch nothing.
+            detail.update(already_switched=True, changes=[])
+            summary = f"{profile.name}: already switched to {', '.join(to_names)}"
+            return _switched(
+                ctx, params, profile.id, baseline, StepProgress(summary=summary, detail=detail, warnings=warnings)
+            )
+
+        detail["changes" if live else "would_change"] = [patch.describe() for patch in patches]
+        if not ctx.is_drill and refusal:
+            if not ctx.force:
+                raise PreconditionError(refusal, code="CooldownActive")
+            warnings.append(f"cool-down overridden by the operator: {refusal}")
+            detail["cooldown_forced"] = True
+        elif ctx.is_drill and refusal:
+            warnings.append(f"a failover now would be refused: {refusal}")
+        detail["secondary"] = self._check_secondary(profile, params, desired)
+
+        if not live:
+            summary = (
+                f"drill: {profile.name} left alone; a failover would make {len(patches)} change(s)"
+                if patches
+                else f"drill: {profile.name} already routes to {', '.join(to_names)}"
+            )
+            return StepProgress(done=True, summary=summary, detail=detail, warnings=warnings)
+
+        warnings += _write_record(ctx, profile, baseline)
+        apply_patches(profile, patches)
+        detail["already_switched"] = False
+        summary = f"{profile.name}: switched to {', '.join(to_names)} ({len(patches)} PATCH(es)); verifying"
+        return _switched(
+            ctx, params, profile.id, baseline, StepProgress(summary=summary, detail=detail, warnings=warnings)
+        )
+
+    def _drill_baseline(
+        self, ctx: StepContext, profile: ProfileView, desired: dict[str, EndpointSetting]
+    ) -> dict[str, EndpointSetting]:
+        """The test profile's settings before this run touched it: from its tag when this run already
+        started switching it (a retried begin), else as read now."""
+        if profile.tags.get(TAG_DRILL_RUN) == ctx.run_id and profile.tags.get(TAG_DRILL_BASELINE):
+            return decode_baseline(profile.tags[TAG_DRILL_BASELINE])
+        return {name: profile.endpoint(name).setting for name in desired}
+
+    def _check_secondary(
+        self, profile: ProfileView, params: TrafficManagerFailoverStep, desired: dict[str, EndpointSetting]
+    ) -> dict[str, Any]:
+        """Refuse (changing nothing) unless every to_endpoint is fit and the switch would route to them."""
+        secondaries = [profile.endpoint(name) for name in params.to_endpoints]
+        reasons = [
+            f"endpoint {endpoint.name} is {endpoint.monitor_status} in Traffic Manager"
+            for endpoint in secondaries
+            if endpoint.monitor_status in UNFIT_SECONDARY
+        ]
+        probes, failed = probe_endpoints(profile, params, secondaries)
+        for target, result in failed:
+            where = f" of {target.endpoint}" if target.endpoint else ""
+            reasons.append(f"health probe{where} {redact_url(target.url)}: {result.describe()}")
+        if not reasons:
+            miss = unreached_secondary(profile, desired, secondaries)
+            if miss is not None:
+                raise PreconditionError(miss, code="SwitchWouldNotReachSecondary")
+        if reasons:
+            raise PreconditionError(
+                f"secondary of {profile.name!r} is not healthy, nothing changed: {'; '.join(reasons)}",
+                code="SecondaryUnhealthy",
+            )
+        return {
+            "monitor_status": {endpoint.name: endpoint.monitor_status for endpoint in secondaries},
+            "probes": probes,
+        }
+
+    # -- poll -----------------------------------------------------------------------------------------
+    def poll(
+        self,
+        ctx: StepContext,
+        params: TrafficManagerFailoverStep,
+        state: dict[str, Any],
+        work_results: list[dict[str, Any]],
+    ) -> StepProgress:
+        switch = TrafficState.model_validate(state)
+        profile = read_profile(switch.profile_id)
+        answer = dns_answer(profile)
+        expected_online, problems = routing_problems(profile, params, answer)
+        probes: list[dict[str, Any]] = []
+        if not problems:
+            probes, failed = probe_endpoints(profile, params, expected_online)
+            problems += [f"health {redact_url(target.url)}: {result.describe()}" for target, result in failed]
+
+        seen = f"DNS would answer {describe_answer(profile, answer)}" + (f"; {'; '.join(problems)}" if problems else "")
+        elapsed = round((ctx.now - switch.switched_at).total_seconds(), 1)
+        detail: dict[str, Any] = {
+            "profile": profile.name,
+            "dns_answer": describe_answer(profile, answer),
+            "expected_dns_convergence_seconds": convergence(profile)["seconds"],
+            "seconds_since_switch": elapsed,
+        }
+        if probes:
+            detail["health"] = probes
+        if not problems:
+            detail["verified_after_seconds"] = elapsed
+            return StepProgress(
+                done=True, state=switch.dump(), summary=f"{profile.name}: verified, {seen}", detail=detail
+            )
+        if ctx.now >= switch.verify_deadline:
+            raise PermanentError(
+                f"{profile.name!r} not verified within {format_duration(params.verify_window)} "
+                f"of the switch: last seen: {seen}",
+                code="VerifyWindowExceeded",
+            )
+        return StepProgress(
+            state=switch.dump(),
+            poll_after_seconds=params.poll_interval.total_seconds(),
+            summary=f"{profile.name}: verifying ({elapsed:g} s): {seen}",
+            detail=detail,
+        )
+
+    # -- teardown -------------------------------------------------------------------------------------
+    def teardown(
+        self,
+        ctx: StepContext,
+        params: TrafficManagerFailoverStep,
+        state: dict[str, Any],
+        previous: TeardownResult | None = None,
+    ) -> dict[str, Any]:
+        if not ctx.is_drill or params.drill_profile_id is None:
+            return {"teardown": "nothing to undo (the production profile was only read)"}
+        profile = read_profile(params.drill_profile_id)
+        tagged_by_this_run = profile.tags.get(TAG_DRILL_RUN) == ctx.run_id
+        original = TrafficState.model_validate(state).original if state else None
+        if original:
+            baseline = original
+        elif tagged_by_this_run and profile.tags.get(TAG_DRILL_BASELINE):
+            baseline = decode_baseline(profile.tags[TAG_DRILL_BASELINE])
+        else:
+            return {"teardown": "nothing to undo (this run did not switch the test profile)"}
+        patches = patches_towards(profile, baseline)
+        apply_patches(profile, patches)
+        if tagged_by_this_run:
+            write_tags(
+                profile,
+                {k: v for k, v in profile.tags.items() if k not in (TAG_DRILL_RUN, TAG_DRILL_BASELINE)},
+            )
+        return {
+            "teardown": "restored" if patches else "already restored",
+            "profile": profile.name,
+            "changes": [patch.describe() for patch in patches],
+        }
+
+
+def _write_record(ctx: StepContext, profile: ProfileView, baseline: dict[str, EndpointSetting]) -> list[str]:
+    """Tag the profile before its first PATCH, once per run: a failover's anti-flap record (so a retried
+    begin of this run is not refused by it), a drill's run and baseline (so a retried begin after a partial
+    switch still knows the true baseline). Answers the warnings."""
+    if ctx.is_drill:
+        if profile.tags.get(TAG_DRILL_RUN) == ctx.run_id:
+            return []
+        encoded = encode_baseline(baseline)
+        tags = {**profile.tags, TAG_DRILL_RUN: ctx.run_id}
+        if encoded is not None:
+            tags[TAG_DRILL_BASELINE] = encoded
+        write_tags(profile, tags)
+        return [] if encoded is not None else ["baseline too long for a tag: kept in the step state only"]
+    if profile.tags.get(TAG_LAST_FAILOVER_RUN) != ctx.run_id:
+        write_tags(
+            profile,
+            {
+                **profile.tags,
+                TAG_LAST_FAILOVER: iso(ctx.now),
+                TAG_LAST_FAILOVER_RUN: ctx.run_id,
+                TAG_LAST_FAILOVER_PLAN: ctx.plan_name,
+            },
+        )
+    return []
+
+
+def _switched(
+    ctx: StepContext,
+    params: TrafficManagerFailoverStep,
+    profile_id: str,
+    baseline: dict[str, EndpointSetting],
+    report: StepProgress,
+) -> StepProgress:
+    """``report`` (summary, detail, warnings) with the state poll and teardown need, and poll's interval."""
+    state = TrafficState(
+        profile_id=profile_id,
+        switched_at=ctx.now,
+        verify_deadline=ctx.now + params.verify_window,
+        original=baseline or None,
+    )
+    return report.model_copy(update={"state": state.dump(), "poll_after_seconds": params.poll_interval.total_seconds()})
