@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 Category = Literal["transient", "permanent", "precondition", "not_found", "invalid"]
 
@@ -127,8 +127,6 @@ def from_azure_error(exc: Exception, *, what: str) -> DrError:
     from azure.core.exceptions import (
         ClientAuthenticationError,
         HttpResponseError,
-        ResourceExistsError,
-        ResourceNotFoundError,
         ServiceRequestError,
         ServiceResponseError,
     )
@@ -140,19 +138,26 @@ def from_azure_error(exc: Exception, *, what: str) -> DrError:
     if isinstance(exc, ClientAuthenticationError) and token_request_failed(exc):
         return TransientError(f"{what}: {_token_failure_message(exc)}", code="TokenUnavailable")
     if isinstance(exc, HttpResponseError):
-        status = exc.status_code or 0
-        code = _azure_error_code(exc) or f"Http{status}"
-        message = f"{what}: {code} (HTTP {status}): {_azure_error_message(exc)}"
-        if isinstance(exc, ClientAuthenticationError) or status in (401, 403):
-            return PermanentError(message, code=code)
-        if isinstance(exc, ResourceNotFoundError) or status == 404:
-            return NotFoundError(message, code=code)
-        if status in _TRANSIENT_STATUS or code in _TRANSIENT_CODES:
-            return TransientError(message, code=code)
-        if isinstance(exc, ResourceExistsError) or status in (409, 412):
-            return PreconditionError(message, code=code)
-        return PermanentError(message, code=code)
+        return _from_http_error(exc, what=what)
     return PermanentError(f"{what}: {type(exc).__name__}: {exc}", code="UnexpectedError")
+
+
+def _from_http_error(exc: Any, *, what: str) -> DrError:
+    """An answer from the service: its status and Azure's error code decide the category."""
+    from azure.core.exceptions import ClientAuthenticationError, ResourceExistsError, ResourceNotFoundError
+
+    status = exc.status_code or 0
+    code = _azure_error_code(exc) or f"Http{status}"
+    message = f"{what}: {code} (HTTP {status}): {_azure_error_message(exc)}"
+    if isinstance(exc, ClientAuthenticationError) or status in (401, 403):
+        return PermanentError(message, code=code)
+    if isinstance(exc, ResourceNotFoundError) or status == 404:
+        return NotFoundError(message, code=code)
+    if status in _TRANSIENT_STATUS or code in _TRANSIENT_CODES:
+        return TransientError(message, code=code)
+    if isinstance(exc, ResourceExistsError) or status in (409, 412):
+        return PreconditionError(message, code=code)
+    return PermanentError(message, code=code)
 
 
 @contextmanager

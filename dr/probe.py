@@ -166,6 +166,13 @@ def tcp_probe(host: str, port: int, *, timeout_seconds: float = 10.0) -> ProbeRe
     return ProbeResult(url=f"tcp://{host}:{port}", ok=error is None, status=None, latency_ms=latency_ms, error=error)
 
 
+_PLAIN_REASONS: tuple[tuple[type[BaseException], str], ...] = (
+    (socket.gaierror, "name not resolved"),
+    (ConnectionRefusedError, "connection refused"),
+    (ConnectionResetError, "connection reset"),
+)
+
+
 def _describe_failure(exc: BaseException, timeout_seconds: float) -> str:
     """A short reason without the URL (exception texts may repeat a URL with its query string)."""
     reason: Any = getattr(exc, "reason", exc)
@@ -174,12 +181,9 @@ def _describe_failure(exc: BaseException, timeout_seconds: float) -> str:
     if isinstance(reason, ssl.SSLError):
         detail = getattr(reason, "reason", None) or next((a for a in reason.args if isinstance(a, str)), None)
         return f"TLS error: {detail or type(reason).__name__}"
-    if isinstance(reason, socket.gaierror):
-        return "name not resolved"
-    if isinstance(reason, ConnectionRefusedError):
-        return "connection refused"
-    if isinstance(reason, ConnectionResetError):
-        return "connection reset"
+    plain = next((text for kind, text in _PLAIN_REASONS if isinstance(reason, kind)), None)
+    if plain is not None:
+        return plain
     if isinstance(reason, OSError) and reason.strerror:
         return f"{type(reason).__name__}: {reason.strerror}"
     if isinstance(exc, ValueError):
