@@ -122,12 +122,21 @@ class LoadedApp:
         assert self.worker is not None
         return self.worker.protos
 
-    def invoke_here(self, request: Any) -> asyncio.Task[Any]:
-        """Send an InvocationRequest to the runtime on the caller's running loop; the task resolves to the
+    async def invoke_here(self, request: Any) -> Any:
+        """Send an InvocationRequest to the runtime on the caller's running loop and return its
         InvocationResponse. (The runtime binds nothing to a loop: it runs on whichever calls it and runs
-        sync functions on its own thread pool; this saves two thread hops per invocation.)"""
+        sync functions on its own thread pool; this saves two thread hops per invocation.) Callers are
+        tasks of their own (an activity, an episode, an HTTP request), so the app scope set for the call
+        stays within it."""
         assert self.worker is not None
-        return asyncio.ensure_future(self.worker.handle_here(self.key, request))
+        message = WorkerRequest(
+            self.worker.streaming(invocation_request=request), {"protos": self.protos, "host": "127.0.0.1"}
+        )
+        token = _current_app.set(self.key)
+        try:
+            return await self.worker.invocation_request(message)
+        finally:
+            _current_app.reset(token)
 
 
 class PythonWorker:
@@ -175,11 +184,8 @@ class PythonWorker:
         request = WorkerRequest(message, {"protos": self.protos, "host": "127.0.0.1"})
         return asyncio.run_coroutine_threadsafe(self._scoped(app_key, handler(request)), self._loop)
 
-    async def handle_here(self, app_key: str, request: Any) -> Any:
-        message = WorkerRequest(
-            self.streaming(invocation_request=request), {"protos": self.protos, "host": "127.0.0.1"}
-        )
-        return await self._scoped(app_key, self._handle_event.invocation_request(message))
+    def invocation_request(self, message: WorkerRequest) -> Coroutine[Any, Any, Any]:
+        return self._handle_event.invocation_request(message)
 
     @staticmethod
     async def _scoped(app_key: str, call: Coroutine[Any, Any, T]) -> T:
