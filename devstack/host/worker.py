@@ -122,19 +122,16 @@ class LoadedApp:
         assert self.worker is not None
         return self.worker.protos
 
-    async def invoke_here(self, request: Any) -> Any:
-        """Send an InvocationRequest to the runtime on the caller's running loop and return its
-        InvocationResponse. (The runtime binds nothing to a loop: it runs on whichever calls it and runs
-        sync functions on its own thread pool; this saves two thread hops per invocation.) Callers are
-        tasks of their own (an activity, an episode, an HTTP request), so the app scope set for the call
-        stays within it."""
+    async def invoke_here(self, message: Any) -> Any:
+        """Send a StreamingMessage carrying an InvocationRequest to the runtime on the caller's running loop
+        and return its InvocationResponse. (The runtime binds nothing to a loop: it runs on whichever calls
+        it and runs sync functions on its own thread pool; this saves two thread hops per invocation.)
+        Callers are tasks of their own (an activity, an episode, an HTTP request), so the app scope set
+        for the call stays within it."""
         assert self.worker is not None
-        message = WorkerRequest(
-            self.worker.streaming(invocation_request=request), {"protos": self.protos, "host": "127.0.0.1"}
-        )
         token = _current_app.set(self.key)
         try:
-            return await self.worker.invocation_request(message)
+            return await self.worker.invocation_request(WorkerRequest(message, self.worker.properties))
         finally:
             _current_app.reset(token)
 
@@ -147,6 +144,7 @@ class PythonWorker:
 
     def __init__(self) -> None:
         self.protos = load_protos()
+        self._properties: dict[str, Any] = {"protos": self.protos, "host": "127.0.0.1"}
         self.runtime: ModuleType = importlib.import_module("azure_functions_runtime")
         self._handle_event = importlib.import_module("azure_functions_runtime.handle_event")
         functions_module = importlib.import_module("azure_functions_runtime.functions")
@@ -178,10 +176,15 @@ class PythonWorker:
     def streaming(self, **content: Any) -> Any:
         return self.protos.StreamingMessage(request_id=uuid.uuid4().hex, **content)
 
+    @property
+    def properties(self) -> dict[str, Any]:
+        """What the proxy worker passes the runtime with every request."""
+        return self._properties
+
     def submit(self, app_key: str, entry_point: str, message: Any) -> concurrent.futures.Future[Any]:
         """Run one `handle_event` entry point for one app on the worker loop."""
         handler = getattr(self._handle_event, entry_point)
-        request = WorkerRequest(message, {"protos": self.protos, "host": "127.0.0.1"})
+        request = WorkerRequest(message, self._properties)
         return asyncio.run_coroutine_threadsafe(self._scoped(app_key, handler(request)), self._loop)
 
     def invocation_request(self, message: WorkerRequest) -> Coroutine[Any, Any, Any]:
