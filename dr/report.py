@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from .clients import Clients
-from .errors import InvalidInputError, NotFoundError, from_azure_error
+from .errors import InvalidInputError, NotFoundError, azure_errors
 from .run import RunReport
 
 
@@ -34,11 +34,11 @@ def _container(clients: Clients) -> Any:
 
 def write_report(clients: Clients, report: RunReport) -> str:
     """Write (or overwrite: a replayed activity writes the same report again) and return its URL."""
-    from azure.core.exceptions import AzureError, ResourceExistsError
+    from azure.core.exceptions import ResourceExistsError
     from azure.storage.blob import ContentSettings
 
     container = _container(clients)
-    try:
+    with azure_errors(f"write report of {report.instance_id}"):
         with contextlib.suppress(ResourceExistsError):
             container.create_container()
         blob = container.get_blob_client(report_blob_name(report.instance_id))
@@ -48,19 +48,16 @@ def write_report(clients: Clients, report: RunReport) -> str:
             content_settings=ContentSettings(content_type="application/json"),
             metadata={"plan": report.plan, "status": report.status, "mode": report.mode},
         )
-    except AzureError as exc:
-        raise from_azure_error(exc, what=f"write report of {report.instance_id}") from exc
     return str(blob.url)
 
 
 def read_report(clients: Clients, instance_id: str) -> dict[str, Any]:
-    from azure.core.exceptions import AzureError, ResourceNotFoundError
+    from azure.core.exceptions import ResourceNotFoundError
 
     blob = _container(clients).get_blob_client(report_blob_name(instance_id))
-    try:
-        data = blob.download_blob().readall()
-    except ResourceNotFoundError:
-        raise NotFoundError(f"run {instance_id!r} has no report (yet)", code="ReportNotFound") from None
-    except AzureError as exc:
-        raise from_azure_error(exc, what=f"read report of {instance_id}") from exc
+    with azure_errors(f"read report of {instance_id}"):
+        try:
+            data = blob.download_blob().readall()
+        except ResourceNotFoundError:
+            raise NotFoundError(f"run {instance_id!r} has no report (yet)", code="ReportNotFound") from None
     return json.loads(data)
