@@ -17,11 +17,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -34,6 +33,7 @@ from azure.durable_functions.models.utils import http_utils
 from devstack.alert_samples import PRIMARY_RG, alert
 from dr.clients import reset_for_tests
 from dr.run import RECOVERY_ORCHESTRATOR, run_id_prefix
+from tests.health_server import serving
 from triggers import alerts, operator
 from triggers.instances import CONTINUATION_HEADER
 
@@ -148,15 +148,9 @@ def rpc() -> Iterator[DurableRpc]:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(Handler) as port:
+        state.port = port
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.fixture
