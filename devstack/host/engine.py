@@ -37,8 +37,9 @@ from . import history as h
 from .actions import EpisodeOutput, episode_output
 from .activity_runner import ActivityRunner
 from .clock import Clock, RealClock
+from .entity_runner import EntityRunner
 from .history import Event, EventType
-from .indexer import FunctionInfo, IndexedApp, TriggerKind
+from .indexer import FunctionInfo, IndexedApp
 from .invoker import InvocationFailed, Invoker, typed_text
 from .models import (
     TERMINAL_STATUSES,
@@ -50,6 +51,7 @@ from .models import (
     InstanceStatus,
     InvalidInstanceIdError,
     RuntimeStatus,
+    known_functions,
     parse_json_text,
 )
 from .replay import (
@@ -149,12 +151,6 @@ def validate_instance_id(instance_id: str) -> None:
         raise InvalidInstanceIdError(f"Instance ID lengths must not exceed {MAX_INSTANCE_ID_LENGTH} characters.")
 
 
-def _known(kind: str, names: list[str]) -> str:
-    if not names:
-        return f"No {kind} functions are currently registered!"
-    return f"The following are the known {kind} functions: {', '.join(repr(n) for n in sorted(names))}."
-
-
 def _suspend_and_resume(
     messages: list[Message], *, suspended: bool, now: datetime
 ) -> tuple[bool, list[Event], list[int]]:
@@ -223,6 +219,7 @@ class EngineCore:
             completed=self._mark_ready,
             changed=self._schedule_idle_check,
         )
+        self._entities = EntityRunner(app, self._invoker, store=lambda: self.store, ready=self._mark_ready)
         self._timers = DurableTimers(self.clock, due=self._mark_ready, alive=self._message_exists)
         self._runtimes: dict[str, _Runtime] = {}
         self._episode_handles: dict[str, asyncio.TimerHandle] = {}
@@ -289,9 +286,6 @@ class EngineCore:
     def orchestrator_names(self) -> list[str]:
         return [f.durable_name for f in self.app.orchestrators.values()]
 
-    def entity_names(self) -> list[str]:
-        return [f.durable_name for f in self.app.of_kind(TriggerKind.ENTITY).values()]
-
     @property
     def default_version(self) -> str | None:
         """host.json `extensions.durableTask.defaultVersion`: the version of an orchestration started without
@@ -312,7 +306,7 @@ class EngineCore:
         if info is None:
             raise FunctionNotFoundError(
                 f"The function '{name}' doesn't exist, is disabled, or is not an orchestrator function. "
-                f"Additional info: {_known('orchestrator', self.orchestrator_names())}"
+                f"Additional info: {known_functions('orchestrator', self.orchestrator_names())}"
             )
         instance_id = instance_id or uuid.uuid4().hex
         validate_instance_id(instance_id)
@@ -628,7 +622,7 @@ class EngineCore:
     async def _run_episode(self, instance_id: str) -> None:
         now = self.clock.now()
         if ent.is_entity_id(instance_id):
-            await self._run_entity_batch(instance_id, now)
+            await self._entities.run_batch(instance_id, now)
             return
         messages = self.store.visible_messages(instance_id, now.timestamp())
         if not messages:
@@ -704,7 +698,7 @@ class EngineCore:
         if info is None:
             message = (
                 f"The function '{row.name}' doesn't exist, is disabled, or is not an orchestrator function. "
-                f"Additional info: {_known('orchestrator', self.orchestrator_names())}"
+                f"Additional info: {known_functions('orchestrator', self.orchestrator_names())}"
             )
             self._fail(runtime, new_events, consumed, now, message, None, custom_status=None)
             return
@@ -774,7 +768,7 @@ class EngineCore:
             name = task.name or ""
             # DurableTaskExtension.ThrowIfFunctionDoesNotExist, checked when the orchestrator schedules work.
             if task.kind is TaskKind.ACTIVITY and not self._activities.exists(name):
-                known = _known("activity", self._activities.names())
+                known = known_functions("activity", self._activities.names())
                 return (
                     f"The function '{name}' doesn't exist, is disabled, or is not an activity function. "
                     f"Additional info: {known}"
@@ -782,14 +776,14 @@ class EngineCore:
             if task.kind is TaskKind.SUB_ORCHESTRATION and self.app.find_orchestrator(name) is None:
                 return (
                     f"The function '{name}' doesn't exist, is disabled, or is not an orchestrator "
-                    f"function. Additional info: {_known('orchestrator', self.orchestrator_names())}"
+                    f"function. Additional info: {known_functions('orchestrator', self.orchestrator_names())}"
                 )
             if task.kind is TaskKind.ENTITY:
                 entity_name = _entity_name(task.instance_id or "")
                 if self.app.find_entity(entity_name) is None:
                     return (
                         f"The function '{entity_name}' doesn't exist, is disabled, or is not an entity "
-                        f"function. Additional info: {_known('entity', self.entity_names())}"
+                        f"function. Additional info: {known_functions('entity', self._entities.names())}"
                     )
         return None
 
@@ -833,7 +827,7 @@ class EngineCore:
                         )
                         timers.append((fire_at.timestamp(), message_id, row.instance_id))
                 elif task.kind is TaskKind.ENTITY:
-                    outputs.append(self._send_entity_request(tx, row, task, now, ready, timers))
+                    outputs.append(self._entities.request(tx, row, task, now, ready, timers))
                 else:
                     child_id = task.instance_id or f"{row.execution_id}:{task.task_id}"
                     version = self._sub_orchestration_version(task)
@@ -1068,141 +1062,10 @@ class EngineCore:
     # -- entities -----------------------------------------------------------------------------------------
 
     def signal_entity(self, name: str, key: str, operation: str, input_json: str | None) -> None:
-        """A client's signal (HttpApiHandler.HandlePostEntityOperationRequestAsync -> DurableClient
-        .SignalEntityAsync, which first checks the entity function exists)."""
-        self._require_entity(name)
-        entity_id = ent.scheduler_id(name, key)
-        request = ent.request_message(
-            operation=operation,
-            input_=input_json,
-            request_id=uuid.uuid4().hex,
-            signal=True,
-            parent_instance=None,
-            parent_execution=None,
-        )
-        with self.store.transaction() as tx:
-            tx.add_message(entity_id, MessageKind.ENTITY, request)
-        self._mark_ready(entity_id)
+        self._entities.signal(name, key, operation, input_json)
 
     def read_entity_state(self, name: str, key: str) -> tuple[bool, str | None]:
-        """(exists, state JSON) of an entity (DurableClient.ReadEntityStateAsync); unknown is not existing."""
-        found = self.store.get_entity(ent.scheduler_id(name, key))
-        if found is None or not found[0]:
-            return False, None
-        return True, found[1]
-
-    def _require_entity(self, name: str) -> FunctionInfo:
-        info = self.app.find_entity(name)
-        if info is None:
-            # DurableTaskExtension.GetInvalidEntityFunctionMessage
-            raise FunctionNotFoundError(
-                f"The function '{name}' doesn't exist, is disabled, or is not an entity function. "
-                f"Additional info: {_known('entity', self.entity_names())}"
-            )
-        return info
-
-    def _send_entity_request(
-        self,
-        tx: Transaction,
-        row: InstanceRow,
-        task: ScheduledTask,
-        now: datetime,
-        ready: list[str],
-        timers: list[tuple[float, int, str]],
-    ) -> Event:
-        """An orchestrator's call or signal: an EventSent in its history and a request in the entity's queue
-        (DurableOrchestrationContext.CallDurableTaskFunctionAsync, FunctionType.Entity -> SendEntityMessage)."""
-        entity_id = task.instance_id or ""
-        due = task.fire_at if task.signal else None
-        request = ent.request_message(
-            operation=task.operation or "",
-            input_=ent.operation_input(task.input_json),
-            request_id=task.request_id or uuid.uuid4().hex,
-            signal=task.signal,
-            parent_instance=row.instance_id,
-            parent_execution=row.execution_id,
-            due=due,
-        )
-        if due is not None and due > now:
-            message_id = tx.add_message(entity_id, MessageKind.ENTITY, request, visible_at=due.timestamp())
-            timers.append((due.timestamp(), message_id, entity_id))
-        else:
-            tx.add_message(entity_id, MessageKind.ENTITY, request)
-            ready.append(entity_id)
-        return h.event_sent(
-            now,
-            event_id=task.task_id,
-            instance_id=entity_id,
-            name=ent.request_event_name(due),
-            input_json=json.dumps(request),
-        )
-
-    async def _run_entity_batch(self, entity_id: str, now: datetime) -> None:
-        """Run every request queued for one entity, in arrival order, as one batch (one call of the entity
-        function), then persist its state and answer the callers, all in one transaction. Batches of one
-        entity never overlap: they run on the engine's loop, one episode at a time.
-
-        As TaskEntityShim.ExecuteOutOfProcBatch: the state and existence the function returns replace the
-        entity's; a caller gets a ResponseMessage as an EventRaised named after its request id (sent to the
-        execution that called); signals get no answer; an operation that failed is logged."""
-        messages = [m for m in self.store.visible_messages(entity_id, now.timestamp()) if m.kind is MessageKind.ENTITY]
-        if not messages:
-            return
-        name, key = ent.parse_scheduler_id(entity_id)
-        requests = [m.event for m in messages]
-        exists, state = self.store.get_entity(entity_id) or (False, None)
-        info = self.app.find_entity(name)
-        if info is None:
-            message = (
-                f"The function '{name}' doesn't exist, is disabled, or is not an entity function. "
-                f"Additional info: {_known('entity', self.entity_names())}"
-            )
-            result = ent.failed_batch(exists, state, len(requests), message)
-        else:
-            try:
-                output = await self._call_entity(info, ent.batch_context(name, key, exists, state, requests))
-                result = ent.parse_batch_result(output, len(requests))
-            except Exception as error:  # the function (or the SDK inside it) failed as a whole
-                log.error("entity %s: the batch of %d operation(s) failed: %s", entity_id, len(requests), error)
-                result = ent.failed_batch(exists, state, len(requests), str(error) or type(error).__name__)
-        notify: list[str] = []
-        with self.store.transaction() as tx:
-            tx.delete_messages([m.id for m in messages])
-            tx.put_entity(entity_id, result.exists, result.state if result.exists else None, now.timestamp())
-            for request, operation in zip(requests, result.results, strict=True):
-                if operation.is_error:
-                    _failure_log.error(
-                        "%s: Function '%s (Entity)' failed '%s' operation %s. Reason: %s",
-                        entity_id,
-                        name,
-                        request.get("op"),
-                        request.get("id"),
-                        parse_json_text(operation.result),
-                    )
-                parent = request.get("parent")
-                if request.get("signal") or not parent:
-                    continue
-                response = h.event_raised(now, name=str(request["id"]), input_json=ent.response_input(operation))
-                tx.add_message(parent, MessageKind.EVENT, response, execution_id=request.get("parentExecution"))
-                notify.append(parent)
-            for signal in result.signals:
-                target, outgoing = ent.signal_request(signal, entity_id, uuid.uuid4().hex)
-                tx.add_message(target, MessageKind.ENTITY, outgoing)
-                notify.append(target)
-        for instance_id in dict.fromkeys(notify):
-            self._mark_ready(instance_id)
-
-    async def _call_entity(self, info: FunctionInfo, context_json: str) -> str:
-        """Call an entity function with its batch through the runtime: like an orchestration, the
-        extension sends the context as a string and takes the result JSON back as the return value."""
-        try:
-            result = await self._invoker.invoke(info, {info.trigger.name: self._invoker.string(context_json)})
-        except InvocationFailed as failure:
-            raise RuntimeError(failure.message) from None
-        text = typed_text(result.return_value)
-        if text is None:
-            raise TypeError("the entity function returned no result JSON")
-        return text
+        return self._entities.read_state(name, key)
 
 
 def verify_against_sdk(info: FunctionInfo, context_json: str, outcome: ReplayOutcome) -> str | None:

@@ -108,3 +108,10 @@ class FunctionNotFoundError(DurableError):
 
 class InvalidInstanceIdError(DurableError):
     pass
+
+
+def known_functions(kind: str, names: list[str]) -> str:
+    """The tail of the extension's "doesn't exist" messages (DurableTaskExtension.GetInvalid*FunctionMessage)."""
+    if not names:
+        return f"No {kind} functions are currently registered!"
+    return f"The following are the known {kind} functions: {', '.join(repr(n) for n in sorted(names))}."
