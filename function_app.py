@@ -5,21 +5,25 @@ import azure.durable_functions as df
 from activities.report import bp as report_activities
 from activities.steps import bp as step_activities
 from activities.sync import bp as sync_activities
+from orchestrators.plan_lock import bp as plan_lock_entity
 from orchestrators.recovery import bp as recovery_orchestrator
 from orchestrators.step import bp as step_orchestrator
 from orchestrators.sync import bp as sync_orchestrator
 from triggers.alerts import bp as alert_trigger
 from triggers.operator import bp as operator_api
 from triggers.schedule import bp as sync_timer
+from triggers.watchdog import bp as watchdog_timer
 
 app = df.DFApp()
 for blueprint in (
     alert_trigger,
     operator_api,
     sync_timer,
+    watchdog_timer,
     recovery_orchestrator,
     step_orchestrator,
     sync_orchestrator,
+    plan_lock_entity,
     step_activities,
     report_activities,
     sync_activities,

@@ -8,13 +8,18 @@ cancel sequence are plain code, unit-tested with an in-memory store, and the HTT
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from .clients import get_clients
-from .errors import ConflictError, NotFoundError
+from .durations import iso, parse_time
+from .errors import ConflictError, NotFoundError, TransientError
 from .plan import Mode
 from .report import write_report
 from .run import (
@@ -23,6 +28,7 @@ from .run import (
     RunInput,
     RunReport,
     canceled_report,
+    is_run_id,
     read_model,
     run_id_prefix,
     step_instance_id,
@@ -87,6 +93,14 @@ class RunStore(Protocol):
 
     async def terminate(self, instance_id: str, reason: str) -> None: ...
 
+    async def signal_lock(self, plan_name: str, operation: str, request: dict[str, Any]) -> None:
+        """Signal operation ``acquire`` or ``release`` to the plan's lock entity (PLAN_LOCK_ENTITY)."""
+        ...
+
+    async def read_lock(self, plan_name: str) -> Any:
+        """The plan's lock entity state as stored (None when the entity does not exist yet)."""
+        ...
+
 
 @dataclass(frozen=True)
 class Refusal:
@@ -104,11 +118,142 @@ class Cancellation:
 
 
 async def recovery_run(store: RunStore, instance_id: str, *, show_input: bool = False) -> RunSnapshot:
-    """The recovery run of that id; NotFoundError for no instance or another orchestrator's."""
+    """The recovery run of that id; NotFoundError for no instance or another orchestrator's (and, without
+    asking the backend, for an id that is not of the form this app gives runs)."""
+    if not is_run_id(instance_id):
+        raise NotFoundError(f"no recovery run {instance_id!r}", code="RunNotFound")
     run = await store.status(instance_id, show_input=show_input)
     if run is None or not run.is_recovery:
         raise NotFoundError(f"no recovery run {instance_id!r}", code="RunNotFound")
     return run
+
+
+# -- the per-plan failover lock ----------------------------------------------------------------------------
+#
+# At most one failover of a plan at a time, under any interleaving of alerts and operators: a Durable entity
+# per plan (PLAN_LOCK_ENTITY, key = plan name) holds the run id of the failover that owns the plan. The
+# backend runs one entity's operations one at a time, in order, so "acquire" is an atomic compare-and-set;
+# the starter signals it with a fresh request id and reads the entity's answer for that id back from its
+# state (a client can signal an entity and read its state, not call it). The run releases the lock when it
+# ends (the recovery orchestrator signals "release"), cancel_run releases it after terminating; "release"
+# only frees a lock its run holds. A lock whose holder is no longer active (a run that failed before its
+# release, a starter that died between acquire and start) is freed by the next starter: "release" for that
+# holder, which cannot free a lock someone else took meanwhile, then acquire again.
+
+PLAN_LOCK_ENTITY = "plan_lock"
+LOCK_ANSWERS_KEPT = 64
+LOCK_ANSWER_WAIT_SECONDS = 20.0
+# A holder with no instance yet may be a start between its acquire and start_new: stale only after this.
+LOCK_START_GRACE = timedelta(minutes=2)
+
+
+class LockAnswer(BaseModel):
+    request: str
+    granted: bool
+    holder: str
+
+
+class PlanLockState(BaseModel):
+    """The lock entity's state."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    holder: str | None = None
+    since: str | None = None
+    answers: list[LockAnswer] = Field(default_factory=list)
+
+    def answer(self, request: str) -> LockAnswer | None:
+        return next((answer for answer in self.answers if answer.request == request), None)
+
+
+class LockRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    run_id: str = Field(min_length=1)
+    request: str = ""
+    at: str | None = None
+
+
+def plan_lock_operation(state: Any, operation: str, request: Any) -> dict[str, Any]:
+    """One operation of the lock entity: the new state (pure; the entity function only adapts)."""
+    lock = PlanLockState.model_validate(state) if isinstance(state, dict) else PlanLockState()
+    ask = LockRequest.model_validate(request)
+    if operation == "acquire":
+        granted = lock.holder is None
+        if granted:
+            lock.holder, lock.since = ask.run_id, ask.at
+        answer = LockAnswer(request=ask.request, granted=granted, holder=lock.holder or ask.run_id)
+        lock.answers = [*lock.answers, answer][-LOCK_ANSWERS_KEPT:]
+    elif operation == "release":
+        if lock.holder == ask.run_id:
+            lock.holder, lock.since = None, None
+    else:
+        raise ValueError(f"plan lock has no operation {operation!r}")
+    return lock.model_dump(mode="json")
+
+
+class PlanLocked(ConflictError):
+    """The plan's failover lock is held by another run (``holder``)."""
+
+    default_code = "FailoverInProgress"
+
+    def __init__(self, plan_name: str, holder: str) -> None:
+        super().__init__(f"plan {plan_name!r}: failover already in progress: {holder}")
+        self.holder = holder
+
+
+async def _lock_answer(store: RunStore, plan_name: str, request: str, wait: float) -> LockAnswer:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait
+    delay = 0.02
+    while True:
+        raw = await store.read_lock(plan_name)
+        if isinstance(raw, dict):
+            answer = PlanLockState.model_validate(raw).answer(request)
+            if answer is not None:
+                return answer
+        if loop.time() >= deadline:
+            raise TransientError(
+                f"plan {plan_name!r}: the failover lock did not answer in {wait:.0f}s", code="LockBusy"
+            )
+        await asyncio.sleep(delay)
+        delay = min(delay * 1.5, 0.5)
+
+
+async def _holder_is_stale(store: RunStore, plan_name: str, holder: str, now: datetime) -> bool:
+    run = await store.status(holder)
+    if run is not None:
+        return not run.active
+    raw = await store.read_lock(plan_name)
+    since = PlanLockState.model_validate(raw).since if isinstance(raw, dict) else None
+    try:
+        taken = parse_time(since) if since else None
+    except ValueError:
+        taken = None
+    return taken is None or now - taken > LOCK_START_GRACE
+
+
+async def acquire_plan(
+    store: RunStore, plan_name: str, run_id: str, *, now: datetime, wait: float = LOCK_ANSWER_WAIT_SECONDS
+) -> None:
+    """Take the plan's failover lock for ``run_id``; PlanLocked (naming the holder) when another run has it.
+
+    A lock held by a run that is no longer active is freed and taken (once per call)."""
+    for attempt in range(2):
+        request = uuid.uuid4().hex
+        await store.signal_lock(plan_name, "acquire", {"run_id": run_id, "request": request, "at": iso(now)})
+        answer = await _lock_answer(store, plan_name, request, wait)
+        if answer.granted:
+            return
+        if attempt == 0 and answer.holder != run_id and await _holder_is_stale(store, plan_name, answer.holder, now):
+            await store.signal_lock(plan_name, "release", {"run_id": answer.holder})
+            continue
+        raise PlanLocked(plan_name, answer.holder)
+
+
+async def release_plan(store: RunStore, plan_name: str, run_id: str) -> None:
+    """Free the plan's lock if ``run_id`` holds it (a no-op otherwise)."""
+    await store.signal_lock(plan_name, "release", {"run_id": run_id})
 
 
 async def failover_in_progress(store: RunStore, plan_name: str) -> RunSnapshot | None:
@@ -117,27 +262,57 @@ async def failover_in_progress(store: RunStore, plan_name: str) -> RunSnapshot |
     return next((run for run in runs if run.is_recovery), None)
 
 
-async def admit_operator_start(store: RunStore, plan_name: str, mode: Mode) -> None:
-    """An operator's start: ConflictError for a failover while the plan has one in progress (drills run freely)."""
+async def admit_operator_start(
+    store: RunStore, plan_name: str, mode: Mode, instance_id: str | None = None, *, now: datetime | None = None
+) -> None:
+    """An operator's start: PlanLocked (a ConflictError naming the holder) for a failover while the plan has
+    one in progress; drills run freely. With ``instance_id`` a failover takes the plan's lock for that run:
+    the caller starts the run, or releases the lock (release_plan) if it cannot."""
     if mode != "failover":
         return
-    running = await failover_in_progress(store, plan_name)
+    running = await failover_in_progress(store, plan_name)  # a fast answer; the lock is what decides
     if running is not None:
-        raise ConflictError(f"plan {plan_name!r} already has failover run {running.instance_id} in progress")
+        raise PlanLocked(plan_name, running.instance_id)
+    if instance_id is not None:
+        await acquire_plan(store, plan_name, instance_id, now=now or datetime.now().astimezone())
 
 
-async def alert_refusal(store: RunStore, plan_name: str, instance_id: str) -> Refusal | None:
+def duplicate_alert(instance_id: str) -> Refusal:
+    return Refusal(f"duplicate alert: run {instance_id} already exists", instance_id)
+
+
+async def alert_refusal(
+    store: RunStore, plan_name: str, instance_id: str, *, lock: bool = False, now: datetime | None = None
+) -> Refusal | None:
     """Why an alert does not start run ``instance_id`` of the plan, or None when it may.
 
     A webhook retry of the same alert instance finds the run it started (the instance id derives from the
-    alert); another alert for a plan whose failover is in progress is ignored, not queued.
+    alert); another alert for a plan whose failover is in progress is ignored, not queued. With ``lock``,
+    None means the caller holds the plan's lock for ``instance_id`` and no such instance exists: it starts
+    the run (a start that meets "already exists" is a duplicate too).
     """
     if await store.status(instance_id) is not None:
-        return Refusal(f"duplicate alert: run {instance_id} already exists", instance_id)
+        return duplicate_alert(instance_id)
     running = await failover_in_progress(store, plan_name)
     if running is not None:
-        return Refusal(f"plan {plan_name!r} already has run {running.instance_id} in progress", running.instance_id)
+        return _lock_refusal(plan_name, instance_id, running.instance_id)
+    if not lock:
+        return None
+    try:
+        await acquire_plan(store, plan_name, instance_id, now=now or datetime.now().astimezone())
+    except PlanLocked as locked:
+        return _lock_refusal(plan_name, instance_id, locked.holder)
+    # Holding the lock for this id, nobody else can create it; it may have run and ended before we took it.
+    if await store.status(instance_id) is not None:
+        await release_plan(store, plan_name, instance_id)
+        return duplicate_alert(instance_id)
     return None
+
+
+def _lock_refusal(plan_name: str, instance_id: str, holder: str) -> Refusal:
+    if holder == instance_id:
+        return duplicate_alert(instance_id)
+    return Refusal(f"plan {plan_name!r}: failover already in progress: {holder}", holder)
 
 
 async def awaiting_approval(store: RunStore, instance_id: str) -> RunSnapshot:
@@ -181,6 +356,8 @@ async def cancel_run(
         if step is not None and step.active:
             await store.terminate(step_run_id, f"run canceled by {by}")
     run_input = read_model(RunInput, run.input)
+    if run_input is not None:
+        await release_plan(store, run_input.plan.name, instance_id)
     if run_input is None:
         raise ValueError(f"run {instance_id} has no readable input: no report can be built")
     report = canceled_report(instance_id, run_input, run.custom_status, by=by, reason=reason, at=now)

@@ -10,15 +10,32 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
 from .errors import InvalidInputError
 from .plan import Plan
 
 COMMON_ALERT_SCHEMA_ID = "azureMonitorCommonAlertSchema"
 MAX_ALERT_BYTES = 256 * 1024  # Azure's own cap on common-schema payloads
+# The common alert schema nests a few levels (data.alertContext.condition.allOf[].dimensions[]); a body
+# nested deeper is not an alert, and refusing it before parsing keeps every later walk well inside the stack.
+MAX_ALERT_DEPTH = 32
+# Byte-order marks: Azure Monitor posts UTF-8 without one; a BOM (or UTF-16/32) is not its webhook.
+_BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")
+
+
+def _iso_text(value: Any) -> Any:
+    """Alert times are ISO 8601 strings (with a zone, checked by AwareDatetime), never epoch numbers."""
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str):
+        raise ValueError("must be an ISO 8601 date-time string with a time zone")
+    return value
+
+
+AlertTime = Annotated[AwareDatetime, BeforeValidator(_iso_text)]
 
 MONITORING_SERVICES = (
     "Platform",
@@ -48,9 +65,16 @@ class Essentials(BaseModel):
     alert_target_ids: list[str] = Field(default_factory=list, alias="alertTargetIDs")
     configuration_items: list[str] = Field(default_factory=list, alias="configurationItems")
     origin_alert_id: str | None = Field(None, alias="originAlertId")
-    fired_date_time: datetime = Field(alias="firedDateTime")
-    resolved_date_time: datetime | None = Field(None, alias="resolvedDateTime")
+    fired_date_time: AlertTime = Field(alias="firedDateTime")
+    resolved_date_time: AlertTime | None = Field(None, alias="resolvedDateTime")
     description: str | None = None
+
+    @field_validator("alert_id", "alert_rule", "severity", "monitoring_service")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value
 
 
 class AlertData(BaseModel):
@@ -87,17 +111,101 @@ class Alert(BaseModel):
         }
 
 
-def parse_alert_body(body: bytes) -> Alert:
-    """Validate a webhook body; every failure is an InvalidInputError saying exactly what was wrong."""
-    if len(body) > MAX_ALERT_BYTES:
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    document: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in document:
+            raise InvalidInputError(f"body has duplicate key {key!r}", code="MalformedJson")
+        document[key] = value
+    return document
+
+
+def _no_constant(name: str) -> Any:
+    raise InvalidInputError(f"body has {name}, which is not JSON", code="MalformedJson")
+
+
+def _nesting_depth_exceeds(text: str, limit: int) -> bool:
+    """True when arrays/objects nest deeper than ``limit`` (brackets inside strings do not count)."""
+    depth = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif char in "]}":
+            depth -= 1
+    return False
+
+
+def _check_text(value: Any, what: str) -> None:
+    """Every string (keys too) must be encodable as UTF-8: a lone surrogate (``"\\ud800"``) is refused."""
+    stack: list[tuple[Any, str]] = [(value, "")]
+    while stack:
+        item, path = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                raise InvalidInputError(
+                    f"{what} has a lone surrogate (invalid Unicode) in {path}", code="MalformedJson"
+                ) from None
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                stack.append((key, f"{path} key"))
+                safe_key = key.encode("utf-8", "backslashreplace").decode()
+                stack.append((child, f"{path}.{safe_key}".lstrip(".")))
+        elif isinstance(item, list):
+            stack.extend((child, f"{path}[{i}]") for i, child in enumerate(item))
+
+
+def decode_alert_json(body: bytes, what: str = "alert body", max_bytes: int = MAX_ALERT_BYTES) -> Any:
+    """Strict JSON: UTF-8 without a BOM, no duplicate keys, no NaN/Infinity, bounded nesting, no lone
+    surrogates. Every refusal is an InvalidInputError saying what was wrong."""
+    if len(body) > max_bytes:
+        raise InvalidInputError(f"{what} is {len(body)} bytes; the limit is {max_bytes}", code="PayloadTooLarge")
+    if body.startswith(_BOMS):
         raise InvalidInputError(
-            f"alert body is {len(body)} bytes; the common alert schema caps payloads at {MAX_ALERT_BYTES}",
-            code="PayloadTooLarge",
+            f"{what} starts with a byte-order mark: the body must be UTF-8 without a BOM",
+            code="UnsupportedEncoding",
         )
     try:
-        document = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidInputError(f"alert body is not valid JSON: {exc}", code="MalformedJson") from None
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidInputError(
+            f"{what} is not valid UTF-8 (byte {exc.start}): the body must be UTF-8",
+            code="UnsupportedEncoding",
+        ) from None
+    if "\x00" in text:  # UTF-16/32 without a BOM decodes as UTF-8 with NULs between the ASCII
+        raise InvalidInputError(
+            f"{what} has NUL characters (UTF-16/32?): the body must be UTF-8", code="UnsupportedEncoding"
+        )
+    if _nesting_depth_exceeds(text, MAX_ALERT_DEPTH):
+        raise InvalidInputError(
+            f"{what} nests arrays/objects deeper than {MAX_ALERT_DEPTH} levels", code="MalformedJson"
+        )
+    try:
+        document = json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constant)
+    except json.JSONDecodeError as exc:
+        raise InvalidInputError(f"{what} is not valid JSON: {exc}", code="MalformedJson") from None
+    except RecursionError:  # unreachable after the depth check; never a 500
+        raise InvalidInputError(f"{what} nests too deeply", code="MalformedJson") from None
+    _check_text(document, what)
+    return document
+
+
+def parse_alert_body(body: bytes) -> Alert:
+    """Validate a webhook body; every failure is an InvalidInputError saying exactly what was wrong."""
+    document = decode_alert_json(body)
     if not isinstance(document, dict):
         raise InvalidInputError("alert body must be a JSON object", code="MalformedAlert")
     schema_id = document.get("schemaId")

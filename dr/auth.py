@@ -69,3 +69,14 @@ def encode_principal(name: str, roles: list[str]) -> str:
         "role_typ": ROLE_CLAIM_DEFAULT,
     }
     return base64.b64encode(json.dumps(document).encode()).decode()
+
+
+def actor(settings: Settings, principal: Principal, claimed: str | None) -> str | None:
+    """Who is acting. With roles enforced, only the signed-in principal's name claim counts (a ``by`` in
+    the body is ignored, and a principal without a name claim is refused); otherwise the signed-in name
+    wins over a name in the body."""
+    if settings.enforce_roles:
+        if not principal.name or not principal.name.strip():
+            raise AuthorizationError("the signed-in principal has no name claim: its actions cannot be recorded")
+        return principal.name
+    return principal.name or claimed

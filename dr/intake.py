@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import secrets
 from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .alert import Alert, alert_fingerprint
+from .alert import Alert, alert_fingerprint, decode_alert_json
 from .errors import InvalidInputError
 from .plan import Mode, Plan
 from .run import RunInput, run_instance_id
@@ -40,12 +39,9 @@ class DecisionRequest(BaseModel):
 
 
 def parse_json_model(body: bytes, model: type[BaseModel], what: str) -> Any:
-    if len(body) > MAX_REQUEST_BYTES:
-        raise InvalidInputError(f"{what}: body over {MAX_REQUEST_BYTES} bytes", code="PayloadTooLarge")
-    try:
-        document = json.loads(body or b"{}")
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidInputError(f"{what}: body is not valid JSON: {exc}", code="MalformedJson") from None
+    """The same strict JSON as alert bodies (UTF-8, no duplicate keys, no NaN, bounded nesting, no lone
+    surrogates), then the model."""
+    document = decode_alert_json(body or b"{}", what, MAX_REQUEST_BYTES)
     try:
         return model.model_validate(document)
     except ValidationError as exc:

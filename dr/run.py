@@ -6,10 +6,20 @@ a replay rebuilds exactly the same status and report.
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasPath, BaseModel, ConfigDict, Field, PlainSerializer, ValidationError, field_serializer
+from pydantic import (
+    AliasPath,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    field_serializer,
+    field_validator,
+)
 
 from .durations import iso
 from .errors import Failure
@@ -37,6 +47,18 @@ def run_id_prefix(plan_name: str, mode: Mode | None = None) -> str:
 
 def run_instance_id(plan_name: str, mode: Mode, suffix: str) -> str:
     return f"{run_id_prefix(plan_name, mode)}{suffix}"
+
+
+# The ids this app gives recovery runs (dr.intake): <plan>--<mode>--op-<UTC stamp>-<6 hex> for the operator
+# API, <plan>--failover--alert-<20 hex> for alerts. Anything else is no run of ours, refused before it
+# reaches a storage name or a Durable query (a route parameter arrives URL-decoded: "../" and all).
+RUN_ID_PATTERN = re.compile(
+    r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,79}--(?:failover|drill)--(?:op-\d{8}T\d{6}-[0-9a-f]{6}|alert-[0-9a-f]{20})"
+)
+
+
+def is_run_id(value: str) -> bool:
+    return RUN_ID_PATTERN.fullmatch(value) is not None
 
 
 def step_instance_id(run_id: str, step_id: str) -> str:
@@ -69,6 +91,13 @@ class RunInput(BaseModel):
     reason: str | None = None
     force: bool = False
     min_poll_seconds: float = Field(2.0, ge=0, description="Read from settings by the starter, not on replay.")
+
+    @field_validator("requested_at")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        """RTO subtracts this from the orchestration's (aware, UTC) clock: a naive time is taken as UTC
+        rather than failing the run in its reporting phase."""
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 class RunHeadline(BaseModel):

@@ -57,6 +57,15 @@ class Settings(BaseSettings):
     # Standing sync.
     sync_schedule: str = Field("0 */15 * * * *", description="NCRONTAB of the standing sync's timer trigger.")
 
+    # Stuck-run watchdog.
+    watchdog_schedule: str = Field("0 */5 * * * *", description="NCRONTAB of the stuck-run watchdog's timer.")
+    watchdog_phase_minutes: float = Field(
+        30.0, gt=0, description="A run in phase starting or reporting longer than this counts as stuck."
+    )
+    watchdog_grace_minutes: float = Field(
+        5.0, ge=0, description="Slack past a step's timeout (or the approval deadline) before a run counts as stuck."
+    )
+
     # Orchestration tuning (activity retries are each step's `retry` in its plan, not a setting).
     step_poll_min_seconds: float = 2.0
 

@@ -15,6 +15,8 @@ from pydantic import BaseModel, Field
 from .admission import RunSnapshot, RunStore
 from .durations import iso
 from .run import RunCustomStatus, RunHeadline, RunResult, StepCustomStatus, read_model, step_instance_id
+from .settings import get_settings
+from .watchdog import StuckInfo, WatchdogBounds, stuck_reason
 
 
 class StepView(BaseModel):
@@ -42,6 +44,7 @@ class RunView(BaseModel):
     steps: list[StepView] = Field(default_factory=list)
     report: dict[str, Any] | None = None
     error: str | None = None
+    stuck: StuckInfo | None = Field(None, description="Set when the watchdog's rules find the run stuck.")
 
 
 def as_json_object(value: Any) -> dict[str, Any]:
@@ -108,7 +111,7 @@ def run_view(
 
 
 def snapshot_view(run: RunSnapshot, now: datetime, live_summaries: dict[str, str] | None = None) -> RunView:
-    return run_view(
+    view = run_view(
         run.instance_id,
         run.runtime_status,
         run.created,
@@ -119,6 +122,8 @@ def snapshot_view(run: RunSnapshot, now: datetime, live_summaries: dict[str, str
         now,
         live_summaries,
     )
+    view.stuck = stuck_reason(run, now, WatchdogBounds.from_settings(get_settings()))
+    return view
 
 
 async def live_summaries(store: RunStore, run: RunSnapshot) -> dict[str, str]:

@@ -56,6 +56,9 @@ param plansDir string = 'plans/'
 @description('NCRONTAB of the standing blob sync (DR_SYNC_SCHEDULE).')
 param syncSchedule string = '0 */15 * * * *'
 
+@description('NCRONTAB of the stuck-run watchdog (DR_WATCHDOG_SCHEDULE); the timer does not load without it.')
+param watchdogSchedule string = '0 */5 * * * *'
+
 @description('Durable Functions backend: AzureStorage (default, the app\'s storage account) or DurableTaskScheduler (managed, more throughput).')
 @allowed([
   'AzureStorage'
@@ -245,6 +248,7 @@ var drSettings = {
   DR_STATE_CONTAINER: stateContainerName
   DR_ENFORCE_ROLES: enforceRoles ? 'true' : 'false'
   DR_SYNC_SCHEDULE: syncSchedule
+  DR_WATCHDOG_SCHEDULE: watchdogSchedule
   DR_ARM_ENDPOINT: environment().resourceManager
 }
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import azure.durable_functions as df
 
+from dr.admission import PLAN_LOCK_ENTITY
 from dr.plan import RetryPolicy
 from dr.report import WriteReportInput
 from dr.run import (
@@ -35,6 +36,26 @@ REPORT_RETRY = RetryPolicy(attempts=6, first_interval=timedelta(seconds=2))
 @bp.orchestration_trigger(context_name="context", orchestration=RECOVERY_ORCHESTRATOR)
 def recovery(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict[str, Any]]:
     run = RunInput.model_validate(context.get_input())
+    # A failover holds its plan's lock (dr.admission.acquire_plan) until it ends: the release signal goes out
+    # with the episode that completes (or fails) the run. Not a `finally`: closing the suspended generator
+    # at the end of every episode would run it. A run terminated (cancel_run releases) or lost before this
+    # leaves a lock the next starter frees, having seen that its holder is no longer active.
+    try:
+        result = yield from _recovery(context, run)
+    except Exception:
+        _release_plan(context, run)
+        raise
+    _release_plan(context, run)
+    return result
+
+
+def _release_plan(context: df.DurableOrchestrationContext, run: RunInput) -> None:
+    if run.mode == "failover":
+        release = {"run_id": context.instance_id}
+        context.signal_entity(df.EntityId(PLAN_LOCK_ENTITY, run.plan.name), "release", release)
+
+
+def _recovery(context: df.DurableOrchestrationContext, run: RunInput) -> Generator[Any, Any, dict[str, Any]]:
     plan = run.plan
     state = RunState(context.instance_id, run, plan, context.current_utc_datetime)
     outcomes: dict[str, StepOutcome] = {}

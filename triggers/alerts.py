@@ -10,14 +10,15 @@ dr.admission's, as for the operator API: this module only maps their answers ont
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import azure.durable_functions as df
 import azure.functions as func
 
-from dr.admission import alert_refusal
+from dr.admission import alert_refusal, duplicate_alert, release_plan
 from dr.alert import Alert, matching_plans, parse_alert_body
-from dr.errors import DrError, InvalidInputError, TransientError
+from dr.errors import ConflictError, DrError, InvalidInputError, TransientError
 from dr.intake import alert_run
 from dr.plan import Plan, load_catalog
 from dr.settings import Settings, get_settings
@@ -70,11 +71,18 @@ async def _start_runs(
     try:
         for plan in plans:
             instance_id, run = alert_run(plan, alert, settings)
-            refusal = await alert_refusal(runs, plan.name, instance_id)
+            refusal = await alert_refusal(runs, plan.name, instance_id, lock=True, now=datetime.now(UTC))
+            if refusal is None:
+                try:
+                    await runs.start(instance_id, run)
+                except ConflictError:  # "already exists": the backend refused it atomically
+                    refusal = duplicate_alert(instance_id)
+                except Exception:
+                    await release_plan(runs, plan.name, instance_id)
+                    raise
             if refusal is not None:
                 ignored.append({"plan": plan.name, "ignored": refusal.reason, "id": refusal.run_id})
                 continue
-            await runs.start(instance_id, run)
             log.info("alert %s started run %s of plan %s", essentials.alert_rule, instance_id, plan.name)
             started.append({"plan": plan.name, **run_links(req, instance_id)})
     except Exception as exc:  # the Durable backend, not the caller: let the action group retry

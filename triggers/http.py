@@ -30,8 +30,9 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
     )
 
 
-def error_response(exc: DrError) -> func.HttpResponse:
-    """Map the error hierarchy to HTTP: the caller's fault is a 4xx with what was wrong."""
+def error_response(exc: DrError, extra: dict[str, Any] | None = None) -> func.HttpResponse:
+    """Map the error hierarchy to HTTP: the caller's fault is a 4xx with what was wrong (``extra`` adds
+    fields to the error object, such as the run that holds a plan)."""
     if isinstance(exc, AuthorizationError):
         status = 403
     elif isinstance(exc, InvalidInputError):
@@ -44,7 +45,7 @@ def error_response(exc: DrError) -> func.HttpResponse:
         return json_response({"error": {"code": exc.code, "message": exc.message}}, 503, {"Retry-After": "10"})
     else:
         status = 500
-    return json_response({"error": {"code": exc.code, "message": exc.message}}, status)
+    return json_response({"error": {"code": exc.code, "message": exc.message, **(extra or {})}}, status)
 
 
 def run_links(req: func.HttpRequest, instance_id: str) -> dict[str, str]:

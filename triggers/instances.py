@@ -22,6 +22,7 @@ answers once with no header: one request.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -30,8 +31,8 @@ import azure.durable_functions as df
 from azure.durable_functions.models.DurableOrchestrationStatus import DurableOrchestrationStatus
 from azure.durable_functions.models.RpcManagementOptions import RpcManagementOptions
 
-from dr.admission import ACTIVE_STATUSES, RunSnapshot
-from dr.errors import TransientError
+from dr.admission import ACTIVE_STATUSES, PLAN_LOCK_ENTITY, RunSnapshot
+from dr.errors import ConflictError, TransientError
 from dr.run import APPROVAL_EVENT, RECOVERY_ORCHESTRATOR, ApprovalDecision, RunInput
 
 CONTINUATION_HEADER = "x-ms-continuation-token"
@@ -140,8 +141,29 @@ class DurableRuns:
         await self._client.terminate(instance_id, reason)
 
     async def start(self, instance_id: str, run: RunInput) -> None:
-        """Start recovery run ``instance_id`` (admission has been asked first)."""
-        await self._client.start_new(RECOVERY_ORCHESTRATOR, instance_id, run.model_dump(mode="json"))
+        """Start recovery run ``instance_id`` (admission has been asked first). ConflictError (code
+        InstanceExists) when an instance of that id is running: the backend refuses it atomically."""
+        try:
+            await self._client.start_new(RECOVERY_ORCHESTRATOR, instance_id, run.model_dump(mode="json"))
+        except Exception as exc:
+            if "already exists" in str(exc):
+                raise ConflictError(f"run {instance_id} already exists", code="InstanceExists") from None
+            raise
+
+    async def signal_lock(self, plan_name: str, operation: str, request: dict[str, Any]) -> None:
+        await self._client.signal_entity(df.EntityId(PLAN_LOCK_ENTITY, plan_name), operation, request)
+
+    async def read_lock(self, plan_name: str) -> Any:
+        state = await self._client.read_entity_state(df.EntityId(PLAN_LOCK_ENTITY, plan_name))
+        if not state.entity_exists:
+            return None
+        value = state.entity_state
+        if isinstance(value, str | bytes):
+            try:
+                value = json.loads(value)
+            except ValueError:
+                return None
+        return value
 
     async def raise_approval(self, instance_id: str, decision: ApprovalDecision) -> None:
         await self._client.raise_event(instance_id, APPROVAL_EVENT, decision.model_dump())

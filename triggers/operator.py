@@ -12,14 +12,14 @@ from datetime import UTC, datetime, timedelta
 import azure.durable_functions as df
 import azure.functions as func
 
-from dr.admission import admit_operator_start, awaiting_approval, cancel_run, recovery_run
-from dr.auth import Principal, parse_principal, require_role
+from dr.admission import PlanLocked, admit_operator_start, awaiting_approval, cancel_run, recovery_run, release_plan
+from dr.auth import Principal, actor, parse_principal, require_role
 from dr.clients import get_clients
-from dr.errors import AuthorizationError, ConflictError, DrError
+from dr.errors import AuthorizationError, ConflictError, DrError, NotFoundError
 from dr.intake import DecisionRequest, StartRequest, operator_run, parse_json_model
 from dr.plan import find_plan
 from dr.report import read_report
-from dr.run import ApprovalDecision, run_id_prefix
+from dr.run import ApprovalDecision, is_run_id, run_id_prefix
 from dr.settings import Settings, get_settings
 from dr.views import live_summaries, snapshot_view
 
@@ -34,8 +34,8 @@ def _principal(req: func.HttpRequest) -> Principal:
 
 
 def _who(principal: Principal, claimed: str | None) -> str | None:
-    """The signed-in name wins over a name in the body (which only counts without App Service auth)."""
-    return principal.name or claimed
+    """dr.auth.actor: with roles enforced, the principal's name claim alone."""
+    return actor(get_settings(), principal, claimed)
 
 
 def _require_reader(settings: Settings, principal: Principal) -> None:
@@ -53,11 +53,17 @@ async def start_recovery(req: func.HttpRequest, client: df.DurableOrchestrationC
         require_role(settings, principal, settings.operator_role, "starting a recovery")
         request: StartRequest = parse_json_model(req.get_body(), StartRequest, "start request")
         plan = find_plan(settings.plans_dir, request.plan)
-        await admit_operator_start(runs, plan.name, request.mode)
-        instance_id, run = operator_run(
-            plan, request, _who(principal, request.requested_by), datetime.now(UTC), settings
-        )
-        await runs.start(instance_id, run)
+        now = datetime.now(UTC)
+        instance_id, run = operator_run(plan, request, _who(principal, request.requested_by), now, settings)
+        await admit_operator_start(runs, plan.name, request.mode, instance_id, now=now)
+        try:
+            await runs.start(instance_id, run)
+        except BaseException:
+            if request.mode == "failover":
+                await release_plan(runs, plan.name, instance_id)
+            raise
+    except PlanLocked as exc:
+        return error_response(exc, {"holder": exc.holder})
     except DrError as exc:
         return error_response(exc)
     log.info("operator %s started %s run %s of plan %s", run.requested_by, request.mode, instance_id, plan.name)
@@ -112,7 +118,10 @@ async def get_recovery(req: func.HttpRequest, client: df.DurableOrchestrationCli
 def get_report(req: func.HttpRequest) -> func.HttpResponse:
     try:
         _require_reader(get_settings(), _principal(req))
-        return json_response(read_report(get_clients(), req.route_params["id"]))
+        instance_id = req.route_params["id"]
+        if not is_run_id(instance_id):  # never a storage name built from what the caller sent
+            raise NotFoundError(f"no recovery run {instance_id!r}", code="ReportNotFound")
+        return json_response(read_report(get_clients(), instance_id))
     except DrError as exc:
         return error_response(exc)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import random
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -44,8 +45,13 @@ SYNC_COPY_LIMIT = 256 * 1024 * 1024  # larger blobs take the asynchronous Copy B
 # A synchronous copy answers when the bytes are written: give its response time by size (a pessimistic
 # 8 MiB/s cross-region) on top of the plan's request timeout.
 SYNC_COPY_BYTES_PER_SECOND = 8 * 1024 * 1024
-MAX_FAILURE_NAMES = 5
+MAX_FAILURE_NAMES = 5  # failed blobs an error message names
+MAX_FAILURES_LISTED = 10  # failed blobs a result (and the step's detail) lists by name; the count is exact
 _SOURCE_DOWN_STATUS = {408, 500, 502, 503, 504}
+# A copy that failed with one of these (after the SDK's own retries) is worth another try later: throttling
+# (429, e.g. CannotVerifyCopySource when the source throttled the target's read), timeouts, server errors.
+_TRANSIENT_STATUS = {408, 429, 500, 502, 503, 504}
+MAX_ITEM_BACKOFF = 10.0  # cap on a wait between tries of one copy inside a work item
 # A condition of ours failed (not, say, a lease on the target): an earlier attempt did the copy, or the
 # source or the target changed since the listing.
 _CONDITION_CODES = {"ConditionNotMet", "SourceConditionNotMet", "TargetConditionNotMet", "BlobAlreadyExists"}
@@ -64,6 +70,13 @@ def source_is_down(exc: BaseException) -> bool:
     if isinstance(exc, ServiceRequestError | ServiceResponseError):
         return True
     return isinstance(exc, HttpResponseError) and (exc.status_code or 0) in _SOURCE_DOWN_STATUS
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A failed copy that another try may well fix (throttled, a 5xx, a timeout, a lost response)."""
+    if isinstance(exc, ServiceResponseError):
+        return True
+    return isinstance(exc, HttpResponseError) and (exc.status_code or 0) in _TRANSIENT_STATUS
 
 
 def error_code(exc: HttpResponseError) -> str:
@@ -183,6 +196,17 @@ def mismatch(expected: BlobInfo, actual: BlobInfo | None) -> str | None:
 
 
 @dataclass
+class _Attempt:
+    """One blob's copy in progress: what to copy, on what condition, and how it went so far."""
+
+    blob: BlobInfo
+    target_etag: str | None
+    unconditional: bool
+    tries: int = 0
+    conflicts: int = 0
+
+
+@dataclass
 class ChunkCopier:
     """Copies, deletes and verifies the operations of one chunk against one source and target container."""
 
@@ -197,6 +221,13 @@ class ChunkCopier:
     pending: list[PendingCopy] = field(default_factory=list)
     methods: set[str] = field(default_factory=set)
     source_down: str | None = None
+    # Transient failures: tries of one copy inside this item, the first backoff between them, which attempt
+    # of the step's retry policy this chunk is and whether it is the last (then nothing goes to ``retry``).
+    tries_per_item: int = 3
+    first_backoff: float = 1.0
+    attempt: int = 1
+    final_attempt: bool = False
+    retry: list[Op] = field(default_factory=list)
     _probe_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     # -- the chunk -----------------------------------------------------------------------------------
@@ -228,7 +259,7 @@ class ChunkCopier:
         dense = chunk.verify_span <= 4 * copies + self.page_size
         if not copied:
             method = "none"
-        elif dense and not chunk.recopy:
+        elif dense and not chunk.recopy and chunk.attempt == 1:
             method = "deferred"
             for blob in copied:  # counted as copied now; the verification pass confirms or takes back
                 self._count_copied(blob, verified=False)
@@ -237,7 +268,7 @@ class ChunkCopier:
             await self._verify_each(copied, semaphore)
         result = CopyResult(
             counts=self.counts,
-            failures=self.failures[:MAX_FAILURE_NAMES],
+            failures=self.failures[:MAX_FAILURES_LISTED],
             verify_method=method,
             copy_method=",".join(sorted(self.methods)) or None,
             source_unavailable=self.source_down,
@@ -246,27 +277,29 @@ class ChunkCopier:
 
     def _fail(self, name: str, reason: str) -> None:
         self.counts.failed += 1
-        if len(self.failures) < MAX_FAILURE_NAMES:
+        if len(self.failures) < MAX_FAILURES_LISTED:
             self.failures.append(f"{name}: {reason}")
 
     # -- copies --------------------------------------------------------------------------------------
     async def _copy(self, op: Op, *, unconditional: bool = False) -> BlobInfo | None:
-        """Copy one blob; the source version copied when it is on the target now, else None (counted)."""
-        blob, target_etag = op.blob, op.target_etag
-        dest = self.target.get_blob_client(blob.name)
-        for _attempt in range(3):
-            if self.source_down:
-                self.counts.source_unavailable += 1
-                return None
+        """Copy one blob; the source version copied when it is on the target now, else None (counted).
+
+        A transient failure (throttling, a 5xx, a lost response: the SDK's own retries already spent) is
+        tried again here after a backoff, ``tries_per_item`` times in all; what still fails is handed to a
+        retry chunk for a later poll (``retry``), or, on the policy's last attempt, fails by name."""
+        copy = _Attempt(op.blob, op.target_etag, unconditional or op.unconditional)
+        dest = self.target.get_blob_client(copy.blob.name)
+        while not self.source_down:
+            copy.tries += 1
             try:
                 status, copy_id, method = await server_side_copy(
                     dest,
                     self.source,
                     self.authorizer,
-                    blob,
-                    metadata=copy_metadata(blob),
-                    target_etag=target_etag,
-                    unconditional=unconditional,
+                    copy.blob,
+                    metadata=copy_metadata(copy.blob),
+                    target_etag=copy.target_etag,
+                    unconditional=copy.unconditional,
                     request_timeout=self.request_timeout,
                 )
             except ServiceRequestError as exc:
@@ -275,28 +308,72 @@ class ChunkCopier:
                     f"copy into {self.target.container_name}: target unreachable ({type(exc).__name__})",
                     code="TargetUnreachable",
                 ) from exc
-            except HttpResponseError as exc:
-                if token_request_failed(exc):
-                    # No token for the managed identity (its endpoint not ready at a cold start): no copy
-                    # of this chunk can go on, and none is the blob's fault. The item is retried.
-                    raise from_azure_error(exc, what=f"copy into {self.target.container_name}") from exc
-                if error_code(exc) not in _CONDITION_CODES:
-                    await self._count_failed_copy(blob, exc)
-                    return None
-                resolved = await self._resolve_conflict(blob)
-                if resolved == "done":
-                    self.counts.unchanged_on_retry += 1
-                    return blob
-                if isinstance(resolved, BlobInfo):  # the source changed: copy its new version
-                    blob = resolved
-                target_etag = await self._target_etag(blob.name)
-                continue
-            except Exception as exc:  # a lost response, or one odd blob: neither stops the chunk
-                await self._count_failed_copy(blob, exc)
-                return None
-            return self._count_started_copy(blob, status, copy_id, method)
-        self._fail(blob.name, "changed on every attempt")
+            except Exception as exc:
+                outcome = await self._copy_failed(copy, exc)
+                if outcome == "again":
+                    continue
+                return outcome
+            return self._count_started_copy(copy.blob, status, copy_id, method)
+        self.counts.source_unavailable += 1
         return None
+
+    async def _copy_failed(self, copy: _Attempt, exc: Exception) -> Literal["again"] | BlobInfo | None:
+        """What a failed try means: try ``again``, the blob (found copied after all), or None (counted)."""
+        if isinstance(exc, HttpResponseError) and token_request_failed(exc):
+            # No token for the managed identity (its endpoint not ready at a cold start): no copy of this
+            # chunk can go on, and none is the blob's fault. The item is retried.
+            raise from_azure_error(exc, what=f"copy into {self.target.container_name}") from exc
+        if isinstance(exc, HttpResponseError) and error_code(exc) in _CONDITION_CODES:
+            return await self._after_conflict(copy)
+        if is_transient(exc):
+            return "again" if await self._after_transient(copy, exc) else None
+        await self._count_failed_copy(copy.blob, exc)  # one odd blob: it does not stop the chunk
+        return None
+
+    async def _after_conflict(self, copy: _Attempt) -> Literal["again"] | BlobInfo | None:
+        copy.tries -= 1  # a condition that failed is not a failed try
+        copy.conflicts += 1
+        if copy.conflicts >= 3:
+            self._fail(copy.blob.name, "changed on every attempt")
+            return None
+        resolved = await self._resolve_conflict(copy.blob)
+        if resolved == "done":
+            self.counts.unchanged_on_retry += 1
+            return copy.blob
+        if isinstance(resolved, BlobInfo):  # the source changed: copy its new version
+            copy.blob = resolved
+        copy.target_etag = await self._target_etag(copy.blob.name)
+        return "again"
+
+    async def _after_transient(self, copy: _Attempt, exc: Exception) -> bool:
+        """A copy failed transiently: True to try again now (after a backoff), False when it is counted
+        (the source account is down, handed to a retry chunk, or failed for good on the last attempt)."""
+        if source_is_down(exc) and await self._source_unreachable():
+            self.counts.source_unavailable += 1
+            return False
+        if copy.tries < self.tries_per_item:
+            await asyncio.sleep(self._backoff(copy.tries))
+            return True
+        reason = describe(exc)
+        if self.final_attempt:
+            self._fail(copy.blob.name, f"{reason}, still failing after {self.attempt} attempt(s)")
+            return False
+        self.counts.retried += 1
+        self.retry.append(
+            Op(
+                op="copy",
+                blob=copy.blob,
+                target_etag=copy.target_etag,
+                unconditional=copy.unconditional,
+                last_error=reason,
+            )
+        )
+        return False
+
+    def _backoff(self, tries: int) -> float:
+        """Wait before try ``tries + 1`` of a copy inside this item: doubling, jittered, capped."""
+        seconds = min(MAX_ITEM_BACKOFF, self.first_backoff * 2 ** (tries - 1))
+        return seconds * random.uniform(0.8, 1.2)
 
     def _count_started_copy(
         self, blob: BlobInfo, status: CopyStatus, copy_id: str | None, method: str
@@ -310,8 +387,8 @@ class ChunkCopier:
         return blob
 
     async def _count_failed_copy(self, blob: BlobInfo, exc: Exception) -> None:
-        """A copy that failed for good: the source blob is gone, the source account does not answer, or it is
-        this blob's own failure (reported by name)."""
+        """A copy that failed for good (not transiently): the source blob is gone, the source account does not
+        answer, or it is this blob's own failure (reported by name)."""
         if isinstance(exc, HttpResponseError) and exc.status_code == 404 and await self._source_gone(blob.name):
             self.counts.vanished += 1
         elif source_is_down(exc) and await self._source_unreachable():

@@ -39,6 +39,8 @@ class Op(_Payload):
     op: Literal["copy", "delete"]
     blob: BlobInfo  # copy: the source blob; delete: the target blob
     target_etag: str | None = None  # copy: the target blob it replaces (None: new); delete: the one to delete
+    unconditional: bool = False  # copy: a recopy after a failed verification (overwrites whatever is there)
+    last_error: str | None = None  # copy, in a retry chunk: why the previous attempt did not copy it
 
 
 class Chunk(_Payload):
@@ -51,6 +53,9 @@ class Chunk(_Payload):
     verify_after: str | None = None
     verify_span: int = 0  # names (both sides) the diff passed from ops[0] to ops[-1]: dense or sparse
     recopy: bool = False  # copies that failed verification: unconditional, checked one by one
+    # 1: a chunk of the listing (or a recopy); n > 1: the n-th attempt at copies that failed transiently
+    # (a retry chunk, checked one by one like a recopy).
+    attempt: int = Field(1, ge=1)
 
 
 class ChunkOutcome(_Payload):
@@ -147,6 +152,7 @@ class CopyCounts(_Payload):
     delete_skipped: int = 0  # the target blob changed after the listing: not deleted
     source_unavailable: int = 0
     recopied: int = 0  # copied again after a verification mismatch
+    retried: int = 0  # copies that failed transiently and were handed to a later attempt (a retry chunk)
 
     def add(self, other: CopyCounts) -> None:
         for name in type(self).model_fields:
@@ -159,6 +165,8 @@ class CopyResult(_Payload):
     failures: list[str] = Field(default_factory=list)  # "name: reason", a few
     pending_ref: str | None = None
     recopy_ref: str | None = None  # verify: copies that did not check out, to be copied again
+    retry_ref: str | None = None  # copy: copies that failed transiently, for a later attempt (after a backoff)
+    retry_attempt: int = 0  # copy: which attempt ``retry_ref`` is (2 = the first retry)
     cursor: str | None = None  # verify: where the pass goes on (None: done)
     verify_method: Literal["deferred", "listing", "head", "none"] = "none"
     copy_method: str | None = None

@@ -10,8 +10,12 @@ How a run goes (every call is an activity, runs at least once, and returns small
   (size, MD5 where known, the source version recorded): a chunk whose copies are few for its stretch of
   names checks each with a HEAD; dense chunks are checked at the end by ``verify`` items that read the
   target listing once in name order (:mod:`dr.blobsync.verifier`); what does not check out is copied again.
+- A copy that fails transiently (429, 5xx, a timeout, a lost response, after the SDK's own retries) is
+  tried again inside its work item after a backoff; what still fails goes into a retry chunk that a later
+  poll hands out once the step's ``retry`` policy says (``delay_before``), up to ``retry.attempts`` attempts.
 - ``poll`` only adds up results and hands out the next round; the last one records the sync time (not in
-  a drill), deletes the run's files and reports. A blob that kept failing fails the step, by name, after
+  a drill), deletes the run's files and reports. A blob that kept failing (for good, or transiently on
+  every attempt) fails the step, by name (a bounded list and the count in the step's detail), after
   everything else was done.
 - At failover the sync is a best-effort last pass: if the source does not answer, the step ends with a
   warning and the last sync's time as the RPO watermark (``on_source_unavailable: continue``, the default),
@@ -30,7 +34,15 @@ from typing import Annotated, Any
 from azure.core.exceptions import ResourceNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from ..blobsync.copier import MAX_FAILURE_NAMES, ChunkCopier, SourceUnavailable, check_pending, describe, source_is_down
+from ..blobsync.copier import (
+    MAX_FAILURE_NAMES,
+    MAX_FAILURES_LISTED,
+    ChunkCopier,
+    SourceUnavailable,
+    check_pending,
+    describe,
+    source_is_down,
+)
 from ..blobsync.diff import Budget, diff_segment
 from ..blobsync.listing import PageFetcher, container_pages
 from ..blobsync.model import (
@@ -68,13 +80,24 @@ PENDING_POLL_SECONDS = 15.0
 MAX_CHUNK_SIZE = 1000
 DRILL_RUN_KEY = "dr_drill_run"
 DRILL_PLAN_KEY = "dr_drill_plan"
-MAX_FAILURES_KEPT = 10
+MAX_FAILURES_KEPT = MAX_FAILURES_LISTED
 
 
 # What a work item answers (poll gets them back in the items' order), told apart by its ``op``.
 WORK_RESULT: TypeAdapter[ListResult | CopyResult] = TypeAdapter(
     Annotated[ListResult | CopyResult, Field(discriminator="op")]
 )
+
+
+class RetryChunk(BaseModel):
+    """A chunk of copies that failed transiently, handed out again once ``due`` (the step's retry policy)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ref: str
+    attempt: int
+    due: datetime
+    blobs: int
 
 
 class BlobBackupState(BaseModel):
@@ -104,6 +127,10 @@ class BlobBackupState(BaseModel):
     deferred_chunks: int = 0
     verify_cursor: str | None = None
     verify_done: bool = False
+    retries: list[RetryChunk] = Field(default_factory=list)  # waiting for their next attempt
+    # Every copy is done and some failed for good: the last progress carried the report's detail (the
+    # failed blobs by name); the next poll fails the step.
+    failing: bool = False
 
 
 def location(account_url: str, container: str) -> str:
@@ -311,6 +338,9 @@ class BlobBackup(StepKind[BlobBackupStep]):
             concurrency=session.params.copy_concurrency,
             page_size=session.params.page_size,
             request_timeout=session.params.request_timeout.total_seconds(),
+            first_backoff=session.params.retry_backoff.total_seconds(),
+            attempt=chunk.attempt,
+            final_attempt=chunk.attempt >= session.params.retry.attempts,
         )
         try:
             result, outcome = await copier.run(chunk)
@@ -322,6 +352,11 @@ class BlobBackup(StepKind[BlobBackupStep]):
         if copier.pending:
             result.pending_ref = ref.removesuffix(".json") + ".pending-1.json"
             await session.store.write(result.pending_ref, PendingFile(copies=copier.pending))
+        if copier.retry:  # copies that failed transiently: a later poll hands them out again, after a backoff
+            stem = ref.removesuffix(".json").split(".retry-", 1)[0]
+            result.retry_attempt = chunk.attempt + 1
+            result.retry_ref = f"{stem}.retry-{result.retry_attempt}.json"
+            await session.store.write(result.retry_ref, Chunk(ops=copier.retry, attempt=result.retry_attempt))
         if result.verify_method == "deferred":
             await session.store.write(outcome_name(ref), outcome)
         await session.store.write(result_name(ref), result)  # last: it marks the item as done
@@ -376,10 +411,14 @@ class BlobBackup(StepKind[BlobBackupStep]):
         state: BlobBackupState,
         results: list[dict[str, Any]],
     ) -> StepProgress:
-        new_chunks, verifying = self._absorb(state, results)
+        if state.failing:
+            raise self._copy_failed(session, state)
+        new_chunks, verifying = self._absorb(state, results, params, ctx.now)
         if state.source_unavailable is not None:
             return await self._source_unavailable(ctx, params, session, state)
-        work = [WorkItem(op="copy", ref=ref) for ref in new_chunks]
+        due = [entry for entry in state.retries if entry.due <= ctx.now]
+        state.retries = [entry for entry in state.retries if entry.due > ctx.now]
+        work = [WorkItem(op="copy", ref=ref) for ref in [*new_chunks, *(entry.ref for entry in due)]]
         if not state.listing_done:
             work.insert(0, WorkItem(op="list", ref=state.cursor))  # first: it feeds the next round
         if verifying and not state.verify_done:
@@ -390,6 +429,9 @@ class BlobBackup(StepKind[BlobBackupStep]):
                 return self._progress(params, state, poll_after=PENDING_POLL_SECONDS)
             work = [WorkItem(op="pending", ref=ref) for ref in state.pending_refs]
             state.pending_refs, state.pending_wait = [], False
+        if not work and state.retries:  # only retries left, not due yet: wait for the first of them
+            wait = min(entry.due for entry in state.retries) - ctx.now
+            return self._progress(params, state, poll_after=max(0.0, wait.total_seconds()))
         if not work and state.deferred_chunks and state.verify_cursor is None and not state.verify_done:
             # Every copy is done: check the dense ones against one listing of the target.
             state.verify_cursor = "verify-start.json"
@@ -400,7 +442,9 @@ class BlobBackup(StepKind[BlobBackupStep]):
             return self._progress(params, state, work=[item.model_dump(mode="json") for item in work])
         return await self._finish(ctx, params, session, state)
 
-    def _absorb(self, state: BlobBackupState, results: list[dict[str, Any]]) -> tuple[list[str], bool]:
+    def _absorb(
+        self, state: BlobBackupState, results: list[dict[str, Any]], params: BlobBackupStep, now: datetime
+    ) -> tuple[list[str], bool]:
         """Add results to the state: the chunks to copy next, and whether the verification pass goes on."""
         new_chunks: list[str] = []
         verifying = False
@@ -437,6 +481,7 @@ class BlobBackup(StepKind[BlobBackupStep]):
             state.failures.extend(copied.failures[: max(0, room)])
             if copied.pending_ref:
                 state.pending_refs.append(copied.pending_ref)
+            _schedule_retry(state, copied, params, now)
             for method in (copied.copy_method or "").split(","):
                 if method and method not in state.copy_methods:
                     state.copy_methods.append(method)
@@ -461,6 +506,9 @@ class BlobBackup(StepKind[BlobBackupStep]):
         )
         if state.pending_now:
             summary += f", {state.pending_now} copies running"
+        retrying = sum(entry.blobs for entry in state.retries)
+        if retrying:
+            summary += f", {retrying} to retry"
         return StepProgress(
             state=state.model_dump(mode="json"),
             work=work or [],
@@ -492,7 +540,8 @@ class BlobBackup(StepKind[BlobBackupStep]):
             "recopied": counts.recopied,
             "copy_method": ",".join(state.copy_methods) or None,
             "verify_method": ",".join(state.verify_methods) or None,
-            "failed_blobs": state.failures[:MAX_FAILURE_NAMES],
+            "failed_blobs": state.failures[:MAX_FAILURES_KEPT],
+            "retried": counts.retried,
             "rounds": state.rounds,
         }
 
@@ -521,19 +570,28 @@ class BlobBackup(StepKind[BlobBackupStep]):
             )
         await self._clean_up(session, state)
         if state.counts.failed:
-            shown = "; ".join(state.failures[:MAX_FAILURE_NAMES])
-            more = state.counts.failed - min(len(state.failures), MAX_FAILURE_NAMES)
-            raise PermanentError(
-                f"{state.counts.failed} blob(s) could not be copied from {session.source_name} to "
-                f"{session.target_name}: {shown}{f' (+{more} more)' if more > 0 else ''}; "
-                f"{state.counts.copied} copied, {state.stats.skipped} unchanged, {state.counts.deleted} deleted",
-                code="BlobCopyFailed",
-            )
+            # Two calls: this progress carries the detail (the failed blobs by name) into the step's outcome,
+            # the next poll raises (a failing call's own return value never reaches the report).
+            state.failing = True
+            progress = self._progress(params, state)
+            progress.detail = detail
+            progress.summary = str(self._copy_failed(session, state).message)[:300]
+            return progress
         progress = self._progress(params, state)
         progress.done = True
         progress.detail = detail
         progress.rpo_estimate_seconds = max(0.0, (ctx.now - state.synced_through).total_seconds())
         return progress
+
+    def _copy_failed(self, session: _Session, state: BlobBackupState) -> PermanentError:
+        shown = "; ".join(state.failures[:MAX_FAILURE_NAMES])
+        more = state.counts.failed - min(len(state.failures), MAX_FAILURE_NAMES)
+        return PermanentError(
+            f"{state.counts.failed} blob(s) could not be copied from {session.source_name} to "
+            f"{session.target_name}: {shown}{f' (+{more} more)' if more > 0 else ''}; "
+            f"{state.counts.copied} copied, {state.stats.skipped} unchanged, {state.counts.deleted} deleted",
+            code="BlobCopyFailed",
+        )
 
     async def _source_unavailable(
         self, ctx: StepContext, params: BlobBackupStep, session: _Session, state: BlobBackupState
@@ -602,6 +660,16 @@ def _redacted(error: DrError) -> DrError:
     error.message = redact(error.message)
     error.args = (error.message,)
     return error
+
+
+def _schedule_retry(state: BlobBackupState, result: CopyResult, params: BlobBackupStep, now: datetime) -> None:
+    """Copies of a chunk that failed transiently go out again once the step's retry policy says."""
+    if result.retry_ref is None or any(entry.ref == result.retry_ref for entry in state.retries):
+        return
+    due = now + params.retry.delay_before(result.retry_attempt)
+    state.retries.append(
+        RetryChunk(ref=result.retry_ref, attempt=result.retry_attempt, due=due, blobs=result.counts.retried)
+    )
 
 
 def _matching(record: SyncRecord | None, source: str, target: str) -> SyncRecord | None:

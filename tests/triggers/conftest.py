@@ -63,6 +63,13 @@ def write_plans(folder: Path, health_url: str) -> None:
         "trigger": {"alert_rules": ["quick-rule"], "severities": ["Sev0"]},
         "steps": [{"id": "probe", "kind": "health_check", "url": health_url}],
     }
+    race = {  # gated, so a failover holds the plan until the test cancels it
+        "name": "race",
+        "trigger": {"alert_rules": ["race-rule"]},
+        "approval": {"required": True, "timeout": "PT1H", "on_timeout": "abort"},
+        "steps": [{"id": "probe", "kind": "health_check", "url": health_url}],
+    }
+    (folder / "race.yaml").write_text(yaml.safe_dump(race))
     (folder / "shop.yaml").write_text(yaml.safe_dump(gated))
     (folder / "quick.yaml").write_text(yaml.safe_dump(quick))
 

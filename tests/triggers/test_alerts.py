@@ -56,7 +56,7 @@ def test_fired_alert_starts_one_run_with_status_urls_and_duplicates_name_it(stac
     # Another alert instance for the same plan while that run is in progress (awaiting approval).
     other = stack.post_alert(fresh_alert("Resource Health"))
     assert other.status_code == 200
-    assert other.json()["ignored"] == f"plan 'shop' already has run {run_id} in progress"
+    assert other.json()["ignored"] == f"plan 'shop': failover already in progress: {run_id}"
     assert len(_active_runs(stack, "shop")) == 1
     stack.host.engine.terminate(run_id, "test cleanup")
 
@@ -159,3 +159,21 @@ def test_no_body_ever_gets_a_5xx_or_starts_a_run(stack: Stack, data: st.DataObje
     assert response.status_code < 500, response.text
     assert response.status_code in (200, 400)
     assert {s.instance_id for s in stack.instances()} == before
+
+
+def test_hostile_bodies_get_a_400_and_start_nothing(stack: Stack) -> None:
+    before = len(stack.instances())
+    document = fresh_alert()
+    for raw, code in [
+        (b"[" * 1000 + b"]" * 1000, "MalformedJson"),  # was a RecursionError: 500
+        (json.dumps(document).replace('"Fired"', '"Resolved", "monitorCondition": "Fired"').encode(), "MalformedJson"),
+        (b"\xef\xbb\xbf" + json.dumps(document).encode(), "UnsupportedEncoding"),
+        (json.dumps(document).encode("utf-16"), "UnsupportedEncoding"),
+        (json.dumps(fresh_alert(firedDateTime="2026-11-20T10:15:03")).encode(), "MalformedAlert"),
+        (json.dumps(fresh_alert(severity="Sev\ud800")).encode(), "MalformedJson"),
+        (json.dumps(alert("Platform", alertId="   ")).encode(), "MalformedAlert"),
+    ]:
+        response = stack.post_alert(raw)
+        assert response.status_code == 400, response.text
+        assert response.json()["error"]["code"] == code, response.text
+    assert len(stack.instances()) == before

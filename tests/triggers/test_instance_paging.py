@@ -223,7 +223,7 @@ def test_alert_for_a_plan_whose_failover_is_past_page_one_is_ignored(rpc: Durabl
     response = _call(alerts.alerts, req, rpc)
     body = json.loads(response.get_body())
     assert response.status_code == 200, body
-    assert "already has run" in body["ignored"] and body["id"] == running
+    assert "failover already in progress" in body["ignored"] and body["id"] == running
     assert rpc.started == []
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import time
 from collections.abc import Iterator
@@ -153,3 +155,51 @@ def test_roles_are_checked_when_enforced(stack: Stack, roles_enforced: None) -> 
     assert approved.status_code == 202 and approved.json()["by"] == "bo@contoso.com"  # the signed-in name wins
     report = stack.host.engine.wait(run_id, timeout=30).output
     assert report["requested_by"] == "ana@contoso.com" and report["approval"]["by"] == "bo@contoso.com"
+
+
+def _nameless(roles: list[str]) -> dict[str, str]:
+    claims = [{"typ": "http://schemas.microsoft.com/ws/2008/06/identity/claims/role", "val": r} for r in roles]
+    document = {"auth_typ": "aad", "claims": claims}
+    return {"x-ms-client-principal": base64.b64encode(json.dumps(document).encode()).decode()}
+
+
+def test_with_roles_enforced_by_comes_from_the_principal_never_the_body(stack: Stack, roles_enforced: None) -> None:
+    operator = {"x-ms-client-principal": encode_principal("ana@contoso.com", ["dr.operator"])}
+    body = {"plan": "shop", "mode": "drill", "reason": "x", "requested_by": "spoofed"}
+    started = stack.call("POST", "/api/recoveries", json=body, headers=operator)
+    assert started.status_code == 202, started.text
+    run_id = started.json()["id"]
+    # An approver whose principal has no name claim cannot record any name it likes.
+    nameless = stack.call(
+        "POST", f"/api/recoveries/{run_id}/approve", json={"by": "anyone"}, headers=_nameless(["dr.approver"])
+    )
+    assert nameless.status_code == 403 and "name claim" in nameless.text
+    nameless_cancel = stack.call(
+        "POST", f"/api/recoveries/{run_id}/cancel", json={"by": "x"}, headers=_nameless(["dr.operator"])
+    )
+    assert nameless_cancel.status_code == 403
+    canceled = stack.call("POST", f"/api/recoveries/{run_id}/cancel", json={"by": "spoofed"}, headers=operator)
+    assert canceled.status_code == 202 and canceled.json()["canceled_by"] == "ana@contoso.com"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/recoveries/..%2F..%2Fdr-state%2Fx/report",
+        "/api/recoveries/..%2F..%2Fdr-state%2Fx",
+        "/api/recoveries/shop--drill--op-1%2F..%2Fx/report",
+    ],
+)
+def test_instance_ids_are_validated_before_they_reach_storage(
+    stack: Stack, path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dr.report
+
+    names: list[str] = []
+    real = dr.report.report_blob_name
+    monkeypatch.setattr(
+        dr.report, "report_blob_name", lambda instance_id: names.append(instance_id) or real(instance_id)
+    )
+    response = stack.call("GET", path)
+    assert response.status_code in (400, 404), response.text
+    assert names == []  # no blob name was ever built from it

@@ -12,11 +12,15 @@ import pytest
 
 from dr.admission import (
     ACTIVE_STATUSES,
+    PlanLocked,
+    PlanLockState,
     RunSnapshot,
+    acquire_plan,
     admit_operator_start,
     alert_refusal,
     awaiting_approval,
     cancel_run,
+    plan_lock_operation,
     recovery_run,
 )
 from dr.errors import ConflictError, NotFoundError
@@ -25,7 +29,7 @@ from dr.run import RECOVERY_ORCHESTRATOR, STEP_ORCHESTRATOR, RunInput, RunReport
 from dr.views import live_summaries
 
 T0 = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
-RUN_ID = "shop--failover--op-1"
+RUN_ID = "shop--failover--op-20261201T080000-abc123"
 
 
 @dataclass
@@ -34,6 +38,7 @@ class MemoryRuns:
 
     instances: dict[str, RunSnapshot] = field(default_factory=dict)
     terminated: list[tuple[str, str]] = field(default_factory=list)
+    locks: dict[str, Any] = field(default_factory=dict)  # the lock entities' states, operations run at once
 
     def add(self, run: RunSnapshot) -> None:
         self.instances[run.instance_id] = run
@@ -47,6 +52,15 @@ class MemoryRuns:
 
     async def terminate(self, instance_id: str, reason: str) -> None:
         self.terminated.append((instance_id, reason))
+
+    async def signal_lock(self, plan_name: str, operation: str, request: dict[str, Any]) -> None:
+        self.locks[plan_name] = plan_lock_operation(self.locks.get(plan_name), operation, request)
+
+    async def read_lock(self, plan_name: str) -> Any:
+        return self.locks.get(plan_name)
+
+    def holder(self, plan_name: str) -> str | None:
+        return PlanLockState.model_validate(self.locks.get(plan_name) or {}).holder
 
 
 def run[T](coroutine: Coroutine[Any, Any, T]) -> T:
@@ -91,7 +105,7 @@ def test_a_failover_in_progress_blocks_operator_failovers_and_alerts_alike(statu
         run(admit_operator_start(runs, "shop", "failover"))
     refusal = run(alert_refusal(runs, "shop", "shop--failover--alert-abc"))
     assert refusal is not None and refusal.run_id == RUN_ID
-    assert refusal.reason == f"plan 'shop' already has run {RUN_ID} in progress"
+    assert refusal.reason == f"plan 'shop': failover already in progress: {RUN_ID}"
     run(admit_operator_start(runs, "shop", "drill"))  # drills are not admitted against failovers
 
 
@@ -150,6 +164,7 @@ def test_cancel_terminates_the_run_and_its_running_steps_and_writes_the_report()
         return f"https://reports/{report.instance_id}.json"
 
     now = T0 + timedelta(minutes=3)
+    run(acquire_plan(runs, "shop", RUN_ID, now=T0))
     canceled = run(cancel_run(runs, RUN_ID, by="dee", reason="", now=now, write=write))
     assert (canceled.by, canceled.reason) == ("dee", "canceled by operator")
     assert canceled.report_url == f"https://reports/{RUN_ID}.json"
@@ -157,6 +172,7 @@ def test_cancel_terminates_the_run_and_its_running_steps_and_writes_the_report()
         (RUN_ID, "canceled by dee: canceled by operator"),
         (f"{RUN_ID}:probe", "run canceled by dee"),
     ]
+    assert runs.holder("shop") is None
     [report] = written
     assert report.status == "Canceled" and report.canceled == {
         "by": "dee",
@@ -189,3 +205,60 @@ def test_live_summaries_come_from_the_running_steps_own_status() -> None:
     runs.add(_step("probe", "Running", "probing 2/3"))
     runs.add(_step("verify", "Running", "not shown: the run does not show it running"))
     assert run(live_summaries(runs, recovery)) == {"probe": "probing 2/3"}
+
+
+# -- the per-plan failover lock ---------------------------------------------------------------------------
+
+
+def test_the_lock_grants_one_holder_and_names_it_to_everyone_else() -> None:
+    runs = MemoryRuns()
+    run(acquire_plan(runs, "shop", "shop--failover--a", now=T0))
+    runs.add(_recovery(_state(), "Running", "shop--failover--a"))
+    with pytest.raises(PlanLocked) as refused:
+        run(acquire_plan(runs, "shop", "shop--failover--b", now=T0))
+    assert refused.value.holder == "shop--failover--a"
+    assert str(refused.value.message) == "plan 'shop': failover already in progress: shop--failover--a"
+    run(acquire_plan(runs, "other", "other--failover--c", now=T0))  # one lock per plan
+    # "release" frees only the holder's own lock.
+    runs.locks["shop"] = plan_lock_operation(runs.locks["shop"], "release", {"run_id": "shop--failover--b"})
+    assert runs.holder("shop") == "shop--failover--a"
+    runs.locks["shop"] = plan_lock_operation(runs.locks["shop"], "release", {"run_id": "shop--failover--a"})
+    run(acquire_plan(runs, "shop", "shop--failover--b", now=T0))
+    assert runs.holder("shop") == "shop--failover--b"
+
+
+def test_acquire_is_a_compare_and_set_even_for_the_same_run() -> None:
+    state = plan_lock_operation(None, "acquire", {"run_id": "r1", "request": "q1", "at": "2026-12-01T08:00:00Z"})
+    state = plan_lock_operation(state, "acquire", {"run_id": "r1", "request": "q2"})
+    lock = PlanLockState.model_validate(state)
+    assert lock.answer("q1") is not None and lock.answer("q1").granted  # type: ignore[union-attr]
+    assert lock.answer("q2") is not None and not lock.answer("q2").granted  # type: ignore[union-attr]
+    with pytest.raises(ValueError):
+        plan_lock_operation(state, "steal", {"run_id": "r2"})
+
+
+@pytest.mark.parametrize("status", ["Completed", "Failed", "Terminated"])
+def test_a_lock_held_by_a_run_no_longer_active_is_taken_over(status: str) -> None:
+    runs = MemoryRuns()
+    run(acquire_plan(runs, "shop", RUN_ID, now=T0))
+    runs.add(_recovery(_state(), status))
+    run(acquire_plan(runs, "shop", "shop--failover--next", now=T0))
+    assert runs.holder("shop") == "shop--failover--next"
+
+
+def test_a_lock_whose_holder_is_not_started_yet_holds_for_a_grace_period() -> None:
+    runs = MemoryRuns()
+    run(acquire_plan(runs, "shop", "shop--failover--starting", now=T0))
+    with pytest.raises(PlanLocked):
+        run(acquire_plan(runs, "shop", "shop--failover--next", now=T0 + timedelta(seconds=30)))
+    run(acquire_plan(runs, "shop", "shop--failover--next", now=T0 + timedelta(minutes=5)))
+    assert runs.holder("shop") == "shop--failover--next"
+
+
+def test_an_alert_that_finds_its_run_under_the_lock_is_a_duplicate() -> None:
+    runs = MemoryRuns()
+    assert run(alert_refusal(runs, "shop", RUN_ID, lock=True, now=T0)) is None
+    assert runs.holder("shop") == RUN_ID
+    # A second delivery of the same alert, before the run exists: the lock names the run itself.
+    again = run(alert_refusal(runs, "shop", RUN_ID, lock=True, now=T0))
+    assert again is not None and again.reason.startswith("duplicate alert") and again.run_id == RUN_ID

@@ -58,7 +58,7 @@ def test_unknown_fields_are_tolerated() -> None:
             "alertId",
         ),
         (body(alert(monitorCondition="Maybe")), "MalformedAlert", "monitorCondition"),
-        (b"\xff\xfe", "MalformedJson", "not valid JSON"),
+        (b"\xff\xfe", "UnsupportedEncoding", "byte-order mark"),
     ],
 )
 def test_bad_bodies_say_what_is_wrong(raw: bytes, code: str, fragment: str) -> None:
@@ -69,7 +69,7 @@ def test_bad_bodies_say_what_is_wrong(raw: bytes, code: str, fragment: str) -> N
 
 
 def test_oversized_body_is_refused_before_parsing() -> None:
-    with pytest.raises(InvalidInputError, match="caps payloads") as excinfo:
+    with pytest.raises(InvalidInputError, match="the limit is 262144") as excinfo:
         parse_alert_body(b" " * (MAX_ALERT_BYTES + 1))
     assert excinfo.value.code == "PayloadTooLarge"
 
@@ -97,3 +97,54 @@ def test_fingerprint_is_stable_and_instance_id_safe() -> None:
     assert alert_fingerprint(alert_id) == alert_fingerprint(alert_id)
     assert alert_fingerprint(alert_id).isalnum()
     assert alert_fingerprint(alert_id) != alert_fingerprint(alert_id + "x")
+
+
+# -- strict parsing (issue 15, items 1-3) -------------------------------------------------------------------
+
+
+def _sample() -> str:
+    return json.dumps(alert())
+
+
+@pytest.mark.parametrize(
+    ("raw", "code", "fragment"),
+    [
+        (b"[" * 1000 + b"]" * 1000, "MalformedJson", "deeper than 32"),
+        (b'{"a":' * 5000 + b"1" + b"}" * 5000, "MalformedJson", "deeper than 32"),
+        (
+            _sample()
+            .replace('"monitorCondition": "Fired"', '"monitorCondition": "Resolved", "monitorCondition": "Fired"')
+            .encode(),
+            "MalformedJson",
+            "duplicate key 'monitorCondition'",
+        ),
+        (_sample().replace('{"team": "shop"}', '{"x": NaN}').encode(), "MalformedJson", "NaN"),
+        (_sample().replace('{"team": "shop"}', '{"x": Infinity}').encode(), "MalformedJson", "Infinity"),
+        (b"\xef\xbb\xbf" + _sample().encode(), "UnsupportedEncoding", "byte-order mark"),
+        (_sample().encode("utf-16"), "UnsupportedEncoding", "byte-order mark"),
+        (_sample().encode("utf-16-le"), "UnsupportedEncoding", "UTF-8"),
+        (_sample().encode("utf-32-be"), "UnsupportedEncoding", "UTF-8"),
+        (_sample().encode().replace(b"shop", b"sh\xffp", 1), "UnsupportedEncoding", "not valid UTF-8"),
+        (_sample().replace('"team": "shop"', '"team": "\\ud800"').encode(), "MalformedJson", "lone surrogate"),
+        (
+            json.dumps(alert(severity="Sev\udc00")).encode(),
+            "MalformedJson",
+            "lone surrogate (invalid unicode) in data.essentials.severity",
+        ),
+        (json.dumps(alert(firedDateTime="2026-11-20T10:15:03")).encode(), "MalformedAlert", "firedDateTime"),
+        (json.dumps(alert(firedDateTime=1763633703)).encode(), "MalformedAlert", "firedDateTime"),
+        (json.dumps(alert(resolvedDateTime="2026-11-20T10:15:03")).encode(), "MalformedAlert", "resolved"),
+        (json.dumps(alert(alertId=" \t\n ")).encode(), "MalformedAlert", "alertId"),
+    ],
+)
+def test_off_schema_bodies_are_refused_with_what_was_wrong(raw: bytes, code: str, fragment: str) -> None:
+    with pytest.raises(InvalidInputError) as excinfo:
+        parse_alert_body(raw)
+    assert excinfo.value.code == code, excinfo.value.message
+    assert fragment.lower() in excinfo.value.message.lower()
+
+
+def test_nesting_inside_strings_and_a_real_alert_are_fine() -> None:
+    document = alert()
+    document["data"]["customProperties"] = {"note": "[[[[" * 100}
+    assert parse_alert_body(json.dumps(document).encode()).essentials.fired_date_time.tzinfo is not None

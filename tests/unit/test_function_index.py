@@ -32,6 +32,8 @@ HTTP_ROUTES = {
     "cancel_recovery": ("recoveries/{id}/cancel", ["POST"]),
 }
 ORCHESTRATORS = {"recovery", "recovery_step", "standing_sync"}
+ENTITIES = {"plan_lock"}
+TIMERS = {"standing_sync_timer": "%DR_SYNC_SCHEDULE%", "stuck_run_watchdog": "%DR_WATCHDOG_SCHEDULE%"}
 ACTIVITIES = {"step_begin", "step_poll", "step_work", "step_teardown", "write_report", "list_sync_targets"}
 
 
@@ -50,7 +52,7 @@ def _trigger(bindings: list[dict[str, Any]]) -> dict[str, Any]:
 
 def test_the_index_has_exactly_the_expected_functions() -> None:
     index = _index()
-    assert set(index) == set(HTTP_ROUTES) | ORCHESTRATORS | ACTIVITIES | {"standing_sync_timer"}
+    assert set(index) == set(HTTP_ROUTES) | ORCHESTRATORS | ACTIVITIES | ENTITIES | set(TIMERS)
     for name, (route, methods) in HTTP_ROUTES.items():
         trigger = _trigger(index[name])
         assert trigger["type"] == "httpTrigger", name
@@ -59,14 +61,17 @@ def test_the_index_has_exactly_the_expected_functions() -> None:
             b for b in index[name] if b["type"] == "http"
         ).items()
     starters = {name for name, bindings in index.items() if any(b["type"] == "durableClient" for b in bindings)}
-    assert starters == (set(HTTP_ROUTES) - {"get_report"}) | {"standing_sync_timer"}
+    assert starters == (set(HTTP_ROUTES) - {"get_report"}) | set(TIMERS)
+    for name in ENTITIES:
+        assert _trigger(index[name])["type"] == "entityTrigger"
     for name in ORCHESTRATORS:
         assert _trigger(index[name])["type"] == "orchestrationTrigger"
     for name in ACTIVITIES:
         assert _trigger(index[name])["type"] == "activityTrigger"
-    timer = _trigger(index["standing_sync_timer"])
-    assert timer["type"] == "timerTrigger" and timer["schedule"] == "%DR_SYNC_SCHEDULE%"
-    assert timer["runOnStartup"] is False
+    for name, schedule in TIMERS.items():
+        timer = _trigger(index[name])
+        assert timer["type"] == "timerTrigger" and timer["schedule"] == schedule, name
+        assert timer["runOnStartup"] is False, name
 
 
 def test_host_json_fits_the_deployment() -> None:

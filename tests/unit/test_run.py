@@ -146,3 +146,23 @@ def test_a_run_that_has_not_published_its_status_yet_reads_as_starting() -> None
     terminated = run_view("r1", "Terminated", now, now, {"mode": "drill"}, None, None, now)
 
     assert (pending.phase, running.phase, terminated.phase) == ("starting", "starting", None)
+
+
+def test_a_naive_requested_at_cannot_fail_the_reporting_phase() -> None:
+    # Issue 15 item 3: a naive firedDateTime reached the run, which failed when RTO subtracted it from the
+    # orchestration's aware clock ("can't subtract offset-naive and offset-aware datetimes").
+    from datetime import UTC as _UTC
+    from datetime import datetime as _dt
+
+    from dr.plan import parse_plan as _parse_plan
+    from dr.run import RunInput as _RunInput
+    from dr.run import RunState as _RunState
+
+    plan = _parse_plan({"name": "p", "steps": [{"id": "probe", "kind": "health_check", "url": "http://x/"}]})
+    run_input = _RunInput(plan=plan, mode="failover", trigger={}, requested_at=_dt(2026, 11, 20, 10, 15, 3))
+    assert run_input.requested_at.tzinfo is not None
+    state = _RunState("p--failover--x", run_input, plan, _dt(2026, 11, 20, 10, 16, tzinfo=_UTC))
+    state.mark_running("probe", _dt(2026, 11, 20, 10, 16, tzinfo=_UTC))
+    state.steps["probe"].status = "succeeded"
+    state.steps["probe"].finished_at = _dt(2026, 11, 20, 10, 17, 3, tzinfo=_UTC)
+    assert state.report(_dt(2026, 11, 20, 10, 18, tzinfo=_UTC)).rto_seconds == 120.0
