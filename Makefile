@@ -12,7 +12,7 @@ MODE ?= failover
 PORT ?= 7071
 PYTEST_ARGS ?=
 
-.PHONY: bootstrap test lint typecheck unit demo serve infra-check clean bench
+.PHONY: bootstrap test lint typecheck unit demo serve infra-check clean bench chaos
 
 # Finds a Python $(PYTHON_VERSION) (scripts/find-python.sh: $(PYTHON), else pyenv's newest $(PYTHON_VERSION).x, else a
 # clear error) and (re)creates .venv with it when .venv is missing, broken or on another Python version.
@@ -56,6 +56,12 @@ serve: bootstrap
 bench: bootstrap
 	$(PY) benchmarks/host_engine.py
 	$(PY) benchmarks/blob_backup.py
+
+# Chaos suite (not part of `make test`): fuzzed alerts, duplicate deliveries, races, injected faults, host
+# kills on the local stack, loopback only; prints JSON with targets. CHAOS_ARGS="--only fuzz,races --scale 0.1".
+CHAOS_ARGS ?=
+chaos: bootstrap
+	$(PY) benchmarks/chaos.py $(CHAOS_ARGS)
 
 infra-check:
 	bash scripts/check-infra.sh

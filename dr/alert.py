@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -26,11 +27,15 @@ MAX_ALERT_DEPTH = 32
 _BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")
 
 
+_ISO_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
+
+
 def _iso_text(value: Any) -> Any:
     """Alert times are ISO 8601 strings (with a zone, checked by AwareDatetime), never epoch numbers."""
     if isinstance(value, datetime):
         return value
-    if not isinstance(value, str):
+    # A string of digits would pass as epoch seconds: an ISO 8601 date-time starts with its date.
+    if not isinstance(value, str) or not _ISO_DATE_TIME.match(value):
         raise ValueError("must be an ISO 8601 date-time string with a time zone")
     return value
 

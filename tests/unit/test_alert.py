@@ -133,6 +133,7 @@ def _sample() -> str:
         ),
         (json.dumps(alert(firedDateTime="2026-11-20T10:15:03")).encode(), "MalformedAlert", "firedDateTime"),
         (json.dumps(alert(firedDateTime=1763633703)).encode(), "MalformedAlert", "firedDateTime"),
+        (json.dumps(alert(firedDateTime="1763633703")).encode(), "MalformedAlert", "firedDateTime"),
         (json.dumps(alert(resolvedDateTime="2026-11-20T10:15:03")).encode(), "MalformedAlert", "resolved"),
         (json.dumps(alert(alertId=" \t\n ")).encode(), "MalformedAlert", "alertId"),
     ],
