@@ -19,12 +19,11 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.health_server import serving
+from tests.health_server import JsonHandler, serving
 
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 
@@ -86,7 +85,7 @@ def identity_endpoint() -> Iterator[IdentityEndpoint]:
     state = IdentityEndpoint()
     lock = threading.Lock()
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(JsonHandler):
         def do_GET(self) -> None:
             query = {k: v[0] for k, v in parse_qs(urlsplit(self.path).query).items()}
             with lock:
@@ -97,14 +96,14 @@ def identity_endpoint() -> Iterator[IdentityEndpoint]:
                 self.connection.close()
                 return
             if self.headers.get("X-IDENTITY-HEADER") != state.secret:
-                self._json(401, {"statusCode": 401, "message": "X-IDENTITY-HEADER missing or wrong"})
+                self.send_json(401, {"statusCode": 401, "message": "X-IDENTITY-HEADER missing or wrong"})
                 return
             if isinstance(failure, int):
-                self._json(failure, {"statusCode": failure, "message": "managed identity endpoint not ready"})
+                self.send_json(failure, {"statusCode": failure, "message": "managed identity endpoint not ready"})
                 return
             resource = query.get("resource", "")
             expires_on = int(time.time()) + 3600
-            self._json(
+            self.send_json(
                 200,
                 {
                     "access_token": unsigned_jwt(state.audience or resource.rstrip("/") or resource),
@@ -114,17 +113,6 @@ def identity_endpoint() -> Iterator[IdentityEndpoint]:
                     "client_id": query.get("client_id", ""),
                 },
             )
-
-        def _json(self, status: int, body: object) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *args: object) -> None:
-            pass
 
     with serving(Handler) as port:
         state.port = port

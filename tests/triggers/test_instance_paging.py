@@ -20,7 +20,6 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -33,7 +32,7 @@ from azure.durable_functions.models.utils import http_utils
 from devstack.alert_samples import PRIMARY_RG, alert
 from dr.clients import reset_for_tests
 from dr.run import RECOVERY_ORCHESTRATOR, run_id_prefix
-from tests.health_server import serving
+from tests.health_server import JsonHandler, serving
 from triggers import alerts, operator
 from triggers.instances import CONTINUATION_HEADER
 
@@ -115,38 +114,25 @@ def _time(text: str | None) -> datetime | None:
 def rpc() -> Iterator[DurableRpc]:
     state = DurableRpc()
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(JsonHandler):
         def do_GET(self) -> None:
             parts = urlsplit(self.path)
             if parts.path != "/durabletask/instances/":
-                self._send(404, None)
+                self.send_json(404, None)
                 return
             params = {k: v[0] for k, v in parse_qs(parts.query).items()}
             body, token = state.query(params, self.headers.get(CONTINUATION_HEADER))
-            self._send(200, body, {CONTINUATION_HEADER: token} if token is not None else {})
+            self.send_json(200, body, {CONTINUATION_HEADER: token} if token is not None else {})
 
         def do_POST(self) -> None:
             prefix = f"/durabletask/orchestrators/{RECOVERY_ORCHESTRATOR}/"
             if not self.path.startswith(prefix):
-                self._send(404, None)
+                self.send_json(404, None)
                 return
             self.rfile.read(int(self.headers.get("Content-Length") or 0))
             instance_id = self.path[len(prefix) :]
             state.started.append(instance_id)
-            self._send(202, {"id": instance_id})
-
-        def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
-            data = json.dumps(body).encode() if body is not None else b""
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            for name, value in (headers or {}).items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *args: object) -> None:
-            pass
+            self.send_json(202, {"id": instance_id})
 
     with serving(Handler) as port:
         state.port = port
