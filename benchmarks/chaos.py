@@ -568,6 +568,22 @@ class Suite:
             if target.get(container, {}).get(name) != digest
         )
 
+    def run_record(
+        self, mode: str, run_id: str | None, view: dict[str, Any] | None, before: Any, **extra: Any
+    ) -> dict[str, Any]:
+        """One run's line in the faults and kills results: its outcome, blobs checked, side effects counted."""
+        dup_total, dup = self.duplicate_count(self.side_effects())
+        return {
+            "mode": mode,
+            "run": run_id,
+            **extra,
+            "runtime_status": view.get("runtime_status") if view else None,
+            "status": view.get("status") if view else None,
+            "blobs_lost_or_different": self.check_blobs(mode, before) if view else None,
+            "duplicate_side_effects": dup_total,
+            "duplicated": dup,
+        }
+
     def duplicate_count(self, effects: Counter[str]) -> tuple[int, dict[str, int]]:
         dup = {k: c for k, c in effects.items() if c > 1 and k.startswith(SIDE_EFFECT_KINDS)}
         return sum(c - 1 for c in dup.values()), dup
@@ -599,20 +615,7 @@ class Suite:
                 restore_take()
                 proxy.clear_rules()
             injected["blob"] += blob_rule.hits
-            status = (view or {}).get("status") if view else None
-            lost = self.check_blobs(mode, before) if view else None
-            dup_total, dup = self.duplicate_count(self.side_effects())
-            results.append(
-                {
-                    "mode": mode,
-                    "run": run_id,
-                    "runtime_status": (view or {}).get("runtime_status"),
-                    "status": status,
-                    "blobs_lost_or_different": lost,
-                    "duplicate_side_effects": dup_total,
-                    "duplicated": dup,
-                }
-            )
+            results.append(self.run_record(mode, run_id, view, before))
             if run_id and view is None:
                 self.cancel(run_id)
         succeeded = sum(1 for r in results if r["status"] == "Succeeded")
@@ -675,21 +678,7 @@ class Suite:
                         kill_at[0] = time.monotonic() + self.rng.uniform(0.2, 4.0)
 
                 view = self.follow(host.api, run_id, deadline, on_tick=tick) if run_id else None
-                status = (view or {}).get("status") if view else None
-                lost = self.check_blobs(mode, before) if view else None
-                dup_total, dup = self.duplicate_count(self.side_effects())
-                results.append(
-                    {
-                        "mode": mode,
-                        "run": run_id,
-                        "kills": kills_planned - kills_left[0],
-                        "runtime_status": (view or {}).get("runtime_status"),
-                        "status": status,
-                        "blobs_lost_or_different": lost,
-                        "duplicate_side_effects": dup_total,
-                        "duplicated": dup,
-                    }
-                )
+                results.append(self.run_record(mode, run_id, view, before, kills=kills_planned - kills_left[0]))
                 if run_id and view is None:
                     self.cancel(run_id, host.api())
         finally:

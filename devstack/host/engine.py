@@ -29,7 +29,6 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from . import entities as ent
@@ -205,7 +204,6 @@ class EngineCore:
         self._batch_max = batch_max
         self._auto_advance_grace = auto_advance_grace
         self._verify_replay = verify_replay
-        self._default_version: object = _UNREAD
         self._store: Store | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._activities = ActivityRunner(
@@ -292,9 +290,7 @@ class EngineCore:
         one, and of every sub-orchestration (Azure/azure-functions-durable-extension:
         src/WebJobs.Extensions.DurableTask/HttpApiHandler.cs, HandleStartOrchestratorRequestAsync:
         `queryNameValuePairs["version"] ?? Options.DefaultVersion`)."""
-        if self._default_version is _UNREAD:
-            self._default_version = _read_default_version(self.app)
-        return self._default_version if isinstance(self._default_version, str) else None
+        return self.app.settings.default_version
 
     def start_instance(
         self, name: str, input_json: str | None = None, instance_id: str | None = None, version: str | None = None
@@ -1099,22 +1095,7 @@ def verify_against_sdk(info: FunctionInfo, context_json: str, outcome: ReplayOut
     return None
 
 
-_UNREAD = object()
 _failure_log = logging.getLogger("Host.Triggers.DurableTask")
-
-
-def _read_default_version(app: IndexedApp) -> str | None:
-    """host.json `extensions.durableTask.defaultVersion` (DurableTaskOptions.DefaultVersion)."""
-    path = Path(app.app_dir) / "host.json" if app.app_dir else None
-    if path is None or not path.is_file():
-        return None
-    try:
-        host = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError:
-        return None
-    durable = ((host.get("extensions") or {}).get("durableTask") or {}) if isinstance(host, dict) else {}
-    value = durable.get("defaultVersion") if isinstance(durable, dict) else None
-    return str(value) if value is not None else None
 
 
 def _version_of(history: list[Event]) -> str | None:

@@ -74,6 +74,9 @@ class HostSettings(BaseModel):
     hub_name: str = DEFAULT_TASK_HUB
     max_concurrent_activities: int = 16
     function_timeout_seconds: float | None = None
+    # durableTask.defaultVersion (DurableTaskOptions.DefaultVersion): the version of an orchestration started
+    # without one, and of every sub-orchestration.
+    default_version: str | None = None
 
 
 # --- HTTP routes -------------------------------------------------------------------------------------
@@ -316,6 +319,8 @@ def read_host_settings(app_dir: Path | None) -> HostSettings:
     hub = resolve_setting_reference(str(durable.get("hubName", ""))).strip()
     if hub:
         settings.hub_name = hub
+    if durable.get("defaultVersion") is not None:
+        settings.default_version = str(durable["defaultVersion"])
     if "maxConcurrentActivityFunctions" in durable:
         settings.max_concurrent_activities = int(durable["maxConcurrentActivityFunctions"])
     timeout = host.get("functionTimeout")

@@ -40,8 +40,6 @@ T = TypeVar("T")
 
 HOST_VERSION = "4.1044.0-devstack"  # reported to the runtime as the host's version
 SCRIPT_FILE = "function_app.py"  # PYTHON_SCRIPT_FILE_NAME's default, as the runtime resolves it
-# Capabilities the host announces on WorkerInitRequest.
-_HOST_CAPABILITIES: dict[str, str] = {}
 
 _current_app: contextvars.ContextVar[str | None] = contextvars.ContextVar("devstack_current_app", default=None)
 
@@ -100,10 +98,6 @@ class LoadedFunction:
         return str(self.metadata.function_id)
 
     @property
-    def name(self) -> str:
-        return str(self.metadata.name)
-
-    @property
     def raw_bindings(self) -> list[dict[str, Any]]:
         return [json.loads(raw) for raw in self.metadata.raw_bindings]
 
@@ -137,14 +131,16 @@ class LoadedApp:
 
 
 class PythonWorker:
-    """The runtime in this process, on a loop thread of its own. One per process, like the worker."""
+    """The runtime in this process (start-up requests on a loop thread of its own). One per process, like
+    the worker."""
 
     _instance: PythonWorker | None = None
     _instance_lock = threading.Lock()
 
     def __init__(self) -> None:
         self.protos = load_protos()
-        self._properties: dict[str, Any] = {"protos": self.protos, "host": "127.0.0.1"}
+        # What the proxy worker passes the runtime with every request.
+        self.properties: dict[str, Any] = {"protos": self.protos, "host": "127.0.0.1"}
         self.runtime: ModuleType = importlib.import_module("azure_functions_runtime")
         self._handle_event = importlib.import_module("azure_functions_runtime.handle_event")
         functions_module = importlib.import_module("azure_functions_runtime.functions")
@@ -155,7 +151,6 @@ class PythonWorker:
         self._thread.start()
         self._apps: dict[Path, LoadedApp] = {}
         self._load_lock = threading.Lock()
-        self._initialized = False
         # The proxy worker starts the runtime's pool for sync functions (PYTHON_THREADPOOL_THREAD_COUNT).
         self.runtime.start_threadpool_executor()
         _quiet_runtime_logging()
@@ -176,15 +171,10 @@ class PythonWorker:
     def streaming(self, **content: Any) -> Any:
         return self.protos.StreamingMessage(request_id=uuid.uuid4().hex, **content)
 
-    @property
-    def properties(self) -> dict[str, Any]:
-        """What the proxy worker passes the runtime with every request."""
-        return self._properties
-
     def submit(self, app_key: str, entry_point: str, message: Any) -> concurrent.futures.Future[Any]:
         """Run one `handle_event` entry point for one app on the worker loop."""
         handler = getattr(self._handle_event, entry_point)
-        request = WorkerRequest(message, self._properties)
+        request = WorkerRequest(message, self.properties)
         return asyncio.run_coroutine_threadsafe(self._scoped(app_key, handler(request)), self._loop)
 
     def invocation_request(self, message: WorkerRequest) -> Coroutine[Any, Any, Any]:
@@ -214,7 +204,6 @@ class PythonWorker:
                     self.streaming(
                         worker_init_request=self.protos.WorkerInitRequest(
                             host_version=HOST_VERSION,
-                            capabilities=_HOST_CAPABILITIES,
                             function_app_directory=str(app_dir),
                         )
                     ),
