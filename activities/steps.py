@@ -18,6 +18,11 @@ def step_begin(payload: dict) -> dict:
     return dispatch.begin(payload)
 
 
+@bp.activity_trigger(input_name="payload", activity="step_check")
+def step_check(payload: dict) -> list:
+    return dispatch.check(payload)
+
+
 @bp.activity_trigger(input_name="payload", activity="step_poll")
 def step_poll(payload: dict) -> dict:
     return dispatch.poll(payload)

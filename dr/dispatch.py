@@ -11,10 +11,12 @@ import logging
 from contextlib import AbstractContextManager
 from typing import Any
 
-from .errors import azure_errors
+from .errors import DrError, azure_errors
 from .steps import get_kind
 from .steps.base import (
+    Check,
     StepBeginInput,
+    StepCheckInput,
     StepContext,
     StepPollInput,
     StepTeardownInput,
@@ -35,6 +37,18 @@ def begin(payload: dict[str, Any]) -> dict[str, Any]:
     with _edge(ctx, "begin"):
         progress = get_kind(ctx.step.kind).begin(ctx, ctx.params())
     return progress.model_dump(mode="json")
+
+
+def check(payload: dict[str, Any]) -> list[dict[str, Any]]:
+    """The kind's pre-flight checks. A check that could not read what it needed is itself a failed check
+    carrying the cause (a credential failure, a missing resource): pre-flight reports, it does not raise."""
+    ctx = StepCheckInput.model_validate(payload).context
+    try:
+        with _edge(ctx, "check"):
+            checks = get_kind(ctx.step.kind).check(ctx, ctx.params())
+    except DrError as error:
+        checks = [Check.failed("readable", f"could not check step {ctx.step_id!r}: {error}", code=error.code)]
+    return [item.model_dump(mode="json") for item in checks]
 
 
 def poll(payload: dict[str, Any]) -> dict[str, Any]:

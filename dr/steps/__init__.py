@@ -17,7 +17,7 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, get_args
+from typing import Any, Literal, get_args
 
 from ..errors import PlanError
 from ..plan import (
@@ -31,13 +31,22 @@ from ..plan import (
 )
 from .base import StepKind
 
+# What a kind's step is to the service: ``data`` moves or restores data; ``traffic`` moves customers to the
+# target; ``verification`` proves the target serves. A run whose traffic or verification step did not succeed
+# did not recover (dr.run.RunState.status).
+StepRole = Literal["data", "traffic", "verification"]
+
 
 @dataclass(frozen=True)
 class KindSpec:
-    """A kind: its parameters model and where its implementation lives (``"module:Class"``)."""
+    """A kind: its parameters model, where its implementation lives (``"module:Class"``), its role, and
+    whether what its failover does can be undone (a forced database failover cannot: pre-flight must pass, or
+    be overridden, before it)."""
 
     params: type[StepBase]
     implementation: str
+    role: StepRole
+    reversible: bool
 
     @property
     def name(self) -> str:
@@ -47,11 +56,17 @@ class KindSpec:
 
 
 _SPECS = (
-    KindSpec(BlobBackupStep, "dr.steps.blob:BlobBackup"),
-    KindSpec(SqlGeoRestoreStep, "dr.steps.sql.geo_restore:SqlGeoRestore"),
-    KindSpec(SqlFailoverGroupStep, "dr.steps.sql.failover_group:SqlFailoverGroup"),
-    KindSpec(TrafficManagerFailoverStep, "dr.steps.traffic.step:TrafficManagerFailover"),
-    KindSpec(HealthCheckStep, "dr.steps.health:HealthCheck"),
+    # Copies into the secondary; the source is only read.
+    KindSpec(BlobBackupStep, "dr.steps.blob:BlobBackup", role="data", reversible=True),
+    # Creates a new database (a drill deletes its copy); production databases are not touched.
+    KindSpec(SqlGeoRestoreStep, "dr.steps.sql.geo_restore:SqlGeoRestore", role="data", reversible=True),
+    # Swaps the primary role: a forced failover may lose data and cannot be taken back.
+    KindSpec(SqlFailoverGroupStep, "dr.steps.sql.failover_group:SqlFailoverGroup", role="data", reversible=False),
+    # Endpoint settings can be switched back (the cool-down guards against flapping).
+    KindSpec(
+        TrafficManagerFailoverStep, "dr.steps.traffic.step:TrafficManagerFailover", role="traffic", reversible=True
+    ),
+    KindSpec(HealthCheckStep, "dr.steps.health:HealthCheck", role="verification", reversible=True),
 )
 
 REGISTRY: Mapping[str, KindSpec] = MappingProxyType({spec.name: spec for spec in _SPECS})

@@ -76,6 +76,38 @@ class StepProgress(BaseModel):
     rpo_estimate_seconds: float | None = Field(None, description="Data the failover may lose, if known.")
 
 
+CheckStatus = Literal["passed", "warning", "failed"]
+
+
+class Check(BaseModel):
+    """One pre-flight fact about a step, found read-only before anything changes.
+
+    ``failed`` means the step would fail or leave the estate worse (a failover stops before its first change
+    unless an approver overrides it); ``warning`` means it can run but an operator should know (e.g. the primary
+    is unreachable, which a failover expects); ``passed`` says what was verified. ``message`` is a sentence an
+    operator can act on at 3 a.m.: what is wrong, where, and what to do.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str = Field(description="Short, stable id of the check, e.g. 'target_server_exists'.")
+    status: CheckStatus
+    message: str
+    facts: dict[str, Any] = Field(default_factory=dict, description="What the check read (no secrets).")
+
+    @classmethod
+    def passed(cls, name: str, message: str, **facts: Any) -> Check:
+        return cls(name=name, status="passed", message=message, facts=facts)
+
+    @classmethod
+    def warning(cls, name: str, message: str, **facts: Any) -> Check:
+        return cls(name=name, status="warning", message=message, facts=facts)
+
+    @classmethod
+    def failed(cls, name: str, message: str, **facts: Any) -> Check:
+        return cls(name=name, status="failed", message=message, facts=facts)
+
+
 class TeardownResult(BaseModel):
     """What teardown answers: one line of what it did and the kind's own facts for the report (kept as the
     kind gave them). ``done=False`` asks for another call after ``poll_after_seconds``: an undo that takes time."""
@@ -121,6 +153,10 @@ class StepPollInput(StepCall):
     work_results: list[dict[str, Any]] = Field(default_factory=list, description="In the work items' order.")
 
 
+class StepCheckInput(StepCall):
+    """step_check's input: the context alone (``context.mode`` says which run the checks are for)."""
+
+
 class StepWorkInput(StepCall):
     item: dict[str, Any] = Field(description="One of StepProgress.work (the kind's own item).")
 
@@ -138,6 +174,13 @@ class StepKind[P: StepBase](ABC):
 
     @abstractmethod
     def begin(self, ctx: StepContext, params: P) -> StepProgress: ...
+
+    def check(self, ctx: StepContext, params: P) -> list[Check]:
+        """Read-only pre-flight: every fact that decides whether ``begin`` would succeed in ``ctx.mode``
+        (resources exist and are in the expected state, the kind's own refusal rules, the data at risk).
+        Never writes, never waits long (each probe bounded); an Azure error a check cannot read through is
+        reported as a failed check by the dispatcher. Default: nothing to check."""
+        return []
 
     def poll(
         self, ctx: StepContext, params: P, state: dict[str, Any], work_results: list[dict[str, Any]]
