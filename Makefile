@@ -12,7 +12,7 @@ MODE ?= failover
 PORT ?= 7071
 PYTEST_ARGS ?=
 
-.PHONY: bootstrap test lint typecheck unit demo serve infra-check clean bench chaos
+.PHONY: bootstrap test lint typecheck check-plans unit demo serve infra-check clean bench chaos bench-rto
 
 # Finds a Python $(PYTHON_VERSION) (scripts/find-python.sh: $(PYTHON), else pyenv's newest $(PYTHON_VERSION).x, else a
 # clear error) and (re)creates .venv with it when .venv is missing, broken or on another Python version.
@@ -43,8 +43,13 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
+# Every plan file in DR_PLANS_DIR (default plans/, as the app reads it) validates as a failover and as a
+# drill; a broken one fails with its file, step and key (scripts/check-plans.py).
+check-plans: $(STAMP)
+	$(PY) scripts/check-plans.py
+
 # Tests start what they need themselves (Azurite from node_modules, the ARM emulator, the devstack host).
-test: bootstrap lint typecheck
+test: bootstrap lint typecheck check-plans
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 demo: bootstrap
@@ -68,3 +73,10 @@ infra-check:
 
 clean:
 	rm -rf $(VENV) node_modules .devstack .mypy_cache .ruff_cache .pytest_cache
+
+# RTO benchmark (not part of `make test`): critical-path ratios, a 50-plan region outage, an unreachable
+# source and orchestration overhead on the local stack, with scaled realistic cloud durations; prints JSON
+# with targets. RTO_ARGS="--quick" (or "--scale 0.05 --only critical_path").
+RTO_ARGS ?=
+bench-rto: bootstrap
+	$(PY) benchmarks/rto.py $(RTO_ARGS)

@@ -9,20 +9,24 @@ from orchestrators.plan_lock import bp as plan_lock_entity
 from orchestrators.recovery import bp as recovery_orchestrator
 from orchestrators.step import bp as step_orchestrator
 from orchestrators.sync import bp as sync_orchestrator
+from orchestrators.teardown import bp as teardown_orchestrators
 from triggers.alerts import bp as alert_trigger
 from triggers.operator import bp as operator_api
 from triggers.schedule import bp as sync_timer
+from triggers.teardown import bp as teardown_api
 from triggers.watchdog import bp as watchdog_timer
 
 app = df.DFApp()
 for blueprint in (
     alert_trigger,
     operator_api,
+    teardown_api,
     sync_timer,
     watchdog_timer,
     recovery_orchestrator,
     step_orchestrator,
     sync_orchestrator,
+    teardown_orchestrators,
     plan_lock_entity,
     step_activities,
     report_activities,

@@ -10,6 +10,7 @@ error first (a 404 that means "not there", a 409 that means "busy"), hands it to
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -137,6 +138,8 @@ def from_azure_error(exc: Exception, *, what: str) -> DrError:
         return TransientError(f"{what}: connection failed ({type(exc).__name__})", code="ConnectionError")
     if isinstance(exc, ClientAuthenticationError) and token_request_failed(exc):
         return TransientError(f"{what}: {_token_failure_message(exc)}", code="TokenUnavailable")
+    if isinstance(exc, ClientAuthenticationError) and raised_by_credential(exc):
+        return _credential_failure(exc, what=what)
     if isinstance(exc, HttpResponseError):
         return _from_http_error(exc, what=what)
     return PermanentError(f"{what}: {type(exc).__name__}: {exc}", code="UnexpectedError")
@@ -207,13 +210,89 @@ def token_request_failed(exc: BaseException) -> bool:
     return status in _TRANSIENT_STATUS
 
 
-def _token_failure_message(exc: BaseException) -> str:
-    """The credential's reason, short: a chain's summary lists every credential it tried, one per line."""
-    text = str(getattr(exc, "message", None) or exc)
+def raised_by_credential(exc: BaseException) -> bool:
+    """True when azure-identity raised the error while getting a token: no resource was asked. Its error
+    carries no response (a credential chain, MSAL), or the token endpoint's OAuth error answer (RFC 6749
+    5.2: ``{"error": "invalid_client", "error_description": ...}``). A 401/403 that a resource answers
+    carries the resource's response: XML from storage, ``{"error": {"code": ...}}`` from ARM."""
+    from azure.core.exceptions import ClientAuthenticationError
+    from azure.identity import CredentialUnavailableError
+
+    if not isinstance(exc, ClientAuthenticationError):
+        return False
+    if isinstance(exc, CredentialUnavailableError):
+        return True
+    response = getattr(exc, "response", None)
+    return response is None or _is_oauth_error(response)
+
+
+def _is_oauth_error(response: Any) -> bool:
+    try:
+        document = json.loads(response.text())
+    except Exception:  # no body, not JSON, not text: not a token endpoint's answer
+        return False
+    return isinstance(document, dict) and isinstance(document.get("error"), str)
+
+
+def _credential_failure(exc: BaseException, *, what: str) -> DrError:
+    """A credential that could not get a token for good (an Entra verdict such as a wrong secret or an unknown
+    application): the report names the credential's own reason. It has no HTTP status: before this, the error
+    went down the resource path and read "Http0 (HTTP 0): no message"."""
+    from azure.identity import CredentialUnavailableError
+
+    code = "CredentialUnavailable" if isinstance(exc, CredentialUnavailableError) else "AuthenticationFailed"
+    return PermanentError(f"{what}: credential failure: {_credential_reason(exc)}"[:_MAX_REASON], code=code)
+
+
+_MAX_REASON = 500
+# A credential chain's summary: one line per credential tried ("\tManagedIdentityCredential: <reason>").
+_CREDENTIAL_LINE = re.compile(r"^\w*Credential: ")
+
+
+def _credential_reason(exc: BaseException) -> str:
+    """The credential's own reason, on one line, secrets redacted. A chain's summary lists every credential
+    it tried, one per line, most of them merely unavailable: the line with an Entra verdict wins, then the
+    line of a credential that tried and failed, then any credential's line, then the first line."""
+    text = redact_secrets(str(getattr(exc, "message", None) or exc))
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    tried = [line for line in lines if line.startswith("ManagedIdentityCredential:")]
-    reason = (tried or lines or ["no reason given"])[0]
-    return f"could not get an access token (retried as transient): {reason}"[:500]
+    tried = [line for line in lines if _CREDENTIAL_LINE.match(line)]
+    for candidates in (
+        [line for line in lines if _ENTRA_VERDICT.search(line)],
+        [line for line in tried if "unavailable" not in line.lower()],
+        tried,
+        lines,
+    ):
+        if candidates:
+            return candidates[0]
+    return f"{type(exc).__name__} without a message"
+
+
+def _token_failure_message(exc: BaseException) -> str:
+    """The credential's reason, short (see :func:`_credential_reason`)."""
+    return f"could not get an access token (retried as transient): {_credential_reason(exc)}"[:_MAX_REASON]
+
+
+# What may carry a secret in a credential's or an endpoint's message: "key=value" or "key": "value" pairs
+# whose key names a secret (client_secret=..., "access_token": "...", AccountKey=..., sig=...), bearer
+# tokens and JWTs.
+_SECRET_PAIR = re.compile(
+    r"""(?ix)
+    (?P<key>\b(?:client_secret|client_assertion|password|secret|access_token|refresh_token|id_token|
+              accountkey|sharedaccesskey|sig|x-identity-header|identity_header|msi_secret)\b["']?\s*[:=]\s*["']?)
+    (?P<value>[^\s"'&;,]+)
+    """
+)
+_BEARER = re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9\-._~+/]+=*")
+_JWT = re.compile(r"\beyJ[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]*")
+REDACTED = "<redacted>"
+
+
+def redact_secrets(text: str) -> str:
+    """The text with secret values replaced by ``<redacted>``: what reaches a report or a log must not leak
+    a client secret, a key or a token an SDK or an endpoint put in its message."""
+    text = _SECRET_PAIR.sub(lambda match: match["key"] + REDACTED, text)
+    text = _BEARER.sub(lambda match: match[1] + REDACTED, text)
+    return _JWT.sub(REDACTED, text)
 
 
 def _azure_error_code(exc: object) -> str | None:

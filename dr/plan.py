@@ -6,14 +6,24 @@ A plan is read when a run starts and travels, frozen, in the orchestration input
 
 from __future__ import annotations
 
+import difflib
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
+from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from .durations import Duration
 from .errors import NotFoundError, PlanError
@@ -22,7 +32,46 @@ Mode = Literal["failover", "drill"]
 Severity = Literal["Sev0", "Sev1", "Sev2", "Sev3", "Sev4"]
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,79}$"
 STEP_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,62}$"
-ARM_ID_PATTERN = r"^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/.+"
+# An ARM resource id: /subscriptions/<s>/resourceGroups/<g>/providers/<Namespace>/<type>/<name>[/<type>/<name>...]
+# (the keywords, the namespace and the types are case-insensitive, as ARM compares them).
+_ARM_ID = re.compile(
+    r"(?i)^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/(?P<namespace>[^/]+)/(?P<path>[^/]+(?:/[^/]+)*)$"
+)
+
+
+def arm_resource_type(resource_id: str) -> str | None:
+    """The resource type an ARM id names ("Microsoft.Sql/servers/databases"), or None if it is none."""
+    match = _ARM_ID.match(resource_id)
+    if match is None:
+        return None
+    segments = match["path"].split("/")
+    if len(segments) % 2:  # a type without its name
+        return None
+    return "/".join([match["namespace"], *segments[0::2]])
+
+
+def _arm_id_of(resource_type: str) -> Callable[[str], str]:
+    """The check of a plan field that holds the id of a ``resource_type`` resource: its provider and types
+    must be those (an id of another provider or type is refused, saying what was expected and given)."""
+    namespace, *types = resource_type.split("/")
+    names = "/".join(f"{t}/<name>" for t in types)
+    shape = f"/subscriptions/<id>/resourceGroups/<group>/providers/{namespace}/{names}"
+
+    def check(value: str) -> str:
+        given = arm_resource_type(value)
+        if given is None or given.lower() != resource_type.lower():
+            what = f"a {given} id" if given else "no ARM resource id"
+            raise ValueError(f"expected a {resource_type} id ({shape}), got {what}: {value!r}")
+        return value
+
+    return check
+
+
+SqlServerId = Annotated[str, AfterValidator(_arm_id_of("Microsoft.Sql/servers"))]
+SqlDatabaseId = Annotated[str, AfterValidator(_arm_id_of("Microsoft.Sql/servers/databases"))]
+SqlElasticPoolId = Annotated[str, AfterValidator(_arm_id_of("Microsoft.Sql/servers/elasticPools"))]
+SqlFailoverGroupId = Annotated[str, AfterValidator(_arm_id_of("Microsoft.Sql/servers/failoverGroups"))]
+TrafficManagerProfileId = Annotated[str, AfterValidator(_arm_id_of("Microsoft.Network/trafficManagerProfiles"))]
 
 
 class _Model(BaseModel):
@@ -63,6 +112,19 @@ class BlobLocation(_Model):
             raise ValueError(f"container name {value!r}: consecutive dashes are not allowed")
         return value
 
+    def same_container(self, other: BlobLocation) -> bool:
+        """True when both name one container of one account, however the URLs are written: scheme and host
+        case, a default port, a trailing slash (https://Acct.blob.core.windows.net/ is
+        https://acct.blob.core.windows.net)."""
+        return self._key() == other._key()
+
+    def _key(self) -> tuple[str, str, str]:
+        url = urlsplit(self.account_url)
+        # http and https reach the same account; a default port is no port.
+        host = url.netloc.lower().removesuffix(":443").removesuffix(":80")
+        # Account names (and Azurite's account path) are lower case: the path compares as the host does.
+        return (host, url.path.rstrip("/").lower(), self.container)
+
 
 class BlobBackupStep(StepBase):
     kind: Literal["blob_backup"]
@@ -75,10 +137,31 @@ class BlobBackupStep(StepBase):
     max_parallel_pages: int = Field(4, ge=1, le=32)
     copy_concurrency: int = Field(32, ge=1, le=256)
     # How long to wait for an account, and how often to retry a throttled or failed request (SDK retry
-    # policy, doubling backoff): at failover this bounds the wait before the source counts as unreachable.
+    # policy, doubling backoff), once the account has answered.
     request_timeout: Duration = timedelta(seconds=30)
     retry_attempts: int = Field(4, ge=0, le=10)
     retry_backoff: Duration = timedelta(seconds=1)
+    # At failover (and in pre-flight checks) the source gets one request, no retries, answered within this
+    # (connect + read) or it counts as unreachable: the wait before failing over on the last sync.
+    source_probe_timeout: Duration = timedelta(seconds=3)
+
+    @field_validator("source_probe_timeout")
+    @classmethod
+    def _probe_timeout_in_range(cls, value: timedelta) -> timedelta:
+        # Under half a second a healthy cross-region round trip (TLS included) could miss it; over a minute
+        # the failover waits longer than the retries it replaces.
+        if not timedelta(seconds=0.5) <= value <= timedelta(seconds=60):
+            raise ValueError(f"source_probe_timeout must be between 0.5 s and 60 s, got {value.total_seconds():g} s")
+        return value
+
+    @model_validator(mode="after")
+    def _source_is_not_target(self) -> BlobBackupStep:
+        if self.source.same_container(self.target):
+            raise ValueError(
+                f"source and target are the same container ({self.source.container!r} of "
+                f"{self.source.account_url}): the backup must go to another account or container"
+            )
+        return self
 
 
 # A SQL server id (ARM ids are case-insensitive); databases, pools and failover groups hang below it.
@@ -89,11 +172,11 @@ SQL_DATABASE_NAME_PATTERN = r"^[^<>*%&:\\/?\s.]([^<>*%&:\\/?]{0,126}[^<>*%&:\\/?
 
 class SqlGeoRestoreStep(StepBase):
     kind: Literal["sql_geo_restore"]
-    source_database_id: str = Field(pattern=SQL_SERVER_ID_PATTERN + r"/databases/[^/]+$")
-    target_server_id: str = Field(pattern=SQL_SERVER_ID_PATTERN + r"$")
+    source_database_id: SqlDatabaseId
+    target_server_id: SqlServerId
     target_database: str | None = Field(None, pattern=SQL_DATABASE_NAME_PATTERN)
     sku: str | None = Field(None, description="Service objective of the restored database (e.g. S0, GP_Gen5_2).")
-    elastic_pool_id: str | None = Field(None, pattern=SQL_SERVER_ID_PATTERN + r"/elasticPools/[^/]+$")
+    elastic_pool_id: SqlElasticPoolId | None = None
     drill_target_database: str | None = Field(
         None,
         pattern=SQL_DATABASE_NAME_PATTERN,
@@ -105,9 +188,18 @@ class SqlGeoRestoreStep(StepBase):
     def _consistent(self) -> SqlGeoRestoreStep:
         if self.sku and self.elastic_pool_id:
             raise ValueError("give sku or elastic_pool_id, not both (a database in a pool takes the pool's SKU)")
-        production = self.target_database or self.source_database_id.rsplit("/", 1)[-1]
+        source_server, _, source_name = self.source_database_id.rsplit("/", 2)
+        production = self.target_database or source_name
         if self.drill_target_database and self.drill_target_database.lower() == production.lower():
             raise ValueError("drill_target_database must differ from the production target name")
+        # ARM ids and database names compare case-insensitively.
+        if source_server.lower() == self.target_server_id.lower():
+            for field, name in (("target_database", production), ("drill_target_database", self.drill_target_database)):
+                if name is not None and name.lower() == source_name.lower():
+                    raise ValueError(
+                        f"target_server_id is the source database's own server and {field} is its name "
+                        f"({name!r}): the restore would target the database it restores from"
+                    )
         return self
 
 
@@ -117,11 +209,35 @@ class SqlFailoverGroupStep(StepBase):
         pattern=SQL_SERVER_ID_PATTERN + r"/failoverGroups/[^/]+$",
         description="The group on the server to promote (the current secondary).",
     )
-    allow_data_loss: bool = False
+    failover_mode: Literal["planned", "forced", "planned_then_forced"] = Field(
+        "planned",
+        description="planned: no data loss, needs the primary to answer (FailoverGroups_Failover); forced: "
+        "promote at once, losing the replication lag (FailoverGroups_ForceFailoverAllowDataLoss); "
+        "planned_then_forced: Azure's FailoverGroups_TryPlannedBeforeForcedFailover, planned while the "
+        "primary answers, forced when it cannot.",
+    )
     timeout: Duration | None = timedelta(minutes=30)
 
-
-TRAFFIC_PROFILE_ID_PATTERN = ARM_ID_PATTERN + r"trafficManagerProfiles/[^/]+$"
+    @model_validator(mode="before")
+    @classmethod
+    def _allow_data_loss_alias(cls, data: Any) -> Any:
+        """``allow_data_loss`` (deprecated; plans written before failover_mode keep working): true means
+        forced, false means planned. Given with a failover_mode that says otherwise, the plan is ambiguous."""
+        if not isinstance(data, dict) or "allow_data_loss" not in data:
+            return data
+        data = dict(data)
+        allow = data.pop("allow_data_loss")
+        if not isinstance(allow, bool):
+            raise ValueError("allow_data_loss (deprecated) must be true or false; use failover_mode instead")
+        implied = "forced" if allow else "planned"
+        given = data.get("failover_mode")
+        if given is not None and given != implied:
+            raise ValueError(
+                f"allow_data_loss: {str(allow).lower()} (deprecated, means failover_mode: {implied}) conflicts "
+                f"with failover_mode: {given}; give failover_mode alone"
+            )
+        data["failover_mode"] = implied
+        return data
 
 
 class TrafficManagerFailoverStep(StepBase):
@@ -133,7 +249,7 @@ class TrafficManagerFailoverStep(StepBase):
     """
 
     kind: Literal["traffic_manager_failover"]
-    profile_id: str = Field(pattern=TRAFFIC_PROFILE_ID_PATTERN)
+    profile_id: TrafficManagerProfileId
     from_endpoints: list[str] = Field(min_length=1)
     to_endpoints: list[str] = Field(min_length=1)
     switch: Literal["disable", "swap_priorities", "shift_weight"] = "disable"
@@ -149,7 +265,7 @@ class TrafficManagerFailoverStep(StepBase):
     verify_window: Duration = timedelta(minutes=5)
     poll_interval: Duration = timedelta(seconds=10)
     cooldown: Duration = timedelta(hours=1)
-    drill_profile_id: str | None = Field(None, pattern=TRAFFIC_PROFILE_ID_PATTERN)
+    drill_profile_id: TrafficManagerProfileId | None = None
     timeout: Duration | None = timedelta(minutes=15)
 
     @model_validator(mode="after")
@@ -242,7 +358,25 @@ class Plan(_Model):
             unknown = [name for name in names if name not in known]
             if unknown:
                 raise ValueError(f"{where} names unknown step(s): {', '.join(unknown)}")
+        if self.drill.overrides or self.drill.skip_steps:
+            self._check_drill()
         return self
+
+    def _check_drill(self) -> None:
+        """The drill's overrides and skips make a valid plan, checked when the plan loads rather than when a
+        drill starts: the plan a drill runs (:func:`_drill_document`, what for_mode validates) is validated
+        here, its errors named by the override they come from (``drill.overrides.<step>.<key>``)."""
+        for step_id, overrides in self.drill.overrides.items():
+            for key in ("id", "kind"):
+                if key in overrides:
+                    raise ValueError(f"drill.overrides.{step_id}.{key}: a drill cannot change a step's {key}")
+        document = _drill_document(self)  # no overrides left in it: validating it does not come back here
+        try:
+            Plan.model_validate(document)
+        except ValidationError as exc:
+            raise ValueError(
+                "; ".join(_describe(error, document, drill_overrides=True) for error in exc.errors())
+            ) from None
 
     def step(self, step_id: str) -> StepBase:
         for step in self.steps:
@@ -254,24 +388,32 @@ class Plan(_Model):
         """The plan as a run in this mode executes it: a drill applies its overrides and skips."""
         if mode == "failover":
             return self
-        data = self.model_dump(mode="json")
-        skipped = set(self.drill.skip_steps)
-        steps = []
-        replaced: dict[str, dict[str, Any]] = {}
-        for raw in data["steps"]:
-            if raw["id"] in skipped:
-                continue
-            overrides = self.drill.overrides.get(raw["id"], {})
-            if overrides:
-                replaced[raw["id"]] = {key: raw[key] for key in overrides if key in raw}
-            raw.update(overrides)
-            raw["after"] = [dep for dep in raw["after"] if dep not in skipped]
-            steps.append(raw)
-        data["steps"] = steps
-        data["approval"]["required"] = self.drill.approval_required
-        # Overrides and skips are applied: the snapshot keeps what teardown and the drill's checks need.
-        data["drill"].update(overrides={}, skip_steps=[], failover_values=replaced)
-        return parse_plan(data, source=f"plan {self.name!r} with its drill overrides")
+        return parse_plan(_drill_document(self), source=f"plan {self.name!r} with its drill overrides")
+
+
+def _drill_document(plan: Plan) -> dict[str, Any]:
+    """The document of the plan a drill runs: each step with its drill overrides applied, skipped steps left
+    out (and out of every 'after'), the drill's approval rule, and per step the failover values its overrides
+    replaced. The one place overrides are applied: for_mode validates the result as the drill's plan, the
+    plan's own validator validates it when the plan loads."""
+    data = plan.model_dump(mode="json")
+    skipped = set(plan.drill.skip_steps)
+    steps = []
+    replaced: dict[str, dict[str, Any]] = {}
+    for raw in data["steps"]:
+        if raw["id"] in skipped:
+            continue
+        overrides = plan.drill.overrides.get(raw["id"], {})
+        if overrides:
+            replaced[raw["id"]] = {key: raw[key] for key in overrides if key in raw}
+        raw.update(overrides)
+        raw["after"] = [dep for dep in raw["after"] if dep not in skipped]
+        steps.append(raw)
+    data["steps"] = steps
+    data["approval"]["required"] = plan.drill.approval_required
+    # Overrides and skips are applied: the snapshot keeps what teardown and the drill's checks need.
+    data["drill"].update(overrides={}, skip_steps=[], failover_values=replaced)
+    return data
 
 
 def _find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
@@ -314,23 +456,70 @@ def parse_plan(data: Any, *, source: str = "<plan>") -> Plan:
         raise PlanError(f"{source}: " + "; ".join(_describe(error, data) for error in exc.errors())) from None
 
 
-def _describe(error: Any, data: dict[str, Any]) -> str:
-    from .steps import kind_names
+def _describe(error: Any, data: dict[str, Any], *, drill_overrides: bool = False) -> str:
+    """One validation error, located by step id and field (``step 'db', field 'sku': ...``), with a
+    suggestion for a misspelled kind or key. ``drill_overrides``: ``data`` is a drill's document (see
+    :func:`_drill_document`), and the error is located in the plan's ``drill.overrides.<step>.<key>``."""
+    from .steps import REGISTRY
 
     loc = list(error["loc"])
-    where: list[str] = []
+    model: type[BaseModel] | None = Plan  # the model the rest of loc is in, when known
+    step_id: str | None = None
     if len(loc) >= 2 and loc[0] == "steps" and isinstance(loc[1], int):
         steps = data.get("steps") or []
         raw = steps[loc[1]] if loc[1] < len(steps) and isinstance(steps[loc[1]], dict) else {}
-        where.append(f"step {raw.get('id', f'#{loc[1] + 1}')!r}")
-        loc = loc[2:]
-        if loc and loc[0] in kind_names():  # the discriminator tag pydantic inserts
+        step_id = str(raw.get("id", f"#{loc[1] + 1}"))
+        loc, model = loc[2:], None
+        if loc and loc[0] in REGISTRY:  # the discriminator tag pydantic inserts
+            model = REGISTRY[loc[0]].params
             loc = loc[1:]
     field = ".".join(str(part) for part in loc)
+    message = str(error["msg"]).removeprefix("Value error, ") + _did_you_mean(error, model, loc)
+    if drill_overrides and step_id is not None:
+        return f"{'.'.join(part for part in ('drill.overrides', step_id, field) if part)}: {message}"
+    where = [f"step {step_id!r}"] if step_id is not None else []
     if field:
         where.append(f"field {field!r}")
-    message = str(error["msg"]).removeprefix("Value error, ")
-    return f"{', '.join(where)}: {message}" if where else message
+    described = f"{', '.join(where)}: {message}" if where else message
+    # Not in a step (the graph, every step skipped): the drill's plan as a whole.
+    return f"drill: {described}" if drill_overrides else described
+
+
+def _did_you_mean(error: Any, model: type[BaseModel] | None, loc: Sequence[int | str]) -> str:
+    """`` (did you mean 'blob_backup'?)`` for an unknown kind or key close to a known one, else ''."""
+    from .steps import kind_names
+
+    if error["type"] == "union_tag_invalid":  # an unknown kind
+        word, known = str(error.get("ctx", {}).get("tag", "")), sorted(kind_names())
+    elif error["type"] == "extra_forbidden" and loc and isinstance(loc[-1], str):  # an unknown key
+        owner = _model_at(model, loc[:-1])
+        if owner is None:
+            return ""
+        word, known = loc[-1], list(owner.model_fields)
+    else:
+        return ""
+    close = difflib.get_close_matches(word, known, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _model_at(model: type[BaseModel] | None, path: Sequence[int | str]) -> type[BaseModel] | None:
+    """The model a location inside ``model`` is in (``['approval']`` in Plan: ApprovalPolicy), if known."""
+    for part in path:
+        if model is None:
+            return None
+        if isinstance(part, int):  # an item of a list: the list's model
+            continue
+        field = model.model_fields.get(part)
+        model = _model_in(field.annotation) if field is not None else None
+    return model
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The model a field's annotation holds (``BlobLocation``, ``list[Step]``'s kinds excepted), if one."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    models = {found for arg in get_args(annotation) if (found := _model_in(arg)) is not None}
+    return models.pop() if len(models) == 1 else None
 
 
 def load_plan_file(path: Path) -> Plan:
@@ -352,9 +541,11 @@ def plan_files(plans_dir: Path) -> Iterable[Path]:
 
 
 class Catalog(BaseModel):
-    """The plans of a folder: the valid ones by name, and an error for each file that is not."""
+    """The plans of a folder: the valid ones by name (and the file of each), and an error for each file that
+    is not."""
 
     plans: dict[str, Plan] = Field(default_factory=dict)
+    files: dict[str, Path] = Field(default_factory=dict)
     errors: list[str] = Field(default_factory=list)
 
 
@@ -362,7 +553,6 @@ def load_catalog(plans_dir: Path) -> Catalog:
     """Read every plan file. A broken file is reported, not fatal: during an outage a typo in one plan
     must not stop another plan from running."""
     catalog = Catalog()
-    origin: dict[str, Path] = {}
     for path in plan_files(plans_dir):
         try:
             plan = load_plan_file(path)
@@ -370,10 +560,10 @@ def load_catalog(plans_dir: Path) -> Catalog:
             catalog.errors.append(exc.message)
             continue
         if plan.name in catalog.plans:
-            catalog.errors.append(f"{path}: plan name {plan.name!r} is already used by {origin[plan.name]}")
+            catalog.errors.append(f"{path}: plan name {plan.name!r} is already used by {catalog.files[plan.name]}")
             continue
         catalog.plans[plan.name] = plan
-        origin[plan.name] = path
+        catalog.files[plan.name] = path
     return catalog
 
 

@@ -6,11 +6,18 @@ import contextlib
 import json
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, SerializeAsAny, field_validator
 
 from .clients import Clients
 from .errors import InvalidInputError, NotFoundError, azure_errors
-from .run import RunReport
+from .run import RunReport, is_run_id
+
+
+class StoredReport(RunReport):
+    """A report as the write_report activity receives it: the run's keys and any top-level key a subclass of
+    RunReport added (a teardown retry's ``left_behind``, dr.teardown.RetriedDrillReport), kept as sent."""
+
+    model_config = ConfigDict(extra="allow")
 
 
 class WriteReportInput(BaseModel):
@@ -18,7 +25,29 @@ class WriteReportInput(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    report: RunReport
+    # SerializeAsAny: a RunReport subclass travels with its own keys (pydantic would dump the declared
+    # RunReport's alone); on the activity's side the JSON becomes a StoredReport, which keeps them.
+    report: SerializeAsAny[RunReport]
+
+    @field_validator("report", mode="before")
+    @classmethod
+    def _keep_added_keys(cls, value: Any) -> Any:
+        return StoredReport.model_validate(value) if isinstance(value, dict) else value
+
+
+class ReadReportInput(BaseModel):
+    """read_report's input (the activity answers the stored report's JSON)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    instance_id: str
+
+    @field_validator("instance_id")
+    @classmethod
+    def _a_run_id(cls, value: str) -> str:
+        if not is_run_id(value):  # never a storage name built from anything but a run id
+            raise ValueError(f"{value!r} is not a recovery run id")
+        return value
 
 
 def report_blob_name(instance_id: str) -> str:

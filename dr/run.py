@@ -23,13 +23,15 @@ from pydantic import (
 
 from .durations import iso
 from .errors import Failure
-from .plan import Mode, Plan, RetryPolicy, StepBase
-from .steps.base import StepContext, StepProgress, TeardownResult
+from .plan import Mode, Plan, RetryPolicy, StepBase, parse_plan
+from .steps import spec_of
+from .steps.base import Check, StepContext, StepProgress, TeardownResult
 
 RunMode = Literal["failover", "drill", "sync"]
 StepStatus = Literal["pending", "running", "succeeded", "failed", "skipped", "canceled"]
 RunStatus = Literal["Succeeded", "Failed", "Rejected", "Canceled", "PartiallySucceeded"]
-Phase = Literal["starting", "awaiting_approval", "running", "teardown", "reporting", "done"]
+Phase = Literal["starting", "preflight", "awaiting_approval", "running", "canceling", "teardown", "reporting", "done"]
+FailoverGroupMode = Literal["planned", "forced", "planned_then_forced"]
 # A moment as statuses and reports write it (dr.durations.iso: UTC, "Z").
 IsoTime = Annotated[datetime, PlainSerializer(iso, return_type=str)]
 
@@ -37,6 +39,8 @@ RECOVERY_ORCHESTRATOR = "recovery"
 STEP_ORCHESTRATOR = "recovery_step"
 SYNC_ORCHESTRATOR = "standing_sync"
 APPROVAL_EVENT = "approval"
+# Raised to a run (graceful cancel: no new steps, running ones settle) and to each of its running steps.
+CANCEL_EVENT = "cancel"
 INSTANCE_SEPARATOR = "--"
 
 
@@ -78,6 +82,35 @@ def read_model[M: BaseModel](model: type[M], value: Any) -> M | None:
         return None
 
 
+class RunOverrides(BaseModel):
+    """What an operator changed for one run (at start or with the approval), recorded in the report."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    sql_failover_mode: FailoverGroupMode | None = Field(
+        None, description="Replaces failover_mode of every sql_failover_group step of this run."
+    )
+
+    def is_empty(self) -> bool:
+        return self.sql_failover_mode is None
+
+    def merged(self, later: RunOverrides | None) -> RunOverrides:
+        if later is None:
+            return self
+        return RunOverrides(**{**self.model_dump(exclude_none=True), **later.model_dump(exclude_none=True)})
+
+    def apply(self, plan: Plan) -> Plan:
+        """The plan with these overrides in its steps (validated again: an override is plan input too)."""
+        if self.is_empty():
+            return plan
+        data = plan.model_dump(mode="json")
+        for step in data["steps"]:
+            if step["kind"] == "sql_failover_group" and self.sql_failover_mode is not None:
+                step.pop("allow_data_loss", None)
+                step["failover_mode"] = self.sql_failover_mode
+        return parse_plan(data, source=f"plan {plan.name!r} with the run's overrides")
+
+
 class RunInput(BaseModel):
     """The orchestration input: a frozen plan snapshot (drill overrides already applied) and the trigger."""
 
@@ -90,6 +123,7 @@ class RunInput(BaseModel):
     requested_by: str | None = None
     reason: str | None = None
     force: bool = False
+    overrides: RunOverrides = Field(default_factory=RunOverrides, description="Already applied to `plan`.")
     min_poll_seconds: float = Field(2.0, ge=0, description="Read from settings by the starter, not on replay.")
 
     @field_validator("requested_at")
@@ -169,7 +203,7 @@ class StepOutcome(BaseModel):
 
     id: str
     kind: str
-    status: Literal["succeeded", "failed"]
+    status: Literal["succeeded", "failed", "canceled"]
     started_at: datetime
     finished_at: datetime
     summary: str = ""
@@ -190,17 +224,26 @@ class StepOutcome(BaseModel):
         finished_at: datetime,
         failure: Failure | None = None,
         attempts: int = 1,
+        canceled: str | None = None,
+        warnings: list[str] | None = None,
     ) -> StepOutcome:
-        """The outcome after the step's last progress: succeeded, or failed with ``failure``."""
+        """The outcome after the step's last progress: succeeded, failed with ``failure``, or canceled
+        (``canceled`` says what the step had done when it stopped)."""
+        status: Literal["succeeded", "failed", "canceled"] = "succeeded"
+        summary = progress.summary
+        if failure:
+            status, summary = "failed", failure.message[:300]
+        elif canceled is not None:
+            status, summary = "canceled", canceled[:300]
         return cls(
             id=step.id,
             kind=step.kind,
-            status="failed" if failure else "succeeded",
+            status=status,
             started_at=started_at,
             finished_at=finished_at,
-            summary=failure.message[:300] if failure else progress.summary,
+            summary=summary,
             detail=progress.detail,
-            warnings=progress.warnings,
+            warnings=[*progress.warnings, *(warnings or [])],
             rpo_estimate_seconds=progress.rpo_estimate_seconds,
             failure=failure,
             state=progress.state,
@@ -220,6 +263,7 @@ class StepRecord(BaseModel):
     rpo_estimate_seconds: float | None = None
     failure: Failure | None = None
     teardown: TeardownResult | None = None
+    checks: list[Check] = Field(default_factory=list, description="The step's pre-flight checks.")
 
 
 class ApprovalRecord(BaseModel):
@@ -229,6 +273,11 @@ class ApprovalRecord(BaseModel):
     reason: str | None = None
     decided_at: datetime | None = None
     deadline: datetime | None = None
+    preflight_failed: list[str] = Field(
+        default_factory=list, description="'step: message' of each failed pre-flight check the approver decides over."
+    )
+    overrode_failed_checks: bool | None = None
+    overrides: RunOverrides | None = None
 
     def as_json(self) -> dict[str, Any]:
         """As the custom status and the report show it (no empty fields)."""
@@ -241,6 +290,24 @@ class ApprovalDecision(BaseModel):
     approved: bool
     by: str = Field(min_length=1, max_length=200)
     reason: str = Field("", max_length=2000)
+    override_failed_checks: bool = Field(
+        False, description="Go on although pre-flight checks failed (the approver saw them in the status)."
+    )
+    overrides: RunOverrides | None = None
+
+
+class CancelRequest(BaseModel):
+    """The payload of the cancel event the operator API raises to a run and its running steps."""
+
+    by: str = Field(min_length=1, max_length=200)
+    reason: str = Field("", max_length=2000)
+
+
+class CancelRecord(CancelRequest):
+    at: datetime
+
+    def as_json(self) -> dict[str, Any]:
+        return {"by": self.by, "reason": self.reason, "at": iso(self.at)}
 
 
 class StepStatusEntry(BaseModel):
@@ -253,6 +320,14 @@ class StepStatusEntry(BaseModel):
     summary: str = ""
 
 
+class PreflightSummary(BaseModel):
+    """Pre-flight in the live status: counts and the failed checks (each 'step: message', bounded)."""
+
+    passed: int = 0
+    warnings: int = 0
+    failed: list[str] = Field(default_factory=list)
+
+
 class RunCustomStatus(BaseModel):
     """A recovery run's live status for the operator (kept well under the 16 KB custom status limit)."""
 
@@ -262,10 +337,22 @@ class RunCustomStatus(BaseModel):
     approval: ApprovalRecord
     steps: dict[str, StepStatusEntry]
     updated_at: IsoTime
+    preflight: PreflightSummary | None = None
+    canceled: dict[str, Any] | None = None
 
     @field_serializer("approval")
     def _approval(self, approval: ApprovalRecord) -> dict[str, Any]:
         return approval.as_json()
+
+
+class LeftBehind(BaseModel):
+    """A drill step whose teardown failed: what it created may still exist."""
+
+    model_config = ConfigDict(frozen=True)
+
+    step: str
+    kind: str
+    error: str | None = None
 
 
 class RunReport(BaseModel):
@@ -287,6 +374,17 @@ class RunReport(BaseModel):
     approval: dict[str, Any] | None = None
     warnings: list[str] = Field(default_factory=list)
     canceled: dict[str, Any] | None = None
+    service_restored_seconds: float | None = Field(
+        None, description="Trigger to the traffic switch and its verification done: what customers feel."
+    )
+    rpo_by_store: list[dict[str, Any]] = Field(
+        default_factory=list, description="Per data step: seconds of data at risk (null: unknown) and the basis."
+    )
+    preflight: dict[str, Any] | None = None
+    overrides: dict[str, Any] | None = None
+    left_behind: list[LeftBehind] = Field(
+        default_factory=list, description="Drill steps whose teardown failed: what they created may still exist."
+    )
 
 
 class RunResult(RunReport):
@@ -304,6 +402,17 @@ class RunResult(RunReport):
         return cls(**{**dict(report), "warnings": [*report.warnings, f"report not stored: {why}"]})
 
 
+PREFLIGHT_SHOWN = 10  # failed checks kept in the live status (the report has them all)
+# Status semantics (written down in the README, enforced here):
+#   Succeeded          every step succeeded.
+#   Failed             the service is not serving from the target: a traffic or verification step did not
+#                      succeed (failed, skipped, canceled), or nothing succeeded at all.
+#   PartiallySucceeded the service serves from the target (every traffic and verification step succeeded) and
+#                      something else (a data step) did not.
+#   Canceled / Rejected an operator stopped the run / did not approve it.
+# RTO is reported only for a run that recovered (Succeeded or PartiallySucceeded).
+
+
 class RunState:
     """The orchestrator's view of a run: step records, approval, phase; renders status and report."""
 
@@ -316,6 +425,44 @@ class RunState:
         self.steps = {step.id: StepRecord(id=step.id, kind=step.kind) for step in plan.steps}
         self.approval = ApprovalRecord(required=plan.approval.required)
         self.rejected = False
+        self.cancel: CancelRecord | None = None
+        self.overrides = run.overrides
+        self.preflight_ran = False
+
+    # -- pre-flight ----------------------------------------------------------------------------------
+    def record_checks(self, step_id: str, checks: list[Check]) -> None:
+        self.preflight_ran = True
+        self.steps[step_id].checks = checks
+
+    def failed_checks(self) -> list[str]:
+        """'step: message' of every failed pre-flight check, in plan order."""
+        return [
+            f"{record.id}: {check.message}"
+            for record in self.steps.values()
+            for check in record.checks
+            if check.status == "failed"
+        ]
+
+    def preflight_summary(self) -> PreflightSummary | None:
+        if not self.preflight_ran:
+            return None
+        checks = [check for record in self.steps.values() for check in record.checks]
+        failed = self.failed_checks()
+        shown = [message[:300] for message in failed[:PREFLIGHT_SHOWN]]
+        if len(failed) > PREFLIGHT_SHOWN:
+            shown.append(f"... and {len(failed) - PREFLIGHT_SHOWN} more (see the report)")
+        return PreflightSummary(
+            passed=sum(check.status == "passed" for check in checks),
+            warnings=sum(check.status == "warning" for check in checks),
+            failed=shown,
+        )
+
+    def apply_overrides(self, overrides: RunOverrides | None) -> None:
+        """An approver's overrides: the steps not started yet run with them (all, at the approval gate)."""
+        if overrides is None or overrides.is_empty():
+            return
+        self.overrides = self.overrides.merged(overrides)
+        self.plan = overrides.apply(self.plan)
 
     # -- transitions ---------------------------------------------------------------------------------
     def ready_steps(self) -> tuple[list[str], dict[str, str]]:
@@ -329,10 +476,20 @@ class RunState:
             deps = [self.steps[dep] for dep in step.after]
             blocked = [dep.id for dep in deps if dep.status in ("failed", "skipped", "canceled")]
             if blocked:
-                skip[step.id] = f"skipped: {', '.join(blocked)} did not succeed"
+                skip[step.id] = f"skipped: {', '.join(blocked)} did not succeed" + self._checks_note(record)
             elif all(dep.status == "succeeded" for dep in deps):
                 ready.append(step.id)
         return ready, skip
+
+    @staticmethod
+    def _checks_note(record: StepRecord) -> str:
+        """What pre-flight found for a step that will not run: a drill still learns whether it could have."""
+        if not record.checks:
+            return ""
+        failed = [check.message for check in record.checks if check.status == "failed"]
+        if failed:
+            return f"; its pre-flight failed: {failed[0]}"
+        return f"; its pre-flight checks passed ({len(record.checks)})"
 
     def mark_running(self, step_id: str, now: datetime) -> None:
         record = self.steps[step_id]
@@ -344,6 +501,17 @@ class RunState:
         record.status = "skipped"
         record.summary = reason
         record.finished_at = now
+
+    def request_cancel(self, request: CancelRequest, now: datetime) -> None:
+        """No step starts after this; steps not started are canceled, running ones settle (CANCEL_EVENT)."""
+        if self.cancel is not None:
+            return
+        self.cancel = CancelRecord(by=request.by, reason=request.reason, at=now)
+        for record in self.steps.values():
+            if record.status == "pending":
+                record.status = "canceled"
+                record.summary = f"not started: run canceled by {request.by}"
+                record.finished_at = now
 
     def record_outcome(self, outcome: StepOutcome) -> None:
         record = self.steps[outcome.id]
@@ -404,26 +572,80 @@ class RunState:
                 for record in self.steps.values()
             },
             updated_at=now,
+            preflight=self.preflight_summary(),
+            canceled=self.cancel.as_json() if self.cancel else None,
         )
+
+    def _service_records(self) -> list[StepRecord]:
+        return [record for record in self.steps.values() if spec_of(record.kind).role != "data"]
 
     def status(self) -> RunStatus:
         if self.rejected:
             return "Rejected"
+        if self.cancel is not None:
+            return "Canceled"
         statuses = [record.status for record in self.steps.values()]
         if all(status == "succeeded" for status in statuses):
             return "Succeeded"
-        if any(status == "succeeded" for status in statuses):
+        serving = all(record.status == "succeeded" for record in self._service_records())
+        if serving and any(status == "succeeded" for status in statuses):
             return "PartiallySucceeded"
         return "Failed"
+
+    def service_restored(self) -> datetime | None:
+        """When the last traffic or verification step finished, if every one succeeded (None: not restored,
+        or the plan moves no traffic)."""
+        service = self._service_records()
+        if not service or any(record.status != "succeeded" for record in service):
+            return None
+        finished = [record.finished_at for record in service if record.finished_at]
+        return max(finished) if finished else None
+
+    def rpo_by_store(self) -> list[dict[str, Any]]:
+        """Per data step: the data at risk and what the number rests on. A step that did not succeed
+        (or whose kind could not tell) has an unknown loss: null, never 0."""
+        stores = []
+        for record in self.steps.values():
+            if spec_of(record.kind).role != "data":
+                continue
+            known = record.status == "succeeded" and record.rpo_estimate_seconds is not None
+            basis = record.detail.get("rpo_basis")
+            if not known:
+                basis = basis if record.status == "succeeded" else f"unknown: the step {record.status}"
+            stores.append(
+                {
+                    "step": record.id,
+                    "kind": record.kind,
+                    "seconds": record.rpo_estimate_seconds if known else None,
+                    "basis": basis or "unknown: the step did not say",
+                }
+            )
+        return stores
 
     def report(self, finished_at: datetime) -> RunReport:
         finished_steps = [r.finished_at for r in self.steps.values() if r.finished_at and r.status != "skipped"]
         status = self.status()
-        rto = None
+        rto = restored_seconds = None
         if finished_steps and status in ("Succeeded", "PartiallySucceeded"):
             rto = round((max(finished_steps) - self.run.requested_at).total_seconds(), 3)
-        rpos = [r.rpo_estimate_seconds for r in self.steps.values() if r.rpo_estimate_seconds is not None]
+            restored = self.service_restored()
+            if restored is not None:
+                restored_seconds = round((restored - self.run.requested_at).total_seconds(), 3)
+        stores = self.rpo_by_store()
+        known = [store["seconds"] for store in stores]
+        rpo = round(max(known), 3) if known and None not in known else None
         warnings = [f"{r.id}: {w}" for r in self.steps.values() for w in r.warnings]
+        preflight = None
+        if self.preflight_ran:
+            summary = self.preflight_summary()
+            preflight = {
+                "passed": not self.failed_checks(),
+                "failed": self.failed_checks(),
+                "warnings": [
+                    f"{r.id}: {c.message}" for r in self.steps.values() for c in r.checks if c.status == "warning"
+                ],
+                "counts": summary.model_dump(exclude={"failed"}) if summary else {},
+            }
         return RunReport(
             instance_id=self.run_id,
             plan=self.plan.name,
@@ -433,13 +655,23 @@ class RunState:
             started_at=iso(self.started_at),
             finished_at=iso(finished_at),
             rto_seconds=rto,
-            rpo_estimate_seconds=round(max(rpos), 3) if rpos else None,
+            rpo_estimate_seconds=rpo,
             steps=[_step_entry(record) for record in self.steps.values()],
             description=self.plan.description,
             requested_by=self.run.requested_by,
             reason=self.run.reason,
             approval=self.approval.as_json() if self.approval.required else None,
             warnings=warnings,
+            canceled=self.cancel.as_json() if self.cancel else None,
+            service_restored_seconds=restored_seconds,
+            rpo_by_store=stores,
+            preflight=preflight,
+            overrides=None if self.overrides.is_empty() else self.overrides.model_dump(exclude_none=True),
+            left_behind=[
+                LeftBehind(step=r.id, kind=r.kind, error=r.teardown.error)
+                for r in self.steps.values()
+                if r.teardown is not None and r.teardown.status == "failed"
+            ],
         )
 
 
@@ -455,6 +687,8 @@ def _step_entry(record: StepRecord) -> dict[str, Any]:
         detail["rpo_estimate_seconds"] = record.rpo_estimate_seconds
     if record.teardown is not None:
         detail["teardown"] = record.teardown.as_dict()
+    if record.checks:
+        detail["preflight"] = [check.model_dump(mode="json") for check in record.checks]
     return _report_step(record.id, record.kind, record.status, record.started_at, record.finished_at, detail)
 
 

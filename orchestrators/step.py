@@ -4,16 +4,19 @@ the parent sees every outcome and one failed step never hides its siblings' resu
 
 from __future__ import annotations
 
+import json
 from collections.abc import Generator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import azure.durable_functions as df
 from pydantic import BaseModel
 
+from dr.durations import iso
 from dr.errors import Failure, StepTimeoutError, parse_failure
-from dr.plan import RetryPolicy
-from dr.run import STEP_ORCHESTRATOR, StepCustomStatus, StepOutcome, StepRunInput
+from dr.plan import RetryPolicy, StepBase
+from dr.run import CANCEL_EVENT, STEP_ORCHESTRATOR, CancelRequest, StepCustomStatus, StepOutcome, StepRunInput
+from dr.steps import spec_of
 from dr.steps.base import (
     StepBeginInput,
     StepPollInput,
@@ -26,6 +29,8 @@ from dr.steps.base import (
 bp = df.Blueprint()
 
 TEARDOWN_LIMIT = timedelta(minutes=30)
+# How long a step whose cloud operation goes on regardless keeps watching it after a cancel.
+CANCEL_SETTLE_LIMIT = timedelta(minutes=10)
 
 
 class StepFailed(Exception):
@@ -36,7 +41,12 @@ class StepFailed(Exception):
 
 
 def call_with_retry(
-    context: df.DurableOrchestrationContext, activity: str, payload: BaseModel, policy: RetryPolicy
+    context: df.DurableOrchestrationContext,
+    activity: str,
+    payload: BaseModel,
+    policy: RetryPolicy,
+    *,
+    first_attempt: int = 1,
 ) -> Generator[Any, Any, Any]:
     """Call an activity with its input model (as JSON); retry only what the activity called transient,
     waiting on durable timers.
@@ -44,7 +54,7 @@ def call_with_retry(
     The SDK's own retry option retries every failure, including a refused precondition; this one
     reads the failure's category (see dr.errors.parse_failure) and gives up at once on permanent ones.
     """
-    attempt = 1
+    attempt = first_attempt
     while True:
         try:
             return (yield context.call_activity(activity, payload.model_dump(mode="json")))
@@ -65,16 +75,27 @@ def recovery_step(context: df.DurableOrchestrationContext) -> Generator[Any, Any
     if run.operation == "teardown":
         return (yield from _teardown(context, run, policy)).as_dict()
 
+    watch = _CancelWatch(context, settles=spec_of(step.kind).settles_on_cancel)
     progress = StepProgress()
     calls = 0
     try:
         begin = StepBeginInput(context=run.context_at(started))
-        progress = StepProgress.model_validate((yield from call_with_retry(context, "step_begin", begin, policy)))
+        first = context.call_activity("step_begin", begin.model_dump(mode="json"))
+        try:
+            answer = yield from watch.first(first)
+        except Exception as exc:  # begin failed: retried (if transient) as call_with_retry would
+            answer = yield from _retry_after_first_failure(context, begin, policy, exc)
+        progress = StepProgress.model_validate(answer)
         calls += 1
         while not progress.done:
+            if watch.stop_now(context.current_utc_datetime):
+                return watch.canceled_outcome(step, progress, started, context.current_utc_datetime)
             results: list[dict[str, Any]] = []
             if progress.work:
-                results = yield from _fan_out(context, run, progress, policy)
+                try:
+                    results = yield from _fan_out(context, run, progress, policy, watch)
+                except _StoppedByCancel:
+                    return watch.canceled_outcome(step, progress, started, context.current_utc_datetime)
             else:
                 wait = max(progress.poll_after_seconds, run.min_poll_seconds)
                 fire_at = context.current_utc_datetime + timedelta(seconds=wait)
@@ -101,10 +122,89 @@ def recovery_step(context: df.DurableOrchestrationContext) -> Generator[Any, Any
             finished_at=context.current_utc_datetime,
             failure=failed.failure,
             attempts=failed.attempts,
+            warnings=watch.late_note(progress),
         )
         return outcome.model_dump(mode="json")
-    outcome = StepOutcome.of(step, progress, started_at=started, finished_at=context.current_utc_datetime)
+    outcome = StepOutcome.of(
+        step, progress, started_at=started, finished_at=context.current_utc_datetime, warnings=watch.late_note(progress)
+    )
     return outcome.model_dump(mode="json")
+
+
+class _CancelWatch:
+    """The step's side of a graceful cancel (CANCEL_EVENT, raised by the operator API to each running step).
+
+    A kind whose begin started a cloud operation that goes on regardless (KindSpec.settles_on_cancel) keeps
+    polling until it settles or CANCEL_SETTLE_LIMIT passes, so the report says what really happened ("failover
+    completed after cancel"); any other kind stops at its next poll or batch of work, reporting how far it got.
+
+    The cancel waiter is yielded once, beside begin (both new tasks in one compound); after that it is only
+    read (``is_completed``), never put in another compound: the SDK would leave it out of the compound's
+    action and the host would await something else than the orchestrator (see orchestrators.recovery).
+    """
+
+    def __init__(self, context: df.DurableOrchestrationContext, *, settles: bool) -> None:
+        self.context = context
+        self.settles = settles
+        self.event = context.wait_for_external_event(CANCEL_EVENT)
+        self.request: CancelRequest | None = None
+        self.heard_at: datetime | None = None
+
+    def first(self, task: Any) -> Generator[Any, Any, Any]:
+        """Yield the step's first task with the cancel waiter; its result (waited for even after a cancel:
+        begin may have started the operation)."""
+        winner = yield self.context.task_any([task, self.event])
+        if winner is self.event:
+            self._hear()
+            return (yield task)  # raises as any yield does if the task failed
+        if isinstance(task.result, Exception):  # task_any hands back a failed child without raising
+            raise task.result
+        return task.result
+
+    def _hear(self) -> None:
+        if self.request is None and self.event.is_completed:
+            raw = self.event.result
+            self.request = CancelRequest.model_validate(json.loads(raw) if isinstance(raw, str) else raw)
+            self.heard_at = self.context.current_utc_datetime
+
+    def stop_now(self, now: datetime) -> bool:
+        self._hear()
+        if self.request is None or self.heard_at is None:
+            return False
+        return not self.settles or now - self.heard_at >= CANCEL_SETTLE_LIMIT
+
+    def canceled_outcome(
+        self, step: StepBase, progress: StepProgress, started: datetime, now: datetime
+    ) -> dict[str, Any]:
+        assert self.request is not None
+        where = progress.summary or "nothing reported yet"
+        if self.settles:
+            summary = (
+                f"canceled by {self.request.by}; still in progress {CANCEL_SETTLE_LIMIT} after the cancel "
+                f"({where}): the operation may still complete in Azure"
+            )
+        else:
+            summary = f"canceled by {self.request.by}; stopped at: {where}"
+        outcome = StepOutcome.of(step, progress, started_at=started, finished_at=now, canceled=summary)
+        return outcome.model_dump(mode="json")
+
+    def late_note(self, progress: StepProgress) -> list[str]:
+        """A step that finished after the cancel says so: the estate changed although the run was canceled."""
+        self._hear()
+        if self.request is None or self.heard_at is None:
+            return []
+        return [f"finished after the run was canceled at {iso(self.heard_at)}: {progress.summary}"[:500]]
+
+
+def _retry_after_first_failure(
+    context: df.DurableOrchestrationContext, payload: BaseModel, policy: RetryPolicy, error: Exception
+) -> Generator[Any, Any, Any]:
+    """call_with_retry's rule for an activity whose first try was yielded elsewhere (with the cancel waiter)."""
+    failure = parse_failure(str(error))
+    if not failure.retryable or policy.attempts <= 1:
+        raise StepFailed(failure, 1)
+    yield context.create_timer(context.current_utc_datetime + policy.delay_before(2))
+    return (yield from call_with_retry(context, "step_begin", payload, policy, first_attempt=2))
 
 
 def _teardown(
@@ -130,8 +230,16 @@ def _teardown(
         yield context.create_timer(context.current_utc_datetime + timedelta(seconds=wait))
 
 
+class _StoppedByCancel(Exception):
+    """A cancel was heard between two batches of work items (a kind that does not settle stops there)."""
+
+
 def _fan_out(
-    context: df.DurableOrchestrationContext, run: StepRunInput, progress: StepProgress, policy: RetryPolicy
+    context: df.DurableOrchestrationContext,
+    run: StepRunInput,
+    progress: StepProgress,
+    policy: RetryPolicy,
+    watch: _CancelWatch,
 ) -> Generator[Any, Any, list[dict[str, Any]]]:
     """Run the kind's work items, at most ``max_parallel`` at a time; results keep the items' order.
 
@@ -147,6 +255,8 @@ def _fan_out(
     results: list[dict[str, Any]] = []
     items = progress.work
     for start in range(0, len(items), progress.max_parallel):
+        if start and watch.stop_now(context.current_utc_datetime):
+            raise _StoppedByCancel
         batch = items[start : start + progress.max_parallel]
         tasks = [
             context.call_activity_with_retry(

@@ -328,7 +328,16 @@ class ActionReplayer:
         node = _Node()
         children = [self._issue(child) for child in children_actions]
         if not children:
-            node.finish(True)
+            if kind is ActionType.WHEN_ANY:
+                # The SDK leaves already-scheduled tasks out of a compound action, so a task_any built only
+                # from tasks yielded before arrives empty; the extension's shim then calls .NET's
+                # Task.WhenAny on no tasks, which throws (OutOfProcOrchestrationShim.InvokeAPIFromAction,
+                # azure-functions-durable-extension): in Azure the orchestration fails.
+                raise UnsupportedActionError(
+                    "task_any over tasks that were all yielded before: the extension's shim calls "
+                    "Task.WhenAny with no tasks (ArgumentException); yield a fresh task in every task_any"
+                )
+            node.finish(True)  # Task.WhenAll over no tasks completes at once
             return node
         if kind is ActionType.WHEN_ANY:
             for child in children:

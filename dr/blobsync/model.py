@@ -188,6 +188,34 @@ class SyncRecord(_Payload):
     run_id: str | None = None
 
 
+class SyncAttempt(_Payload):
+    """A sync of a (plan, step) that found the source unreachable (sync or failover; never a drill).
+
+    Kept apart from the SyncRecord, which only a clean sync replaces: the record stays the RPO basis, this
+    says what the latest attempt after it met. A later successful sync makes it stale (``at`` is older than
+    the record's ``finished_at``) without another write."""
+
+    plan: str
+    step: str
+    source: str
+    target: str
+    at: datetime
+    mode: Literal["failover", "sync"]
+    outcome: Literal["source_unreachable"] = "source_unreachable"
+    reason: str = ""
+    run_id: str | None = None
+
+
+class SourceProbe(_Payload):
+    """The verdict of one bounded request to an account: did it answer, how long it took, and why not."""
+
+    reachable: bool
+    seconds: float
+    cause: str | None = None  # unreachable: what happened (a timeout, a refused connection)
+    answer: str | None = None  # reachable: what the account said (``listed``, ``ContainerNotFound (HTTP 404)``)
+    status: int | None = None  # reachable: the HTTP status of the answer
+
+
 def iso_seconds(moment: datetime) -> str:
     """Last-Modified as ISO 8601 Z with whole seconds (the service's resolution): comparable as text."""
     aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)

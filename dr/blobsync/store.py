@@ -3,6 +3,7 @@
 Layout, under ``blob-backup/<plan>/<step>/``::
 
     last-sync.json                    the last successful sync (SyncRecord): read at failover for the RPO
+    last-attempt.json                 the last sync that found the source unreachable (SyncAttempt)
     runs/<run>/cursor-<token>.json    where the two listings stand between calls
     runs/<run>/chunk-<token>-<n>.json manifest chunks (the diff), one work item each
     runs/<run>/chunk-...result.json   a finished chunk's result (a repeated work item returns it as is)
@@ -23,7 +24,7 @@ from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from pydantic import BaseModel
 
 from ..errors import from_azure_error
-from .model import SyncRecord
+from .model import SyncAttempt, SyncRecord
 
 if TYPE_CHECKING:
     from azure.storage.blob.aio import BlobServiceClient, ContainerClient
@@ -120,3 +121,15 @@ async def read_sync_record(
 ) -> SyncRecord | None:
     store = StateStore(state_container(service, container_name), step_folder(plan_name, step_id))
     return await store.read("last-sync.json", SyncRecord)
+
+
+async def write_sync_attempt(service: BlobServiceClient, container_name: str, attempt: SyncAttempt) -> None:
+    store = StateStore(state_container(service, container_name), step_folder(attempt.plan, attempt.step))
+    await store.write("last-attempt.json", attempt)
+
+
+async def read_sync_attempt(
+    service: BlobServiceClient, container_name: str, plan_name: str, step_id: str
+) -> SyncAttempt | None:
+    store = StateStore(state_container(service, container_name), step_folder(plan_name, step_id))
+    return await store.read("last-attempt.json", SyncAttempt)

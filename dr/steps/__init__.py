@@ -47,6 +47,9 @@ class KindSpec:
     implementation: str
     role: StepRole
     reversible: bool
+    # On cancel: True when what begin started is a cloud operation that goes on regardless (a failover, a
+    # restore): the step keeps polling until it settles, to report what really happened. False: it stops.
+    settles_on_cancel: bool = False
 
     @property
     def name(self) -> str:
@@ -59,9 +62,21 @@ _SPECS = (
     # Copies into the secondary; the source is only read.
     KindSpec(BlobBackupStep, "dr.steps.blob:BlobBackup", role="data", reversible=True),
     # Creates a new database (a drill deletes its copy); production databases are not touched.
-    KindSpec(SqlGeoRestoreStep, "dr.steps.sql.geo_restore:SqlGeoRestore", role="data", reversible=True),
+    KindSpec(
+        SqlGeoRestoreStep,
+        "dr.steps.sql.geo_restore:SqlGeoRestore",
+        role="data",
+        reversible=True,
+        settles_on_cancel=True,
+    ),
     # Swaps the primary role: a forced failover may lose data and cannot be taken back.
-    KindSpec(SqlFailoverGroupStep, "dr.steps.sql.failover_group:SqlFailoverGroup", role="data", reversible=False),
+    KindSpec(
+        SqlFailoverGroupStep,
+        "dr.steps.sql.failover_group:SqlFailoverGroup",
+        role="data",
+        reversible=False,
+        settles_on_cancel=True,
+    ),
     # Endpoint settings can be switched back (the cool-down guards against flapping).
     KindSpec(
         TrafficManagerFailoverStep, "dr.steps.traffic.step:TrafficManagerFailover", role="traffic", reversible=True

@@ -17,9 +17,14 @@ How a run goes (every call is an activity, runs at least once, and returns small
   a drill), deletes the run's files and reports. A blob that kept failing (for good, or transiently on
   every attempt) fails the step, by name (a bounded list and the count in the step's detail), after
   everything else was done.
-- At failover the sync is a best-effort last pass: if the source does not answer, the step ends with a
-  warning and the last sync's time as the RPO watermark (``on_source_unavailable: continue``, the default),
-  or fails (``fail``).
+- At failover the sync is a best-effort last pass. ``begin`` first sends the source one probe (one request, no
+  SDK retries, ``source_probe_timeout`` over connect and read): a source that does not answer gets no other
+  request, and the step ends at once with a warning and the last standing sync as the RPO basis
+  (``on_source_unavailable: continue``, the default), or fails (``fail``). A source that answers is synced
+  with the usual retries; if it goes away later the step ends the same way. Every run's detail says what its
+  RPO estimate rests on (``rpo_basis``); the estimate is None when the loss is unknown.
+- ``check`` is the read-only pre-flight: distinct source and target, the target container, the source (the
+  same bounded probe), the last standing sync (the RPO basis), and a drill's own target.
 - ``teardown`` (drills) deletes the drill container this run created.
 """
 
@@ -28,8 +33,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
-from datetime import datetime
-from typing import Annotated, Any
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Annotated, Any
 
 from azure.core.exceptions import ResourceNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
@@ -41,6 +47,7 @@ from ..blobsync.copier import (
     SourceUnavailable,
     check_pending,
     describe,
+    error_code,
     source_is_down,
 )
 from ..blobsync.diff import Budget, diff_segment
@@ -53,11 +60,22 @@ from ..blobsync.model import (
     ListingStats,
     ListResult,
     PendingFile,
+    SourceProbe,
+    SyncAttempt,
     SyncRecord,
     VerifyCursor,
     WorkItem,
 )
-from ..blobsync.store import StateStore, read_sync_record, run_folder, safe_segment, write_sync_record
+from ..blobsync.probe import Probed, probe, probe_listing, probe_service, warm_credential
+from ..blobsync.store import (
+    StateStore,
+    read_sync_attempt,
+    read_sync_record,
+    run_folder,
+    safe_segment,
+    write_sync_attempt,
+    write_sync_record,
+)
 from ..blobsync.transport import SourceAuthorizer, Transport, ensure_container, redact, run_async
 from ..blobsync.verifier import VerifyPass, outcome_name, result_name
 from ..clients import account_name_from_url, get_clients
@@ -71,9 +89,15 @@ from ..errors import (
     TransientError,
     from_azure_error,
 )
-from ..plan import BlobBackupStep
+from ..plan import BlobBackupStep, BlobLocation
 from ..settings import get_settings
-from .base import StepContext, StepKind, StepProgress, TeardownResult
+from .base import Check, StepContext, StepKind, StepProgress, TeardownResult
+
+if TYPE_CHECKING:
+    from azure.storage.blob import ContainerProperties
+    from azure.storage.blob.aio import BlobServiceClient
+
+    from ..clients import AsyncAzureSession
 
 LIST_SECONDS_PER_CALL = 20.0  # a diff call stops listing after this long (no call runs for minutes)
 PENDING_POLL_SECONDS = 15.0
@@ -115,7 +139,10 @@ class BlobBackupState(BaseModel):
     pending_refs: list[str] = Field(default_factory=list)
     pending_wait: bool = False
     source_unavailable: str | None = None
+    source_probe: SourceProbe | None = None  # failover: the one bounded request that decided reachability
     last_sync: SyncRecord | None = None
+    last_attempt: SyncAttempt | None = None  # newer than last_sync: the latest sync found the source down
+    last_sync_unknown: str | None = None  # why there is no usable last_sync (the RPO basis is then unknown)
     copy_methods: list[str] = Field(default_factory=list)
     verify_methods: list[str] = Field(default_factory=list)
     wrote_files: bool = False
@@ -137,8 +164,23 @@ def location(account_url: str, container: str) -> str:
     return f"{account_name_from_url(account_url)}/{container}"
 
 
-def _same_account(a: str, b: str) -> bool:
-    return a.rstrip("/").lower() == b.rstrip("/").lower()
+def same_location(a: BlobLocation, b: BlobLocation) -> bool:
+    """One container of one account, however the URLs are written (the plan's own rule, so that validation,
+    begin and check agree)."""
+    return a.same_container(b)
+
+
+@dataclass(frozen=True)
+class StandingSync:
+    """What the standing sync recorded for a step: its last clean sync (the RPO basis), the latest attempt
+    after it if that found the source unreachable, and why there is no usable record."""
+
+    record: SyncRecord | None = None
+    attempt: SyncAttempt | None = None
+    unknown: str | None = None
+
+    def state_fields(self) -> dict[str, Any]:
+        return {"last_sync": self.record, "last_attempt": self.attempt, "last_sync_unknown": self.unknown}
 
 
 class _Session:
@@ -171,6 +213,10 @@ class _Session:
     @property
     def chunk_size(self) -> int:
         return min(self.params.page_size, MAX_CHUNK_SIZE)
+
+    async def probe_source(self) -> SourceProbe:
+        """One bounded request to the source (see :mod:`dr.blobsync.probe`): does it answer at all."""
+        return (await _probe_source(self.azure, self.params)).verdict
 
     def source_pages(self) -> PageFetcher:
         fetch = container_pages(
@@ -241,8 +287,7 @@ class BlobBackup(StepKind[BlobBackupStep]):
         return run_async(lambda: self._begin(ctx, params))
 
     def _check_plan(self, ctx: StepContext, params: BlobBackupStep) -> None:
-        same_account = _same_account(params.source.account_url, params.target.account_url)
-        if same_account and params.source.container == params.target.container:
+        if same_location(params.source, params.target):
             raise InvalidInputError(f"step {ctx.step_id!r}: source and target are the same container")
         if params.target.container == get_settings().state_container:
             raise InvalidInputError(
@@ -250,10 +295,7 @@ class BlobBackup(StepKind[BlobBackupStep]):
             )
         if ctx.is_drill:
             production = ctx.failover_step()
-            if isinstance(production, BlobBackupStep) and (
-                _same_account(production.target.account_url, params.target.account_url)
-                and production.target.container == params.target.container
-            ):
+            if isinstance(production, BlobBackupStep) and same_location(production.target, params.target):
                 raise PreconditionError(
                     f"drill of step {ctx.step_id!r} would copy into the production target "
                     f"{location(params.target.account_url, params.target.container)}: give the drill its own "
@@ -261,13 +303,273 @@ class BlobBackup(StepKind[BlobBackupStep]):
                     code="DrillTargetIsProduction",
                 )
 
+    # -- check ---------------------------------------------------------------------------------------
+    def check(self, ctx: StepContext, params: BlobBackupStep) -> list[Check]:
+        """Pre-flight, read-only (creates nothing, not even the target container), every request bounded by
+        ``source_probe_timeout`` with no retries: what the plan says, then both accounts and the standing sync
+        looked at together."""
+        return [*self._plan_checks(ctx, params), *run_async(lambda: self._live_checks(ctx, params))]
+
+    def _plan_checks(self, ctx: StepContext, params: BlobBackupStep) -> list[Check]:
+        source_name = location(params.source.account_url, params.source.container)
+        target_name = location(params.target.account_url, params.target.container)
+        facts = {
+            "source": f"{params.source.account_url.rstrip('/')}/{params.source.container}",
+            "target": f"{params.target.account_url.rstrip('/')}/{params.target.container}",
+        }
+        checks: list[Check] = []
+        if same_location(params.source, params.target):
+            checks.append(
+                Check.failed(
+                    "distinct_locations",
+                    f"source and target are the same container ({facts['source']}): the step would copy "
+                    f"{source_name} onto itself; point target at the secondary account's container",
+                    **facts,
+                )
+            )
+        elif params.target.container == get_settings().state_container:
+            checks.append(
+                Check.failed(
+                    "distinct_locations",
+                    f"the target container {target_name} is the app's state container: give the step its own "
+                    "target container",
+                    **facts,
+                )
+            )
+        else:
+            checks.append(Check.passed("distinct_locations", f"copies {source_name} to {target_name}", **facts))
+        if ctx.is_drill:
+            checks.append(self._drill_target_check(ctx, params, target_name))
+        return checks
+
+    def _drill_target_check(self, ctx: StepContext, params: BlobBackupStep, target_name: str) -> Check:
+        production = ctx.failover_step()
+        if not isinstance(production, BlobBackupStep):
+            return Check.warning(
+                "drill_target_differs",
+                f"cannot tell where a failover of step {ctx.step_id!r} writes (the run carries no failover values): "
+                f"make sure {target_name} is a drill container (drill.overrides.{ctx.step_id}.target.container)",
+                drill_target=target_name,
+            )
+        production_name = location(production.target.account_url, production.target.container)
+        if same_location(production.target, params.target):
+            return Check.failed(
+                "drill_target_differs",
+                f"the drill of step {ctx.step_id!r} would copy into the production target {production_name}: give "
+                f"the drill its own container (drill.overrides.{ctx.step_id}.target.container)",
+                drill_target=target_name,
+                failover_target=production_name,
+            )
+        return Check.passed(
+            "drill_target_differs",
+            f"the drill copies into {target_name}, not the failover target {production_name}",
+            drill_target=target_name,
+            failover_target=production_name,
+        )
+
+    async def _live_checks(self, ctx: StepContext, params: BlobBackupStep) -> list[Check]:
+        timeout = params.source_probe_timeout.total_seconds()
+        # The standing sync a drill's report would lean on is production's: read the records of the step as a
+        # failover runs it (its target account holds them), when the run says what that is.
+        production = ctx.failover_step() if ctx.is_drill else params
+        basis = production if isinstance(production, BlobBackupStep) else params
+        async with get_clients().async_session() as azure:
+            for account_url in (params.source.account_url, params.target.account_url):
+                await warm_credential(azure, account_url)  # once: the credential caches the token
+            target = probe_service(azure, params.target.account_url, timeout).get_container_client(
+                params.target.container
+            )
+            records = probe_service(azure, basis.target.account_url, timeout)
+            source_probed, target_probed, standing = await asyncio.gather(
+                _probe_source(azure, params),
+                probe(target.get_container_properties, timeout),
+                _bounded_standing_sync(records, ctx.plan_name, basis, timeout),
+            )
+        return [
+            self._source_check(ctx, params, source_probed, standing),
+            self._target_check(ctx, params, target_probed),
+            self._standing_check(ctx, basis, standing),
+        ]
+
+    def _source_check(
+        self, ctx: StepContext, params: BlobBackupStep, probed: Probed[int], standing: StandingSync
+    ) -> Check:
+        name = location(params.source.account_url, params.source.container)
+        verdict = probed.verdict
+        facts: dict[str, Any] = {"source": name, "probe": verdict.model_dump(mode="json")}
+        if not verdict.reachable:
+            return self._source_unreachable_check(ctx, params, verdict, standing, facts)
+        error = probed.error
+        if error is None:
+            return Check.passed("source_reachable", f"source {name} answered in {verdict.seconds:g} s", **facts)
+        if error.status_code == 404:
+            return Check.failed(
+                "source_reachable",
+                f"source container {name} does not exist ({verdict.answer}): the step would fail; check the plan's "
+                "source.container",
+                **facts,
+            )
+        if error.status_code in (401, 403):
+            return Check.failed(
+                "source_reachable",
+                f"source {name} refused the listing ({verdict.answer}): grant the app's identity Storage Blob Data "
+                "Reader on the source account",
+                **facts,
+            )
+        return Check.warning(
+            "source_reachable",
+            f"source {name} answered {verdict.answer}: the step retries such answers; if they persist it treats "
+            "the source as unreachable",
+            **facts,
+        )
+
+    def _source_unreachable_check(
+        self,
+        ctx: StepContext,
+        params: BlobBackupStep,
+        verdict: SourceProbe,
+        standing: StandingSync,
+        facts: dict[str, Any],
+    ) -> Check:
+        """The source did not answer: at failover that is what the step is for (a warning, with the RPO it
+        will report) unless the plan says to fail; a drill or a standing sync cannot do without it."""
+        name = location(params.source.account_url, params.source.container)
+        rpo, basis = rpo_after_outage(ctx.now, standing)
+        facts = {**facts, "rpo_basis": basis, "rpo_estimate_seconds": rpo}
+        if ctx.mode != "failover":
+            return Check.failed(
+                "source_reachable",
+                f"source {name} did not answer one request ({verdict.cause}): a {ctx.mode} cannot copy from it; "
+                "check the primary account's network access and health",
+                **facts,
+            )
+        record = standing.record
+        kept = (
+            f"the last standing sync from {iso(record.synced_through)} (RPO ≈ {rpo:.0f} s)"
+            if record is not None
+            else f"no recorded sync: RPO unknown ({standing.unknown})"
+        )
+        if params.on_source_unavailable == "fail":
+            return Check.failed(
+                "source_reachable",
+                f"primary unreachable ({verdict.cause}): the step will fail (on_source_unavailable: fail); "
+                f"with 'continue' it would fail over on {kept}",
+                **facts,
+            )
+        return Check.warning(
+            "source_reachable", f"primary unreachable ({verdict.cause}): the step will keep {kept}", **facts
+        )
+
+    def _target_check(self, ctx: StepContext, params: BlobBackupStep, probed: Probed[ContainerProperties]) -> Check:
+        name = location(params.target.account_url, params.target.container)
+        verdict = probed.verdict
+        facts: dict[str, Any] = {"target": name, "probe": verdict.model_dump(mode="json")}
+        if not verdict.reachable:
+            return Check.failed(
+                "target_container",
+                f"the target account of {name} did not answer one request ({verdict.cause}): the step can neither "
+                "copy nor record its sync there; check the secondary account's network access and health",
+                **facts,
+            )
+        error = probed.error
+        if error is None:
+            metadata = dict((probed.value.metadata if probed.value is not None else None) or {})
+            return self._existing_target_check(ctx, name, metadata, facts)
+        if error.status_code == 404 and error_code(error) == "ContainerNotFound":
+            return Check.passed(
+                "target_container",
+                f"target container {name} does not exist yet: begin creates it (the app's identity needs Storage "
+                "Blob Data Contributor on the target account)",
+                exists=False,
+                **facts,
+            )
+        if error.status_code in (401, 403, 404):
+            return Check.failed(
+                "target_container",
+                f"target {name} answered {verdict.answer}: check that the account exists and grant the app's "
+                "identity Storage Blob Data Contributor on it",
+                **facts,
+            )
+        return Check.warning(
+            "target_container",
+            f"target {name} answered {verdict.answer}: the step retries such answers; check the account's health",
+            **facts,
+        )
+
+    def _existing_target_check(
+        self, ctx: StepContext, name: str, metadata: dict[str, str], facts: dict[str, Any]
+    ) -> Check:
+        """The target container exists: fine for a failover or a sync; a drill writes only into its own."""
+        if not ctx.is_drill:
+            return Check.passed("target_container", f"target container {name} exists", exists=True, **facts)
+        if DRILL_RUN_KEY not in metadata:
+            return Check.failed(
+                "target_container",
+                f"drill target container {name} already exists and was not made by a drill: a drill copies only "
+                f"into its own containers (drill.overrides.{ctx.step_id}.target.container)",
+                exists=True,
+                **facts,
+            )
+        return Check.passed(
+            "target_container",
+            f"drill target container {name} exists, left by drill run {metadata[DRILL_RUN_KEY]}: this drill "
+            "takes it over",
+            exists=True,
+            **facts,
+        )
+
+    def _standing_check(self, ctx: StepContext, basis: BlobBackupStep, standing: StandingSync) -> Check:
+        pair = (
+            f"{location(basis.source.account_url, basis.source.container)} to "
+            f"{location(basis.target.account_url, basis.target.container)}"
+        )
+        rpo, rpo_basis = rpo_after_outage(ctx.now, standing)
+        facts = {**standing_sync_facts(ctx.now, standing), "rpo_basis": rpo_basis, "rpo_estimate_seconds": rpo}
+        record = standing.record
+        if record is None:
+            return Check.warning(
+                "last_standing_sync",
+                f"{standing.unknown or 'no standing sync recorded'} for {pair}: if the primary is unreachable at "
+                "failover the data loss is unknown; let the standing sync run (or run this step in sync mode)",
+                **facts,
+            )
+        message = (
+            f"last standing sync of {pair} from {iso(record.synced_through)} ({rpo:.0f} s ago): what a failover "
+            "keeps if the primary is unreachable"
+        )
+        if standing.attempt is not None:
+            return Check.warning("last_standing_sync", f"{message}; {facts['note']}", **facts)
+        return Check.passed("last_standing_sync", message, **facts)
+
     async def _begin(self, ctx: StepContext, params: BlobBackupStep) -> StepProgress:
         async with _Session(ctx, params) as session:
-            # Independent requests, at once: they are most of what an unchanged re-run costs beyond listing.
-            _, drill_container, last = await asyncio.gather(
-                session.store.ensure(), self._prepare_target(ctx, session), self._read_last_sync(session, ctx)
+            probed: SourceProbe | None = None
+            if ctx.mode == "failover":
+                # At failover the primary region may be gone: one bounded request decides that before anything
+                # else is asked of it, instead of the SDK's timeouts and retries on every request (tens of
+                # seconds). The standing sync's record, the RPO basis either way, is read meanwhile.
+                verdict, standing = await asyncio.gather(session.probe_source(), self._standing_sync(session, ctx))
+                probed = verdict
+                if not verdict.reachable:
+                    state = BlobBackupState(
+                        synced_through=ctx.now,
+                        source_probe=verdict,
+                        source_unavailable=f"one probe request: {verdict.cause}",
+                        **standing.state_fields(),
+                    )
+                    return await self._source_unavailable(ctx, params, session, state)
+                _, drill_container = await asyncio.gather(session.store.ensure(), self._prepare_target(ctx, session))
+            else:
+                # Independent requests, at once: they are most of what an unchanged re-run costs beyond listing.
+                _, drill_container, standing = await asyncio.gather(
+                    session.store.ensure(), self._prepare_target(ctx, session), self._standing_sync(session, ctx)
+                )
+            state = BlobBackupState(
+                synced_through=ctx.now,
+                drill_container=drill_container,
+                source_probe=probed,
+                **standing.state_fields(),
             )
-            state = BlobBackupState(synced_through=ctx.now, last_sync=last, drill_container=drill_container)
             first = await session.list_segment(None)
             return await self._advance(ctx, params, session, state, [first.model_dump(mode="json")])
 
@@ -297,14 +599,10 @@ class BlobBackup(StepKind[BlobBackupStep]):
             await target.set_container_metadata(metadata=marker)  # left by an earlier drill: this run owns it now
         return target.container_name
 
-    async def _read_last_sync(self, session: _Session, ctx: StepContext) -> SyncRecord | None:
-        try:
-            record = await read_sync_record(
-                session.target_service, get_settings().state_container, ctx.plan_name, ctx.step_id
-            )
-        except DrError:
-            return None  # no record is not a reason to stop a failover; the report then says RPO unknown
-        return _matching(record, session.source_name, session.target_name)
+    async def _standing_sync(self, session: _Session, ctx: StepContext) -> StandingSync:
+        return await read_standing_sync(
+            session.target_service, ctx.plan_name, ctx.step_id, session.source_name, session.target_name
+        )
 
     # -- work ----------------------------------------------------------------------------------------
     def work(self, ctx: StepContext, params: BlobBackupStep, item: dict[str, Any]) -> dict[str, Any]:
@@ -543,6 +841,10 @@ class BlobBackup(StepKind[BlobBackupStep]):
             "failed_blobs": state.failures[:MAX_FAILURES_KEPT],
             "retried": counts.retried,
             "rounds": state.rounds,
+            "source_probe": state.source_probe.model_dump(mode="json") if state.source_probe else None,
+            "standing_sync": standing_sync_facts(
+                ctx.now, StandingSync(state.last_sync, state.last_attempt, state.last_sync_unknown)
+            ),
         }
 
     async def _finish(
@@ -577,10 +879,17 @@ class BlobBackup(StepKind[BlobBackupStep]):
             progress.detail = detail
             progress.summary = str(self._copy_failed(session, state).message)[:300]
             return progress
+        # Every blob the listing saw (it began at synced_through) is on the target; what changed at the source
+        # after that instant may not be: the estimate is that window, not zero.
+        rpo = max(0.0, (ctx.now - state.synced_through).total_seconds())
+        detail["rpo_basis"] = (
+            f"copied every blob listed at {iso(state.synced_through)}: {rpo:.0f} s "
+            "(changes made at the source since the listing began may be missing)"
+        )
         progress = self._progress(params, state)
         progress.done = True
         progress.detail = detail
-        progress.rpo_estimate_seconds = max(0.0, (ctx.now - state.synced_through).total_seconds())
+        progress.rpo_estimate_seconds = rpo
         return progress
 
     def _copy_failed(self, session: _Session, state: BlobBackupState) -> PermanentError:
@@ -597,7 +906,7 @@ class BlobBackup(StepKind[BlobBackupStep]):
         self, ctx: StepContext, params: BlobBackupStep, session: _Session, state: BlobBackupState
     ) -> StepProgress:
         reason = state.source_unavailable or "source unavailable"
-        await self._clean_up(session, state)
+        await asyncio.gather(self._clean_up(session, state), self._record_attempt(ctx, params, session, reason))
         if ctx.mode != "failover" or params.on_source_unavailable == "fail":
             raise TransientError(f"source {session.source_name} is unreachable: {reason}", code="SourceUnavailable")
         detail = self._detail(ctx, session, state)
@@ -605,6 +914,9 @@ class BlobBackup(StepKind[BlobBackupStep]):
         detail["source_unavailable"] = reason
         detail["rpo_watermark"] = iso(last.synced_through) if last else None
         detail["last_sync_at"] = iso(last.synced_through) if last else None
+        rpo, detail["rpo_basis"] = rpo_after_outage(
+            ctx.now, StandingSync(last, state.last_attempt, state.last_sync_unknown)
+        )
         warning = f"source {session.source_name} did not answer ({reason}): failing over with the data of the last " + (
             f"sync at {iso(last.synced_through)}" if last else "sync, of which there is no record: RPO unknown"
         )
@@ -615,10 +927,28 @@ class BlobBackup(StepKind[BlobBackupStep]):
         progress.summary = "source unreachable: the secondary holds the sync of " + (
             iso(last.synced_through) if last else "an unknown time (no sync recorded)"
         )
-        progress.rpo_estimate_seconds = (
-            max(0.0, (ctx.now - last.synced_through).total_seconds()) if last is not None else None
-        )
+        progress.rpo_estimate_seconds = rpo
         return progress
+
+    async def _record_attempt(self, ctx: StepContext, params: BlobBackupStep, session: _Session, reason: str) -> None:
+        """Note in the standing sync's records that this sync found the source unreachable, for the next
+        failover's report and pre-flight. A drill's target is not production's: it records nothing. Best effort
+        and bounded: the note must neither fail nor hold up a failover."""
+        if ctx.is_drill:
+            return
+        attempt = SyncAttempt(
+            plan=ctx.plan_name,
+            step=ctx.step_id,
+            source=session.source_name,
+            target=session.target_name,
+            at=ctx.now,
+            mode="sync" if ctx.mode == "sync" else "failover",
+            reason=reason[:300],
+            run_id=ctx.run_id,
+        )
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(params.source_probe_timeout.total_seconds()):
+                await write_sync_attempt(session.target_service, get_settings().state_container, attempt)
 
     async def _clean_up(self, session: _Session, state: BlobBackupState) -> None:
         if not state.wrote_files and not state.pending_refs:
@@ -677,6 +1007,107 @@ def _matching(record: SyncRecord | None, source: str, target: str) -> SyncRecord
     if record is None or record.source != source or record.target != target:
         return None
     return record
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+async def _probe_source(azure: AsyncAzureSession, params: BlobBackupStep) -> Probed[int]:
+    """The one bounded request that says whether the source answers (see :mod:`dr.blobsync.probe`)."""
+    timeout = params.source_probe_timeout.total_seconds()
+    await warm_credential(azure, params.source.account_url)
+    service = probe_service(azure, params.source.account_url, timeout)
+    return await probe_listing(service.get_container_client(params.source.container), timeout)
+
+
+async def read_standing_sync(
+    service: BlobServiceClient, plan_name: str, step_id: str, source: str, target: str
+) -> StandingSync:
+    """The standing sync's records of a step, kept only if made for these containers. An unreadable record
+    is not a reason to stop a failover: the RPO is then unknown, and says why."""
+    container = get_settings().state_container
+    record_read, attempt_read = await asyncio.gather(
+        read_sync_record(service, container, plan_name, step_id),
+        read_sync_attempt(service, container, plan_name, step_id),
+        return_exceptions=True,
+    )
+    for outcome in (record_read, attempt_read):
+        if isinstance(outcome, BaseException) and not isinstance(outcome, DrError):
+            raise outcome  # a bug or a cancellation, not an unreadable record
+    if isinstance(record_read, DrError):
+        return StandingSync(
+            unknown=f"unknown: the standing sync record could not be read ({record_read.message[:200]})"
+        )
+    found = record_read if isinstance(record_read, SyncRecord) else None
+    # The note of a failed attempt is only a note: unreadable, it is left out.
+    attempt = attempt_read if isinstance(attempt_read, SyncAttempt) else None
+    if attempt is not None and (attempt.source, attempt.target) != (source, target):
+        attempt = None
+    record = _matching(found, source, target)
+    if attempt is not None and record is not None and _utc(attempt.at) <= _utc(record.finished_at):
+        attempt = None  # a clean sync came after it: the source answered since
+    if record is not None:
+        return StandingSync(record=record, attempt=attempt)
+    if found is None:
+        return StandingSync(attempt=attempt, unknown="unknown: no standing sync recorded")
+    return StandingSync(
+        attempt=attempt,
+        unknown=f"unknown: the last standing sync recorded was of {found.source} to {found.target}, "
+        f"not of {source} to {target} (the plan changed since)",
+    )
+
+
+async def _bounded_standing_sync(
+    service: BlobServiceClient, plan_name: str, step: BlobBackupStep, timeout: float
+) -> StandingSync:
+    """:func:`read_standing_sync` within ``timeout`` (a pre-flight never waits long)."""
+    source = location(step.source.account_url, step.source.container)
+    target = location(step.target.account_url, step.target.container)
+    try:
+        async with asyncio.timeout(timeout):
+            return await read_standing_sync(service, plan_name, step.id, source, target)
+    except TimeoutError:
+        return StandingSync(
+            unknown=f"unknown: the standing sync record could not be read (no answer within {timeout:g} s)"
+        )
+
+
+def rpo_after_outage(now: datetime, standing: StandingSync) -> tuple[float | None, str]:
+    """The data a failover without a last pass may lose, and what the number rests on: everything the
+    source took in since the last standing sync began listing. None: no usable record, the loss is unknown."""
+    record = standing.record
+    if record is None:
+        return None, standing.unknown or "unknown: no standing sync recorded"
+    rpo = max(0.0, (_utc(now) - _utc(record.synced_through)).total_seconds())
+    return rpo, f"source unreachable; last standing sync {iso(record.synced_through)}: {rpo:.0f} s"
+
+
+def standing_sync_facts(now: datetime, standing: StandingSync) -> dict[str, Any]:
+    """The standing sync's state as report facts: the last clean sync and its age, the latest failed attempt."""
+    record, attempt = standing.record, standing.attempt
+    facts: dict[str, Any] = {
+        "last_sync_at": iso(record.synced_through) if record else None,
+        "last_sync_age_seconds": round((_utc(now) - _utc(record.synced_through)).total_seconds(), 1)
+        if record
+        else None,
+        "last_sync_run": record.run_id if record else None,
+        "unknown": standing.unknown,
+    }
+    if attempt is not None:
+        age = max(0.0, (_utc(now) - _utc(attempt.at)).total_seconds())
+        facts["last_attempt"] = {
+            "at": iso(attempt.at),
+            "mode": attempt.mode,
+            "outcome": attempt.outcome,
+            "reason": attempt.reason,
+            "age_seconds": round(age, 1),
+        }
+        facts["note"] = (
+            f"the latest sync attempt ({attempt.mode}, {age:.0f} s ago at {iso(attempt.at)}) also found the source "
+            f"unreachable: {attempt.reason}"
+        )
+    return facts
 
 
 # -- standing sync: the last successful sync of each (plan, step) --------------------------------------

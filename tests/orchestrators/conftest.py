@@ -34,7 +34,16 @@ class FakeSteps:
         self.script: dict[str, Behaviour] = {}
         self.calls: list[tuple[str, str, dict[str, Any]]] = []
         self.reports: list[dict[str, Any]] = []
+        # Pre-flight answers by step id (dr.steps.base.Check as JSON); default: no checks.
+        self.checks: dict[str, list[dict[str, Any]] | Behaviour] = {}
         self._lock = threading.Lock()
+
+    def _check(self, payload: dict[str, Any]) -> list[dict[str, Any]]:
+        step_id = payload["context"]["step"]["id"]
+        with self._lock:
+            self.calls.append(("check", step_id, payload))
+        answer = self.checks.get(step_id, [])
+        return answer("check", payload) if callable(answer) else answer  # type: ignore[return-value]
 
     def _call(self, operation: str, payload: dict[str, Any]) -> dict[str, Any]:
         step_id = payload["context"]["step"]["id"]
@@ -45,8 +54,12 @@ class FakeSteps:
             return {"done": True, "summary": f"{step_id} done"} if operation != "teardown" else {"removed": step_id}
         return behaviour(operation, payload)
 
+    def changes(self) -> list[tuple[str, str, dict[str, Any]]]:
+        """Every call that may change something (all but the read-only pre-flight checks)."""
+        return [call for call in self.calls if call[0] != "check"]
+
     def ops(self, step_id: str) -> list[str]:
-        return [op for op, sid, _ in self.calls if sid == step_id]
+        return [op for op, sid, _ in self.calls if sid == step_id and op != "check"]
 
     def overrides(self) -> dict[str, Callable[..., Any]]:
         def write_report(payload: dict[str, Any]) -> str:
@@ -54,6 +67,7 @@ class FakeSteps:
             return f"memory://reports/{payload['report']['instance_id']}.json"
 
         return {
+            "step_check": self._check,
             "step_begin": lambda payload: self._call("begin", payload),
             "step_poll": lambda payload: self._call("poll", payload),
             "step_work": lambda payload: self._call("work", payload),
@@ -89,4 +103,33 @@ def run_input(steps: list[dict[str, Any]], *, mode: str = "failover", **plan_fie
 
 
 def step(step_id: str, **fields: Any) -> dict[str, Any]:
+    """A verification step (health_check): a run whose verification fails did not recover."""
     return {"id": step_id, "kind": "health_check", "url": f"http://127.0.0.1:9/{step_id}", **fields}
+
+
+SQL = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Sql/servers"
+
+
+def data_step(step_id: str, **fields: Any) -> dict[str, Any]:
+    """A data step (a failover group's failover; its activities are the fakes')."""
+    return {
+        "id": step_id,
+        "kind": "sql_failover_group",
+        "failover_group_id": f"{SQL}/wus-{step_id}/failoverGroups/fog-{step_id}",
+        **fields,
+    }
+
+
+def traffic_step(step_id: str, **fields: Any) -> dict[str, Any]:
+    return {
+        "id": step_id,
+        "kind": "traffic_manager_failover",
+        "profile_id": f"/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/trafficManagerProfiles/{step_id}",
+        "from_endpoints": ["eus"],
+        "to_endpoints": ["wus"],
+        **fields,
+    }
+
+
+def check(name: str, status: str, message: str) -> dict[str, Any]:
+    return {"name": name, "status": status, "message": message, "facts": {}}

@@ -25,7 +25,7 @@ def _gated(on_timeout: str = "abort") -> dict[str, Any]:
 def test_nothing_runs_before_approval_then_it_proceeds(engine: DurableEngine, fake: FakeSteps) -> None:
     iid = engine.start("recovery", _gated(), instance_id="ap1")
     status = engine.wait_for_custom_status(iid, _awaiting, skip_time=False)
-    assert fake.calls == []
+    assert fake.changes() == []
     assert status.custom_status["approval"]["deadline"]
     # The Python SDK's client JSON-encodes event data twice (the orchestrator then sees a string): both work.
     engine.raise_event(iid, "approval", json.dumps({"approved": True, "by": "ana", "reason": "region is down"}))
@@ -45,7 +45,7 @@ def test_rejection_runs_nothing(engine: DurableEngine, fake: FakeSteps) -> None:
     assert report["status"] == "Rejected"
     assert report["approval"]["reason"] == "false alarm"
     assert [s["status"] for s in report["steps"]] == ["pending"]
-    assert fake.calls == []
+    assert fake.changes() == []
     assert fake.reports[0]["status"] == "Rejected"
 
 
@@ -57,7 +57,7 @@ def test_timeout_applies_the_plan_policy(
     report = engine.wait(iid).output  # the virtual clock jumps to the 15-minute timer
     assert report["status"] == expected
     assert report["approval"]["decision"] == f"timed_out_{policy}"
-    assert bool(fake.calls) is ran
+    assert bool(fake.changes()) is ran
     decided = parse_time(report["approval"]["decided_at"])
     assert decided - parse_time(report["started_at"]) >= timedelta(minutes=15)
 

@@ -10,7 +10,7 @@ from devstack.host import DurableEngine, RuntimeStatus
 from dr.durations import parse_time
 from dr.errors import PermanentError, PreconditionError, TransientError
 
-from .conftest import FakeSteps, run_input, step
+from .conftest import FakeSteps, data_step, run_input, step
 
 SUB_CREATED = 7
 TIMER_CREATED = 10
@@ -49,9 +49,11 @@ def test_failed_step_skips_dependents_but_not_independent_branches(engine: Durab
         raise PreconditionError("secondary is degraded", code="SecondaryUnhealthy")
 
     fake.script["a"] = broken
-    iid = engine.start("recovery", run_input([step("a"), step("b", after=["a"]), step("c")]), instance_id="r2")
+    plan = [data_step("a"), data_step("b", after=["a"]), step("c")]
+    iid = engine.start("recovery", run_input(plan), instance_id="r2")
     report = engine.wait(iid).output
     by_id = {s["id"]: s for s in report["steps"]}
+    # The verification step (c) succeeded: the service serves from the target; a data step failed.
     assert report["status"] == "PartiallySucceeded"
     assert by_id["a"]["status"] == "failed"
     assert by_id["a"]["detail"]["error"]["code"] == "SecondaryUnhealthy"
@@ -84,7 +86,7 @@ def test_monitor_pattern_polls_on_durable_timers(engine: DurableEngine, fake: Fa
         }
 
     fake.script["db"] = slow
-    iid = engine.start("recovery", run_input([step("db")]), instance_id="r3")
+    iid = engine.start("recovery", run_input([data_step("db")]), instance_id="r3")
     report = engine.wait(iid).output
     assert report["status"] == "Succeeded" and report["rpo_estimate_seconds"] == 42.0
     child = engine.get_status("r3:db")

@@ -3,13 +3,17 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import ssl
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
+import trustme
 from azure.core.exceptions import (
     ClientAuthenticationError,
     HttpResponseError,
@@ -30,7 +34,7 @@ from dr.errors import (
     parse_failure,
 )
 from dr.settings import Settings
-from tests.identity_endpoint import identity_endpoint
+from tests.identity_endpoint import TENANT, identity_endpoint
 
 
 def test_failure_category_survives_the_activity_boundary() -> None:
@@ -253,3 +257,181 @@ def _storage_refusing(status: int, code: str) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+# -- a credential's own failure reaches the report with its cause -------------------------------------------
+
+_SECRET = "s3cr3t-Value~42"
+
+
+@dataclass
+class _Entra:
+    """A local stand-in of Microsoft Entra ID's token endpoint (HTTPS, as azure-identity requires), refusing
+    every client: what a wrong client secret gets."""
+
+    authority: str
+    ca_file: str
+    bodies: list[str]
+
+
+@contextmanager
+def _entra_refusing(tmp_path: Path, *, echo_request: bool = False) -> Iterator[_Entra]:
+    ca = trustme.CA(organization_name="dr tests: Entra stand-in")
+    server_cert = ca.issue_cert("127.0.0.1")
+    ca_file = tmp_path / "entra-ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    bodies: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def _json(self, status: int, document: dict[str, Any]) -> None:
+            data = json.dumps(document).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self) -> None:  # OpenID configuration (MSAL reads it before the token request)
+            base = f"https://127.0.0.1:{self.server.server_address[1]}/{TENANT}"
+            self._json(
+                200,
+                {
+                    "token_endpoint": f"{base}/oauth2/v2.0/token",
+                    "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
+                    "issuer": f"{base}/v2.0",
+                },
+            )
+
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
+            bodies.append(body)
+            description = (
+                "AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is "
+                "the client secret value. Trace ID: 5e1d Correlation ID: 9c2a Timestamp: 2025-01-01 00:00:00Z"
+            )
+            if echo_request:  # an endpoint (or a proxy) that quotes the request it refused
+                description += f" Request: {body}"
+            self._json(401, {"error": "invalid_client", "error_description": description, "error_codes": [7000215]})
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_cert.configure_cert(context)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield _Entra(f"https://127.0.0.1:{server.server_address[1]}", str(ca_file), bodies)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize("echo_request", [False, True], ids=["verdict", "verdict-quoting-the-secret"])
+@pytest.mark.parametrize("is_async", [True, False], ids=["aio", "sync"])
+def test_credential_refused_by_entra_reports_the_credentials_reason(
+    tmp_path: Path, is_async: bool, echo_request: bool
+) -> None:
+    """A wrong client secret: azure-identity's ClientSecretCredential raises ClientAuthenticationError with
+    no response (sync) or the token endpoint's OAuth error answer (aio); no resource was asked. The step report
+    used to read "Http0 (HTTP 0): no message" (sync) or "Http401 (HTTP 401): Unauthorized" (aio)."""
+    from azure.identity import ClientSecretCredential
+    from azure.identity.aio import ClientSecretCredential as AsyncClientSecretCredential
+
+    with _entra_refusing(tmp_path, echo_request=echo_request) as entra:
+        options = {"authority": entra.authority, "disable_instance_discovery": True, "connection_verify": entra.ca_file}
+        factory = AsyncClientSecretCredential if is_async else ClientSecretCredential
+        error = _token_error(lambda: factory(TENANT, "dr-client-id", _SECRET, **options), is_async=is_async)
+        assert entra.bodies and _SECRET in entra.bodies[0]  # the credential really asked, with its secret
+
+    translated = from_azure_error(error, what="list shopeus/images")
+    assert type(translated) is PermanentError
+    assert translated.code == "AuthenticationFailed"
+    # What the orchestrator writes into the step report: only the message crosses the activity boundary.
+    report = parse_failure(f"{translated} \n Traceback (most recent call last): ...")
+    assert (report.category, report.code, report.retryable) == ("permanent", "AuthenticationFailed", False)
+    # The credential's own words: MSAL's (sync) "Authentication failed: AADSTS...", azure-identity's own
+    # client (aio) "Microsoft Entra ID error '(invalid_client) AADSTS..." with the endpoint's 401 answer.
+    reason = (
+        "Microsoft Entra ID error '(invalid_client) AADSTS7000215: Invalid client secret provided."
+        if is_async
+        else "Authentication failed: AADSTS7000215: Invalid client secret provided."
+    )
+    assert report.message.startswith(f"list shopeus/images: credential failure: {reason}"), report.message
+    assert "\n" not in report.message and "Http" not in report.message and "no message" not in report.message
+    assert _SECRET not in report.message
+    if echo_request:
+        assert "client_secret=<redacted>" in report.message
+
+
+def test_credential_failure_through_a_real_client_call(tmp_path: Path) -> None:
+    """The path the steps take: a Blob client's call with the credential, inside azure_errors."""
+    from azure.identity import ClientSecretCredential
+
+    with _entra_refusing(tmp_path) as entra:
+        credential = ClientSecretCredential(
+            TENANT,
+            "dr-client-id",
+            _SECRET,
+            authority=entra.authority,
+            disable_instance_discovery=True,
+            connection_verify=entra.ca_file,
+        )
+        # The account is never reached: the token is asked for first (and a resource's refusal carries its
+        # response, see test_resource_refusing_the_caller_stays_permanent).
+        service = BlobServiceClient("https://127.0.0.1:9/shopeus", credential=credential, retry_total=0)
+        with pytest.raises(PermanentError) as caught, azure_errors("read shopeus/images"):
+            service.get_container_client("images").get_container_properties()
+    assert isinstance(caught.value.__cause__, ClientAuthenticationError)
+    assert str(caught.value).startswith(
+        "[permanent:AuthenticationFailed] read shopeus/images: credential failure: Authentication failed: AADSTS7000215"
+    ), caught.value
+
+
+def test_credential_unavailable_with_an_entra_verdict_is_permanent_and_named() -> None:
+    from azure.identity import CredentialUnavailableError
+
+    error = CredentialUnavailableError(message="WorkloadIdentityCredential: AADSTS700016: Application not found")
+    translated = from_azure_error(error, what="x")
+    assert (type(translated), translated.code) == (PermanentError, "CredentialUnavailable")
+    assert (
+        translated.message == "x: credential failure: WorkloadIdentityCredential: AADSTS700016: Application not found"
+    )
+
+
+def test_chain_summary_reports_the_credential_that_failed_redacted() -> None:
+    """A chain's summary lists every credential tried: the report names the one with a verdict, one line."""
+    error = ClientAuthenticationError(
+        message="DefaultAzureCredential failed to retrieve a token from the included credentials.\n"
+        "Attempted credentials:\n"
+        "\tEnvironmentCredential: EnvironmentCredential authentication unavailable.\n"
+        "\tManagedIdentityCredential: AADSTS500011: resource not found. Authorization: Bearer eyJ0eXAi.eyJhdWQi.c2ln\n"
+        "To mitigate this issue, please refer to the troubleshooting guidelines here at https://aka.ms/x."
+    )
+    translated = from_azure_error(error, what="x")
+    assert translated.message == (
+        "x: credential failure: ManagedIdentityCredential: AADSTS500011: resource not found. "
+        "Authorization: Bearer <redacted>"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("client_secret=abc123&scope=x", "client_secret=<redacted>&scope=x"),
+        (
+            '{"access_token": "tok.en", "token_type": "Bearer"}',
+            '{"access_token": "<redacted>", "token_type": "Bearer"}',
+        ),
+        ("DefaultEndpointsProtocol=https;AccountName=a;AccountKey=Zm9v==;", "AccountName=a;AccountKey=<redacted>;"),
+        ("https://a.blob.core.windows.net/c?sv=2024&sig=abc%2Fdef", "sv=2024&sig=<redacted>"),
+        ("token eyJhbGciOi.eyJzdWIi.c2ln here", "token <redacted> here"),
+        ("Invalid client secret provided.", "Invalid client secret provided."),
+    ],
+)
+def test_secrets_are_redacted(text: str, expected: str) -> None:
+    from dr.errors import redact_secrets
+
+    assert expected in redact_secrets(text)

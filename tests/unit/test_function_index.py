@@ -30,11 +30,22 @@ HTTP_ROUTES = {
     "approve_recovery": ("recoveries/{id}/approve", ["POST"]),
     "reject_recovery": ("recoveries/{id}/reject", ["POST"]),
     "cancel_recovery": ("recoveries/{id}/cancel", ["POST"]),
+    "retry_teardown": ("recoveries/{id}/teardown", ["POST"]),
+    "get_teardown_retry": ("recoveries/{id}/teardown/{retry}", ["GET"]),
 }
-ORCHESTRATORS = {"recovery", "recovery_step", "standing_sync"}
+ORCHESTRATORS = {"recovery", "recovery_step", "standing_sync", "drill_teardown", "drill_teardown_retry"}
 ENTITIES = {"plan_lock"}
 TIMERS = {"standing_sync_timer": "%DR_SYNC_SCHEDULE%", "stuck_run_watchdog": "%DR_WATCHDOG_SCHEDULE%"}
-ACTIVITIES = {"step_begin", "step_poll", "step_work", "step_teardown", "write_report", "list_sync_targets"}
+ACTIVITIES = {
+    "step_check",
+    "step_begin",
+    "step_poll",
+    "step_work",
+    "step_teardown",
+    "write_report",
+    "list_sync_targets",
+    "read_report",
+}
 
 
 def _index() -> dict[str, list[dict[str, Any]]]:

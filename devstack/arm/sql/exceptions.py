@@ -202,7 +202,13 @@ def database_in_other_failover_group() -> ArmError:
 
 
 def planned_failover_timed_out() -> ArmError:
-    return ArmError(400, "PlannedFailoverTimedOut")
+    # FailoverGroups.json (2025-01-01), error list of FailoverGroups_Failover: what a planned failover
+    # ends with when the primary's side (its region down) never answers.
+    return ArmError(
+        400,
+        "PlannedFailoverTimedOut",
+        "User invoked planned failover, and it timed out while trying to contact the partner management service.",
+    )
 
 
 def server_not_found() -> ArmError:

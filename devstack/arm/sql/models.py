@@ -87,6 +87,9 @@ DEFAULT_COLLATION = "SQL_Latin1_General_CP1_CI_AS"
 DEFAULT_MAX_SIZE_BYTES = skus.DEFAULT_MAX_SIZE_BYTES
 POINT_IN_TIME_RETENTION = timedelta(days=7)
 DEFAULT_SERVER_RETENTION_DAYS = 7
+RECONNECT_AFTER = timedelta(minutes=5)
+"""How long an old primary left stale by a forced failover takes to reconnect once its region is back.
+Azure documents that it switches to secondary when back online, not how long that takes: an assumption."""
 """Soft-delete retention a server reports when none was set (ServerGet.json, ServerUpdate.json)."""
 LICENSE_TYPES = ("LicenseIncluded", "BasePrice")
 
@@ -272,15 +275,23 @@ class ReplicationLink:
     secondary: SqlDatabase
     started_at: datetime
     lag_seconds: float = 0.0
+    stale_primary: SqlDatabase | None = None
+    """The old primary of a forced failover that has not reconnected yet (FailoverGroup.stale_primary)."""
 
     def involves(self, database: SqlDatabase) -> bool:
         return database is self.primary or database is self.secondary
 
     def to_resource(self, database: SqlDatabase, estate: Estate) -> dict[str, Any]:
         partner = self.secondary if database is self.primary else self.primary
-        role, partner_role = ("Primary", "Secondary") if database is self.primary else ("Secondary", "Primary")
-        # With either side's region down, no log flows: the link shows as suspended until it is back.
-        either_down = estate.region_down(partner.server.location) or estate.region_down(database.server.location)
+        believes_primary = database is self.primary or database is self.stale_primary
+        role, partner_role = ("Primary", "Secondary") if believes_primary else ("Secondary", "Primary")
+        # With either side's region down, no log flows: the link shows as suspended until it is back; so
+        # it does while the old primary of a forced failover has not rejoined as secondary.
+        either_down = (
+            estate.region_down(partner.server.location)
+            or estate.region_down(database.server.location)
+            or self.stale_primary is not None
+        )
         return {
             "id": f"{database.id}/replicationLinks/{self.id}",
             "name": self.id,
@@ -316,6 +327,15 @@ class FailoverGroup:
     seeding: bool = False
     last_data_loss_seconds: float | None = None
     """Replication lag at the last forced failover: the writes that failover threw away."""
+    stale_primary: SqlServer | None = None
+    """The old primary of a forced failover that could not be told (its region was down): until it
+    reconnects it still reads the group as Primary, so the estate has two primaries. Microsoft's
+    Switch-AzSqlDatabaseFailoverGroup reference (learn.microsoft.com/powershell/module/az.sql/
+    switch-azsqldatabasefailovergroup): with AllowDataLoss "the command only waits until the new primary
+    assumes its role", and "when the original primary server is back online, all formerly primary
+    databases in it will switch to the secondary role"."""
+    stale_back_since: datetime | None = None
+    """When the stale primary's region was first seen up again (it reconnects RECONNECT_AFTER later)."""
 
     @property
     def busy(self) -> bool:
@@ -331,7 +351,16 @@ class FailoverGroup:
         return self.secondary if server is self.primary else self.primary
 
     def role_of(self, server: SqlServer) -> str:
-        return "Primary" if server is self.primary else "Secondary"
+        """The role `server` reads for itself; a stale old primary still believes it is the primary."""
+        return "Primary" if server is self.primary or server is self.stale_primary else "Secondary"
+
+    def believed_partner_role(self, server: SqlServer) -> str:
+        """The partner's role as `server` sees it: the stale old primary still sees its partner as its
+        secondary; everyone else sees the truth."""
+        partner = self.partner_of(server)
+        if server is self.stale_primary or partner is self.stale_primary:
+            return "Secondary"
+        return self.role_of(partner)
 
     def id_on(self, server: SqlServer) -> str:
         return f"{server.id}/failoverGroups/{self.name}"
@@ -344,10 +373,16 @@ class FailoverGroup:
             read_write["failoverWithDataLossGracePeriodMinutes"] = self.grace_period_minutes
         if self.seeding:
             state = "SEEDING"
-        elif estate.region_down(partner.location) or estate.region_down(server.location):
+        elif (
+            estate.region_down(partner.location)
+            or estate.region_down(server.location)
+            or self.stale_primary is not None  # no log flows until the old primary rejoins as secondary
+        ):
             state = "SUSPENDED"
         else:
             state = "CATCH_UP"
+        # The stale old primary's read-only listener still points at what it believes is its secondary.
+        read_only_target = partner if server is self.stale_primary else self.secondary
         return {
             "id": self.id_on(server),
             "name": self.name,
@@ -358,11 +393,15 @@ class FailoverGroup:
                 "readWriteEndpoint": read_write,
                 # The read-only listener points at the secondary (the one partner): targetServer is its id
                 # from either member's view (FailoverGroupGet.json, FailoverGroupUpdate.json).
-                "readOnlyEndpoint": {"failoverPolicy": self.read_only_policy, "targetServer": self.secondary.id},
+                "readOnlyEndpoint": {"failoverPolicy": self.read_only_policy, "targetServer": read_only_target.id},
                 "replicationRole": self.role_of(server),
                 "replicationState": state,
                 "partnerServers": [
-                    {"id": partner.id, "location": partner.location, "replicationRole": self.role_of(partner)}
+                    {
+                        "id": partner.id,
+                        "location": partner.location,
+                        "replicationRole": self.believed_partner_role(server),
+                    }
                 ],
                 "databases": [f"{server.id}/databases/{name}" for name in self.database_names],
             },
@@ -390,8 +429,10 @@ class SqlBackend:
 
     def tick(self, now: datetime) -> None:
         """Automatic failover policy: once the primary's region has been down for the grace period,
-        Azure forces the failover itself."""
+        Azure forces the failover itself. An old primary left stale by a forced failover reconnects (and
+        turns secondary) RECONNECT_AFTER after its region is back."""
         for group in self.failover_groups:
+            self._reconnect_stale_primary(group, now)
             if group.failover_policy != "Automatic" or group.busy or group.seeding:
                 continue
             down_since = self.estate.outages.get(normalize_location(group.primary.location))
@@ -981,14 +1022,18 @@ class SqlBackend:
                 database.failover_group = None
 
     def failover(self, server: SqlServer, name: str, kind: str) -> Operation:
-        """Planned (`failover`), forced (`forceFailoverAllowDataLoss`) or hybrid, issued on the secondary.
+        """Planned (`failover`), forced (`forceFailoverAllowDataLoss`) or hybrid
+        (`tryPlannedBeforeForcedFailover`), issued on the secondary (FailoverGroups.json, 2025-01-01).
 
         A planned failover synchronizes with the primary first: with the primary's region down it runs
-        until it gives up with PlannedFailoverTimedOut. The forced one promotes the secondary at once,
-        losing whatever the replication lag held."""
+        until it gives up with 400 PlannedFailoverTimedOut ("User invoked planned failover, and it timed out
+        while trying to contact the partner management service", FailoverGroups.json's error list). The
+        forced one promotes the secondary at once, losing whatever the replication lag held. The hybrid
+        "tries planned before forced failover but might still result in data loss" (its operation
+        description): planned while the primary answers, forced when it cannot."""
         self.estate.require_region(server.location, SQL)
         group = self.group(server, name)
-        if server is group.primary:
+        if server is group.primary or server is group.stale_primary:  # the stale one believes it is primary
             raise sqlerr.failover_request_on_primary()
         if group.busy:
             raise sqlerr.failover_group_busy()
@@ -1010,13 +1055,40 @@ class SqlBackend:
     def _swap_roles(self, group: FailoverGroup, *, forced: bool) -> None:
         lag = max((link.lag_seconds for link in self._group_links(group)), default=0.0)
         group.last_data_loss_seconds = lag if forced else 0.0
+        old_primary = group.primary
+        # A forced failover does not wait for the old primary (Switch-AzSqlDatabaseFailoverGroup: "only
+        # waits until the new primary assumes its role"): one that cannot be reached keeps reading the
+        # group as Primary until it is back online and reconnects.
+        unreachable = forced and self.estate.region_down(old_primary.location)
         group.primary, group.secondary = group.secondary, group.primary
+        group.stale_primary = old_primary if unreachable else None
+        group.stale_back_since = None
         for link in self._group_links(group):
+            link.stale_primary = link.primary if unreachable else None
             link.primary, link.secondary = link.secondary, link.primary
         for name in group.database_names:
             promoted = self.databases.get((*group.primary.key, name.lower()))
             if promoted is not None and (*group.primary.key, name.lower()) not in self.geo_backups:
                 self.add_geo_backup(group.primary, name, self.estate.now(), promoted.sku)
+
+    def _reconnect_stale_primary(self, group: FailoverGroup, now: datetime) -> None:
+        """The stale old primary switches to the secondary role once it is back online (Microsoft's
+        Switch-AzSqlDatabaseFailoverGroup reference). How long that takes is not documented; the emulator
+        lets RECONNECT_AFTER pass after its region's outage ends, so a caller can observe the window in
+        which both servers read Primary. Writes it took while stale are lost when it rejoins."""
+        stale = group.stale_primary
+        if stale is None:
+            return
+        if self.estate.region_down(stale.location):
+            group.stale_back_since = None
+            return
+        if group.stale_back_since is None:
+            group.stale_back_since = now
+        if now - group.stale_back_since >= RECONNECT_AFTER:
+            group.stale_primary = None
+            group.stale_back_since = None
+            for link in self._group_links(group):
+                link.stale_primary = None
 
     def _group_links(self, group: FailoverGroup) -> list[ReplicationLink]:
         names = {n.lower() for n in group.database_names}

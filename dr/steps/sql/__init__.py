@@ -9,12 +9,17 @@ restore (in progress or done) and never starts a second one, a database of any o
 never overwritten, and a drill's teardown deletes only the database its own run created. A restore cannot
 be cancelled in Azure: when a step times out, the restore runs on; a drill's teardown deletes it.
 
-Failover group: a planned failover (no data loss) of the group onto the server named in its id, or a
-forced one (``allow_data_loss: true``) when the primary region is down. A drill only reads the group.
-Neither operation can be cancelled once ARM accepted it.
+Failover group: a failover of the group onto the server named in its id, in the plan's ``failover_mode``:
+planned (no data loss; needs the primary), forced (the primary region is down; loses the replication lag)
+or planned_then_forced (Azure's tryPlannedBeforeForcedFailover: planned while the primary answers). A drill
+only reads the group, the current primary's own view of it and the lag. Neither operation can be cancelled
+once ARM accepted it. A forced failover the old primary could not hear leaves it reading Primary until it
+reconnects: the step warns of the two primaries.
 
-Before acting, each step records what data the recovery may lose (``rpo_estimate_seconds``): the age of
-the last geo-backup, or the failover group's replication lag (else its data-loss grace period as a bound).
+Before acting, each step records what data the recovery may lose (``rpo_estimate_seconds`` and
+``rpo_basis``): the age of the last geo-backup; 0 for a planned failover; the replication lag read from the
+primary before a forced one, and None (never 0) when that lag cannot be read. ``check`` reports, read-only,
+what a run would meet (:class:`dr.steps.base.Check`).
 
 Modules, each with the invariant it keeps:
 

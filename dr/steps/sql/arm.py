@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+from azure.core.exceptions import HttpResponseError, ResourceNotFoundError, ServiceRequestError, ServiceResponseError
+from azure.core.rest import HttpRequest
 from azure.mgmt.sql import SqlManagementClient
 from azure.mgmt.sql.models import (
     Database,
@@ -23,11 +24,28 @@ from azure.mgmt.sql.models import (
 from ...azure_lro import ARM_CALL_OPTIONS, OperationRef, OperationStatus, check_operation, start_operation
 from ...clients import get_clients
 from ...errors import NotFoundError, TransientError, azure_errors, from_azure_error
+from ..sdk import wire_text
 from .model import SqlRef
-from .planning import SkuChoice, database_names, group_facts, operation_failure
+from .planning import (
+    LAG_SOURCE,
+    FailoverMode,
+    GroupSurvey,
+    LagReading,
+    PrimaryView,
+    SkuChoice,
+    database_names,
+    describe_primary,
+    group_facts,
+    operation_failure,
+    survey_lag,
+)
 
 # The source region may be down: reading the source database (only to copy its SKU) must not hang.
 SOURCE_READ_OPTIONS: dict[str, Any] = {"retry_total": 0, "connection_timeout": 5, "read_timeout": 10}
+# The current primary of a failover group may be down too: one quick look, no retries.
+PROBE_OPTIONS: dict[str, Any] = SOURCE_READ_OPTIONS
+# What ARM answers when a region's resource provider does not (the devstack's outage: 504 GatewayTimeout).
+UNREACHABLE_STATUS = frozenset({502, 503, 504})
 
 
 def client(ref: SqlRef) -> SqlManagementClient:
@@ -156,17 +174,111 @@ def failover_group_facts(
             links[name] = list(
                 sql.replication_links.list_by_database(ref.resource_group, ref.server, name, **ARM_CALL_OPTIONS)
             )
-        except Exception:  # no links readable (partner region down, throttled): fall back to the bound
+        except Exception:  # no links readable (partner region down, throttled): listed, never fatal
             unreadable.append(name)
     return group_facts(ref, group, links, unreadable)
 
 
-def start_failover(sql: SqlManagementClient, ref: SqlRef, *, forced: bool, what: str) -> OperationRef | None:
-    """Ask ARM for a planned (or forced) failover of the group onto ``ref``'s server. None: the group is busy
-    with another operation (ask again later). An HTTP refusal leaves as a :mod:`dr.errors` error for the
-    caller to explain; a connection failure leaves as the SDK raised it, for the activity edge."""
+def primary_ref(ref: SqlRef, group: FailoverGroup) -> SqlRef | None:
+    """The group on its partner server (the current primary when ``ref``'s server is the secondary). A group
+    has one partner (FailoverGroups.json: FailoverGroupCreateOrUpdateRequestUnsupportedPartnerCount)."""
+    partners = group.partner_servers or []
+    if not partners or not partners[0].id:
+        return None
+    partner = SqlRef.parse(partners[0].id)
+    return partner.model_copy(update={"child": ref.child})
+
+
+def primary_view(sql: SqlManagementClient, partner: SqlRef | None, location: str | None) -> PrimaryView:
+    """The group as its partner server reads it, asked once with short timeouts (its region may be down).
+    A gateway timeout or a connection failure means unreachable; an answer of any kind means it answered."""
+    if partner is None:
+        return PrimaryView(None, location, None, reason="the group names no partner server")
+    try:
+        group = sql.failover_groups.get(partner.resource_group, partner.server, partner.child or "", **PROBE_OPTIONS)
+    except (ServiceRequestError, ServiceResponseError) as exc:
+        return PrimaryView(partner.server, location, False, reason=f"connection failed ({type(exc).__name__})")
+    except HttpResponseError as exc:
+        error = from_azure_error(exc, what=f"read failover group {partner.child} on {partner.server}")
+        if exc.status_code in UNREACHABLE_STATUS:
+            return PrimaryView(partner.server, location, False, reason=f"{error.code}: {exc.reason}")
+        if exc.status_code == 404:
+            return PrimaryView(partner.server, location, True, role=None, reason="the group is not on it")
+        return PrimaryView(partner.server, location, None, reason=error.message)
+    return PrimaryView(partner.server, group.location or location, True, role=wire_text(group.replication_role))
+
+
+def primary_lag(sql: SqlManagementClient, primary: SqlRef | None, names: list[str], view: PrimaryView) -> LagReading:
+    """The worst replication lag of the group's databases, as the primary reports it before a failover.
+
+    Azure keeps it in the primary database's sys.dm_geo_replication_link_status (see
+    :data:`.planning.LAG_SOURCE`), not in ARM, so it cannot be read once the primary is unreachable, and this
+    app (ARM only) cannot read it in Azure at all. The devstack's ARM emulator stands that view in with its
+    replication-lag control (GET /_emulator/sql/replication-lag), read only when the settings point at it."""
+    if primary is None or not names:
+        return LagReading(None, "unknown: the group has no partner server or no databases")
+    if view.reachable is False:
+        return LagReading(
+            None,
+            f"unknown: the lag is reported only by the primary ({LAG_SOURCE}), and the primary is unreachable "
+            f"({describe_primary(view)})",
+        )
+    settings = get_clients().settings
+    if not settings.uses_arm_emulator:
+        return LagReading(
+            None,
+            f"unknown: ARM reports no replication lag (ReplicationLinks 2025-01-01 has no lag field) and this app "
+            f"does not query {LAG_SOURCE}",
+        )
+    lags: dict[str, float] = {}
+    control = f"{settings.arm_endpoint.rstrip('/')}/_emulator/sql/replication-lag"
+    for name in names:
+        request = HttpRequest("GET", control, params={"database_id": primary.database_id(name)})
+        try:
+            response = sql.send_request(request, **PROBE_OPTIONS)
+            response.raise_for_status()
+            seconds = response.json().get("seconds")
+        except Exception as exc:  # an unreadable lag is an unknown lag, never 0
+            return LagReading(None, f"unknown: the lag of {name} could not be read ({type(exc).__name__})")
+        if not isinstance(seconds, int | float) or isinstance(seconds, bool):
+            return LagReading(None, f"unknown: {name} reports no replication link on {primary.server}")
+        lags[name] = float(seconds)
+    worst = max(lags, key=lambda n: lags[n])
+    return LagReading(
+        lags[worst],
+        f"replication lag of {worst} (worst of {len(lags)} database(s)) read from the primary {primary.server} "
+        f"before the failover ({LAG_SOURCE}; devstack: the ARM emulator's replication-lag control)",
+    )
+
+
+def survey_group(sql: SqlManagementClient, ref: SqlRef, group: FailoverGroup) -> GroupSurvey:
+    """Everything a failover-group step or check reads before acting: the group's facts, the current
+    primary's own view of it (when ``ref``'s server is not the primary) and the replication lag."""
+    facts, warnings = failover_group_facts(sql, ref, group)
+    partner = primary_ref(ref, group)
+    partners = group.partner_servers or []
+    view = primary_view(sql, partner, partners[0].location if partners else None)
+    lag = survey_lag(facts, primary_lag(sql, partner, database_names(group), view))
+    facts.update(
+        primary=view.as_fact(),
+        replication_lag_seconds=lag.seconds,
+        lag_basis=lag.basis,
+    )
+    return GroupSurvey(facts, warnings, view, lag)
+
+
+def start_failover(sql: SqlManagementClient, ref: SqlRef, *, mode: FailoverMode, what: str) -> OperationRef | None:
+    """Ask ARM for the failover of the group onto ``ref``'s server: planned (FailoverGroups_Failover), forced
+    (FailoverGroups_ForceFailoverAllowDataLoss) or planned-then-forced (FailoverGroups_TryPlannedBeforeForced-
+    Failover, in FailoverGroups.json 2025-01-01 and azure-mgmt-sql 4.0.0). None: the group is busy with
+    another operation (ask again later). An HTTP refusal leaves as a :mod:`dr.errors` error for the caller to
+    explain; a connection failure leaves as the SDK raised it, for the activity edge."""
     groups = sql.failover_groups
-    begin = groups.begin_force_failover_allow_data_loss if forced else groups.begin_failover
+    begin = {
+        "planned": groups.begin_failover,
+        "forced": groups.begin_force_failover_allow_data_loss,
+        "planned_then_forced": groups.begin_try_planned_before_forced_failover,
+    }[mode]
     try:
         return start_operation(begin, ref.resource_group, ref.server, ref.child)
     except HttpResponseError as exc:

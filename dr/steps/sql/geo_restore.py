@@ -15,14 +15,15 @@ from azure.mgmt.sql.models import Database
 
 from ...azure_lro import OperationStatus
 from ...durations import iso
-from ...errors import PermanentError, PreconditionError, TransientError
+from ...errors import NotFoundError, PermanentError, PreconditionError, TransientError
 from ...plan import SqlGeoRestoreStep
-from ..base import StepContext, StepKind, StepProgress, TeardownResult
+from ..base import Check, StepContext, StepKind, StepProgress, TeardownResult
 from ..sdk import wire_text
 from . import arm
 from .model import TAG_BACKUP, TAG_MODE, TAG_RUN, TAG_STARTED, GeoRestoreState, SqlRef
 from .planning import (
     adopted_rpo,
+    geo_backup_rpo_basis,
     origin,
     refuse_sync,
     restore_tags,
@@ -34,6 +35,116 @@ from .planning import (
 
 
 class SqlGeoRestore(StepKind[SqlGeoRestoreStep]):
+    def check(self, ctx: StepContext, params: SqlGeoRestoreStep) -> list[Check]:
+        """The geo-backup (and its age: what a restore loses), the target server, the target name, the pool."""
+        source = SqlRef.parse(params.source_database_id)
+        target = SqlRef.parse(params.target_server_id)
+        name = restore_target_name(ctx, params)
+        checks: list[Check] = []
+        try:
+            recoverable = arm.recoverable_database(source, params.source_database_id)
+        except NotFoundError as error:
+            checks.append(
+                Check.failed("source_geo_backup", error.message, source_database_id=params.source_database_id)
+            )
+        else:
+            backup_time = recoverable.last_available_backup_date
+            age = seconds_between(ctx.now, backup_time) if backup_time else None
+            facts = {
+                "recoverable_database_id": recoverable.id,
+                "last_available_backup": iso(backup_time) if backup_time else None,
+                "backup_age_seconds": age,
+                "rpo_basis": geo_backup_rpo_basis(backup_time),
+            }
+            if age is None:
+                checks.append(
+                    Check.warning(
+                        "source_geo_backup",
+                        f"geo-backup of {source.child} on {source.server} found, but it reports no "
+                        "lastAvailableBackupDate: the data a restore loses is unknown",
+                        **facts,
+                    )
+                )
+            else:
+                checks.append(
+                    Check.passed(
+                        "source_geo_backup",
+                        f"geo-backup of {source.child} on {source.server}: last backup "
+                        f"{facts['last_available_backup']}, {age:g} s old (a restore now loses the writes since)",
+                        **facts,
+                    )
+                )
+        sql = arm.client(target)
+        try:
+            location = arm.server_location(sql, target)
+        except NotFoundError as error:
+            checks.append(
+                Check.failed(
+                    "target_server_exists",
+                    f"target server {target.server} not found ({error.message}): check target_server_id of step "
+                    f"{ctx.step_id!r}",
+                    target_server_id=params.target_server_id,
+                )
+            )
+            return checks
+        checks.append(
+            Check.passed(
+                "target_server_exists", f"target server {target.server} found in {location}", location=location
+            )
+        )
+        checks.append(self._target_name_check(ctx, params, sql, target, name))
+        if params.elastic_pool_id:
+            pool = SqlRef.parse(params.elastic_pool_id)
+            # A database joins a pool of its own server only (ARM ids compare case-insensitively).
+            same_server = [p.lower() for p in (pool.subscription, pool.resource_group, pool.server)] == [
+                t.lower() for t in (target.subscription, target.resource_group, target.server)
+            ]
+            checks.append(
+                Check.passed(
+                    "elastic_pool",
+                    f"elastic pool {pool.child} is on the target server {target.server}",
+                    elastic_pool_id=params.elastic_pool_id,
+                )
+                if same_server
+                else Check.failed(
+                    "elastic_pool",
+                    f"elastic pool {pool.child} is on server {pool.server}, not on the target server {target.server}: "
+                    "a database joins a pool of its own server only; fix elastic_pool_id",
+                    elastic_pool_id=params.elastic_pool_id,
+                )
+            )
+        return checks
+
+    def _target_name_check(
+        self, ctx: StepContext, params: SqlGeoRestoreStep, sql: SqlManagementClient, target: SqlRef, name: str
+    ) -> Check:
+        existing = arm.get_database(sql, target, name)
+        if existing is None:
+            return Check.passed("target_database_free", f"{target.server}/{name} is free", target_database=name)
+        found = origin(ctx, params, existing)
+        tags = existing.tags or {}
+        if found == "this_run":
+            return Check.passed(
+                "target_database_free",
+                f"{target.server}/{name} already restored by this run",
+                target_database=name,
+                status=wire_text(existing.status),
+            )
+        if found is not None and not ctx.is_drill:
+            return Check.passed(
+                "target_database_free",
+                f"{target.server}/{name} exists, restored from this source earlier ({found}, run "
+                f"{tags.get(TAG_RUN)!r}): it is continued, not restored again",
+                target_database=name,
+            )
+        return Check.failed(
+            "target_database_free",
+            f"target database {name!r} on {target.server} already exists and is not this restore's; it is never "
+            "overwritten: delete it or restore under another name (target_database / drill_target_database)",
+            target_database=name,
+            created_by_run=tags.get(TAG_RUN),
+        )
+
     def begin(self, ctx: StepContext, params: SqlGeoRestoreStep) -> StepProgress:
         refuse_sync(ctx, self.kind)
         source = SqlRef.parse(params.source_database_id)
@@ -82,7 +193,7 @@ class SqlGeoRestore(StepKind[SqlGeoRestoreStep]):
             "sku_from": choice.basis,
             "last_available_backup": iso(backup_time) if backup_time else None,
             "estimated_data_loss_seconds": rpo,
-            "rpo_basis": "age of the last geo-backup when the restore began (now - lastAvailableBackupDate)",
+            "rpo_basis": geo_backup_rpo_basis(backup_time),
             "started_at": iso(ctx.now),
             "origin": "started by this run",
         }

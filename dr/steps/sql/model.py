@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, ClassVar, Literal
 
 from azure.mgmt.core.tools import parse_resource_id
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from ...azure_lro import OperationRef, OperationStatus
 from ..base import StepProgress
@@ -114,7 +114,24 @@ class FailoverState(OperationState):
     poll_seconds: ClassVar[float] = 10.0
 
     failover_group_id: str
-    forced: bool
+    mode: Literal["planned", "forced", "planned_then_forced"]
     # The group was busy when the failover was asked for (often: our own failover, begun by an earlier
     # try of this activity): poll waits for it and asks again, instead of burning the retry budget.
     waiting_while_busy: bool = False
+    # Read before the failover, for the end of poll: what a forced outcome lost, and whether the current
+    # primary answered (planned_then_forced: which failover Azure ran).
+    lag_seconds: float | None = None
+    lag_basis: str = "unknown: not read"
+    primary_server_id: str | None = None
+    primary_reachable: bool | None = None
+    primary_reason: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _forced_flag(cls, data: Any) -> Any:
+        """A state written before failover_mode (``forced: bool``), from a run in flight across the upgrade."""
+        if isinstance(data, dict) and "mode" not in data and "forced" in data:
+            forced = data["forced"] is True
+            data = {k: v for k, v in data.items() if k != "forced"}
+            data["mode"] = "forced" if forced else "planned"
+        return data

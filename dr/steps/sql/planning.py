@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from azure.mgmt.sql.models import Database, FailoverGroup, RecoverableDatabase, ReplicationLink, Sku
 
@@ -17,7 +17,7 @@ from ...azure_lro import OperationStatus
 from ...durations import iso, parse_time
 from ...errors import DrError, NotFoundError, PermanentError, PreconditionError
 from ...plan import SqlFailoverGroupStep, SqlGeoRestoreStep
-from ..base import StepContext
+from ..base import Check, StepContext
 from ..sdk import wire_text
 from .model import (
     DRILL_SUFFIX,
@@ -122,6 +122,17 @@ def origin(ctx: StepContext, params: SqlGeoRestoreStep, database: Database) -> O
     return None
 
 
+def geo_backup_rpo_basis(backup_time: datetime | None) -> str:
+    """What a geo-restore's data-loss figure rests on: the recoverable database's lastAvailableBackupDate
+    (RecoverableDatabases.json, 2025-01-01), the newest backup the restore can use."""
+    if backup_time is None:
+        return "unknown: the recoverable database reports no lastAvailableBackupDate"
+    return (
+        f"age of the last geo-backup when the restore began: now - lastAvailableBackupDate ({iso(backup_time)}) "
+        "of the recoverable database"
+    )
+
+
 def adopted_rpo(tags: dict[str, str], found: Origin) -> tuple[float | None, str]:
     """What an existing restore may have lost, and on what basis: from the tags its restore wrote."""
     if tags.get(TAG_BACKUP) and tags.get(TAG_STARTED):
@@ -129,7 +140,7 @@ def adopted_rpo(tags: dict[str, str], found: Origin) -> tuple[float | None, str]
         return rpo, "age of the last geo-backup when the restore started (from the database's tags)"
     if found == "recovery_of_source":
         return None, "unknown: the restore was started outside this tool"
-    return None, "unknown"
+    return None, "unknown: the database's tags carry no geo-backup time (dr-backup-time)"
 
 
 class SkuChoice(NamedTuple):
@@ -180,14 +191,111 @@ def sku_from_source(source_db: Database | None, recoverable: RecoverableDatabase
 
 # -- failover group ------------------------------------------------------------------------------------------
 
+FailoverMode = Literal["planned", "forced", "planned_then_forced"]
+FailoverKind = Literal["planned", "forced"]
 
-def failover_what(ref: SqlRef, forced: bool) -> str:
-    return f"{'forced' if forced else 'planned'} failover of group {ref.child} to {ref.server}"
+PLANNED_RPO_BASIS = "planned failover: no data loss (synchronised before the switch)"
+
+# Above this lag a forced failover loses more than Azure's documented objective for geo-replication and
+# failover groups (RPO 5 s: "Overview of business continuity with Azure SQL Database", learn.microsoft.com/
+# azure/azure-sql/database/business-continuity-high-availability-disaster-recover-hadr-overview).
+LAG_WARNING_SECONDS = 5.0
+
+# Where Azure keeps the lag: ARM's ReplicationLink (ReplicationLinks.json, 2025-01-01) has no lag field; the
+# primary database's sys.dm_geo_replication_link_status.replication_lag_sec has it ("available on the
+# primary database only", learn.microsoft.com/sql/relational-databases/system-dynamic-management-views/
+# sys-dm-geo-replication-link-status-azure-sql-database).
+LAG_SOURCE = "sys.dm_geo_replication_link_status.replication_lag_sec on the primary"
+
+PLANNED_FAILOVER_HINT = (
+    "a planned failover (no data loss) needs the current primary to answer; if the primary region is down, "
+    "only a forced failover can proceed, and it may lose data: set `failover_mode: planned_then_forced` (forced "
+    "only when the primary cannot answer) or `failover_mode: forced` on step {step!r} in the plan"
+)
+
+
+class LagReading(NamedTuple):
+    """How far the secondary trails the primary (worst database), and where that came from. ``seconds``
+    None: unknown, and ``basis`` starts with 'unknown:' and says why."""
+
+    seconds: float | None
+    basis: str
+
+
+class PrimaryView(NamedTuple):
+    """The current primary's own answer about the group (the partner of the server to promote).
+
+    ``reachable``: True (it answered), False (its region or network did not: an outage), None (it answered
+    with something that says nothing about reachability, e.g. throttling or a permission error)."""
+
+    server: str | None
+    location: str | None
+    reachable: bool | None
+    role: str | None = None
+    reason: str | None = None
+
+    def as_fact(self) -> dict[str, Any]:
+        return {
+            "server": self.server,
+            "location": self.location,
+            "reachable": self.reachable,
+            "reads_role": self.role,
+            "unreachable_reason": self.reason,
+        }
+
+
+class GroupSurvey(NamedTuple):
+    """What a failover-group step reads before it acts (or a check reports): the group as the server to
+    promote sees it, the current primary's view, and the replication lag."""
+
+    facts: dict[str, Any]
+    warnings: list[str]
+    primary: PrimaryView
+    lag: LagReading
+
+    @property
+    def role(self) -> str | None:
+        role: str | None = self.facts.get("replication_role")
+        return role
+
+
+def failover_what(ref: SqlRef, mode: FailoverMode) -> str:
+    described = {"planned": "planned", "forced": "forced", "planned_then_forced": "planned-then-forced"}[mode]
+    return f"{described} failover of group {ref.child} to {ref.server}"
+
+
+def expected_failover(mode: FailoverMode, primary: PrimaryView) -> FailoverKind:
+    """What a failover in ``mode`` would do now: planned_then_forced forces only when the primary is known
+    to be unreachable (Azure's tryPlannedBeforeForcedFailover tries planned first)."""
+    if mode == "planned_then_forced":
+        return "forced" if primary.reachable is False else "planned"
+    return mode
+
+
+def failover_rpo(kind: FailoverKind, lag: LagReading) -> tuple[float | None, str]:
+    """What a failover of ``kind`` may lose, and on what basis. A planned failover waits for the secondary to
+    catch up (it loses nothing, or fails and rolls back); a forced one loses the lag, and an unknown lag stays
+    unknown (None, never 0)."""
+    if kind == "planned":
+        return 0.0, PLANNED_RPO_BASIS
+    if lag.seconds is None:
+        return None, lag.basis
+    return lag.seconds, f"forced failover: {lag.basis}"
+
+
+def describe_primary(primary: PrimaryView) -> str:
+    where = f"{primary.server} ({primary.location})" if primary.location else str(primary.server)
+    return f"{where}: {primary.reason or 'no answer'}"
+
+
+def planned_refused(primary: PrimaryView) -> str:
+    """Why a planned_then_forced failover forced: the words the step's detail and summary use."""
+    return f"planned failover refused: primary unreachable ({describe_primary(primary)}); forced failover issued"
 
 
 def failover_error(error: DrError, params: SqlFailoverGroupStep, ctx: StepContext) -> DrError:
-    """A failed planned failover says how to go on when the primary region is down (forced failover)."""
-    if params.allow_data_loss or isinstance(error, NotFoundError):
+    """A failed planned failover says how to go on when the primary region is down (another mode)."""
+    if params.failover_mode != "planned" or isinstance(error, NotFoundError):
         return error
     if error.code in (
         "FailoverGroupBusy",
@@ -202,10 +310,35 @@ def failover_error(error: DrError, params: SqlFailoverGroupStep, ctx: StepContex
     return type(error)(hinted, code=error.code)
 
 
+def two_primaries_warning(ref: SqlRef, primary: PrimaryView) -> str | None:
+    """The split Azure leaves after a forced failover the old primary could not hear: once back online it
+    still reads the group as Primary until it reconnects and turns secondary (Switch-AzSqlDatabaseFailoverGroup
+    reference: "when the original primary server is back online, all formerly primary databases in it will
+    switch to the secondary role"). None: the old primary reads Secondary, or cannot be read."""
+    if primary.reachable is not True or primary.role != "Primary":
+        return None
+    return (
+        f"two primaries: {primary.server} still reads failover group {ref.child} as Primary while {ref.server} "
+        "is the primary; writes that reach it directly (not through the group's read-write listener) are lost "
+        "when it rejoins as secondary, until re-seeding: keep writers on the listener and check the group "
+        f"again on {primary.server}"
+    )
+
+
+def old_primary_unreachable_warning(ref: SqlRef, primary: PrimaryView) -> str:
+    return (
+        f"old primary unreachable ({describe_primary(primary)}): when it comes back it reads failover group "
+        f"{ref.child} as Primary until it reconnects and re-seeds as secondary (two primaries meanwhile); "
+        "keep writers on the group's read-write listener"
+    )
+
+
 def database_names(group: FailoverGroup) -> list[str]:
     return [str(d).rstrip("/").rsplit("/", 1)[-1] for d in group.databases or []]
 
 
+# Lag keys a replication link would carry. ReplicationLinks.json (2025-01-01) has none: ARM never sends them
+# today; a link that does (a later api-version) is believed over the primary's own figure.
 _LAG_KEYS = ("replicationLagSeconds", "replicationLag", "replication_lag")
 
 
@@ -221,8 +354,11 @@ def _first_number(mapping: Any, keys: tuple[str, ...]) -> float | None:
 def group_facts(
     ref: SqlRef, group: FailoverGroup, links: dict[str, list[ReplicationLink]], unreadable: list[str]
 ) -> tuple[dict[str, Any], list[str]]:
-    """The group's roles and what a forced failover would lose now: the worst replication lag of its
-    databases when ARM reports one, else the group's data-loss grace period as an upper bound.
+    """The group's roles, its links' states and any lag its links report (``data_at_risk_seconds``).
+
+    The data-loss grace period is reported as a fact, never as a bound on the lag: it is how long Azure waits
+    before an automatic forced failover, not how far the secondary trails (Failover groups overview,
+    learn.microsoft.com/azure/azure-sql/database/failover-group-sql-db).
 
     ``links``: the replication links of each database whose links could be read, in the group's order;
     ``unreadable``: the databases whose links could not be (partner region down, throttled)."""
@@ -261,19 +397,143 @@ def group_facts(
     if grace_minutes is None and endpoint is not None:
         hours = endpoint.get("gracePeriodWithDataLossHours")  # the older API's name for the same setting
         grace_minutes = int(hours) * 60 if isinstance(hours, int | float) else None
+    facts["grace_period_minutes"] = grace_minutes
     if lags:
         facts.update(
             data_at_risk_seconds=max(lags),
             rpo_basis="replication lag reported by the group's replication links (worst database)",
         )
-    elif grace_minutes is not None:
+    else:
         facts.update(
-            data_at_risk_seconds=float(grace_minutes * 60),
-            rpo_basis=(
-                f"no replication lag reported: the group's data-loss grace period ({grace_minutes} min) "
-                "is used as an upper bound"
-            ),
+            data_at_risk_seconds=None,
+            rpo_basis="unknown: the replication links report no lag (ReplicationLinks 2025-01-01 has no lag field)",
+        )
+    return facts, warnings
+
+
+def survey_lag(facts: dict[str, Any], primary_lag: LagReading) -> LagReading:
+    """The lag a forced failover would lose: a lag the links report, else the primary's own figure."""
+    seconds = facts.get("data_at_risk_seconds")
+    if isinstance(seconds, int | float):
+        return LagReading(float(seconds), str(facts.get("rpo_basis")))
+    return primary_lag
+
+
+# -- failover group: pre-flight checks -----------------------------------------------------------------------
+
+
+def failover_checks(ctx: StepContext, params: SqlFailoverGroupStep, ref: SqlRef, survey: GroupSurvey) -> list[Check]:
+    """What a failover of a group that is secondary on ``ref``'s server needs: the primary (for planned),
+    the replication (what forced loses), the mode. In a drill nothing fails over: what would fail a
+    failover is a warning there, saying so."""
+    mode = params.failover_mode
+    primary = survey.primary
+    checks: list[Check] = []
+    primary_facts = primary.as_fact()
+    if primary.reachable is True:
+        checks.append(
+            Check.passed(
+                "partner_reachable",
+                f"the current primary {primary.server} answers (it reads the group as {primary.role})",
+                **primary_facts,
+            )
+        )
+    elif primary.reachable is False and mode == "planned":
+        checks.append(
+            _failover_failure(
+                ctx,
+                "partner_reachable",
+                f"planned failover needs the primary; it is unreachable ({describe_primary(primary)}) — choose "
+                f"forced or planned_then_forced (failover_mode of step {ctx.step_id!r})",
+                primary_facts,
+            )
+        )
+    elif primary.reachable is False:
+        checks.append(
+            Check.warning(
+                "partner_reachable",
+                f"primary unreachable: a forced failover will be used ({describe_primary(primary)}); it loses "
+                "the writes the secondary had not received",
+                **primary_facts,
+            )
         )
     else:
-        facts.update(data_at_risk_seconds=None, rpo_basis="unknown: no replication lag and no grace period")
-    return facts, warnings
+        checks.append(
+            Check.warning(
+                "partner_reachable",
+                f"could not tell whether the current primary answers ({describe_primary(primary)})",
+                **primary_facts,
+            )
+        )
+
+    lag = survey.lag
+    state = survey.facts.get("replication_state")
+    lag_facts = {"replication_state": state, "lag_seconds": lag.seconds, "lag_basis": lag.basis}
+    forced_possible = mode != "planned"
+    if state in ("SEEDING", "PENDING") or survey.warnings:
+        checks.append(
+            Check.warning(
+                "replication",
+                f"replication {state}: {'; '.join(survey.warnings) or 'the secondary is not in sync yet'}",
+                **lag_facts,
+            )
+        )
+    elif lag.seconds is None:
+        message = (
+            f"replication {state}; lag unknown ({lag.basis.removeprefix('unknown: ')}): a forced failover's data "
+            "loss cannot be estimated"
+        )
+        checks.append(
+            Check.warning("replication", message, **lag_facts)
+            if forced_possible
+            else Check.passed("replication", message, **lag_facts)
+        )
+    elif lag.seconds > LAG_WARNING_SECONDS:
+        at_risk = (
+            f"a forced failover now loses about {lag.seconds:g} s of writes"
+            if forced_possible
+            else "a planned failover waits for the secondary to catch up first"
+        )
+        checks.append(
+            Check.warning(
+                "replication",
+                f"replication lag {lag.seconds:g} s is above {LAG_WARNING_SECONDS:g} s: {at_risk}",
+                data_at_risk_seconds=lag.seconds if forced_possible else 0.0,
+                **lag_facts,
+            )
+        )
+    else:
+        checks.append(
+            Check.passed(
+                "replication",
+                f"replication {state}, lag {lag.seconds:g} s",
+                data_at_risk_seconds=lag.seconds if forced_possible else 0.0,
+                **lag_facts,
+            )
+        )
+
+    kind = expected_failover(mode, primary)
+    rpo, basis = failover_rpo(kind, lag)
+    explained = {
+        "planned": "planned failover: no data loss; it needs the primary to answer",
+        "forced": "forced failover: promotes the secondary at once and loses the replication lag",
+        "planned_then_forced": "planned failover while the primary answers, forced only when it cannot "
+        f"(Azure's tryPlannedBeforeForcedFailover); now it would be {kind}",
+    }[mode]
+    checks.append(
+        Check.passed(
+            "failover_mode",
+            f"failover_mode {mode}: {explained}",
+            failover_mode=mode,
+            expected_failover=kind,
+            rpo_estimate_seconds=rpo,
+            rpo_basis=basis,
+        )
+    )
+    return checks
+
+
+def _failover_failure(ctx: StepContext, name: str, message: str, facts: dict[str, Any]) -> Check:
+    if ctx.is_drill:  # the drill changes nothing: say what a failover would meet
+        return Check.warning(name, f"a failover would fail: {message}", **facts)
+    return Check.failed(name, message, **facts)

@@ -32,11 +32,18 @@ its original endpoint settings are kept in ``state`` and in a ``dr-drill-baselin
 first PATCH (so a begin retried after a partial switch still knows the true baseline), and teardown puts
 them back.
 
+Pre-flight (check): every rule begin applies before its first PATCH, reported read-only (failed where begin
+would refuse, e.g. a Degraded secondary or an active cool-down without force), plus warnings an operator should
+see: the primary already Degraded, a profile whose TTL and probe settings make clients follow slowly. A drill
+checks its test profile when it has one, else the production profile.
+
 Modules, each with the invariant it keeps:
 
 - :mod:`.model`    profile views, endpoint settings, tags and the step's state (plain values, no SDK)
 - :mod:`.planner`  the decisions, pure: desired settings, PATCH order, DNS answer, cool-down, verification
 - :mod:`.probes`   the secondary's health probes, as Traffic Manager probes it
 - :mod:`.arm`      Traffic Manager through azure-mgmt-trafficmanager (the only SDK user; errors translated)
-- :mod:`.step`     the kind: begin, poll, teardown
+- :mod:`.gate`     the rules before the first write, one function for begin (raises the first refusal) and
+                   the pre-flight check (reports every verdict): the two cannot disagree
+- :mod:`.step`     the kind: check, begin, poll, teardown
 """

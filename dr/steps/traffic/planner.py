@@ -208,9 +208,10 @@ def convergence(profile: ProfileView) -> dict[str, Any]:
 
 
 def cooldown_refusal(
-    tags: dict[str, str], *, now: datetime, cooldown: timedelta, run_id: str, profile_name: str
+    tags: dict[str, str], *, now: datetime, cooldown: timedelta, run_id: str, profile_name: str, forced: bool = False
 ) -> str | None:
-    """Why a failover now would flap (a failover of this profile by another run within the cool-down)."""
+    """Why a failover now would flap (a failover of this profile by another run within the cool-down), or
+    None. ``forced``: the operator overrides it, and the sentence says so instead of refusing."""
     last = tags.get(TAG_LAST_FAILOVER)
     if not last or tags.get(TAG_LAST_FAILOVER_RUN) == run_id:
         return None
@@ -227,7 +228,12 @@ def cooldown_refusal(
         f"profile {profile_name!r} was failed over at {last} by run {by}"
         + (f" (plan {plan})" if plan else "")
         + f", {int(age.total_seconds())} s ago; the cool-down is {format_duration(cooldown)} "
-        f"(until {iso(last_at + cooldown)}): refusing a second failover (an operator can force it)"
+        f"(until {iso(last_at + cooldown)}): "
+        + (
+            "overridden by the operator, failing over anyway"
+            if forced
+            else "refusing a second failover (an operator can force it)"
+        )
     )
 
 
@@ -278,8 +284,14 @@ def unreached_secondary(
     if secondary_names & set(reached):
         return None
     winner = describe_answer(after, answer)
-    why = "it has a better priority" if answer else f"the profile is {profile.status}"
-    return f"after the switch {profile.name!r} would answer {winner}, not the secondary ({why}): nothing changed"
+    if answer:
+        why, fix = "it has a better priority", "add it to from_endpoints or use switch swap_priorities in the plan"
+    else:
+        why, fix = f"the profile is {profile.status}", "enable the profile"
+    return (
+        f"after the switch {profile.name!r} would answer {winner}, not the secondary ({why}): nothing changed; "
+        f"{fix} before failing over"
+    )
 
 
 def routing_problems(

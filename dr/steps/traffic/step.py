@@ -1,8 +1,10 @@
-"""The traffic_manager_failover step: begin switches (after the checks), poll verifies, teardown restores a
-drill's test profile. Decisions come from :mod:`.planner`, Azure from :mod:`.arm`, probes from :mod:`.probes`.
+"""The traffic_manager_failover step: check reports the rules, begin switches (once they all pass), poll
+verifies, teardown restores a drill's test profile. The rules come from :mod:`.gate`, decisions from
+:mod:`.planner`, Azure from :mod:`.arm`, probes from :mod:`.probes`.
 
-Invariant: nothing is written before every check passed (secondary fit, switch reaches it, cool-down), and the
-record a retried call needs (the anti-flap tags, a drill's baseline tag) is written before the first PATCH.
+Invariant: nothing is written before every rule of :mod:`.gate` passed (secondary fit, switch reaches it,
+cool-down), and the record a retried call needs (the anti-flap tags, a drill's baseline tag) is written before
+the first PATCH.
 """
 
 from __future__ import annotations
@@ -10,48 +12,48 @@ from __future__ import annotations
 from typing import Any
 
 from ...durations import format_duration, iso
-from ...errors import InvalidInputError, PermanentError, PreconditionError
+from ...errors import PermanentError
 from ...plan import TrafficManagerFailoverStep
 from ...probe import redact_url
-from ..base import StepContext, StepKind, StepProgress, TeardownResult
+from ..base import Check, StepContext, StepKind, StepProgress, TeardownResult
 from .arm import apply_patches, read_profile, write_tags
+from .gate import assess, observations
 from .model import (
     TAG_DRILL_BASELINE,
     TAG_DRILL_RUN,
     TAG_LAST_FAILOVER,
     TAG_LAST_FAILOVER_PLAN,
     TAG_LAST_FAILOVER_RUN,
-    UNFIT_SECONDARY,
     EndpointSetting,
     ProfileView,
     TrafficState,
 )
 from .planner import (
     convergence,
-    cooldown_refusal,
     decode_baseline,
     describe_answer,
-    desired_settings,
     dns_answer,
     encode_baseline,
     names,
     patches_towards,
     routing_problems,
-    unreached_secondary,
 )
 from .probes import probe_endpoints
 
 
 class TrafficManagerFailover(StepKind[TrafficManagerFailoverStep]):
+    # -- check ----------------------------------------------------------------------------------------
+    def check(self, ctx: StepContext, params: TrafficManagerFailoverStep) -> list[Check]:
+        """Every rule begin applies, from the same code (:func:`.gate.assess`), plus what an operator should
+        know of the profile: the primary's state and how long clients take to follow."""
+        gate = assess(ctx, params, exhaustive=True)
+        return gate.checks + (observations(gate.profile, params) if gate.profile is not None else [])
+
     # -- begin ----------------------------------------------------------------------------------------
     def begin(self, ctx: StepContext, params: TrafficManagerFailoverStep) -> StepProgress:
-        if ctx.mode not in ("failover", "drill"):
-            raise InvalidInputError(f"{self.kind} runs in failover or drill mode, not {ctx.mode}")
-        live = not ctx.is_drill or params.drill_profile_id is not None
-        profile_id = params.drill_profile_id if ctx.is_drill and params.drill_profile_id else params.profile_id
-        profile = read_profile(profile_id)
-        desired = desired_settings(profile, params)
-        patches = patches_towards(profile, desired)
+        gate = assess(ctx, params, exhaustive=False)
+        profile, desired, patches = gate.cleared()
+        live = gate.live
         to_names = names(profile, params.to_endpoints)
         detail: dict[str, Any] = {
             "profile": profile.name,
@@ -65,14 +67,8 @@ class TrafficManagerFailover(StepKind[TrafficManagerFailoverStep]):
             "expected_dns_convergence_seconds": convergence(profile)["seconds"],
             "convergence": convergence(profile),
         }
-        warnings: list[str] = []
+        warnings = list(gate.warnings)
         baseline = self._drill_baseline(ctx, profile, desired) if live and ctx.is_drill else {}
-        other_drill = profile.tags.get(TAG_DRILL_RUN)
-        if live and ctx.is_drill and other_drill and other_drill != ctx.run_id:
-            warnings.append(f"the test profile still carries drill run {other_drill}: was its teardown done?")
-        refusal = cooldown_refusal(
-            profile.tags, now=ctx.now, cooldown=params.cooldown, run_id=ctx.run_id, profile_name=profile.name
-        )
         if not patches and live:
             # Desired state already reached (a re-run, or someone switched by hand): touch nothing.
             detail.update(already_switched=True, changes=[])
@@ -82,14 +78,9 @@ class TrafficManagerFailover(StepKind[TrafficManagerFailoverStep]):
             )
 
         detail["changes" if live else "would_change"] = [patch.describe() for patch in patches]
-        if not ctx.is_drill and refusal:
-            if not ctx.force:
-                raise PreconditionError(refusal, code="CooldownActive")
-            warnings.append(f"cool-down overridden by the operator: {refusal}")
+        if gate.cooldown_forced:
             detail["cooldown_forced"] = True
-        elif ctx.is_drill and refusal:
-            warnings.append(f"a failover now would be refused: {refusal}")
-        detail["secondary"] = self._check_secondary(profile, params, desired)
+        detail["secondary"] = gate.secondary
 
         if not live:
             summary = (
@@ -115,34 +106,6 @@ class TrafficManagerFailover(StepKind[TrafficManagerFailoverStep]):
         if profile.tags.get(TAG_DRILL_RUN) == ctx.run_id and profile.tags.get(TAG_DRILL_BASELINE):
             return decode_baseline(profile.tags[TAG_DRILL_BASELINE])
         return {name: profile.endpoint(name).setting for name in desired}
-
-    def _check_secondary(
-        self, profile: ProfileView, params: TrafficManagerFailoverStep, desired: dict[str, EndpointSetting]
-    ) -> dict[str, Any]:
-        """Refuse (changing nothing) unless every to_endpoint is fit and the switch would route to them."""
-        secondaries = [profile.endpoint(name) for name in params.to_endpoints]
-        reasons = [
-            f"endpoint {endpoint.name} is {endpoint.monitor_status} in Traffic Manager"
-            for endpoint in secondaries
-            if endpoint.monitor_status in UNFIT_SECONDARY
-        ]
-        probes, failed = probe_endpoints(profile, params, secondaries)
-        for target, result in failed:
-            where = f" of {target.endpoint}" if target.endpoint else ""
-            reasons.append(f"health probe{where} {redact_url(target.url)}: {result.describe()}")
-        if not reasons:
-            miss = unreached_secondary(profile, desired, secondaries)
-            if miss is not None:
-                raise PreconditionError(miss, code="SwitchWouldNotReachSecondary")
-        if reasons:
-            raise PreconditionError(
-                f"secondary of {profile.name!r} is not healthy, nothing changed: {'; '.join(reasons)}",
-                code="SecondaryUnhealthy",
-            )
-        return {
-            "monitor_status": {endpoint.name: endpoint.monitor_status for endpoint in secondaries},
-            "probes": probes,
-        }
 
     # -- poll -----------------------------------------------------------------------------------------
     def poll(

@@ -291,3 +291,78 @@ def test_teardown_given_its_running_delete_waits_for_it_then_says_deleted(arm: A
         "teardown": "deleted",
         "database_id": first["database_id"],
     }
+
+
+# -- pre-flight checks and the basis of the data-loss figure ---------------------------------------------------
+
+
+def restore_checks(step: dict[str, Any], *, mode: str = "failover", run_id: str = "run-1") -> dict[str, Any]:
+    run = Driver(RESTORE, step, mode=mode, run_id=run_id)
+    return {check.name: check for check in RESTORE.check(run.ctx, run.params)}
+
+
+def test_the_rpo_basis_names_the_geo_backups_last_available_backup_date(arm: ArmEmulator) -> None:
+    started = Driver(RESTORE, restore_step()).begin()
+
+    backup = (NOW - BACKUP_AGE).isoformat().replace("+00:00", "Z")
+    assert started.detail["rpo_basis"] == (
+        f"age of the last geo-backup when the restore began: now - lastAvailableBackupDate ({backup}) "
+        "of the recoverable database"
+    )
+
+
+def test_check_passes_a_restorable_source_onto_a_free_target_with_the_backup_age(arm: ArmEmulator) -> None:
+    checks = restore_checks(restore_step())
+
+    assert {name: check.status for name, check in checks.items()} == {
+        "source_geo_backup": "passed",
+        "target_server_exists": "passed",
+        "target_database_free": "passed",
+    }
+    backup = checks["source_geo_backup"]
+    assert backup.facts["backup_age_seconds"] == BACKUP_AGE.total_seconds()
+    assert backup.facts["last_available_backup"] == (NOW - BACKUP_AGE).isoformat().replace("+00:00", "Z")
+    assert "lastAvailableBackupDate" in backup.facts["rpo_basis"]
+    assert checks["target_server_exists"].facts["location"] == "westus"
+    assert arm_calls(arm, "PUT", "/databases/") == []  # read-only
+
+
+def test_check_fails_a_missing_geo_backup_and_a_missing_target_server(arm: ArmEmulator) -> None:
+    checks = restore_checks(
+        restore_step(
+            source_database_id=f"{EUS}/databases/nope",
+            target_server_id=WUS.replace("/servers/shop-wus", "/servers/gone"),
+        )
+    )
+
+    assert checks["source_geo_backup"].status == "failed"
+    assert "no geo-backup of 'nope'" in checks["source_geo_backup"].message
+    assert checks["target_server_exists"].status == "failed"
+    assert "target server gone not found" in checks["target_server_exists"].message
+    assert "target_database_free" not in checks
+
+
+def test_check_fails_a_target_name_taken_by_another_database(arm: ArmEmulator) -> None:
+    arm.reset()
+    arm.seed(shop_estate(extra_wus_databases=[{"name": "shop", "tags": {"owner": "someone"}}]))
+
+    taken = restore_checks(restore_step())["target_database_free"]
+    assert taken.status == "failed"
+    assert "never overwritten" in taken.message
+
+
+def test_check_passes_a_target_already_restored_by_this_run(arm: ArmEmulator) -> None:
+    Driver(RESTORE, restore_step()).begin()
+
+    mine = restore_checks(restore_step())["target_database_free"]
+    assert mine.status == "passed"
+    assert "already restored by this run" in mine.message
+
+
+def test_check_fails_an_elastic_pool_of_another_server(arm: ArmEmulator) -> None:
+    checks = restore_checks(restore_step(elastic_pool_id=f"{EUS}/elasticPools/pool"))
+
+    assert checks["elastic_pool"].status == "failed"
+    assert "not on the target server shop-wus" in checks["elastic_pool"].message
+    ok = restore_checks(restore_step(elastic_pool_id=f"{WUS}/elasticPools/pool"))["elastic_pool"]
+    assert ok.status == "passed"

@@ -141,9 +141,10 @@ def seed_profile(
     routing_method: str = "Priority",
     monitor: dict[str, Any] | None = None,
     tags: dict[str, str] | None = None,
+    ttl: int = 30,
 ) -> None:
     """A profile in shop-global (monitor: HTTP on the health server's port, interval 10 s, 2 tolerated
-    failures, TTL 30 s: expected DNS convergence (2 + 1) * 10 + 30 = 60 s)."""
+    failures, TTL 30 s unless given: expected DNS convergence (2 + 1) * 10 + 30 = 60 s)."""
     arm.seed(
         {
             "subscription_id": SUB,
@@ -154,7 +155,7 @@ def seed_profile(
                         "name": name,
                         "resource_group": GROUP,
                         "routing_method": routing_method,
-                        "ttl": 30,
+                        "ttl": ttl,
                         "tags": tags or {},
                         "monitor": monitor
                         or {

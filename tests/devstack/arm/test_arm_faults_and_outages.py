@@ -133,15 +133,34 @@ def test_planned_failover_with_the_primary_down_fails_like_azure(sql: SqlManagem
     assert sql.failover_groups.get("shop-wus", "shop-wus", "shop-fog").replication_role == "Secondary"
 
 
-def test_forced_failover_with_the_primary_down_succeeds(sql: SqlManagementClient, arm: ArmEmulator) -> None:
+def test_forced_failover_with_the_primary_down_succeeds(
+    sql: SqlManagementClient, arm: ArmEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import timedelta
+
+    from devstack.arm.sql.models import RECONNECT_AFTER
+
     arm.region_outage("eastus")
 
     promoted = sql.failover_groups.begin_force_failover_allow_data_loss("shop-wus", "shop-wus", "shop-fog").result()
     assert promoted.replication_role == "Primary"
     assert promoted.partner_servers[0].replication_role == "Secondary"
-    # When the region comes back, the old primary sees itself demoted.
+    # Back online, the old primary has not heard of the failover: it still reads Primary (two primaries),
+    # no log flows, and it refuses a failover request as a primary would.
     arm.region_restore("eastus")
-    assert sql.failover_groups.get("shop-eus", "shop-eus", "shop-fog").replication_role == "Secondary"
+    stale = sql.failover_groups.get("shop-eus", "shop-eus", "shop-fog")
+    assert stale.replication_role == "Primary"
+    assert stale.partner_servers[0].replication_role == "Secondary"
+    assert stale.replication_state == "SUSPENDED"
+    links = list(sql.replication_links.list_by_database("shop-eus", "shop-eus", "shop"))
+    assert [(link.role, link.replication_state) for link in links] == [("Primary", "SUSPENDED")]
+    assert sql.failover_groups.get("shop-wus", "shop-wus", "shop-fog").replication_role == "Primary"
+    # Once it reconnects (RECONNECT_AFTER after its region is back), it sees itself demoted.
+    later = arm.estate.now() + RECONNECT_AFTER + timedelta(seconds=1)
+    monkeypatch.setattr(arm.estate, "clock", lambda: later)
+    demoted = sql.failover_groups.get("shop-eus", "shop-eus", "shop-fog")
+    assert demoted.replication_role == "Secondary"
+    assert demoted.replication_state == "CATCH_UP"
 
 
 def test_try_planned_before_forced_falls_back_to_forced(sql: SqlManagementClient, arm: ArmEmulator) -> None:

@@ -1,0 +1,231 @@
+"""Pre-flight before the first change, graceful cancel, dependency-driven scheduling and honest outcomes
+(the recovery orchestrator through the SDK, activities scripted)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from devstack.host import DurableEngine
+from dr.durations import parse_time
+from dr.errors import PermanentError
+
+from .conftest import FakeSteps, check, data_step, run_input, step, traffic_step
+
+
+def _phase(phase: str) -> Any:
+    return lambda custom: isinstance(custom, dict) and custom.get("phase") == phase
+
+
+def _running(step_id: str) -> Any:
+    return lambda custom: (
+        isinstance(custom, dict) and custom.get("steps", {}).get(step_id, {}).get("status") == "running"
+    )
+
+
+def _polling(polls: int, *, done_at: int | None = None, rpo: float | None = None) -> Any:
+    """A step that starts a cloud operation and finishes on poll ``done_at`` (never, if None)."""
+    seen = {"n": 0}
+
+    def behaviour(op: str, payload: dict[str, Any]) -> dict[str, Any]:
+        if op == "begin":
+            return {"done": False, "state": {"op": 1}, "poll_after_seconds": 30, "summary": "operation started"}
+        seen["n"] += 1
+        done = done_at is not None and seen["n"] >= done_at
+        return {
+            "done": done,
+            "state": {"op": 1},
+            "poll_after_seconds": 30,
+            "summary": "operation done" if done else f"in progress ({seen['n']})",
+            "rpo_estimate_seconds": rpo,
+        }
+
+    return behaviour
+
+
+# -- pre-flight -----------------------------------------------------------------------------------------
+
+
+def test_failed_preflight_stops_a_failover_before_its_first_change(engine: DurableEngine, fake: FakeSteps) -> None:
+    """Issue case 1: the SQL step forced the failover group over, then the traffic step refused (secondary
+    Degraded) and the estate ended split. Pre-flight now finds the refusal before anything changes."""
+    fake.checks["traffic"] = [check("secondary_fit", "failed", "secondary endpoint 'wus' is Degraded")]
+    plan = [data_step("db"), traffic_step("traffic", after=["db"])]
+    iid = engine.start("recovery", run_input(plan), instance_id="pf1")
+    status = engine.wait_for_custom_status(iid, _phase("awaiting_approval"), skip_time=False)
+    assert status.custom_status["preflight"]["failed"] == ["traffic: secondary endpoint 'wus' is Degraded"]
+    assert status.custom_status["approval"]["preflight_failed"] == ["traffic: secondary endpoint 'wus' is Degraded"]
+    report = engine.wait(iid).output  # nobody decides: the gate's timer fires
+    assert fake.changes() == []
+    assert report["status"] == "Rejected"
+    assert report["approval"]["decision"] == "timed_out_abort"
+    assert report["preflight"]["passed"] is False
+    assert report["rto_seconds"] is None
+
+
+def test_failed_preflight_never_proceeds_on_timeout_even_when_the_plan_says_proceed(
+    engine: DurableEngine, fake: FakeSteps
+) -> None:
+    fake.checks["db"] = [check("group_exists", "failed", "failover group fog-db not found")]
+    approval = {"required": True, "timeout": "PT5M", "on_timeout": "proceed"}
+    report = engine.wait(engine.start("recovery", run_input([data_step("db")], approval=approval))).output
+    assert report["approval"]["decision"] == "timed_out_abort"
+    assert fake.changes() == []
+
+
+def test_an_approver_overrides_failed_checks_knowingly(engine: DurableEngine, fake: FakeSteps) -> None:
+    fake.checks["traffic"] = [check("secondary_fit", "failed", "secondary endpoint 'wus' is Degraded")]
+    iid = engine.start("recovery", run_input([data_step("db"), traffic_step("traffic")]), instance_id="pf3")
+    engine.wait_for_custom_status(iid, _phase("awaiting_approval"), skip_time=False)
+    # Approving without saying so is not an override: a hand-raised event cannot slip past the checks.
+    engine.raise_event(iid, "approval", json.dumps({"approved": True, "by": "ana", "reason": "go"}))
+    report = engine.wait(iid).output
+    assert report["status"] == "Rejected" and fake.changes() == []
+
+    iid = engine.start("recovery", run_input([data_step("db"), traffic_step("traffic")]), instance_id="pf4")
+    engine.wait_for_custom_status(iid, _phase("awaiting_approval"), skip_time=False)
+    decision = {"approved": True, "by": "ana", "reason": "secondary is fine", "override_failed_checks": True}
+    engine.raise_event(iid, "approval", decision)
+    report = engine.wait(iid).output
+    assert report["status"] == "Succeeded"
+    assert report["approval"]["overrode_failed_checks"] is True
+    assert report["approval"]["preflight_failed"] == ["traffic: secondary endpoint 'wus' is Degraded"]
+
+
+def test_a_check_that_cannot_run_is_a_failed_check_not_a_pass(engine: DurableEngine, fake: FakeSteps) -> None:
+    def crash(op: str, payload: dict[str, Any]) -> Any:
+        raise RuntimeError("check crashed")
+
+    fake.checks["db"] = crash
+    iid = engine.start("recovery", run_input([data_step("db")]), instance_id="pf5")
+    status = engine.wait_for_custom_status(iid, _phase("awaiting_approval"), skip_time=False)
+    assert "could not run" in status.custom_status["preflight"]["failed"][0]
+
+
+def test_a_drill_is_not_stopped_by_preflight_and_goes_as_far_as_it_can(engine: DurableEngine, fake: FakeSteps) -> None:
+    """Issue case 6: a drill stopped at its first failure, so a second misspelled name was found only by a
+    second drill. Pre-flight checks every step; the steps after a failed one still report their checks."""
+    fake.checks["db"] = [check("group_exists", "failed", "failover group fog-db not found")]
+    fake.checks["web"] = [check("profile_exists", "failed", "profile 'web' not found")]
+    fake.script["db"] = lambda op, payload: (_ for _ in ()).throw(PermanentError("fog-db not found"))
+    plan = [data_step("db"), traffic_step("web", after=["db"]), data_step("other")]
+    report = engine.wait(engine.start("recovery", run_input(plan, mode="drill"))).output
+    by_id = {s["id"]: s for s in report["steps"]}
+    assert by_id["db"]["status"] == "failed"
+    assert by_id["other"]["status"] == "succeeded"
+    assert by_id["web"]["status"] == "skipped"
+    assert "profile 'web' not found" in by_id["web"]["detail"]["summary"]
+    assert sorted(report["preflight"]["failed"]) == [
+        "db: failover group fog-db not found",
+        "web: profile 'web' not found",
+    ]
+    assert report["status"] == "Failed" and report["rto_seconds"] is None
+
+
+# -- cancel ---------------------------------------------------------------------------------------------
+
+
+def test_cancel_lets_an_inflight_failover_settle_and_reports_what_happened(
+    engine: DurableEngine, fake: FakeSteps
+) -> None:
+    """Issue case 2: canceled during a forced failover, the report said 'canceled' with an empty detail while
+    the failover completed 40 s later, and the status showed steps running under a finished run."""
+    fake.script["db"] = _polling(0, done_at=3, rpo=7.0)
+    plan = [data_step("db"), traffic_step("traffic", after=["db"])]
+    iid = engine.start("recovery", run_input(plan), instance_id="c1")
+    engine.wait_for_custom_status(iid, _running("db"), skip_time=False)
+    cancel = {"by": "ana", "reason": "wrong region"}
+    engine.raise_event(iid, "cancel", cancel)
+    engine.raise_event(f"{iid}:db", "cancel", cancel)
+    report = engine.wait(iid, timeout=30).output
+    by_id = {s["id"]: s for s in report["steps"]}
+    assert report["status"] == "Canceled"
+    assert report["canceled"]["by"] == "ana"
+    assert by_id["db"]["status"] == "succeeded"  # the failover did complete: say so
+    assert any("finished after the run was canceled" in w for w in by_id["db"]["detail"]["warnings"])
+    assert by_id["traffic"]["status"] == "canceled"
+    assert "not started" in by_id["traffic"]["detail"]["summary"]
+    assert fake.ops("traffic") == []
+    assert report["rto_seconds"] is None
+    statuses = {s["status"] for s in engine.get_status(iid).custom_status["steps"].values()}
+    assert "running" not in statuses and "pending" not in statuses
+
+
+def test_cancel_stops_a_step_that_does_not_need_to_settle(engine: DurableEngine, fake: FakeSteps) -> None:
+    fake.script["probe"] = _polling(0)  # a verification that would poll forever
+    iid = engine.start("recovery", run_input([step("probe")]), instance_id="c2")
+    engine.wait_for_custom_status(iid, _running("probe"), skip_time=False)
+    engine.raise_event(iid, "cancel", {"by": "bo", "reason": "drill over"})
+    engine.raise_event(f"{iid}:probe", "cancel", {"by": "bo", "reason": "drill over"})
+    report = engine.wait(iid, timeout=30).output
+    probe = report["steps"][0]
+    assert probe["status"] == "canceled"
+    assert "stopped at: in progress (1)" in probe["detail"]["summary"]  # noticed at its next poll
+    assert report["status"] == "Canceled"
+
+
+def test_a_step_that_never_settles_is_reported_not_left_running(engine: DurableEngine, fake: FakeSteps) -> None:
+    fake.script["db"] = _polling(0)  # the failover never finishes
+    iid = engine.start("recovery", run_input([data_step("db")]), instance_id="c3")
+    engine.wait_for_custom_status(iid, _running("db"), skip_time=False)
+    engine.raise_event(iid, "cancel", {"by": "ana", "reason": "stop"})
+    engine.raise_event(f"{iid}:db", "cancel", {"by": "ana", "reason": "stop"})
+    report = engine.wait(iid, timeout=60).output
+    db = report["steps"][0]
+    assert db["status"] == "canceled"
+    assert "may still complete in Azure" in db["detail"]["summary"]
+
+
+def test_cancel_while_awaiting_approval_runs_nothing(engine: DurableEngine, fake: FakeSteps) -> None:
+    approval = {"required": True, "timeout": "PT15M"}
+    iid = engine.start("recovery", run_input([data_step("db")], approval=approval), instance_id="c4")
+    engine.wait_for_custom_status(iid, _phase("awaiting_approval"), skip_time=False)
+    engine.raise_event(iid, "cancel", {"by": "ana", "reason": "false alarm"})
+    report = engine.wait(iid).output
+    assert report["status"] == "Canceled" and fake.changes() == []
+
+
+# -- honest outcome -------------------------------------------------------------------------------------
+
+
+def test_traffic_never_moved_is_failed_not_partially_succeeded(engine: DurableEngine, fake: FakeSteps) -> None:
+    """Issue case 5: PartiallySucceeded was reported when traffic never moved (the service was still down)."""
+    fake.script["traffic"] = lambda op, payload: (_ for _ in ()).throw(PermanentError("switch refused"))
+    plan = (
+        [data_step("db", rpo=None), traffic_step("traffic", after=["db"])]
+        if False
+        else [
+            data_step("db"),
+            traffic_step("traffic", after=["db"]),
+        ]
+    )
+    report = engine.wait(engine.start("recovery", run_input(plan))).output
+    assert report["status"] == "Failed"
+    assert report["rto_seconds"] is None and report["service_restored_seconds"] is None
+
+
+def test_failed_drill_reports_no_rto(engine: DurableEngine, fake: FakeSteps) -> None:
+    fake.script["traffic"] = lambda op, payload: (_ for _ in ()).throw(PermanentError("profile gone"))
+    plan = [data_step("db"), traffic_step("traffic", after=["db"])]
+    report = engine.wait(engine.start("recovery", run_input(plan, mode="drill"))).output
+    assert report["status"] == "Failed" and report["rto_seconds"] is None
+
+
+def test_rpo_is_unknown_not_zero_when_any_store_is_unknown(engine: DurableEngine, fake: FakeSteps) -> None:
+    """Issue case 4: a forced failover with unknown loss reported rpo_estimate_seconds 0 on the run."""
+    fake.script["a"] = lambda op, payload: {
+        "done": True,
+        "summary": "ok",
+        "rpo_estimate_seconds": 7.0,
+        "detail": {"rpo_basis": "replication lag before the failover"},
+    }
+    fake.script["b"] = lambda op, payload: {
+        "done": True,
+        "summary": "ok",
+        "detail": {"rpo_basis": "unknown: lag unreadable"},
+    }
+    report = engine.wait(engine.start("recovery", run_input([data_step("a"), data_step("b")]))).output
+    assert report["rpo_estimate_seconds"] is None
+    stores = {s["step"]: s for s in report["rpo_by_store"]}
+    assert stores["a"]["seconds"] == 7.0 and stores["a"]["basis"] == "replication lag before the failover"
+    assert stores["b"]["seconds"] is None and stores["b"]["basis"].startswith("unknown")
