@@ -138,7 +138,9 @@ class Suite:
 
     def cancel(self, run_id: str, api: Api | None = None) -> None:
         with contextlib.suppress(requests.RequestException):
-            (api or self.api).call("POST", f"/api/recoveries/{run_id}/cancel", json={"by": "chaos", "reason": "chaos"})
+            (api or self.api).call(
+                "POST", f"/api/recoveries/{run_id}/cancel", json={"by": "chaos", "reason": "chaos", "hard": True}
+            )
 
     def cancel_active(self, plan: str) -> None:
         for run in self.runs_of(plan):

@@ -82,6 +82,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from devstack.arm.control.requestlog import REQUEST_LOG_LIMIT  # noqa: E402  (the log keeps the newest this many)
+
 SUB = "00000000-0000-0000-0000-000000000001"
 ALERT_PREFIX = f"/subscriptions/{SUB}/providers/Microsoft.AlertsManagement/alerts/"
 TERMINAL = ("Completed", "Failed", "Terminated", "Canceled")
@@ -683,6 +685,8 @@ class Bench:
             "plans": count,
             "steps_per_plan": len(solo.steps),
             "alerts_sent_within_s": round(sent_within, 3),
+            "request_log_records": len(log),
+            "request_log_full": len(log) >= REQUEST_LOG_LIMIT,  # oldest records dropped: first calls unknown
             "alert_errors": errors[:5],
             "single_plan_alone": solo_out,
             "statuses": statuses,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -20,10 +20,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from .clients import get_clients
 from .durations import iso, parse_time
 from .errors import ConflictError, NotFoundError, TransientError
+from .intake import ApproveRequest
 from .plan import Mode
 from .report import write_report
 from .run import (
+    CANCEL_EVENT,
     RECOVERY_ORCHESTRATOR,
+    ApprovalDecision,
+    CancelRequest,
     RunCustomStatus,
     RunInput,
     RunReport,
@@ -93,6 +97,10 @@ class RunStore(Protocol):
 
     async def terminate(self, instance_id: str, reason: str) -> None: ...
 
+    async def raise_event(self, instance_id: str, name: str, data: dict[str, Any]) -> None:
+        """Raise an external event to an instance (the cancel event to a run and its running steps)."""
+        ...
+
     async def signal_lock(self, plan_name: str, operation: str, request: dict[str, Any]) -> None:
         """Signal operation ``acquire`` or ``release`` to the plan's lock entity (PLAN_LOCK_ENTITY)."""
         ...
@@ -114,7 +122,9 @@ class Refusal:
 class Cancellation:
     by: str
     reason: str
-    report_url: str
+    hard: bool
+    report_url: str | None = None
+    settling: list[str] = field(default_factory=list)
 
 
 async def recovery_run(store: RunStore, instance_id: str, *, show_input: bool = False) -> RunSnapshot:
@@ -325,6 +335,27 @@ async def awaiting_approval(store: RunStore, instance_id: str) -> RunSnapshot:
     return run
 
 
+def approval_over_preflight(run: RunSnapshot, request: ApproveRequest) -> ApprovalDecision:
+    """The approval to raise, or ConflictError when the run's pre-flight failed and the approver did not say
+    they go on knowing it (the failed checks are in the run's status; the refusal repeats them)."""
+    custom = run.custom()
+    failed = custom.approval.preflight_failed if custom else []
+    if failed and not request.override_failed_checks:
+        shown = "; ".join(failed[:5]) + (f"; and {len(failed) - 5} more" if len(failed) > 5 else "")
+        raise ConflictError(
+            f"pre-flight failed for run {run.instance_id}: {shown}. Nothing has changed yet. To go on anyway, "
+            'approve with "override_failed_checks": true',
+            code="PreflightFailed",
+        )
+    return ApprovalDecision(
+        approved=True,
+        by=request.by or "unknown",
+        reason=request.reason,
+        override_failed_checks=request.override_failed_checks,
+        overrides=request.overrides(),
+    )
+
+
 def store_report(report: RunReport) -> str:
     """Write the report to the reports container; its URL."""
     return write_report(get_clients(), report)
@@ -337,18 +368,34 @@ async def cancel_run(
     by: str,
     reason: str,
     now: datetime,
+    hard: bool = False,
     write: Callable[[RunReport], str] = store_report,
 ) -> Cancellation:
-    """Terminate a run in progress and its running steps, and write its Canceled report.
+    """Cancel a run in progress.
 
-    The terminated orchestrator cannot write the report itself: it is built here from the run's input and
-    its last published status. Steps run as sub-orchestrations, which terminating the parent leaves running:
-    each one the status shows running is terminated too.
+    Graceful (the default): the cancel event goes to the run and to each step it shows running. The run
+    starts nothing new; steps whose cloud operation goes on regardless watch it settle (bounded), the others
+    stop at their next poll; the run then writes its own Canceled report, each step as what really happened.
+
+    ``hard``: terminate the run and its running steps now and write the Canceled report here (the terminated
+    orchestrator cannot). What the running steps started may go on in Azure: the report names them.
     """
     reason = reason or DEFAULT_CANCEL_REASON
     run = await recovery_run(store, instance_id, show_input=True)
     if not run.active:
         raise ConflictError(f"run {instance_id} is {run.runtime_status}: nothing to cancel")
+    custom = run.custom()
+    if not hard:
+        if custom is not None and custom.phase in ("reporting", "done"):
+            raise ConflictError(f"run {instance_id} is writing its report: nothing left to cancel")
+        request = CancelRequest(by=by, reason=reason).model_dump()
+        await store.raise_event(instance_id, CANCEL_EVENT, request)
+        running = run.running_steps()
+        for step_id in running:
+            step = await store.status(step_instance_id(instance_id, step_id))
+            if step is not None and step.active:
+                await store.raise_event(step.instance_id, CANCEL_EVENT, request)
+        return Cancellation(by=by, reason=reason, hard=False, settling=running)
     await store.terminate(instance_id, f"canceled by {by}: {reason}")
     for step_id in run.running_steps():
         step_run_id = step_instance_id(instance_id, step_id)
@@ -361,4 +408,4 @@ async def cancel_run(
     if run_input is None:
         raise ValueError(f"run {instance_id} has no readable input: no report can be built")
     report = canceled_report(instance_id, run_input, run.custom_status, by=by, reason=reason, at=now)
-    return Cancellation(by=by, reason=reason, report_url=write(report))
+    return Cancellation(by=by, reason=reason, hard=True, report_url=write(report))

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from .alert import Alert, alert_fingerprint, decode_alert_json
 from .errors import InvalidInputError
 from .plan import Mode, Plan
-from .run import RunInput, run_instance_id
+from .run import FailoverGroupMode, RunInput, RunOverrides, run_instance_id
 from .settings import Settings
 
 MAX_REQUEST_BYTES = 64 * 1024
@@ -27,6 +27,9 @@ class StartRequest(BaseModel):
     reason: str = Field(min_length=1, max_length=2000)
     force: bool = Field(False, description="Override a refusal such as the traffic cool-down.")
     requested_by: str | None = Field(None, max_length=200)
+    sql_failover_mode: FailoverGroupMode | None = Field(
+        None, description="This run only: failover_mode of every sql_failover_group step (recorded in the report)."
+    )
 
 
 class DecisionRequest(BaseModel):
@@ -36,6 +39,31 @@ class DecisionRequest(BaseModel):
 
     reason: str = Field("", max_length=2000)
     by: str | None = Field(None, max_length=200)
+
+
+class ApproveRequest(DecisionRequest):
+    """Body of POST /api/recoveries/{id}/approve."""
+
+    override_failed_checks: bool = Field(
+        False, description="Go on although pre-flight checks failed (the run's status lists them)."
+    )
+    sql_failover_mode: FailoverGroupMode | None = Field(
+        None,
+        description="This run only: failover_mode of every sql_failover_group step (e.g. planned when the "
+        "primary turns out healthy).",
+    )
+
+    def overrides(self) -> RunOverrides | None:
+        return None if self.sql_failover_mode is None else RunOverrides(sql_failover_mode=self.sql_failover_mode)
+
+
+class CancelBody(DecisionRequest):
+    """Body of POST /api/recoveries/{id}/cancel."""
+
+    hard: bool = Field(
+        False,
+        description="Terminate now instead of letting running steps settle; what they started may go on in Azure.",
+    )
 
 
 def parse_json_model(body: bytes, model: type[BaseModel], what: str) -> Any:
@@ -53,8 +81,10 @@ def operator_run(
     plan: Plan, request: StartRequest, who: str | None, now: datetime, settings: Settings
 ) -> tuple[str, RunInput]:
     suffix = f"op-{now.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
+    overrides = RunOverrides(sql_failover_mode=request.sql_failover_mode)
     run = RunInput(
-        plan=plan.for_mode(request.mode),
+        plan=overrides.apply(plan.for_mode(request.mode)),
+        overrides=overrides,
         mode=request.mode,
         trigger={"source": "operator", "requested_by": who, "requested_at": now.isoformat()},
         requested_at=now,

@@ -714,9 +714,19 @@ def canceled_report(run_id: str, run: RunInput, custom_status: Any, *, by: str, 
     published = read_model(RunCustomStatus, custom_status)
     seen_steps = published.steps if published else {}
     steps = []
+    interrupted: list[str] = []
     for step in plan.steps:
         seen = seen_steps.get(step.id) or StepStatusEntry(kind=step.kind)
         running = seen.status == "running"
+        summary = seen.summary
+        if running:
+            interrupted.append(step.id)
+            summary = (
+                f"terminated while running ({seen.summary or 'no progress reported'}): what it started may still "
+                "be changing the estate; check it"
+            )
+        elif seen.status == "pending":
+            summary = f"not started: run canceled by {by}"
         steps.append(
             _report_step(
                 step.id,
@@ -724,8 +734,16 @@ def canceled_report(run_id: str, run: RunInput, custom_status: Any, *, by: str, 
                 "canceled" if seen.status in ("pending", "running") else seen.status,
                 seen.started_at,
                 seen.finished_at or (at if running else None),
-                {"summary": seen.summary},
+                {"summary": summary},
             )
+        )
+    warnings = []
+    if interrupted:
+        warnings.append(
+            "hard cancel: the run was terminated while "
+            + ", ".join(interrupted)
+            + " ran; their cloud operations were not watched to the end and may have changed the estate after "
+            "this report"
         )
     return RunReport(
         instance_id=run_id,
@@ -741,5 +759,6 @@ def canceled_report(run_id: str, run: RunInput, custom_status: Any, *, by: str, 
         description=plan.description,
         requested_by=run.requested_by,
         reason=run.reason,
-        canceled={"by": by, "reason": reason, "at": iso(at)},
+        canceled={"by": by, "reason": reason, "at": iso(at), "hard": True},
+        warnings=warnings,
     )

@@ -165,5 +165,8 @@ class DurableRuns:
                 return None
         return value
 
+    async def raise_event(self, instance_id: str, name: str, data: dict[str, Any]) -> None:
+        await self._client.raise_event(instance_id, name, data)
+
     async def raise_approval(self, instance_id: str, decision: ApprovalDecision) -> None:
         await self._client.raise_event(instance_id, APPROVAL_EVENT, decision.model_dump())

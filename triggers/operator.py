@@ -8,15 +8,24 @@ run may start, be decided or be canceled, and the cancel itself (dr.admission), 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import azure.durable_functions as df
 import azure.functions as func
 
-from dr.admission import PlanLocked, admit_operator_start, awaiting_approval, cancel_run, recovery_run, release_plan
+from dr.admission import (
+    PlanLocked,
+    admit_operator_start,
+    approval_over_preflight,
+    awaiting_approval,
+    cancel_run,
+    recovery_run,
+    release_plan,
+)
 from dr.auth import Principal, actor, parse_principal, require_role
 from dr.clients import get_clients
 from dr.errors import AuthorizationError, ConflictError, DrError, NotFoundError
-from dr.intake import DecisionRequest, StartRequest, operator_run, parse_json_model
+from dr.intake import ApproveRequest, CancelBody, DecisionRequest, StartRequest, operator_run, parse_json_model
 from dr.plan import find_plan
 from dr.report import read_report
 from dr.run import ApprovalDecision, is_run_id, run_id_prefix
@@ -134,12 +143,17 @@ async def _decide(req: func.HttpRequest, client: df.DurableOrchestrationClient, 
         settings = get_settings()
         principal = _principal(req)
         require_role(settings, principal, settings.approver_role, f"{action} a recovery")
-        request: DecisionRequest = parse_json_model(req.get_body(), DecisionRequest, f"{action} request")
+        model = ApproveRequest if approved else DecisionRequest
+        request = parse_json_model(req.get_body(), model, f"{action} request")
         who = _who(principal, request.by)
         if not who:
             raise ConflictError(f"{action} needs a name: sign in, or give 'by' in the body")
-        await awaiting_approval(runs, instance_id)
-        await runs.raise_approval(instance_id, ApprovalDecision(approved=approved, by=who, reason=request.reason))
+        run = await awaiting_approval(runs, instance_id)
+        decision = ApprovalDecision(approved=approved, by=who, reason=request.reason)
+        if isinstance(request, ApproveRequest):
+            decision = approval_over_preflight(run, request)
+            decision = decision.model_copy(update={"by": who})
+        await runs.raise_approval(instance_id, decision)
     except DrError as exc:
         return error_response(exc)
     log.info("%s %s run %s", who, "approved" if approved else "rejected", instance_id)
@@ -166,13 +180,26 @@ async def cancel_recovery(req: func.HttpRequest, client: df.DurableOrchestration
         settings = get_settings()
         principal = _principal(req)
         require_role(settings, principal, settings.operator_role, "canceling a recovery")
-        request: DecisionRequest = parse_json_model(req.get_body(), DecisionRequest, "cancel request")
+        request: CancelBody = parse_json_model(req.get_body(), CancelBody, "cancel request")
         who = _who(principal, request.by) or "unknown operator"
         canceled = await cancel_run(
-            DurableRuns(client), instance_id, by=who, reason=request.reason, now=datetime.now(UTC)
+            DurableRuns(client), instance_id, by=who, reason=request.reason, now=datetime.now(UTC), hard=request.hard
         )
     except DrError as exc:
         return error_response(exc)
-    log.info("%s canceled run %s", who, instance_id)
-    body = {"id": instance_id, "canceled_by": who, "reason": canceled.reason, "report_url": canceled.report_url}
+    log.info("%s canceled run %s (%s)", who, instance_id, "hard" if canceled.hard else "graceful")
+    body: dict[str, Any] = {
+        "id": instance_id,
+        "canceled_by": who,
+        "reason": canceled.reason,
+        "mode": "hard" if canceled.hard else "graceful",
+    }
+    if canceled.hard:
+        body["report_url"] = canceled.report_url
+    else:
+        body["settling"] = canceled.settling
+        body["note"] = (
+            "no new step starts; running steps settle (a cloud operation in flight is watched to its end) and the "
+            "run writes its Canceled report: follow GET /api/recoveries/{id}"
+        )
     return json_response(body, 202)

@@ -5,4 +5,5 @@
 - :mod:`.store`    JSON files in the state container on the target account; sync records
 - :mod:`.diff`     the resumable merge-join of the source and target listings into manifest chunks
 - :mod:`.copier`   server-side copies of a chunk (with the one Azurite fallback), verification, pending copies
+- :mod:`.probe`    one bounded request: does an account answer at all (failover, pre-flight)
 """

@@ -5,7 +5,8 @@ seconds) finding out that the primary region is gone. A probe is a single reques
 one deadline over connect and read; what it decides is only *whether the account answered*. Any HTTP answer
 counts as reachable, an error status included (a 503 or a 404 is the account talking): the caller's normal
 clients, with their retries, deal with what it said. Only no answer at all (a refused or reset connection, a
-name that does not resolve, silence until the deadline) is "unreachable".
+name that does not resolve, silence until the deadline) is "unreachable". (On a reset connection aiohttp itself
+sends an idempotent request once more over a new one; that costs a round trip, not a timeout.)
 """
 
 from __future__ import annotations
@@ -48,8 +49,9 @@ def probe_service(azure: AsyncAzureSession, account_url: str, timeout: float) ->
 
 async def warm_credential(azure: AsyncAzureSession, account_url: str) -> None:
     """Fetch the identity's storage token before a probe's clock starts: a cold managed-identity token can
-    take seconds, and a slow token is not a dead account. Accounts reached with a key need none. The
-    credential caches the token, so the probe's request and the clients after it reuse it."""
+    take seconds, and a slow token is not a dead account. Call it alone, before requests run concurrently
+    (each would fetch its own token otherwise); the credential caches the token for every client of the
+    session. Accounts reached with a key need none."""
     if azure.clients.connection_string_for(account_url) is None:
         await azure.credential().get_token(STORAGE_SCOPE)
 

@@ -218,6 +218,9 @@ class _Session:
         """One bounded request to the source (see :mod:`dr.blobsync.probe`): does it answer at all."""
         return (await _probe_source(self.azure, self.params)).verdict
 
+    async def warm_credential(self) -> None:
+        await warm_credential(self.azure, self.params.source.account_url)
+
     def source_pages(self) -> PageFetcher:
         fetch = container_pages(
             self.source, prefix=self.params.prefix, include=["metadata"], page_size=self.params.page_size
@@ -375,7 +378,7 @@ class BlobBackup(StepKind[BlobBackupStep]):
         basis = production if isinstance(production, BlobBackupStep) else params
         async with get_clients().async_session() as azure:
             for account_url in (params.source.account_url, params.target.account_url):
-                await warm_credential(azure, account_url)  # once: the credential caches the token
+                await warm_credential(azure, account_url)  # the second finds the token cached
             target = probe_service(azure, params.target.account_url, timeout).get_container_client(
                 params.target.container
             )
@@ -547,7 +550,9 @@ class BlobBackup(StepKind[BlobBackupStep]):
             if ctx.mode == "failover":
                 # At failover the primary region may be gone: one bounded request decides that before anything
                 # else is asked of it, instead of the SDK's timeouts and retries on every request (tens of
-                # seconds). The standing sync's record, the RPO basis either way, is read meanwhile.
+                # seconds). The standing sync's record, the RPO basis either way, is read meanwhile. The token
+                # first, alone: not counted against the probe, and fetched once for every client of the call.
+                await session.warm_credential()
                 verdict, standing = await asyncio.gather(session.probe_source(), self._standing_sync(session, ctx))
                 probed = verdict
                 if not verdict.reachable:
@@ -1014,9 +1019,9 @@ def _utc(moment: datetime) -> datetime:
 
 
 async def _probe_source(azure: AsyncAzureSession, params: BlobBackupStep) -> Probed[int]:
-    """The one bounded request that says whether the source answers (see :mod:`dr.blobsync.probe`)."""
+    """The one bounded request that says whether the source answers (see :mod:`dr.blobsync.probe`). Warm the
+    credential first (:func:`warm_credential`): its token is not the source's answer."""
     timeout = params.source_probe_timeout.total_seconds()
-    await warm_credential(azure, params.source.account_url)
     service = probe_service(azure, params.source.account_url, timeout)
     return await probe_listing(service.get_container_client(params.source.container), timeout)
 

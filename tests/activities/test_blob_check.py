@@ -3,6 +3,7 @@ against real Azurite (behind the fault proxy where an account must go silent).""
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from typing import Any
@@ -179,3 +180,22 @@ def test_drill_into_an_existing_container_not_made_by_a_drill_fails(blob_world: 
     assert checks["drill_target_differs"].status == "warning"
     assert checks["target_container"].status == "failed"
     assert "not made by a drill" in checks["target_container"].message
+
+
+def test_check_runs_through_the_dispatcher_as_json(blob_world: BlobWorld) -> None:
+    """What the step_check activity returns: every check, facts included, as plain JSON."""
+    from dr import dispatch
+
+    step = own_step(blob_world)
+    ctx = blob_world.context(step)
+
+    answer = dispatch.check({"context": ctx.model_dump(mode="json")})
+
+    assert json.loads(json.dumps(answer)) == answer
+    assert [item["name"] for item in answer] == [
+        "distinct_locations",
+        "source_reachable",
+        "target_container",
+        "last_standing_sync",
+    ]
+    assert answer[1]["facts"]["probe"]["reachable"] is True

@@ -108,6 +108,7 @@ def step(step_id: str, **fields: Any) -> dict[str, Any]:
 
 
 SQL = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Sql/servers"
+TRAFFIC = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/trafficManagerProfiles"
 
 
 def data_step(step_id: str, **fields: Any) -> dict[str, Any]:
@@ -124,7 +125,7 @@ def traffic_step(step_id: str, **fields: Any) -> dict[str, Any]:
     return {
         "id": step_id,
         "kind": "traffic_manager_failover",
-        "profile_id": f"/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/trafficManagerProfiles/{step_id}",
+        "profile_id": f"{TRAFFIC}/{step_id}",
         "from_endpoints": ["eus"],
         "to_endpoints": ["wus"],
         **fields,

@@ -7,7 +7,6 @@ import json
 from typing import Any
 
 from devstack.host import DurableEngine
-from dr.durations import parse_time
 from dr.errors import PermanentError
 
 from .conftest import FakeSteps, check, data_step, run_input, step, traffic_step

@@ -69,6 +69,9 @@ class EngineRuns:
     async def terminate(self, instance_id: str, reason: str) -> None:
         raise AssertionError("a teardown retry terminates nothing")
 
+    async def raise_event(self, instance_id: str, name: str, data: dict[str, Any]) -> None:
+        raise AssertionError("a teardown retry raises no event")
+
     async def signal_lock(self, plan_name: str, operation: str, request: dict[str, Any]) -> None:
         raise AssertionError("a teardown retry takes no plan lock")
 

@@ -81,12 +81,30 @@ def test_reject_records_who_and_why(stack: Stack) -> None:
     assert all(s["status"] == "pending" for s in report["steps"])
 
 
-def test_cancel_terminates_and_writes_a_canceled_report(stack: Stack) -> None:
+def test_cancel_lets_the_run_end_itself_and_write_its_canceled_report(stack: Stack) -> None:
     run_id = start(stack, mode="failover")
     wait_phase(stack, run_id, "awaiting_approval")
     response = stack.call("POST", f"/api/recoveries/{run_id}/cancel", json={"by": "dee", "reason": "wrong region"})
     assert response.status_code == 202, response.text
-    assert response.json()["canceled_by"] == "dee"
+    assert response.json()["canceled_by"] == "dee" and response.json()["mode"] == "graceful"
+    status = stack.host.engine.wait(run_id, timeout=30)
+    assert status.runtime_status is RuntimeStatus.COMPLETED  # ended by itself, not terminated
+    report = stack.call("GET", f"/api/recoveries/{run_id}/report").json()
+    assert report["status"] == "Canceled" and report["canceled"]["by"] == "dee"
+    assert report["rto_seconds"] is None
+    view = stack.call("GET", f"/api/recoveries/{run_id}").json()
+    assert {s["status"] for s in view["steps"]} == {"canceled"}  # nothing shown running under a finished run
+    again = stack.call("POST", f"/api/recoveries/{run_id}/cancel", json={"reason": "again"})
+    assert again.status_code == 409
+
+
+def test_hard_cancel_terminates_and_writes_a_canceled_report(stack: Stack) -> None:
+    run_id = start(stack, mode="failover")
+    wait_phase(stack, run_id, "awaiting_approval")
+    body = {"by": "dee", "reason": "wrong region", "hard": True}
+    response = stack.call("POST", f"/api/recoveries/{run_id}/cancel", json=body)
+    assert response.status_code == 202, response.text
+    assert response.json()["canceled_by"] == "dee" and response.json()["mode"] == "hard"
     assert stack.host.engine.get_status(run_id).runtime_status is RuntimeStatus.TERMINATED
     report = stack.call("GET", f"/api/recoveries/{run_id}/report").json()
     assert report["status"] == "Canceled"

@@ -38,7 +38,7 @@ def _active_failovers(stack: Stack, plan: str = "race") -> list[str]:
 
 
 def _cancel(stack: Stack, run_id: str) -> None:
-    response = stack.call("POST", f"/api/recoveries/{run_id}/cancel", json={"by": "race-test"})
+    response = stack.call("POST", f"/api/recoveries/{run_id}/cancel", json={"by": "race-test", "hard": True})
     assert response.status_code == 202, response.text
 
 

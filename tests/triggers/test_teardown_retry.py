@@ -168,6 +168,9 @@ class OneRetryRunning:
 
     async def terminate(self, instance_id: str, reason: str) -> None: ...
 
+    async def raise_event(self, instance_id: str, name: str, data: dict[str, Any]) -> None:
+        raise AssertionError("a teardown retry raises no event")
+
     async def signal_lock(self, plan_name: str, operation: str, request: dict[str, Any]) -> None: ...
 
     async def read_lock(self, plan_name: str) -> Any: ...

@@ -80,7 +80,7 @@ def test_a_run_past_its_step_deadline_is_flagged_and_logged(
     run_id = started.json()["id"]
 
     flagged: dict[str, Any] | None = None
-    deadline = time.monotonic() + 6
+    deadline = time.monotonic() + 20  # pre-flight probes the silent URL first (one bounded 8 s probe)
     while time.monotonic() < deadline and flagged is None:
         flagged = next((run for run in listed(stack, "wedged") if run["id"] == run_id and run.get("stuck")), None)
         time.sleep(0.2)

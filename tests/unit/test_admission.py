@@ -38,6 +38,7 @@ class MemoryRuns:
 
     instances: dict[str, RunSnapshot] = field(default_factory=dict)
     terminated: list[tuple[str, str]] = field(default_factory=list)
+    events: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
     locks: dict[str, Any] = field(default_factory=dict)  # the lock entities' states, operations run at once
 
     def add(self, run: RunSnapshot) -> None:
@@ -52,6 +53,9 @@ class MemoryRuns:
 
     async def terminate(self, instance_id: str, reason: str) -> None:
         self.terminated.append((instance_id, reason))
+
+    async def raise_event(self, instance_id: str, name: str, data: dict[str, Any]) -> None:
+        self.events.append((instance_id, name, data))
 
     async def signal_lock(self, plan_name: str, operation: str, request: dict[str, Any]) -> None:
         self.locks[plan_name] = plan_lock_operation(self.locks.get(plan_name), operation, request)
@@ -148,7 +152,25 @@ def test_a_decision_needs_a_run_in_progress_awaiting_approval() -> None:
         run(awaiting_approval(runs, RUN_ID))
 
 
-def test_cancel_terminates_the_run_and_its_running_steps_and_writes_the_report() -> None:
+def test_graceful_cancel_tells_the_run_and_its_running_steps_and_terminates_nothing() -> None:
+    state = _state()
+    state.phase = "running"
+    state.mark_running("probe", T0)
+    state.mark_running("other", T0)
+    runs = MemoryRuns()
+    runs.add(_recovery(state, "Running"))
+    runs.add(_step("probe", "Running"))
+    runs.add(_step("other", "Completed"))  # finished since the run last published its status
+    run(acquire_plan(runs, "shop", RUN_ID, now=T0))
+    canceled = run(cancel_run(runs, RUN_ID, by="dee", reason="wrong plan", now=T0, write=lambda report: "unused"))
+    assert not canceled.hard and canceled.report_url is None
+    cancel = {"by": "dee", "reason": "wrong plan"}
+    assert runs.events == [(RUN_ID, "cancel", cancel), (f"{RUN_ID}:probe", "cancel", cancel)]
+    assert runs.terminated == []
+    assert runs.holder("shop") == RUN_ID  # the run releases its lock when it ends
+
+
+def test_hard_cancel_terminates_the_run_and_its_running_steps_and_writes_the_report() -> None:
     state = _state()
     state.phase = "running"
     state.mark_running("probe", T0)
@@ -165,7 +187,7 @@ def test_cancel_terminates_the_run_and_its_running_steps_and_writes_the_report()
 
     now = T0 + timedelta(minutes=3)
     run(acquire_plan(runs, "shop", RUN_ID, now=T0))
-    canceled = run(cancel_run(runs, RUN_ID, by="dee", reason="", now=now, write=write))
+    canceled = run(cancel_run(runs, RUN_ID, by="dee", reason="", now=now, write=write, hard=True))
     assert (canceled.by, canceled.reason) == ("dee", "canceled by operator")
     assert canceled.report_url == f"https://reports/{RUN_ID}.json"
     assert runs.terminated == [
@@ -178,12 +200,16 @@ def test_cancel_terminates_the_run_and_its_running_steps_and_writes_the_report()
         "by": "dee",
         "reason": "canceled by operator",
         "at": "2026-12-01T08:03:00Z",
+        "hard": True,
     }
     assert {s["id"]: s["status"] for s in report.steps} == {
         "probe": "canceled",
         "verify": "canceled",
         "other": "canceled",
     }
+    probe = next(s for s in report.steps if s["id"] == "probe")
+    assert "may still be changing the estate" in probe["detail"]["summary"]
+    assert any("probe" in w and "other" in w for w in report.warnings)
 
 
 @pytest.mark.parametrize(("status", "error"), [("Completed", ConflictError), (None, NotFoundError)])

@@ -21,6 +21,8 @@ REPORT_KEYS = (
     "steps",
 )
 T0 = datetime(2026, 11, 28, 7, 0, tzinfo=UTC)
+FOG = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Sql/servers/wus/failoverGroups/fog-"
+KINDS = {"a": "sql_failover_group", "b": "sql_failover_group", "c": "health_check", "d": "sql_failover_group"}
 
 
 def _plan() -> dict[str, Any]:
@@ -28,10 +30,10 @@ def _plan() -> dict[str, Any]:
         {
             "name": "shop",
             "steps": [
-                {"id": "a", "kind": "health_check", "url": "http://x/a"},
-                {"id": "b", "kind": "health_check", "url": "http://x/b", "after": ["a"]},
+                {"id": "a", "kind": "sql_failover_group", "failover_group_id": FOG + "a"},
+                {"id": "b", "kind": "sql_failover_group", "failover_group_id": FOG + "b", "after": ["a"]},
                 {"id": "c", "kind": "health_check", "url": "http://x/c"},
-                {"id": "d", "kind": "health_check", "url": "http://x/d", "after": ["b"]},
+                {"id": "d", "kind": "sql_failover_group", "failover_group_id": FOG + "d", "after": ["b"]},
             ],
         }
     ).model_dump(mode="json")
@@ -45,7 +47,7 @@ def _state() -> RunState:
 def _outcome(step_id: str, status: str, end: int, rpo: float | None = None) -> StepOutcome:
     return StepOutcome(
         id=step_id,
-        kind="health_check",
+        kind=KINDS[step_id],
         status=status,
         started_at=T0 + timedelta(seconds=10),
         finished_at=T0 + timedelta(seconds=end),
@@ -67,9 +69,12 @@ def test_failure_skips_dependents_and_independent_branches_go_on() -> None:
     assert list(skip) == ["d"]  # transitively
     state.mark_skipped("d", skip["d"], T0)
     report = state.report(T0 + timedelta(seconds=40))
+    # The verification (c) succeeded: the service serves from the target; the data steps did not all succeed.
     assert report.status == "PartiallySucceeded"
-    assert report.rto_seconds == 30.0
-    assert report.rpo_estimate_seconds == 120
+    assert report.rto_seconds == 30.0 and report.service_restored_seconds == 30.0
+    # A failed or skipped data step's loss is unknown: the run's RPO is unknown, never a smaller number.
+    assert report.rpo_estimate_seconds is None
+    assert [store["seconds"] for store in report.rpo_by_store] == [None, None, None]
     by_id = {s["id"]: s for s in report.steps}
     assert by_id["a"]["detail"]["error"]["message"] == "boom"
     assert by_id["b"]["status"] == "skipped" and "a did not succeed" in by_id["b"]["detail"]["summary"]
@@ -129,6 +134,7 @@ def test_canceled_report_marks_unfinished_steps() -> None:
         "by": "ana",
         "reason": "wrong plan",
         "at": report.finished_at,
+        "hard": True,
     }
 
 

@@ -177,5 +177,6 @@ def test_the_older_apis_grace_period_in_hours_is_understood() -> None:
         SqlRef.parse(f"{TARGET}/failoverGroups/fog"),
         group({"failoverPolicy": "Automatic", "gracePeriodWithDataLossHours": 2}, ["a"]),
     )
-    assert facts["data_at_risk_seconds"] == 7200.0
-    assert "grace period (120 min)" in facts["rpo_basis"]
+    # The grace period is how long Azure waits before its own forced failover, not a bound on data loss.
+    assert facts["grace_period_minutes"] == 120
+    assert facts.get("data_at_risk_seconds") is None
