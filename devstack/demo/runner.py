@@ -221,6 +221,18 @@ def _time(value: str) -> datetime:
 # -- the two scenarios --------------------------------------------------------------------------------
 
 
+def post_outage_alert(api: Api) -> str:
+    """Post the Resource Health alert of the primary region's outage; the run it started."""
+    fired = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    document = alert(
+        "Resource Health",
+        alertId=f"/subscriptions/00000000-0000-0000-0000-000000000001/providers/Microsoft.AlertsManagement/alerts/demo-{int(time.time())}",
+        firedDateTime=fired,
+        alertTargetIDs=[STORAGE_ID.lower()],
+    )
+    return str(api.json("POST", "/api/alerts", (202,), json=document)["id"])
+
+
 def failover(stack: LocalStack, api: Api, say: Say) -> DemoResult:
     say(f"seeded {seed_blobs(stack)} blobs on the primary (containers {', '.join(CONTAINERS)})")
     say("standing sync (the timer's job between disasters):")
@@ -230,15 +242,7 @@ def failover(stack: LocalStack, api: Api, say: Say) -> DemoResult:
     say(f"{len(changed)} primary blobs changed after the sync (the data the outage will cost)")
     stack.region_outage(PRIMARY_REGION)
     say(f"OUTAGE: {PRIMARY_REGION} is down (SQL, Traffic Manager endpoints, app, primary storage account)")
-    fired = datetime.now(UTC).isoformat().replace("+00:00", "Z")
-    document = alert(
-        "Resource Health",
-        alertId=f"/subscriptions/00000000-0000-0000-0000-000000000001/providers/Microsoft.AlertsManagement/alerts/demo-{int(time.time())}",
-        firedDateTime=fired,
-        alertTargetIDs=[STORAGE_ID.lower()],
-    )
-    started = api.json("POST", "/api/alerts", (202,), json=document)
-    run_id = started["id"]
+    run_id = post_outage_alert(api)
     say(f"alert 'shop-primary-down' posted → run {run_id}")
     view = watch(api, run_id, say)
     report = view["report"] or api.json("GET", f"/api/recoveries/{run_id}/report", (200,))

@@ -4,6 +4,7 @@ world inspected with real clients (Azurite, the ARM emulator's SDK view, the app
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import Any
 import pytest
 import requests
 
-from devstack.demo.runner import CONTAINERS, Api, DemoResult, drill, failover
+from devstack.demo.runner import CONTAINERS, Api, DemoResult, drill, failover, post_outage_alert
 from devstack.stack import LocalStack
 from tests.unit.test_run import REPORT_KEYS
 
@@ -116,3 +117,37 @@ def _profile_id(name: str) -> str:
 
 def _endpoints(stack: LocalStack) -> dict[str, Any]:
     return {e.name: e.endpoint_status for e in stack.traffic_client().profiles.get("shop-global", "shop").endpoints}
+
+
+def test_an_unfit_secondary_stops_the_failover_before_the_database_moves(stack: LocalStack) -> None:
+    """Issue case 1: with the secondary unhealthy, the SQL step forced the failover group over and then the
+    traffic step refused: database in West US, traffic in East US. Pre-flight now finds the refusal first."""
+    api = _api(stack)
+    stack.region_outage("eastus")
+    assert stack.apps is not None
+    stack.apps.regions_down.add("westus")  # the secondary's health URL answers 503
+    run_id = post_outage_alert(api)
+    deadline = time.monotonic() + 60
+    view: dict[str, Any] = {}
+    while time.monotonic() < deadline and view.get("phase") != "awaiting_approval":
+        view = api.json("GET", f"/api/recoveries/{run_id}", (200,))
+        time.sleep(0.3)
+    failed = view["approval"]["preflight_failed"]
+    assert any(line.startswith("traffic: ") for line in failed), failed
+
+    # Approving without saying so is refused; the checks are repeated to the approver.
+    plain = api.call("POST", f"/api/recoveries/{run_id}/approve", json={"by": "ana", "reason": "go"})
+    assert plain.status_code == 409 and "PreflightFailed" in plain.text and "traffic" in plain.text
+    api.json("POST", f"/api/recoveries/{run_id}/reject", (202,), json={"by": "ana", "reason": "secondary unfit"})
+    while time.monotonic() < deadline and not (view := api.json("GET", f"/api/recoveries/{run_id}", (200,)))["report"]:
+        time.sleep(0.3)
+    report = view["report"]
+    assert report["status"] == "Rejected" and report["preflight"]["passed"] is False
+
+    # Nothing moved: the failover group is still secondary in West US, no database was restored, traffic as before.
+    sql = stack.sql_client()
+    assert sql.failover_groups.get("shop-wus", "shop-wus", "shop-fog").replication_role == "Secondary"
+    assert "orders" not in {db.name for db in sql.databases.list_by_server("shop-wus", "shop-wus")}
+    profile = stack.traffic_client().profiles.get("shop-global", "shop")
+    enabled = {e.name: e.endpoint_status for e in profile.endpoints}
+    assert enabled["shop-eus"] == "Enabled"
