@@ -11,13 +11,12 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Callable, Generator
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import azure.durable_functions as df
 
 from dr.admission import PLAN_LOCK_ENTITY
-from dr.plan import RetryPolicy
 from dr.report import WriteReportInput
 from dr.run import (
     APPROVAL_EVENT,
@@ -41,11 +40,10 @@ from dr.teardown import (
     drill_teardown_instance_id,
 )
 
-from .step import StepFailed, call_with_retry
+from .step import REPORT_RETRY, StepFailed, call_with_retry
 
 bp = df.Blueprint()
 
-REPORT_RETRY = RetryPolicy(attempts=6, first_interval=timedelta(seconds=2))
 Publish = Callable[[], None]
 
 

@@ -29,6 +29,8 @@ from dr.steps.base import (
 bp = df.Blueprint()
 
 TEARDOWN_LIMIT = timedelta(minutes=30)
+# Reading and writing a run report ride out a storage blip (transient failures only; see call_with_retry).
+REPORT_RETRY = RetryPolicy(attempts=6, first_interval=timedelta(seconds=2))
 # How long a step whose cloud operation goes on regardless keeps watching it after a cancel.
 CANCEL_SETTLE_LIMIT = timedelta(minutes=10)
 

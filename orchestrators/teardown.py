@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Generator
-from datetime import timedelta
 from typing import Any
 
 import azure.durable_functions as df
 from pydantic import ValidationError
 
 from dr.errors import parse_failure
-from dr.plan import RetryPolicy
 from dr.report import ReadReportInput, WriteReportInput
 from dr.run import STEP_ORCHESTRATOR
 from dr.steps.base import TeardownResult
@@ -29,12 +27,9 @@ from dr.teardown import (
     with_teardown_retry,
 )
 
-from .step import StepFailed, call_with_retry
+from .step import REPORT_RETRY, StepFailed, call_with_retry
 
 bp = df.Blueprint()
-
-# Reading and writing the report ride out a storage blip (transient failures only; see call_with_retry).
-REPORT_RETRY = RetryPolicy(attempts=6, first_interval=timedelta(seconds=2))
 
 
 # How the Durable runtime words a failed orchestration's reason; the step orchestrator's own message follows.
