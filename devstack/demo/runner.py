@@ -188,30 +188,23 @@ def summary_table(report: dict[str, Any]) -> list[str]:
         detail = step["detail"].get("summary") or (step["detail"].get("error") or {}).get("message", "")
         lines.append(f"  {step['id']:<10} {step['kind']:<25} {step['status']:<10} {duration:>9}  {str(detail)[:60]}")
     rto = report.get("rto_seconds")
+    restored = report.get("service_restored_seconds")
     rpo = report.get("rpo_estimate_seconds")
     lines.append("  " + "-" * 96)
     lines.append(
-        f"  status {report['status']} · RTO {f'{rto:.1f}s' if rto is not None else 'n/a'} (trigger → last step done)"
+        f"  status {report['status']} · RTO {_seconds(rto)} (trigger → last step done) · service restored "
+        f"{_seconds(restored)} (trigger → traffic switched and verified)"
     )
-    lines.append(f"  estimated data loss (RPO) {f'{rpo:.1f}s' if rpo is not None else 'none known'}")
-    for step in report["steps"]:
-        step_rpo = step["detail"].get("rpo_estimate_seconds")
-        if step_rpo is not None:
-            lines.append(f"    {step['id']:<10} {step_rpo:8.1f}s {_rpo_basis(step)}")
+    lines.append(f"  data at risk (RPO) {_seconds(rpo) if rpo is not None else 'unknown: a data store cannot tell'}")
+    for store in report.get("rpo_by_store", []):
+        lines.append(f"    {store['step']:<10} {_seconds(store['seconds']):>9} {str(store['basis'])[:80]}")
     for warning in report.get("warnings", [])[:5]:
         lines.append(f"  warning: {warning[:110]}")
     return lines
 
 
-def _rpo_basis(step: dict[str, Any]) -> str:
-    detail = step["detail"]
-    if step["kind"] == "blob_backup" and detail.get("last_sync_at"):
-        return f"writes since the last sync at {detail['last_sync_at']}"
-    if detail.get("last_available_backup"):
-        return f"since the last geo-backup at {detail['last_available_backup']}"
-    if detail.get("rpo_basis"):
-        return str(detail["rpo_basis"])
-    return ""
+def _seconds(value: float | None) -> str:
+    return f"{value:.1f}s" if value is not None else "n/a"
 
 
 def _time(value: str) -> datetime:
