@@ -7,6 +7,7 @@ from activities.steps import bp as step_activities
 from activities.sync import bp as sync_activities
 from orchestrators.plan_lock import bp as plan_lock_entity
 from orchestrators.recovery import bp as recovery_orchestrator
+from orchestrators.run_graph import bp as run_graph_entity
 from orchestrators.step import bp as step_orchestrator
 from orchestrators.sync import bp as sync_orchestrator
 from orchestrators.teardown import bp as teardown_orchestrators
@@ -28,6 +29,7 @@ for blueprint in (
     sync_orchestrator,
     teardown_orchestrators,
     plan_lock_entity,
+    run_graph_entity,
     step_activities,
     report_activities,
     sync_activities,

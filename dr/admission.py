@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from .clients import get_clients
 from .durations import iso, parse_time
 from .errors import ConflictError, NotFoundError, TransientError
+from .graph import merge_live_status
 from .intake import ApproveRequest
 from .plan import Mode
 from .report import write_report
@@ -101,6 +102,14 @@ class RunStore(Protocol):
         """Raise an external event to an instance (the cancel event to a run and its running steps)."""
         ...
 
+    async def signal_graph(self, run_id: str, operation: str, request: dict[str, Any]) -> None:
+        """Signal an operation to the run's graph entity (dr.graph.RUN_GRAPH_ENTITY)."""
+        ...
+
+    async def read_graph(self, run_id: str) -> Any:
+        """The run's graph entity state as stored (None when the entity does not exist)."""
+        ...
+
     async def signal_lock(self, plan_name: str, operation: str, request: dict[str, Any]) -> None:
         """Signal operation ``acquire`` or ``release`` to the plan's lock entity (PLAN_LOCK_ENTITY)."""
         ...
@@ -153,6 +162,7 @@ async def recovery_run(store: RunStore, instance_id: str, *, show_input: bool = 
 PLAN_LOCK_ENTITY = "plan_lock"
 LOCK_ANSWERS_KEPT = 64
 LOCK_ANSWER_WAIT_SECONDS = 20.0
+GRAPH_CANCEL_WAIT_SECONDS = 20.0
 # A holder with no instance yet may be a start between its acquire and start_new: stale only after this.
 LOCK_START_GRACE = timedelta(minutes=2)
 
@@ -335,6 +345,28 @@ async def awaiting_approval(store: RunStore, instance_id: str) -> RunSnapshot:
     return run
 
 
+async def _graph_canceled(store: RunStore, run_id: str, wait: float = GRAPH_CANCEL_WAIT_SECONDS) -> None:
+    """Wait (bounded) until the run's graph entity shows the cancel: signals are queued, not applied at once."""
+    deadline = asyncio.get_running_loop().time() + wait
+    while True:
+        state = await store.read_graph(run_id)
+        if isinstance(state, dict) and state.get("canceled_by"):
+            return
+        if asyncio.get_running_loop().time() >= deadline:
+            raise TransientError(f"run {run_id}: the cancel did not reach its step graph in {wait:.0f} s; try again")
+        await asyncio.sleep(0.1)
+
+
+def with_live_steps(run: RunSnapshot, graph: Any) -> RunSnapshot:
+    """The run as the status API shows it: while its steps run, each step's state comes from the run's graph
+    entity (the orchestrator publishes nothing while it waits for them)."""
+    custom = run.custom()
+    if graph is None or custom is None or custom.phase not in ("running", "canceling"):
+        return run
+    merged = merge_live_status(custom.model_dump(mode="json"), graph)
+    return replace(run, custom_status=merged)
+
+
 def approval_over_preflight(run: RunSnapshot, request: ApproveRequest) -> ApprovalDecision:
     """The approval to raise, or ConflictError when the run's pre-flight failed and the approver did not say
     they go on knowing it (the failed checks are in the run's status; the refusal repeats them)."""
@@ -388,6 +420,11 @@ async def cancel_run(
     if not hard:
         if custom is not None and custom.phase in ("reporting", "done"):
             raise ConflictError(f"run {instance_id} is writing its report: nothing left to cancel")
+        # First the graph (no step starts from now on), and only once it has taken the cancel, the running set:
+        # a step started before that is in the set and hears the cancel; none starts after it.
+        await store.signal_graph(instance_id, "cancel", {"by": by, "at": iso(now)})
+        await _graph_canceled(store, instance_id)
+        run = await recovery_run(store, instance_id)
         request = CancelRequest(by=by, reason=reason).model_dump()
         await store.raise_event(instance_id, CANCEL_EVENT, request)
         running = run.running_steps()

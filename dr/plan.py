@@ -337,6 +337,9 @@ class Plan(_Model):
     approval: ApprovalPolicy = Field(default_factory=ApprovalPolicy)
     steps: list[Step] = Field(min_length=1)
     drill: DrillPolicy = Field(default_factory=DrillPolicy)
+    # A step starts as soon as its own 'after' steps succeeded, up to this many at once (AWS ARC Region
+    # switch allows 20 parallel steps in a plan of up to 100).
+    max_parallel_steps: int = Field(20, ge=1, le=100)
 
     @model_validator(mode="after")
     def _check_graph(self) -> Plan:

@@ -154,6 +154,9 @@ class StepRunInput(BaseModel):
     min_poll_seconds: float = 2.0
     operation: Literal["run", "teardown"] = "run"
     state: dict[str, Any] = Field(default_factory=dict, description="For teardown: the step's last state.")
+    graph: str | None = Field(
+        None, description="The run whose graph entity (dr.graph) this step reports to and whose dependents it starts."
+    )
 
     @classmethod
     def start(
@@ -213,6 +216,9 @@ class StepOutcome(BaseModel):
     failure: Failure | None = None
     state: dict[str, Any] = Field(default_factory=dict, description="The kind's last state, for teardown.")
     attempts: int = 1
+    descendants: list[StepOutcome] = Field(
+        default_factory=list, description="In a run's graph: the outcomes of the steps this step started."
+    )
 
     @classmethod
     def of(
@@ -481,6 +487,15 @@ class RunState:
                 ready.append(step.id)
         return ready, skip
 
+    def checks_note(self, step_id: str) -> str:
+        return self._checks_note(self.steps[step_id])
+
+    def mark_canceled(self, step_id: str, reason: str, now: datetime) -> None:
+        record = self.steps[step_id]
+        record.status = "canceled"
+        record.summary = reason
+        record.finished_at = now
+
     @staticmethod
     def _checks_note(record: StepRecord) -> str:
         """What pre-flight found for a step that will not run: a drill still learns whether it could have."""
@@ -536,11 +551,12 @@ class RunState:
         return any(record.status == "pending" for record in self.steps.values())
 
     # -- step inputs ---------------------------------------------------------------------------------
-    def step_input(self, step_id: str, now: datetime) -> StepRunInput:
-        """The input of a step's sub-orchestration started at ``now`` (its timeout counts from then)."""
+    def step_input(self, step_id: str, now: datetime, *, in_graph: bool = False) -> StepRunInput:
+        """The input of a step's sub-orchestration started at ``now`` (its timeout counts from then). In the
+        run's graph (dr.graph) a step starts when its dependencies finish: its timeout counts from its own start."""
         step = self.plan.step(step_id)
         drill = self.run.mode == "drill"
-        return StepRunInput.start(
+        run_input = StepRunInput.start(
             run_id=self.run_id,
             plan_name=self.plan.name,
             mode=self.run.mode,
@@ -549,9 +565,10 @@ class RunState:
             now=now,
             min_poll_seconds=self.run.min_poll_seconds,
             force=self.run.force,
-            deadline=now + step.timeout if step.timeout else None,
+            deadline=now + step.timeout if step.timeout and not in_graph else None,
             failover_values=self.plan.drill.failover_values.get(step.id, {}) if drill else None,
         )
+        return run_input.model_copy(update={"graph": self.run_id}) if in_graph else run_input
 
     # -- rendering -----------------------------------------------------------------------------------
     def custom_status(self, now: datetime) -> RunCustomStatus:

@@ -1,5 +1,5 @@
-"""The recovery orchestrator: pre-flight, the approval gate, then the plan's step graph in waves, then the
-report.
+"""The recovery orchestrator: pre-flight, the approval gate, then the plan's step graph (each step starts the
+moment its own dependencies succeeded, dr.graph), then the report.
 
 Pre-flight reads every step's preconditions before anything changes (dr.steps.base.StepKind.check): in a
 failover a failed check stops the run before its first change unless an approver goes on knowing what fails;
@@ -17,6 +17,7 @@ from typing import Any
 import azure.durable_functions as df
 
 from dr.admission import PLAN_LOCK_ENTITY
+from dr.graph import RUN_GRAPH_ENTITY, GraphAnswer, GraphState, PlanRequest
 from dr.report import WriteReportInput
 from dr.run import (
     APPROVAL_EVENT,
@@ -192,70 +193,86 @@ def _run_steps(
     publish: Publish,
     cancel: Any,
 ) -> Generator[Any, Any]:
-    """Waves: every step whose dependencies succeeded starts together; a failed step skips its dependents
-    while independent branches go on. A cancel stops new waves; the running one settles.
+    """The step graph: each step starts the moment its own 'after' steps succeeded (dr.graph: the run's graph
+    entity answers which steps start; a finishing step starts its ready dependents itself), at most
+    max_parallel_steps at once; a failed step skips its dependents while independent branches go on.
 
-    Why waves and not a task_any over the running set: the SDK leaves tasks yielded before out of a new
-    compound action, and the extension's shim awaits each yielded action in order (OutOfProcOrchestrationShim.
-    ProcessAsyncActionsV2), so a task_any over old and new tasks resumes Python on an old task while the host
-    still awaits the new ones: every action issued in between waits (azure-functions-durable-python #603).
-    A wave's compound holds only new tasks (and the cancel waiter, which nothing issues actions after).
+    This orchestrator starts the first steps and waits for them, the subtrees they start included (each step's
+    outcome carries its descendants'); a cancel stops new starts and lets the running steps settle. Every
+    compound it yields holds only new tasks (and the cancel waiter, after which nothing new is issued before
+    the steps are done), as the extension's shim needs (see dr.graph).
     """
-    while state.pending() and state.cancel is None:
-        ready, skip = state.ready_steps()
-        for step_id, reason in skip.items():
-            state.mark_skipped(step_id, reason, context.current_utc_datetime)
-        if not ready:
-            if not skip:  # unreachable for a validated (acyclic) plan; never spin
-                break
-            continue
-        now = context.current_utc_datetime
-        tasks = []
-        for step_id in ready:
-            state.mark_running(step_id, now)
-            tasks.append(
-                context.call_sub_orchestrator(
-                    STEP_ORCHESTRATOR,
-                    state.step_input(step_id, now).model_dump(mode="json"),
-                    instance_id=step_instance_id(state.run_id, step_id),
-                )
-            )
-        publish()
-        wave = context.task_all(tasks)
-        try:
-            winner = yield context.task_any([wave, cancel])
-            if winner is cancel:
-                # No new wave; the running steps heard the cancel too (the API raises it to each) and
-                # settle within their own bound. Waiting on the already-yielded wave issues no action.
-                state.phase = "canceling"
-                state.request_cancel(
-                    CancelRequest.model_validate(_payload(cancel.result)), context.current_utc_datetime
-                )
-                publish()
-                yield wave
-        except Exception:
-            # A step orchestration crashed (not a step failure: those come back as outcomes). Wait for
-            # the rest one by one so every outcome is recorded.
-            for task in tasks:
-                if not task.is_completed:
-                    with contextlib.suppress(Exception):
-                        yield task
-        _collect_finished(state, dict(zip(ready, tasks, strict=True)), outcomes, context.current_utc_datetime)
-        publish()
-
-
-def _collect_finished(
-    state: RunState, started: dict[str, Any], outcomes: dict[str, StepOutcome], now: datetime
-) -> None:
-    """Record the outcome of every step of a finished wave."""
-    for step_id, task in started.items():
+    graph = df.EntityId(RUN_GRAPH_ENTITY, state.run_id)
+    now = context.current_utc_datetime
+    request = PlanRequest(
+        steps=[
+            {
+                "id": step.id,
+                "after": list(step.after),
+                "input": state.step_input(step.id, now, in_graph=True).model_dump(mode="json"),
+            }
+            for step in state.plan.steps
+        ],
+        max_parallel=state.plan.max_parallel_steps,
+        at=now,
+    )
+    answer = GraphAnswer.model_validate((yield context.call_entity(graph, "plan", request.model_dump(mode="json"))))
+    now = context.current_utc_datetime
+    for start in answer.start:
+        state.mark_running(start.id, now)
+    publish()
+    roots = {
+        start.id: context.call_sub_orchestrator(
+            STEP_ORCHESTRATOR, start.input, instance_id=step_instance_id(state.run_id, start.id)
+        )
+        for start in answer.start
+    }
+    wave = context.task_all(list(roots.values()))
+    try:
+        winner = yield context.task_any([wave, cancel])
+        if winner is cancel:
+            # The API told the graph (no new starts) and the running steps (they settle within their bound);
+            # waiting on the already-yielded roots issues no action.
+            state.phase = "canceling"
+            request_cancel = CancelRequest.model_validate(_payload(cancel.result))
+            state.request_cancel(request_cancel, context.current_utc_datetime)
+            publish()
+            yield wave
+    except Exception:
+        # A step orchestration crashed (not a step failure: those come back as outcomes): wait for the rest.
+        for task in roots.values():
+            if not task.is_completed:
+                with contextlib.suppress(Exception):
+                    yield task
+    for task in roots.values():
         if task.state.name == "SUCCEEDED":
-            outcome = StepOutcome.model_validate(task.result)
-            outcomes[step_id] = outcome
-            state.record_outcome(outcome)
+            root = StepOutcome.model_validate(task.result)
+            for outcome in (root.model_copy(update={"descendants": []}), *root.descendants):
+                outcomes[outcome.id] = outcome
+                state.record_outcome(outcome)
+    final = GraphState.model_validate((yield context.call_entity(graph, "state", {})))
+    _record_the_rest(state, final, roots, context.current_utc_datetime)
+    publish()
+
+
+def _record_the_rest(state: RunState, graph: GraphState, roots: dict[str, Any], now: datetime) -> None:
+    """Steps with no outcome: skipped or canceled ones as the graph says; a step whose orchestration crashed
+    (its subtree's outcomes lost with it) as failed, and what it would have started as not run."""
+    for step_id, record in state.steps.items():
+        if record.status not in ("pending", "running"):
+            continue
+        seen = graph.steps.get(step_id)
+        root = roots.get(step_id)
+        if root is not None and root.state.name != "SUCCEEDED":
+            state.record_unexpected_failure(step_id, str(root.result), now)
+        elif seen is not None and seen.status == "skipped":
+            state.mark_skipped(step_id, seen.summary + state.checks_note(step_id), now)
+        elif seen is not None and seen.status == "canceled":
+            state.mark_canceled(step_id, seen.summary or "not started: run canceled", now)
+        elif seen is not None and seen.status == "running":
+            state.record_unexpected_failure(step_id, "its step orchestration ended without an outcome", now)
         else:
-            # A step orchestration crashed (not a step failure: those come back as outcomes).
-            state.record_unexpected_failure(step_id, str(task.result), now)
+            state.mark_skipped(step_id, "not started: a step before it ended without an outcome", now)
 
 
 def _teardown(

@@ -4,6 +4,7 @@ the parent sees every outcome and one failed step never hides its siblings' resu
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Generator
 from datetime import datetime, timedelta
@@ -14,8 +15,17 @@ from pydantic import BaseModel
 
 from dr.durations import iso
 from dr.errors import Failure, StepTimeoutError, parse_failure
+from dr.graph import RUN_GRAPH_ENTITY, FinishedRequest, GraphAnswer
 from dr.plan import RetryPolicy, StepBase
-from dr.run import CANCEL_EVENT, STEP_ORCHESTRATOR, CancelRequest, StepCustomStatus, StepOutcome, StepRunInput
+from dr.run import (
+    CANCEL_EVENT,
+    STEP_ORCHESTRATOR,
+    CancelRequest,
+    StepCustomStatus,
+    StepOutcome,
+    StepRunInput,
+    step_instance_id,
+)
 from dr.steps import spec_of
 from dr.steps.base import (
     StepBeginInput,
@@ -71,12 +81,53 @@ def call_with_retry(
 @bp.orchestration_trigger(context_name="context", orchestration=STEP_ORCHESTRATOR)
 def recovery_step(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict[str, Any]]:
     run = StepRunInput.model_validate(context.get_input())
+    if run.operation == "teardown":
+        return (yield from _teardown(context, run, run.retry)).as_dict()
+    outcome = yield from _run(context, run)
+    if run.graph is not None:
+        outcome = yield from _continue_graph(context, run.graph, outcome)
+    return outcome.model_dump(mode="json")
+
+
+def _continue_graph(
+    context: df.DurableOrchestrationContext, run_id: str, outcome: StepOutcome
+) -> Generator[Any, Any, StepOutcome]:
+    """Tell the run's graph this step finished and start, as this step's own sub-orchestrations, the steps the
+    answer says became ready (dr.graph explains why the finishing side starts them). Their outcomes (and
+    theirs, transitively) come back in ``descendants`` for the run's report."""
+    finished = FinishedRequest(step=outcome.id, status=outcome.status, summary=outcome.summary, at=outcome.finished_at)
+    graph = df.EntityId(RUN_GRAPH_ENTITY, run_id)
+    answer = GraphAnswer.model_validate(
+        (yield context.call_entity(graph, "finished", finished.model_dump(mode="json")))
+    )
+    if not answer.start:
+        return outcome
+    children = [
+        context.call_sub_orchestrator(STEP_ORCHESTRATOR, start.input, instance_id=step_instance_id(run_id, start.id))
+        for start in answer.start
+    ]
+    descendants: list[StepOutcome] = []
+    try:
+        yield context.task_all(children)
+    except Exception:  # a child orchestration crashed: the others' outcomes still count
+        for child in children:
+            if not child.is_completed:
+                with contextlib.suppress(Exception):
+                    yield child
+    for child in children:
+        if child.state.name == "SUCCEEDED":
+            result = StepOutcome.model_validate(child.result)
+            descendants += [result.model_copy(update={"descendants": []}), *result.descendants]
+    return outcome.model_copy(update={"descendants": descendants})
+
+
+def _run(context: df.DurableOrchestrationContext, run: StepRunInput) -> Generator[Any, Any, StepOutcome]:
+    """The step itself: begin, then poll on timers or fan out work, until done, failed or canceled."""
     policy = run.retry
     step = run.context.step
     started = context.current_utc_datetime
-    if run.operation == "teardown":
-        return (yield from _teardown(context, run, policy)).as_dict()
-
+    # A step of a graph starts when its dependencies finish: its timeout counts from its own start.
+    deadline = run.deadline or (started + step.timeout if run.graph is not None and step.timeout else None)
     watch = _CancelWatch(context, settles=spec_of(step.kind).settles_on_cancel)
     progress = StepProgress()
     calls = 0
@@ -101,10 +152,10 @@ def recovery_step(context: df.DurableOrchestrationContext) -> Generator[Any, Any
             else:
                 wait = max(progress.poll_after_seconds, run.min_poll_seconds)
                 fire_at = context.current_utc_datetime + timedelta(seconds=wait)
-                if run.deadline is not None:
-                    fire_at = min(fire_at, run.deadline)
+                if deadline is not None:
+                    fire_at = min(fire_at, deadline)
                 yield context.create_timer(fire_at)
-            if run.deadline is not None and context.current_utc_datetime >= run.deadline:
+            if deadline is not None and context.current_utc_datetime >= deadline:
                 raise StepFailed(
                     parse_failure(str(StepTimeoutError(f"step {step.id!r} did not finish within its timeout"))),
                     calls,
@@ -126,11 +177,10 @@ def recovery_step(context: df.DurableOrchestrationContext) -> Generator[Any, Any
             attempts=failed.attempts,
             warnings=watch.late_note(progress),
         )
-        return outcome.model_dump(mode="json")
-    outcome = StepOutcome.of(
+        return outcome
+    return StepOutcome.of(
         step, progress, started_at=started, finished_at=context.current_utc_datetime, warnings=watch.late_note(progress)
     )
-    return outcome.model_dump(mode="json")
 
 
 class _CancelWatch:
@@ -175,9 +225,7 @@ class _CancelWatch:
             return False
         return not self.settles or now - self.heard_at >= CANCEL_SETTLE_LIMIT
 
-    def canceled_outcome(
-        self, step: StepBase, progress: StepProgress, started: datetime, now: datetime
-    ) -> dict[str, Any]:
+    def canceled_outcome(self, step: StepBase, progress: StepProgress, started: datetime, now: datetime) -> StepOutcome:
         assert self.request is not None
         where = progress.summary or "nothing reported yet"
         if self.settles:
@@ -187,8 +235,7 @@ class _CancelWatch:
             )
         else:
             summary = f"canceled by {self.request.by}; stopped at: {where}"
-        outcome = StepOutcome.of(step, progress, started_at=started, finished_at=now, canceled=summary)
-        return outcome.model_dump(mode="json")
+        return StepOutcome.of(step, progress, started_at=started, finished_at=now, canceled=summary)
 
     def late_note(self, progress: StepProgress) -> list[str]:
         """A step that finished after the cancel says so: the estate changed although the run was canceled."""

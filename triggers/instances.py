@@ -31,8 +31,9 @@ import azure.durable_functions as df
 from azure.durable_functions.models.DurableOrchestrationStatus import DurableOrchestrationStatus
 from azure.durable_functions.models.RpcManagementOptions import RpcManagementOptions
 
-from dr.admission import ACTIVE_STATUSES, PLAN_LOCK_ENTITY, RunSnapshot
+from dr.admission import ACTIVE_STATUSES, PLAN_LOCK_ENTITY, RunSnapshot, with_live_steps
 from dr.errors import ConflictError, TransientError
+from dr.graph import RUN_GRAPH_ENTITY
 from dr.run import APPROVAL_EVENT, RECOVERY_ORCHESTRATOR, ApprovalDecision, RunInput
 
 CONTINUATION_HEADER = "x-ms-continuation-token"
@@ -119,7 +120,20 @@ class DurableRuns:
         status = await self._client.get_status(instance_id, show_input=show_input)
         if not status or status.runtime_status is None:  # the SDK answers a 404 with an empty status
             return None
-        return _snapshot(status)
+        return await self._live(_snapshot(status))
+
+    async def _live(self, run: RunSnapshot) -> RunSnapshot:
+        """A recovery run whose steps are running, with each step's state from its graph entity."""
+        custom = run.custom() if run.is_recovery and run.active else None
+        if custom is None or custom.phase not in ("running", "canceling"):
+            return run
+        return with_live_steps(run, await self.read_graph(run.instance_id))
+
+    async def signal_graph(self, run_id: str, operation: str, request: dict[str, Any]) -> None:
+        await self._client.signal_entity(df.EntityId(RUN_GRAPH_ENTITY, run_id), operation, request)
+
+    async def read_graph(self, run_id: str) -> Any:
+        return await self._entity_state(df.EntityId(RUN_GRAPH_ENTITY, run_id))
 
     async def active(self, instance_id_prefix: str) -> list[RunSnapshot]:
         statuses = await query_instances(
@@ -127,7 +141,7 @@ class DurableRuns:
             runtime_status=[df.OrchestrationRuntimeStatus(s) for s in ACTIVE_STATUSES],
             instance_id_prefix=instance_id_prefix,
         )
-        return [_snapshot(s) for s in statuses]
+        return [await self._live(_snapshot(s)) for s in statuses]
 
     async def created_between(
         self, start: datetime, end: datetime, instance_id_prefix: str | None = None
@@ -135,7 +149,7 @@ class DurableRuns:
         statuses = await query_instances(
             self._client, created_time_from=start, created_time_to=end, instance_id_prefix=instance_id_prefix
         )
-        return [_snapshot(s) for s in statuses]
+        return [await self._live(_snapshot(s)) for s in statuses]
 
     async def terminate(self, instance_id: str, reason: str) -> None:
         await self._client.terminate(instance_id, reason)
@@ -154,7 +168,11 @@ class DurableRuns:
         await self._client.signal_entity(df.EntityId(PLAN_LOCK_ENTITY, plan_name), operation, request)
 
     async def read_lock(self, plan_name: str) -> Any:
-        state = await self._client.read_entity_state(df.EntityId(PLAN_LOCK_ENTITY, plan_name))
+        return await self._entity_state(df.EntityId(PLAN_LOCK_ENTITY, plan_name))
+
+    async def _entity_state(self, entity: df.EntityId) -> Any:
+        """An entity's state as stored, decoded (None when the entity does not exist or is not JSON)."""
+        state = await self._client.read_entity_state(entity)
         if not state.entity_exists:
             return None
         value = state.entity_state

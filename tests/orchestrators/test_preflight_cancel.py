@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from devstack.host import DurableEngine
+from dr.durations import parse_time
 from dr.errors import PermanentError
 
 from .conftest import FakeSteps, check, data_step, run_input, step, traffic_step
@@ -121,7 +122,63 @@ def test_a_drill_is_not_stopped_by_preflight_and_goes_as_far_as_it_can(engine: D
     assert report["status"] == "Failed" and report["rto_seconds"] is None
 
 
+# -- scheduling -----------------------------------------------------------------------------------------
+
+
+def test_a_step_starts_when_its_own_dependencies_finish_not_when_a_wave_does(
+    engine: DurableEngine, fake: FakeSteps
+) -> None:
+    """Issue #21: traffic waited for two blob steps it does not depend on (waves)."""
+    fake.script["slow"] = _polling(0, done_at=10)  # ten polls of 30 s
+    plan = [
+        data_step("db"),
+        data_step("slow"),
+        traffic_step("traffic", after=["db"]),
+        step("verify", after=["traffic"]),
+    ]
+    report = engine.wait(engine.start("recovery", run_input(plan), instance_id="dep1"), timeout=30).output
+    by_id = {s["id"]: s for s in report["steps"]}
+    assert report["status"] == "Succeeded"
+    assert parse_time(by_id["traffic"]["started_at"]) == parse_time(by_id["db"]["finished_at"])
+    assert parse_time(by_id["verify"]["finished_at"]) < parse_time(by_id["slow"]["finished_at"])
+    # Service restored (traffic and verification done) long before every step is.
+    assert report["service_restored_seconds"] < report["rto_seconds"] - 200
+
+
+def test_no_more_than_max_parallel_steps_run_at_once(engine: DurableEngine, fake: FakeSteps) -> None:
+    for i in range(6):
+        fake.script[f"s{i}"] = _polling(0, done_at=2)
+    plan = [data_step(f"s{i}") for i in range(6)]
+    report = engine.wait(engine.start("recovery", run_input(plan, max_parallel_steps=2)), timeout=30).output
+    assert report["status"] == "Succeeded"
+    spans = [(parse_time(s["started_at"]), parse_time(s["finished_at"])) for s in report["steps"]]
+    for start, _ in spans:
+        assert sum(1 for s, f in spans if s <= start < f) <= 2
+
+
+def test_a_failed_step_skips_its_dependents_transitively_while_other_branches_go_on(
+    engine: DurableEngine, fake: FakeSteps
+) -> None:
+    fake.script["a"] = lambda op, payload: (_ for _ in ()).throw(PermanentError("gone"))
+    fake.script["c"] = _polling(0, done_at=3)
+    plan = [data_step("a"), data_step("b", after=["a"]), data_step("d", after=["b", "c"]), data_step("c")]
+    report = engine.wait(engine.start("recovery", run_input(plan)), timeout=30).output
+    by_id = {s["id"]: s for s in report["steps"]}
+    assert [by_id[i]["status"] for i in "abcd"] == ["failed", "skipped", "succeeded", "skipped"]
+    assert "a did not succeed" in by_id["b"]["detail"]["summary"]
+    assert fake.ops("b") == [] and fake.ops("d") == []
+
+
 # -- cancel ---------------------------------------------------------------------------------------------
+
+
+def _cancel(engine: DurableEngine, run_id: str, *steps: str, by: str = "ana", reason: str = "stop") -> None:
+    """What the operator API's graceful cancel does (dr.admission.cancel_run): the run's graph starts nothing
+    new, then the run and its running steps hear the cancel."""
+    engine.signal_entity("run_graph", run_id, "cancel", {"by": by, "at": "2026-11-30T00:00:00Z"})
+    engine.run_until_idle()
+    for instance in (run_id, *(f"{run_id}:{step_id}" for step_id in steps)):
+        engine.raise_event(instance, "cancel", {"by": by, "reason": reason})
 
 
 def test_cancel_lets_an_inflight_failover_settle_and_reports_what_happened(
@@ -133,9 +190,7 @@ def test_cancel_lets_an_inflight_failover_settle_and_reports_what_happened(
     plan = [data_step("db"), traffic_step("traffic", after=["db"])]
     iid = engine.start("recovery", run_input(plan), instance_id="c1")
     engine.wait_for_custom_status(iid, _running("db"), skip_time=False)
-    cancel = {"by": "ana", "reason": "wrong region"}
-    engine.raise_event(iid, "cancel", cancel)
-    engine.raise_event(f"{iid}:db", "cancel", cancel)
+    _cancel(engine, iid, "db", reason="wrong region")
     report = engine.wait(iid, timeout=30).output
     by_id = {s["id"]: s for s in report["steps"]}
     assert report["status"] == "Canceled"
@@ -154,8 +209,7 @@ def test_cancel_stops_a_step_that_does_not_need_to_settle(engine: DurableEngine,
     fake.script["probe"] = _polling(0)  # a verification that would poll forever
     iid = engine.start("recovery", run_input([step("probe")]), instance_id="c2")
     engine.wait_for_custom_status(iid, _running("probe"), skip_time=False)
-    engine.raise_event(iid, "cancel", {"by": "bo", "reason": "drill over"})
-    engine.raise_event(f"{iid}:probe", "cancel", {"by": "bo", "reason": "drill over"})
+    _cancel(engine, iid, "probe", by="bo", reason="drill over")
     report = engine.wait(iid, timeout=30).output
     probe = report["steps"][0]
     assert probe["status"] == "canceled"
@@ -167,8 +221,7 @@ def test_a_step_that_never_settles_is_reported_not_left_running(engine: DurableE
     fake.script["db"] = _polling(0)  # the failover never finishes
     iid = engine.start("recovery", run_input([data_step("db")]), instance_id="c3")
     engine.wait_for_custom_status(iid, _running("db"), skip_time=False)
-    engine.raise_event(iid, "cancel", {"by": "ana", "reason": "stop"})
-    engine.raise_event(f"{iid}:db", "cancel", {"by": "ana", "reason": "stop"})
+    _cancel(engine, iid, "db")
     report = engine.wait(iid, timeout=60).output
     db = report["steps"][0]
     assert db["status"] == "canceled"

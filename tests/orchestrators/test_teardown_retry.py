@@ -72,6 +72,12 @@ class EngineRuns:
     async def raise_event(self, instance_id: str, name: str, data: dict[str, Any]) -> None:
         raise AssertionError("a teardown retry raises no event")
 
+    async def signal_graph(self, run_id: str, operation: str, request: dict[str, Any]) -> None:
+        raise AssertionError("a teardown retry signals no graph")
+
+    async def read_graph(self, run_id: str) -> Any:
+        return None
+
     async def signal_lock(self, plan_name: str, operation: str, request: dict[str, Any]) -> None:
         raise AssertionError("a teardown retry takes no plan lock")
 

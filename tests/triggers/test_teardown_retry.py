@@ -171,6 +171,12 @@ class OneRetryRunning:
     async def raise_event(self, instance_id: str, name: str, data: dict[str, Any]) -> None:
         raise AssertionError("a teardown retry raises no event")
 
+    async def signal_graph(self, run_id: str, operation: str, request: dict[str, Any]) -> None:
+        raise AssertionError("a teardown retry signals no graph")
+
+    async def read_graph(self, run_id: str) -> Any:
+        return None
+
     async def signal_lock(self, plan_name: str, operation: str, request: dict[str, Any]) -> None: ...
 
     async def read_lock(self, plan_name: str) -> Any: ...

@@ -24,6 +24,7 @@ from dr.admission import (
     recovery_run,
 )
 from dr.errors import ConflictError, NotFoundError
+from dr.graph import run_graph_operation
 from dr.plan import parse_plan
 from dr.run import RECOVERY_ORCHESTRATOR, STEP_ORCHESTRATOR, RunInput, RunReport, RunState, StepCustomStatus
 from dr.views import live_summaries
@@ -39,6 +40,7 @@ class MemoryRuns:
     instances: dict[str, RunSnapshot] = field(default_factory=dict)
     terminated: list[tuple[str, str]] = field(default_factory=list)
     events: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+    graphs: dict[str, Any] = field(default_factory=dict)  # run graph entities' states
     locks: dict[str, Any] = field(default_factory=dict)  # the lock entities' states, operations run at once
 
     def add(self, run: RunSnapshot) -> None:
@@ -56,6 +58,12 @@ class MemoryRuns:
 
     async def raise_event(self, instance_id: str, name: str, data: dict[str, Any]) -> None:
         self.events.append((instance_id, name, data))
+
+    async def signal_graph(self, run_id: str, operation: str, request: dict[str, Any]) -> None:
+        self.graphs[run_id] = run_graph_operation(self.graphs.get(run_id), operation, request)[0]
+
+    async def read_graph(self, run_id: str) -> Any:
+        return self.graphs.get(run_id)
 
     async def signal_lock(self, plan_name: str, operation: str, request: dict[str, Any]) -> None:
         self.locks[plan_name] = plan_lock_operation(self.locks.get(plan_name), operation, request)

@@ -34,7 +34,7 @@ HTTP_ROUTES = {
     "get_teardown_retry": ("recoveries/{id}/teardown/{retry}", ["GET"]),
 }
 ORCHESTRATORS = {"recovery", "recovery_step", "standing_sync", "drill_teardown", "drill_teardown_retry"}
-ENTITIES = {"plan_lock"}
+ENTITIES = {"plan_lock", "run_graph"}
 TIMERS = {"standing_sync_timer": "%DR_SYNC_SCHEDULE%", "stuck_run_watchdog": "%DR_WATCHDOG_SCHEDULE%"}
 ACTIVITIES = {
     "step_check",
