@@ -434,10 +434,12 @@ class RunState:
         self.cancel: CancelRecord | None = None
         self.overrides = run.overrides
         self.preflight_ran = False
+        self.preflight_at: datetime | None = None
 
     # -- pre-flight ----------------------------------------------------------------------------------
-    def record_checks(self, step_id: str, checks: list[Check]) -> None:
+    def record_checks(self, step_id: str, checks: list[Check], at: datetime) -> None:
         self.preflight_ran = True
+        self.preflight_at = at
         self.steps[step_id].checks = checks
 
     def failed_checks(self) -> list[str]:
@@ -568,6 +570,9 @@ class RunState:
             deadline=now + step.timeout if step.timeout and not in_graph else None,
             failover_values=self.plan.drill.failover_values.get(step.id, {}) if drill else None,
         )
+        if self.preflight_ran:  # a kind may reuse a fresh verdict (the blob step: an unreachable source)
+            checks = {"preflight": self.steps[step_id].checks, "preflight_at": self.preflight_at}
+            run_input = run_input.model_copy(update={"context": run_input.context.model_copy(update=checks)})
         return run_input.model_copy(update={"graph": self.run_id}) if in_graph else run_input
 
     # -- rendering -----------------------------------------------------------------------------------

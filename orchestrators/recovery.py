@@ -130,7 +130,7 @@ def _preflight(context: df.DurableOrchestrationContext, state: RunState) -> Gene
             checks = [Check.model_validate(item) for item in task.result or []]
         else:
             checks = [Check.failed("check_ran", f"the pre-flight check could not run: {str(task.result)[:500]}")]
-        state.record_checks(step_id, checks)
+        state.record_checks(step_id, checks, context.current_utc_datetime)
 
 
 def _approval_gate(

@@ -23,6 +23,38 @@ from ..plan import Step, StepBase
 IsoTime = Annotated[datetime, PlainSerializer(iso, return_type=str)]
 
 
+CheckStatus = Literal["passed", "warning", "failed"]
+
+
+class Check(BaseModel):
+    """One pre-flight fact about a step, found read-only before anything changes.
+
+    ``failed`` means the step would fail or leave the estate worse (a failover stops before its first change
+    unless an approver overrides it); ``warning`` means it can run but an operator should know (e.g. the primary
+    is unreachable, which a failover expects); ``passed`` says what was verified. ``message`` is a sentence an
+    operator can act on at 3 a.m.: what is wrong, where, and what to do.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str = Field(description="Short, stable id of the check, e.g. 'target_server_exists'.")
+    status: CheckStatus
+    message: str
+    facts: dict[str, Any] = Field(default_factory=dict, description="What the check read (no secrets).")
+
+    @classmethod
+    def passed(cls, name: str, message: str, **facts: Any) -> Check:
+        return cls(name=name, status="passed", message=message, facts=facts)
+
+    @classmethod
+    def warning(cls, name: str, message: str, **facts: Any) -> Check:
+        return cls(name=name, status="warning", message=message, facts=facts)
+
+    @classmethod
+    def failed(cls, name: str, message: str, **facts: Any) -> Check:
+        return cls(name=name, status="failed", message=message, facts=facts)
+
+
 class StepContext(BaseModel):
     """What a step call knows about its run. Travels in every activity input (keep it small)."""
 
@@ -42,6 +74,16 @@ class StepContext(BaseModel):
         description="Drills only: the failover values of the parameters the drill's overrides replaced, from "
         "the plan snapshot (see Plan.for_mode). None: not known.",
     )
+    preflight: list[Check] = Field(
+        default_factory=list, description="This step's pre-flight checks of this run (a kind may reuse a verdict)."
+    )
+    preflight_at: datetime | None = Field(None, description="When those checks were made.")
+
+    def fresh_check(self, name: str, within_seconds: float) -> Check | None:
+        """This run's pre-flight check ``name`` when it was made at most ``within_seconds`` before ``now``."""
+        if self.preflight_at is None or (self.now - self.preflight_at).total_seconds() > within_seconds:
+            return None
+        return next((check for check in self.preflight if check.name == name), None)
 
     def params(self) -> StepBase:
         return self.step
@@ -74,38 +116,6 @@ class StepProgress(BaseModel):
     detail: dict[str, Any] = Field(default_factory=dict, description="User-facing facts for the report.")
     warnings: list[str] = Field(default_factory=list)
     rpo_estimate_seconds: float | None = Field(None, description="Data the failover may lose, if known.")
-
-
-CheckStatus = Literal["passed", "warning", "failed"]
-
-
-class Check(BaseModel):
-    """One pre-flight fact about a step, found read-only before anything changes.
-
-    ``failed`` means the step would fail or leave the estate worse (a failover stops before its first change
-    unless an approver overrides it); ``warning`` means it can run but an operator should know (e.g. the primary
-    is unreachable, which a failover expects); ``passed`` says what was verified. ``message`` is a sentence an
-    operator can act on at 3 a.m.: what is wrong, where, and what to do.
-    """
-
-    model_config = ConfigDict(frozen=True)
-
-    name: str = Field(description="Short, stable id of the check, e.g. 'target_server_exists'.")
-    status: CheckStatus
-    message: str
-    facts: dict[str, Any] = Field(default_factory=dict, description="What the check read (no secrets).")
-
-    @classmethod
-    def passed(cls, name: str, message: str, **facts: Any) -> Check:
-        return cls(name=name, status="passed", message=message, facts=facts)
-
-    @classmethod
-    def warning(cls, name: str, message: str, **facts: Any) -> Check:
-        return cls(name=name, status="warning", message=message, facts=facts)
-
-    @classmethod
-    def failed(cls, name: str, message: str, **facts: Any) -> Check:
-        return cls(name=name, status="failed", message=message, facts=facts)
 
 
 class TeardownResult(BaseModel):

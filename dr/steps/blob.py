@@ -552,8 +552,12 @@ class BlobBackup(StepKind[BlobBackupStep]):
                 # else is asked of it, instead of the SDK's timeouts and retries on every request (tens of
                 # seconds). The standing sync's record, the RPO basis either way, is read meanwhile. The token
                 # first, alone: not counted against the probe, and fetched once for every client of the call.
-                await session.warm_credential()
-                verdict, standing = await asyncio.gather(session.probe_source(), self._standing_sync(session, ctx))
+                reused = _fresh_unreachable_verdict(ctx, params)
+                if reused is not None:  # pre-flight just found it dead: asking again costs the whole bound
+                    verdict, standing = reused, await self._standing_sync(session, ctx)
+                else:
+                    await session.warm_credential()
+                    verdict, standing = await asyncio.gather(session.probe_source(), self._standing_sync(session, ctx))
                 probed = verdict
                 if not verdict.reachable:
                     state = BlobBackupState(
@@ -988,6 +992,22 @@ class BlobBackup(StepKind[BlobBackupStep]):
             except Exception as exc:
                 raise from_azure_error(exc, what=f"delete drill container {session.target_name}") from exc
             return {"teardown": f"deleted drill container {session.target_name}"}
+
+
+# How old a pre-flight verdict of an unreachable source may be for begin to take it instead of probing again:
+# about as long as pre-flight and starting the step take; after an approval wait the step asks again.
+REUSED_VERDICT_SECONDS = 60.0
+
+
+def _fresh_unreachable_verdict(ctx: StepContext, params: BlobBackupStep) -> SourceProbe | None:
+    """This run's pre-flight verdict that the source did not answer, if it is fresh (see REUSED_VERDICT_SECONDS)."""
+    check = ctx.fresh_check("source_reachable", REUSED_VERDICT_SECONDS)
+    probe = check.facts.get("probe") if check is not None else None
+    if not isinstance(probe, dict) or probe.get("reachable") is not False:
+        return None
+    verdict = SourceProbe.model_validate(probe)
+    cause = f"{verdict.cause} (pre-flight, {(ctx.now - (ctx.preflight_at or ctx.now)).total_seconds():.0f} s before)"
+    return verdict.model_copy(update={"cause": cause})
 
 
 def _redacted(error: DrError) -> DrError:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -184,3 +184,31 @@ def test_probe_timeout_out_of_range_is_refused(blob_world: BlobWorld, seconds: f
         parse_plan({"name": "p", "steps": [step]})
 
     assert "source_probe_timeout must be between 0.5 s and 60 s" in str(refusal.value)
+
+
+def test_begin_takes_a_fresh_preflight_verdict_instead_of_probing_the_dead_primary_again(
+    proxied_world: BlobWorld, fault_proxy: FaultProxy
+) -> None:
+    """Pre-flight already spent the probe's bound finding the primary dead; begin, seconds later, does not
+    spend it again (RTO). An older verdict (after an approval wait) is not trusted: begin probes."""
+    from dr.steps import get_kind
+
+    seed(proxied_world, 2)
+    step = proxied_world.step(source_probe_timeout=2)
+    proxied_world.run(step, mode="sync")
+    fault_proxy.add_rule(Rule("blackhole", account="primary"))
+    ctx = proxied_world.context(step)
+    checks = get_kind("blob_backup").check(ctx, step)
+    assert next(c for c in checks if c.name == "source_reachable").status == "warning"
+    before = primary_requests(fault_proxy)
+
+    fresh = ctx.model_copy(update={"preflight": checks, "preflight_at": datetime.now(UTC)})
+    started = time.monotonic()
+    progress = get_kind("blob_backup").begin(fresh, step)
+    assert time.monotonic() - started < 1.0
+    assert primary_requests(fault_proxy) == before  # not one request to the dead primary
+    assert progress.done and "pre-flight" in progress.detail["source_probe"]["cause"]
+
+    stale = fresh.model_copy(update={"preflight_at": datetime.now(UTC) - timedelta(minutes=5)})
+    get_kind("blob_backup").begin(stale, step)
+    assert primary_requests(fault_proxy) == before + 1
