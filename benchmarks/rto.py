@@ -27,7 +27,9 @@ Figures
 rto_vs_critical_path — for the demo plan (devstack/demo/plan.yaml with approval off: a human's approval time
   is not the orchestrator's) and a generated plan of `lanes` parallel chains x `depth` steps (100 = 20 x 5
   at full size; SQL geo-restores, failover-group failovers and Traffic Manager switches, mixed so that each
-  depth holds long and short steps). Time 0 is the run's start (report `started_at`); a step's measured
+  depth holds long and short steps). Time 0 is the moment steps may start: the end of the run's pre-flight
+  (report `preflight.finished_at`; the run's `started_at` without one). Pre-flight (every step's read-only
+  checks before the first change, a deliberate safety phase) is reported beside it as `preflight_s`. A step's measured
   duration d(s) = finished_at - started_at from the report; its earliest possible finish
   EF(s) = max(EF(p) for p in s.after, default 0) + d(s); its ratio = (finished_at - run start) / EF(s).
   Only steps with d(s) >= 1 s count. Target: the worst ratio <= 1.05.
@@ -131,7 +133,8 @@ def parse_time(value: str) -> datetime:
 
 def critical_path(report: dict[str, Any], after: dict[str, list[str]], min_seconds: float = 1.0) -> dict[str, Any]:
     """Each step's actual finish over its earliest possible finish (see the module docstring)."""
-    start = parse_time(report["started_at"])
+    preflight = report.get("preflight") or {}
+    start = parse_time(preflight.get("finished_at") or report["started_at"])
     steps = {s["id"]: s for s in report["steps"]}
     earliest: dict[str, float] = {}
 
@@ -174,6 +177,7 @@ def critical_path(report: dict[str, Any], after: dict[str, list[str]], min_secon
         "critical_path_s": round(max((r["earliest_finish_s"] for r in rows), default=0.0), 3),
         "last_finish_s": round(max((r["actual_finish_s"] for r in rows), default=0.0), 3),
         "statuses": sorted({r["status"] for r in rows}),
+        "preflight_s": preflight.get("seconds"),
     }
 
 

@@ -661,6 +661,11 @@ class RunState:
         if self.preflight_ran:
             summary = self.preflight_summary()
             preflight = {
+                "started_at": iso(self.started_at),
+                "finished_at": iso(self.preflight_at) if self.preflight_at else None,
+                "seconds": round((self.preflight_at - self.started_at).total_seconds(), 3)
+                if self.preflight_at
+                else None,
                 "passed": not self.failed_checks(),
                 "failed": self.failed_checks(),
                 "warnings": [
