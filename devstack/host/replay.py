@@ -123,6 +123,9 @@ class ReplayOutcome:
     # For cross-checking against the SDK: the next sequence number and the tasks still open.
     next_sequence: int = 0
     open_task_ids: frozenset[int] = frozenset()
+    # Top-level actions not issued yet: the shim still awaits an earlier one the orchestrator no longer waits
+    # for (a task_any over tasks yielded before; see verify_against_sdk). They are issued once it completes.
+    actions_waiting: int = 0
 
 
 def _describe_event(event: Event) -> str:
@@ -213,6 +216,7 @@ class ActionReplayer:
             continued_as_new=self._continued_as_new,
             next_sequence=self._next_id,
             open_task_ids=open_ids,
+            actions_waiting=len(self._actions) - self._cursor,
         )
 
     def _match_created(self, event: Event, kind: TaskKind) -> None:

@@ -238,6 +238,26 @@ def test_task_any_resumes_with_the_first_task_to_finish(engine: DurableEngine) -
     assert status.output == "fast"
 
 
+def test_task_any_over_a_task_yielded_before_stalls_what_follows_as_the_extension_does(
+    engine: DurableEngine,
+) -> None:
+    """The reason dr.graph exists: the orchestrator resumed on `slow`, yet `after` is scheduled only once
+    `slower` (the one task the compound action held) has completed, as the extension's shim awaits it."""
+    status = engine.wait(engine.start("any_over_running_set", None), timeout=30)
+    assert status.output == {"winner": "slow", "after": "after"}
+    history = status.history
+    scheduled = {json.loads(e["Input"])["tag"]: e["EventId"] for e in of_type(history, EventType.TASK_SCHEDULED)}
+    completed_at = {
+        e["TaskScheduledId"]: i for i, e in enumerate(history) if e["EventType"] == EventType.TASK_COMPLETED
+    }
+    after_at = next(
+        i
+        for i, e in enumerate(history)
+        if e["EventType"] == EventType.TASK_SCHEDULED and e["EventId"] == scheduled["after"]
+    )
+    assert after_at > completed_at[scheduled["slower"]] > completed_at[scheduled["slow"]]
+
+
 def test_timers_longer_than_six_days_are_chained_in_three_day_steps(engine: DurableEngine) -> None:
     started_at = engine.clock.now()
 

@@ -289,6 +289,21 @@ def race_first(context: df.DurableOrchestrationContext):
 
 
 @bp.orchestration_trigger(context_name="context")
+def any_over_running_set(context: df.DurableOrchestrationContext):
+    """task_any over a task yielded before and a new one. The SDK puts only the new one in the compound action
+    (a task is scheduled once), and the extension's shim awaits each action in order
+    (OutOfProcOrchestrationShim.ProcessAsyncActionsV2): the orchestrator resumes when `slow` finishes, but what
+    it issues next is scheduled only once `slower` has (azure-functions-durable-python #603)."""
+    fast = context.call_activity("sleepy", {"seconds": 0, "tag": "fast"})
+    slow = context.call_activity("sleepy", {"seconds": 0.3, "tag": "slow"})
+    yield context.task_any([fast, slow])
+    slower = context.call_activity("sleepy", {"seconds": 1.5, "tag": "slower"})
+    winner = yield context.task_any([slow, slower])
+    after = yield context.call_activity("sleepy", {"seconds": 0, "tag": "after"})
+    return {"winner": winner.result, "after": after}
+
+
+@bp.orchestration_trigger(context_name="context")
 def crash_test(context: df.DurableOrchestrationContext):
     first = yield context.call_activity("slow_marker", context.get_input())
     second = yield context.call_activity("say_hello", "after the crash")
