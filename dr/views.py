@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from .admission import RunSnapshot, RunStore
+from .admission import ACTIVE_STATUSES, RunSnapshot, RunStore
 from .durations import iso
 from .run import RunCustomStatus, RunHeadline, RunResult, StepCustomStatus, read_model, step_instance_id
 from .settings import get_settings
@@ -73,19 +73,34 @@ def run_view(
     output = as_json_object(output) or output
     result = read_model(RunResult, output)
     steps: list[StepView] = []
+    ended = runtime_status not in ACTIVE_STATUSES
     for step_id, step in (custom.steps if custom else {}).items():
+        status, finished_at, summary = (
+            step.status,
+            step.finished_at,
+            (live_summaries or {}).get(step_id) or step.summary,
+        )
+        if ended and status in ("pending", "running"):
+            # The run ended (terminated, failed) without saying how this step ended: never show it running
+            # under a finished run, nor let its elapsed time grow.
+            status, finished_at = "canceled", finished_at or updated
+            summary = (
+                f"the run ended ({runtime_status}) while this step ran: what it started may still be changing the "
+                f"estate ({step.summary or 'no progress reported'})"
+                if step.status == "running"
+                else f"not started: the run ended ({runtime_status})"
+            )
         elapsed = None
         if step.started_at:
-            end = step.finished_at or now
+            end = finished_at or now
             elapsed = round((end - step.started_at).total_seconds(), 1)
-        summary = (live_summaries or {}).get(step_id) or step.summary
         steps.append(
             StepView(
                 id=step_id,
                 kind=step.kind,
-                status=step.status,
+                status=status,
                 started_at=iso(step.started_at) if step.started_at else None,
-                finished_at=iso(step.finished_at) if step.finished_at else None,
+                finished_at=iso(finished_at) if finished_at else None,
                 elapsed_seconds=elapsed,
                 summary=summary,
             )

@@ -123,6 +123,25 @@ def test_custom_status_and_view_show_per_step_times() -> None:
     assert view.plan == "shop" and view.phase == "running"
 
 
+def test_a_finished_run_never_shows_a_step_running_or_its_time_growing() -> None:
+    """Issue #14 case 2: after a terminate the status API showed the run Terminated with steps still running,
+    their elapsed time growing."""
+    state = _state()
+    state.phase = "running"
+    state.mark_running("a", T0 + timedelta(seconds=10))
+    custom = state.custom_status(T0 + timedelta(seconds=11))
+    ended_at = T0 + timedelta(seconds=30)
+    views = [
+        run_view("id1", "Terminated", T0, ended_at, {"plan": _plan()}, custom, None, T0 + timedelta(seconds=s))
+        for s in (60, 600)
+    ]
+    for view in views:
+        step_a = next(s for s in view.steps if s.id == "a")
+        assert step_a.status == "canceled" and step_a.elapsed_seconds == 20.0
+        assert "may still be changing the estate" in step_a.summary
+        assert {s.status for s in view.steps} == {"canceled"}
+
+
 def test_canceled_report_marks_unfinished_steps() -> None:
     state = _state()
     state.record_outcome(_outcome("a", "succeeded", 20))
