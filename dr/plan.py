@@ -7,7 +7,9 @@ A plan is read when a run starts and travels, frozen, in the orchestration input
 from __future__ import annotations
 
 import difflib
+import hashlib
 import re
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -525,16 +527,39 @@ def _model_in(annotation: Any) -> type[BaseModel] | None:
     return models.pop() if len(models) == 1 else None
 
 
+# Parsed plan files by (path, content digest): every alert reads every plan (a region's outage fires many
+# alerts at once, each matched against every plan), and parsing and validating YAML is most of that cost.
+# Plans are frozen models, so one parse serves every reader; a changed file has a new digest and is parsed
+# again. Bounded: a few entries per plan file at most ever matter.
+_PARSED_PLANS: dict[tuple[str, str], Plan] = {}
+_PARSED_PLANS_KEPT = 1024
+_parsed_lock = threading.Lock()
+
+
 def load_plan_file(path: Path) -> Plan:
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except OSError as exc:
         raise PlanError(f"{path}: cannot read ({exc.strerror})") from None
+    key = (str(path), hashlib.sha256(raw).hexdigest())
+    with _parsed_lock:
+        cached = _PARSED_PLANS.get(key)
+    if cached is not None:
+        return cached
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise PlanError(f"{path}: not UTF-8 text") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise PlanError(f"{path}: not valid YAML: {exc}") from None
-    return parse_plan(data, source=str(path))
+    plan = parse_plan(data, source=str(path))
+    with _parsed_lock:
+        if len(_PARSED_PLANS) >= _PARSED_PLANS_KEPT:
+            _PARSED_PLANS.clear()
+        _PARSED_PLANS[key] = plan
+    return plan
 
 
 def plan_files(plans_dir: Path) -> Iterable[Path]:
