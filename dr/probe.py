@@ -15,7 +15,9 @@ must not refuse what Traffic Manager routes to.
 
 from __future__ import annotations
 
+import functools
 import http.client
+import os
 import socket
 import ssl
 import time
@@ -85,11 +87,29 @@ class _CertificateRequired(http.client.HTTPSConnection):
             raise NoCertificateError("the server presented no certificate")
 
 
+# One TLS context of each kind per trust store: building one loads the system's CA bundle (tens of
+# milliseconds of CPU), which every probe paid before; contexts are safe to share between threads. Keyed by
+# OpenSSL's trust-store variables, so pointing them elsewhere takes effect as it did before.
+def _strict_context() -> ssl.SSLContext:
+    return _strict_context_for(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+
+
+@functools.cache
+def _strict_context_for(cert_file: str | None, cert_dir: str | None) -> ssl.SSLContext:
+    return ssl.create_default_context()
+
+
+@functools.cache
+def _certificate_present_context() -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
 class _CertificatePresentHandler(urllib.request.HTTPSHandler):
     def __init__(self) -> None:
-        context = ssl.create_default_context()
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
+        context = _certificate_present_context()
         super().__init__(context=context)
         self._lenient_context = context
 
@@ -127,6 +147,8 @@ def probe(
         handlers.append(urllib.request.HTTPSHandler(context=ssl_context))
     elif tls == "certificate_present":
         handlers.append(_CertificatePresentHandler())
+    else:
+        handlers.append(urllib.request.HTTPSHandler(context=_strict_context()))
     opener = urllib.request.build_opener(*handlers)
 
     started = time.perf_counter()
