@@ -342,6 +342,10 @@ class Plan(_Model):
     # A step starts as soon as its own 'after' steps succeeded, up to this many at once (AWS ARC Region
     # switch allows 20 parallel steps in a plan of up to 100).
     max_parallel_steps: int = Field(20, ge=1, le=100)
+    # The data-loss gate: an alert-started failover whose predicted RPO (from its pre-flight checks, dr.whatif)
+    # exceeds this waits for an approver who sees the predicted loss per data store, or is refused outright.
+    rpo_budget: Duration | None = None
+    rpo_budget_exceeded: Literal["approve", "abort"] = "approve"
 
     @model_validator(mode="after")
     def _check_graph(self) -> Plan:

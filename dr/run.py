@@ -274,7 +274,9 @@ class StepRecord(BaseModel):
 
 class ApprovalRecord(BaseModel):
     required: bool
-    decision: Literal["pending", "approved", "rejected", "timed_out_proceed", "timed_out_abort"] = "pending"
+    decision: Literal[
+        "pending", "approved", "rejected", "timed_out_proceed", "timed_out_abort", "refused_over_rpo_budget"
+    ] = "pending"
     by: str | None = None
     reason: str | None = None
     decided_at: datetime | None = None
@@ -284,6 +286,10 @@ class ApprovalRecord(BaseModel):
     )
     overrode_failed_checks: bool | None = None
     overrides: RunOverrides | None = None
+    rpo_budget_seconds: float | None = None
+    data_at_risk: list[dict[str, Any]] = Field(
+        default_factory=list, description="Predicted loss per data store, when the data-loss gate asked."
+    )
 
     def as_json(self) -> dict[str, Any]:
         """As the custom status and the report show it (no empty fields)."""
@@ -391,6 +397,11 @@ class RunReport(BaseModel):
     left_behind: list[LeftBehind] = Field(
         default_factory=list, description="Drill steps whose teardown failed: what they created may still exist."
     )
+    predicted: dict[str, Any] | None = Field(
+        None,
+        description="What pre-flight predicted (dr.whatif): rto_seconds, rpo_seconds and per store, beside the "
+        "measured rto_seconds and rpo_by_store.",
+    )
 
 
 class RunResult(RunReport):
@@ -435,6 +446,7 @@ class RunState:
         self.overrides = run.overrides
         self.preflight_ran = False
         self.preflight_at: datetime | None = None
+        self.prediction: dict[str, Any] | None = None
 
     # -- pre-flight ----------------------------------------------------------------------------------
     def record_checks(self, step_id: str, checks: list[Check], at: datetime) -> None:
@@ -694,6 +706,7 @@ class RunState:
             rpo_by_store=stores,
             preflight=preflight,
             overrides=None if self.overrides.is_empty() else self.overrides.model_dump(exclude_none=True),
+            predicted=self.prediction,
             left_behind=[
                 LeftBehind(step=r.id, kind=r.kind, error=r.teardown.error)
                 for r in self.steps.values()

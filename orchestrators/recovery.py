@@ -40,6 +40,7 @@ from dr.teardown import (
     DrillTeardownOutput,
     drill_teardown_instance_id,
 )
+from dr.whatif import predict
 
 from .step import REPORT_RETRY, StepFailed, call_with_retry
 
@@ -88,7 +89,10 @@ def _recovery(context: df.DurableOrchestrationContext, run: RunInput) -> Generat
     publish()
     yield from _preflight(context, state)
     blocking = run.mode == "failover" and bool(state.failed_checks())
-    if plan.approval.required or blocking:
+    over_budget = _predict(state, context.current_utc_datetime)
+    if over_budget and plan.rpo_budget_exceeded == "abort":
+        _refuse_over_budget(state, context.current_utc_datetime)
+    elif plan.approval.required or blocking or over_budget:
         yield from _approval_gate(context, state, publish, cancel, blocking=blocking)
     if not state.rejected and state.cancel is None:
         state.phase = "running"
@@ -131,6 +135,47 @@ def _preflight(context: df.DurableOrchestrationContext, state: RunState) -> Gene
         else:
             checks = [Check.failed("check_ran", f"the pre-flight check could not run: {str(task.result)[:500]}")]
         state.record_checks(step_id, checks, context.current_utc_datetime)
+
+
+def _predict(state: RunState, now: datetime) -> bool:
+    """What pre-flight predicts (dr.whatif.predict: pure, so replays agree), kept for the report; True when
+    the data-loss gate applies: an alert-started failover whose predicted RPO exceeds the plan's rpo_budget
+    (an unknown RPO exceeds any budget: it cannot be shown to fit). A prediction that fails never blocks a run."""
+    checks = {step_id: record.checks for step_id, record in state.steps.items()}
+    try:
+        evaluation = predict(state.plan, checks, now=now)
+    except Exception as exc:  # a bug in a model must not stand between an outage and its failover
+        state.prediction = {"error": f"no prediction: {type(exc).__name__}: {str(exc)[:300]}"}
+        return False
+    stores = [store.model_dump(mode="json") for store in evaluation.stores]
+    state.prediction = {
+        "rto_seconds": evaluation.predicted_rto_seconds,
+        "rpo_seconds": evaluation.predicted_rpo_seconds,
+        "rpo_bound_by": evaluation.rpo_bound_by,
+        "critical_path": evaluation.critical_path,
+        "rpo_by_store": stores,
+    }
+    budget = state.plan.rpo_budget
+    if budget is None or state.run.mode != "failover" or state.run.trigger.get("source") != "alert":
+        return False
+    rpo = evaluation.predicted_rpo_seconds
+    if rpo is not None and rpo <= budget.total_seconds():
+        return False
+    state.approval.rpo_budget_seconds = budget.total_seconds()
+    state.approval.data_at_risk = stores
+    return True
+
+
+def _refuse_over_budget(state: RunState, now: datetime) -> None:
+    rpo = state.prediction.get("rpo_seconds") if state.prediction else None
+    state.rejected = True
+    state.approval.required = True
+    state.approval.decision = "refused_over_rpo_budget"
+    state.approval.decided_at = now
+    state.approval.reason = (
+        f"predicted data loss {'unknown' if rpo is None else f'{rpo:.0f} s'} exceeds the plan's rpo_budget of "
+        f"{state.approval.rpo_budget_seconds:.0f} s (rpo_budget_exceeded: abort): nothing was changed"
+    )
 
 
 def _approval_gate(

@@ -281,3 +281,21 @@ def test_rpo_is_unknown_not_zero_when_any_store_is_unknown(engine: DurableEngine
     stores = {s["step"]: s for s in report["rpo_by_store"]}
     assert stores["a"]["seconds"] == 7.0 and stores["a"]["basis"] == "replication lag before the failover"
     assert stores["b"]["seconds"] is None and stores["b"]["basis"].startswith("unknown")
+
+
+# -- run-time overrides -----------------------------------------------------------------------------------
+
+
+def test_an_approver_can_choose_the_failover_mode_for_this_run(engine: DurableEngine, fake: FakeSteps) -> None:
+    """Issue case 3: with the primary healthy (a mistaken trigger, approved), the step still forced the failover:
+    the mode was fixed in the plan. The approver now picks it for this run, and the report records it."""
+    approval = {"required": True, "timeout": "PT15M"}
+    iid = engine.start("recovery", run_input([data_step("db", failover_mode="forced")], approval=approval))
+    engine.wait_for_custom_status(iid, _phase("awaiting_approval"), skip_time=False)
+    decision = {"approved": True, "by": "ana", "reason": "primary is up", "overrides": {"sql_failover_mode": "planned"}}
+    engine.raise_event(iid, "approval", decision)
+    report = engine.wait(iid).output
+    [begin] = [payload for op, sid, payload in fake.calls if op == "begin" and sid == "db"]
+    assert begin["context"]["step"]["failover_mode"] == "planned"
+    assert report["overrides"] == {"sql_failover_mode": "planned"}
+    assert report["approval"]["overrides"] == {"sql_failover_mode": "planned"}

@@ -191,3 +191,22 @@ def test_a_naive_requested_at_cannot_fail_the_reporting_phase() -> None:
     state.steps["probe"].status = "succeeded"
     state.steps["probe"].finished_at = _dt(2026, 11, 20, 10, 17, 3, tzinfo=_UTC)
     assert state.report(_dt(2026, 11, 20, 10, 18, tzinfo=_UTC)).rto_seconds == 120.0
+
+
+def test_an_operator_sets_the_failover_mode_for_one_run_and_the_plan_file_is_unchanged() -> None:
+    from dr.intake import StartRequest, operator_run
+    from dr.settings import Settings
+
+    plan = parse_plan(
+        {
+            "name": "shop",
+            "steps": [
+                {"id": "db", "kind": "sql_failover_group", "failover_group_id": FOG + "db", "failover_mode": "forced"}
+            ],
+        }
+    )
+    request = StartRequest(plan="shop", mode="failover", reason="primary answers", sql_failover_mode="planned")
+    _, run = operator_run(plan, request, "ana", T0, Settings())
+    assert run.plan.steps[0].failover_mode == "planned"  # type: ignore[union-attr]
+    assert run.overrides.sql_failover_mode == "planned"
+    assert plan.steps[0].failover_mode == "forced"  # type: ignore[union-attr]
