@@ -13,6 +13,8 @@ from orchestrators.sync import bp as sync_orchestrator
 from orchestrators.teardown import bp as teardown_orchestrators
 from triggers.alerts import bp as alert_trigger
 from triggers.operator import bp as operator_api
+from triggers.plans import bp as plans_api
+from triggers.readiness import bp as readiness_timers
 from triggers.schedule import bp as sync_timer
 from triggers.teardown import bp as teardown_api
 from triggers.watchdog import bp as watchdog_timer
@@ -24,6 +26,8 @@ for blueprint in (
     teardown_api,
     sync_timer,
     watchdog_timer,
+    plans_api,
+    readiness_timers,
     recovery_orchestrator,
     step_orchestrator,
     sync_orchestrator,

@@ -123,6 +123,7 @@ class LocalStack:
             "DR_STEP_POLL_MIN_SECONDS": os.environ.get("DR_STEP_POLL_MIN_SECONDS", "0.5"),
             "DR_SYNC_SCHEDULE": os.environ.get("DR_SYNC_SCHEDULE", "0 */15 * * * *"),
             "DR_WATCHDOG_SCHEDULE": os.environ.get("DR_WATCHDOG_SCHEDULE", "0 */5 * * * *"),
+            "DR_READINESS_SCHEDULE": os.environ.get("DR_READINESS_SCHEDULE", "0 */30 * * * *"),
         }
         # The host runs the app in this process: its settings are this process's environment.
         for name, value in settings.items():

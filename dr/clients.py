@@ -27,6 +27,7 @@ from .settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from azure.core.credentials_async import AsyncTokenCredential
+    from azure.mgmt.authorization import AuthorizationManagementClient
     from azure.mgmt.sql import SqlManagementClient
     from azure.mgmt.trafficmanager import TrafficManagerManagementClient
     from azure.storage.blob import BlobServiceClient
@@ -122,6 +123,16 @@ class Clients:
             return TrafficManagerManagementClient(self.arm_credential(), subscription_id, **self._arm_kwargs())
 
         return self._once(("tm", subscription_id), build)
+
+    def authorization(self, subscription_id: str) -> AuthorizationManagementClient:
+        """Microsoft.Authorization (the Permissions API: what this app's identity may do at a scope)."""
+
+        def build() -> AuthorizationManagementClient:
+            from azure.mgmt.authorization import AuthorizationManagementClient
+
+            return AuthorizationManagementClient(self.arm_credential(), subscription_id, **self._arm_kwargs())
+
+        return self._once(("authorization", subscription_id), build)
 
     # -- data plane ----------------------------------------------------------------------------------
     def storage_kwargs(self) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from .errors import DrError, azure_errors
+from .permissions import permission_checks
 from .steps import get_kind
 from .steps.base import (
     Check,
@@ -40,14 +41,27 @@ def begin(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def check(payload: dict[str, Any]) -> list[dict[str, Any]]:
-    """The kind's pre-flight checks. A check that could not read what it needed is itself a failed check
-    carrying the cause (a credential failure, a missing resource): pre-flight reports, it does not raise."""
+    """The kind's pre-flight checks, then whether the app's identity holds the ARM actions the step needs on
+    each scope (:mod:`dr.permissions`, the same for every kind). A check that could not read what it needed
+    is itself a failed check carrying the cause (a credential failure, a missing resource); permissions that
+    could not be read are a warning with the cause: pre-flight reports, it does not raise."""
     ctx = StepCheckInput.model_validate(payload).context
     try:
         with _edge(ctx, "check"):
             checks = get_kind(ctx.step.kind).check(ctx, ctx.params())
     except DrError as error:
         checks = [Check.failed("readable", f"could not check step {ctx.step_id!r}: {error}", code=error.code)]
+    try:
+        checks = [*checks, *permission_checks(ctx)]
+    except Exception as error:  # bounded and never raising: the permissions are then not verified
+        checks = [
+            *checks,
+            Check.warning(
+                "permissions",
+                f"could not check the app's identity's ARM permissions for step {ctx.step_id!r}: {error}",
+                error=type(error).__name__,
+            ),
+        ]
     return [item.model_dump(mode="json") for item in checks]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -23,7 +23,9 @@ class StartRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     plan: str = Field(min_length=1, max_length=80)
-    mode: Mode = "drill"
+    mode: Mode | Literal["what_if"] = Field(
+        "drill", description="what_if: evaluate the plan (checks and predicted RTO/RPO) now; nothing is started."
+    )
     reason: str = Field(min_length=1, max_length=2000)
     force: bool = Field(False, description="Override a refusal such as the traffic cool-down.")
     requested_by: str | None = Field(None, max_length=200)
@@ -80,6 +82,8 @@ def parse_json_model(body: bytes, model: type[BaseModel], what: str) -> Any:
 def operator_run(
     plan: Plan, request: StartRequest, who: str | None, now: datetime, settings: Settings
 ) -> tuple[str, RunInput]:
+    if request.mode == "what_if":
+        raise InvalidInputError("a what-if starts no run (POST /api/recoveries answers it at once)")
     suffix = f"op-{now.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
     overrides = RunOverrides(sql_failover_mode=request.sql_failover_mode)
     run = RunInput(

@@ -29,6 +29,7 @@ from pydantic import (
 
 from .durations import Duration
 from .errors import NotFoundError, PlanError
+from .ncrontab import parse_ncrontab
 
 Mode = Literal["failover", "drill"]
 Severity = Literal["Sev0", "Sev1", "Sev2", "Sev3", "Sev4"]
@@ -330,6 +331,18 @@ class DrillPolicy(_Model):
         "step, the failover values of the parameters the overrides replaced, so a drill can tell where a "
         "failover would write.",
     )
+    schedule: str | None = Field(
+        None,
+        description="NCRONTAB, six fields, UTC (seconds first, as timer triggers): when a drill of this plan "
+        "starts on its own (the scheduled_drills timer, once per due time).",
+    )
+
+    @field_validator("schedule")
+    @classmethod
+    def _ncrontab(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_ncrontab(value)  # ScheduleError (a ValueError) says what is wrong
+        return value
 
 
 class Plan(_Model):

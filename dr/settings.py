@@ -66,6 +66,11 @@ class Settings(BaseSettings):
         5.0, ge=0, description="Slack past a step's timeout (or the approval deadline) before a run counts as stuck."
     )
 
+    # Readiness: every plan evaluated (dr.whatif) on this schedule; a changed plan file within a minute.
+    readiness_schedule: str = Field(
+        "0 */30 * * * *", description="NCRONTAB of the readiness timer that evaluates every plan."
+    )
+
     # Orchestration tuning (activity retries are each step's `retry` in its plan, not a setting).
     step_poll_min_seconds: float = 2.0
 

@@ -1,18 +1,58 @@
 """What-if: every check of a plan and what a failover would cost (predicted RTO per step and on the critical
 path, predicted RPO per data store), without changing anything.
 
-Interface shared by the what-if API, the readiness timer and the data-loss gate (implementation to come).
+Interface shared by the what-if API, the readiness timer and the data-loss gate.
+
+``predict`` is pure (the recovery orchestrator calls it on replay with its pre-flight checks): each step's
+duration comes from its kind's model below, or, when past reports of the plan measured the step, from the
+median of the newest measurements; the step graph's earliest finishes give the critical path and the RTO. Each
+data store's loss comes from the facts its checks read. Every number says what it rests on (``basis``).
+
+Documented figures (the sources are named where each is used):
+
+* Traffic Manager: probing interval x (tolerated failures + 1) + probe timeout + DNS TTL, and Azure's defaults
+  (30 s, 3, 10 s; 9 s at a 10 s interval) — Microsoft Learn, "Traffic Manager endpoint monitoring",
+  https://learn.microsoft.com/azure/traffic-manager/traffic-manager-monitoring (the failover timeline).
+* Azure SQL: a manual (unplanned) database failover 30 s RTO; geo-restore 12 h RTO ("recovery usually takes
+  place within 12 hours") — Microsoft Learn, "Overview of business continuity with Azure SQL Database",
+  https://learn.microsoft.com/azure/azure-sql/database/business-continuity-high-availability-disaster-recover-hadr-overview,
+  and "Recover using automated database backups", https://learn.microsoft.com/azure/azure-sql/database/recovery-using-backups.
+* Blob copy rate without a measured one: 60 MiB/s, the target throughput of a single blob — Microsoft Learn,
+  "Scalability and performance targets for Blob storage",
+  https://learn.microsoft.com/azure/storage/blobs/scalability-targets (a step copies many blobs at once: the
+  account's far higher limits make this a conservative rate).
+
+Not documented, measured or assumed (each basis says so): the orchestrator's own time, the per-copy and per
+Traffic Manager write times, the cost of reading a standing sync record.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+import json
+import statistics
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
-from .plan import Mode, Plan
+from .durations import parse_time
+from .plan import (
+    BlobBackupStep,
+    HealthCheckStep,
+    Mode,
+    Plan,
+    SqlFailoverGroupStep,
+    SqlGeoRestoreStep,
+    StepBase,
+    TrafficManagerFailoverStep,
+)
 from .steps.base import Check
+
+if TYPE_CHECKING:
+    from .clients import Clients
 
 
 class StepPrediction(BaseModel):
@@ -51,16 +91,568 @@ class PlanEvaluation(BaseModel):
     detail: dict[str, Any] = Field(default_factory=dict)
 
 
+# -- figures -------------------------------------------------------------------------------------------
+
+# Microsoft Learn, business continuity overview (Azure SQL Database): manual (unplanned) database failover RTO.
+SQL_FAILOVER_SECONDS = 30.0
+# Same page, and "Recover using automated database backups": geo-restore RTO, "usually within 12 hours".
+SQL_GEO_RESTORE_SECONDS = 12 * 3600.0
+# Microsoft Learn, scalability targets for Blob storage: target throughput of a single blob, 60 MiB/s.
+DEFAULT_COPY_BYTES_PER_SECOND = 60 * 1024 * 1024
+# Assumed (not documented): one copy request's round trip, 0.1 s; copy_concurrency run at once.
+ASSUMED_COPY_REQUEST_SECONDS = 0.1
+# Assumed (not documented): one Traffic Manager write (PUT/PATCH), 5 s (benchmarks/rto.py's figure).
+ASSUMED_TM_WRITE_SECONDS = 5.0
+# Assumed: reading the standing sync record and reporting, when a blob step ends on an unreachable source.
+ASSUMED_BLOB_UNREACHABLE_SECONDS = 0.5
+# Measured on the devstack (`make demo`, 2026-11-30): alert fired -> first step started 0.95-1.01 s (run start,
+# pre-flight of every step, the demo's immediate approval); a step's finish -> its dependent's start
+# 0.026-0.033 s. Used when no past run of the plan measured the orchestrator's share of its RTO.
+ORCHESTRATOR_START_SECONDS = 1.0
+ORCHESTRATOR_HOP_SECONDS = 0.05
+# History: measurements of a step are the newest this many (a plan's estate and the app change over time).
+HISTORY_SAMPLES = 5
+HISTORY_REPORTS = 20
+# evaluate_plan: each step's checks get this long (they bound their own probes; this bounds the rest).
+CHECK_TIMEOUT_SECONDS = 30.0
+
+
+class _Measured(BaseModel):
+    seconds: list[float] = Field(default_factory=list)
+    modes: list[str] = Field(default_factory=list)
+
+
+def _facts(checks: list[Check], name: str) -> dict[str, Any] | None:
+    found = next((check for check in checks if check.name == name), None)
+    return dict(found.facts) if found is not None else None
+
+
+def _check(checks: list[Check], name: str) -> Check | None:
+    return next((check for check in checks if check.name == name), None)
+
+
+def _seconds_since(now: datetime, value: Any) -> float | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return max(0.0, (_aware(now) - parse_time(value)).total_seconds())
+    except ValueError:
+        return None
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+# -- history ---------------------------------------------------------------------------------------------
+
+
+def _duration(entry: dict[str, Any]) -> float | None:
+    started, finished = entry.get("started_at"), entry.get("finished_at")
+    if entry.get("status") != "succeeded" or not isinstance(started, str) or not isinstance(finished, str):
+        return None
+    try:
+        return max(0.0, (parse_time(finished) - parse_time(started)).total_seconds())
+    except ValueError:
+        return None
+
+
+def _comparable(step: StepBase, entry: dict[str, Any], mode: str, checks: list[Check]) -> bool:
+    """Whether a past run's measurement of this step measured the work a failover now would do."""
+    detail = entry.get("detail") or {}
+    if not isinstance(detail, dict):
+        return False
+    if isinstance(step, SqlFailoverGroupStep):
+        # A drill only reads the group; a group already primary needed nothing: neither measured a failover.
+        return mode == "failover" and not str(detail.get("action", "")).startswith("none")
+    if isinstance(step, TrafficManagerFailoverStep):
+        return detail.get("mode") != "drill (read only)" and not detail.get("already_switched")
+    if isinstance(step, BlobBackupStep):
+        # A drill copies everything into its own container, a failover only the backlog; a step that found the
+        # source unreachable ends at once, one that copied took its backlog's time.
+        return mode == "failover" and ("source_unavailable" in detail) == _blob_source_unreachable(checks)
+    return True
+
+
+def measured_steps(
+    plan: Plan, history: list[dict[str, Any]] | None, checks: dict[str, list[Check]]
+) -> dict[str, _Measured]:
+    """Per step: the comparable measured durations, newest first (failovers before drills when both exist)."""
+    found: dict[str, _Measured] = {step.id: _Measured() for step in plan.steps}
+    steps = {step.id: step for step in plan.steps}
+    for report in history or []:
+        if not isinstance(report, dict) or report.get("plan") != plan.name:
+            continue
+        mode = str(report.get("mode"))
+        for entry in report.get("steps") or []:
+            if not isinstance(entry, dict) or entry.get("id") not in steps:
+                continue
+            step = steps[entry["id"]]
+            if entry.get("kind") != step.kind:
+                continue
+            seconds = _duration(entry)
+            if seconds is None or not _comparable(step, entry, mode, checks.get(step.id, [])):
+                continue
+            found[step.id].seconds.append(seconds)
+            found[step.id].modes.append(mode)
+    for measured in found.values():
+        failovers = [(s, m) for s, m in zip(measured.seconds, measured.modes, strict=True) if m == "failover"]
+        chosen = failovers or list(zip(measured.seconds, measured.modes, strict=True))
+        measured.seconds = [s for s, _ in chosen][:HISTORY_SAMPLES]
+        measured.modes = [m for _, m in chosen][:HISTORY_SAMPLES]
+    return found
+
+
+def measured_overhead(plan: Plan, history: list[dict[str, Any]] | None) -> list[float]:
+    """Per past run that recovered: its RTO minus the critical path of its own measured step durations (what
+    the orchestrator, pre-flight and any approval added), newest first."""
+    overheads: list[float] = []
+    for report in history or []:
+        if not isinstance(report, dict) or report.get("plan") != plan.name:
+            continue
+        rto = report.get("rto_seconds")
+        if not isinstance(rto, int | float):
+            continue
+        durations: dict[str, float] = {}
+        for entry in report.get("steps") or []:
+            if isinstance(entry, dict) and isinstance(entry.get("id"), str):
+                seconds = _duration(entry)
+                if seconds is not None:
+                    durations[entry["id"]] = seconds
+        if {step.id for step in plan.steps} - set(durations):
+            continue  # a step did not succeed (or the plan changed): no clean measurement
+        finishes, _ = earliest_finishes(plan, durations, hop=0.0)
+        overheads.append(max(0.0, float(rto) - max(finishes.values(), default=0.0)))
+    return overheads[:HISTORY_SAMPLES]
+
+
+# -- the kinds' models -----------------------------------------------------------------------------------
+
+
+def _blob_source_unreachable(checks: list[Check]) -> bool:
+    facts = _facts(checks, "source_reachable") or {}
+    probe = facts.get("probe")
+    return isinstance(probe, dict) and probe.get("reachable") is False
+
+
+def _blob_model(
+    step: BlobBackupStep, checks: list[Check], history: list[dict[str, Any]] | None
+) -> tuple[float | None, str]:
+    if _blob_source_unreachable(checks):
+        probe = (_facts(checks, "source_reachable") or {}).get("probe") or {}
+        probed = float(probe.get("seconds") or 0.0)
+        return (
+            round(probed + ASSUMED_BLOB_UNREACHABLE_SECONDS, 3),
+            f"source unreachable at pre-flight: the step keeps the last standing sync and ends at once (its probe "
+            f"took {probed:g} s, again at most if the verdict is stale; + {ASSUMED_BLOB_UNREACHABLE_SECONDS:g} s "
+            "assumed to read the sync record)",
+        )
+    standing = _facts(checks, "last_standing_sync") or {}
+    backlog = standing.get("backlog")
+    if not isinstance(backlog, dict) or "unknown" in backlog:
+        why = (backlog or {}).get("unknown") if isinstance(backlog, dict) else None
+        return None, f"unknown: no backlog count ({why or 'no standing sync recorded, or the source was not listed'})"
+    byte_rate, blob_rate, rate_basis = _copy_rate(step, history)
+    # Blobs of the sync's own second were most likely in it (copied then, unchanged now): the time counts the
+    # others; the data at risk (the store's basis) counts them all.
+    blobs = int(backlog.get("blobs") or 0) - int(backlog.get("same_second") or 0)
+    size = int(backlog.get("bytes") or 0) - int(backlog.get("same_second_bytes") or 0)
+    listing = float(backlog.get("list_seconds") or 0.0)
+    copying = max(size / byte_rate, blobs / blob_rate)
+    return (
+        round(listing + copying, 3),
+        f"backlog {blobs} blob(s), {size} bytes changed since the last standing sync"
+        + ("" if backlog.get("complete") else " (a capped count: at least that)")
+        + f": max({size} B / {byte_rate:.0f} B/s, {blobs} / {blob_rate:.1f} blobs/s) ({rate_basis}) + listing the "
+        f"source ({listing:g} s at pre-flight)",
+    )
+
+
+def _copy_rate(step: BlobBackupStep, history: list[dict[str, Any]] | None) -> tuple[float, float, str]:
+    """Bytes and blobs per second: the medians of past runs of the step that copied (a rate is a rate, drills
+    included), else Blob storage's documented single-blob target and an assumed per-copy time."""
+    byte_rates: list[float] = []
+    blob_rates: list[float] = []
+    for report in history or []:
+        for entry in (report.get("steps") if isinstance(report, dict) else None) or []:
+            if not isinstance(entry, dict) or entry.get("id") != step.id:
+                continue
+            detail = entry.get("detail") or {}
+            seconds = _duration(entry)
+            copied = detail.get("copied") if isinstance(detail, dict) else None
+            copied_bytes = detail.get("bytes_copied") if isinstance(detail, dict) else None
+            if seconds and isinstance(copied, int | float) and copied > 0:
+                blob_rates.append(float(copied) / seconds)
+                if isinstance(copied_bytes, int | float) and copied_bytes > 0:
+                    byte_rates.append(float(copied_bytes) / seconds)
+    if blob_rates:
+        blob_rates, byte_rates = blob_rates[:HISTORY_SAMPLES], byte_rates[:HISTORY_SAMPLES]
+        byte_rate = statistics.median(byte_rates) if byte_rates else float(DEFAULT_COPY_BYTES_PER_SECOND)
+        return byte_rate, statistics.median(blob_rates), f"median copy rates of {len(blob_rates)} past run(s)"
+    return (
+        float(DEFAULT_COPY_BYTES_PER_SECOND),
+        step.copy_concurrency / ASSUMED_COPY_REQUEST_SECONDS,
+        f"no measured rate: 60 MiB/s, Blob storage's single-blob target; {step.copy_concurrency} copies at once "
+        f"x {ASSUMED_COPY_REQUEST_SECONDS:g} s each (assumed)",
+    )
+
+
+def _geo_restore_model(checks: list[Check]) -> tuple[float | None, str]:
+    free = _check(checks, "target_database_free")
+    if free is not None and free.status == "passed" and "exists" in free.message:
+        return 1.0, "the target database already exists from an earlier restore: the step continues it"
+    return SQL_GEO_RESTORE_SECONDS, (
+        "documented geo-restore RTO, 12 h (Azure SQL business continuity overview: recovery usually within 12 "
+        "hours; it depends on the database's size and activity)"
+    )
+
+
+def _failover_group_model(checks: list[Check]) -> tuple[float | None, str]:
+    role = _facts(checks, "current_role") or {}
+    if role.get("replication_role") == "Primary":
+        return 1.0, "the group is already primary on the target server: nothing to fail over"
+    mode = _facts(checks, "failover_mode") or {}
+    kind = mode.get("expected_failover") or "planned"
+    if kind == "forced":
+        return SQL_FAILOVER_SECONDS, "forced failover: documented 30 s RTO of a manual (unplanned) database failover"
+    lag = (_facts(checks, "replication") or {}).get("lag_seconds")
+    catch_up = float(lag) if isinstance(lag, int | float) else 0.0
+    return SQL_FAILOVER_SECONDS + catch_up, (
+        "planned failover: documented 30 s RTO of a manual database failover"
+        + (f" + {catch_up:g} s replication lag the secondary catches up first" if catch_up else "")
+    )
+
+
+def _traffic_model(step: TrafficManagerFailoverStep, checks: list[Check]) -> tuple[float | None, str]:
+    dns = _facts(checks, "dns_convergence") or {}
+    model = dns.get("convergence")
+    if not isinstance(model, dict):
+        return None, "unknown: the profile could not be read (no convergence facts)"
+    interval = float(model.get("interval_seconds") or 30)
+    tolerated = int(model.get("tolerated_failures", 3) or 0)
+    timeout = float(model.get("timeout_seconds") or (9 if interval == 10 else 10))
+    ttl = float(model.get("ttl_seconds", 60) or 0)
+    changes = (_facts(checks, "changes") or {}).get("changes")
+    writes = len(changes) if isinstance(changes, list) else len(step.from_endpoints) + len(step.to_endpoints)
+    seconds = interval * (tolerated + 1) + timeout + ttl + writes * ASSUMED_TM_WRITE_SECONDS
+    return seconds, (
+        f"Traffic Manager: {interval:g} s probing interval x ({tolerated} tolerated failures + 1) + {timeout:g} s "
+        f"probe timeout + {ttl:g} s TTL (Traffic Manager endpoint monitoring) + {writes} write(s) x "
+        f"{ASSUMED_TM_WRITE_SECONDS:g} s (assumed)"
+    )
+
+
+def _health_model(step: HealthCheckStep, checks: list[Check]) -> tuple[float | None, str]:
+    answers = _facts(checks, "answers") or {}
+    latency = float(answers.get("latency_ms") or 0.0) / 1000.0
+    worst = step.attempts * (step.interval.total_seconds() + step.request_timeout.total_seconds())
+    return round(latency, 3), (
+        f"one attempt expected once the service is switched (interval {step.interval.total_seconds():g} s x 0 "
+        f"retries + the pre-flight's {latency * 1000:.0f} ms answer); at worst {step.attempts} attempts, {worst:g} s"
+    )
+
+
+def _model(step: StepBase, checks: list[Check], history: list[dict[str, Any]] | None) -> tuple[float | None, str]:
+    if isinstance(step, BlobBackupStep):
+        return _blob_model(step, checks, history)
+    if isinstance(step, SqlGeoRestoreStep):
+        return _geo_restore_model(checks)
+    if isinstance(step, SqlFailoverGroupStep):
+        return _failover_group_model(checks)
+    if isinstance(step, TrafficManagerFailoverStep):
+        return _traffic_model(step, checks)
+    if isinstance(step, HealthCheckStep):
+        return _health_model(step, checks)
+    return None, f"unknown: no model for kind {step.kind}"
+
+
+# -- data at risk ------------------------------------------------------------------------------------------
+
+
+def _blob_store(checks: list[Check], now: datetime) -> tuple[float | None, str]:
+    standing = _facts(checks, "last_standing_sync")
+    if standing is None:
+        return None, "unknown: the standing sync was not checked"
+    age = _seconds_since(now, standing.get("last_sync_at"))
+    if age is None:
+        return None, str(standing.get("unknown") or "unknown: no standing sync recorded")
+    backlog = standing.get("backlog")
+    changed = (
+        f"; changed at the source since: {backlog['text']}"
+        if isinstance(backlog, dict) and "unknown" not in backlog
+        else ""
+    )
+    return round(age, 3), f"now - last standing sync ({standing['last_sync_at']}){changed}"
+
+
+def _geo_restore_store(checks: list[Check], now: datetime) -> tuple[float | None, str]:
+    backup = _facts(checks, "source_geo_backup") or {}
+    age = _seconds_since(now, backup.get("last_available_backup"))
+    if age is None:
+        return None, "unknown: no geo-backup time (lastAvailableBackupDate) was read"
+    return round(age, 3), f"now - the last geo-backup ({backup['last_available_backup']})"
+
+
+def _failover_group_store(checks: list[Check], now: datetime) -> tuple[float | None, str]:
+    role = _facts(checks, "current_role") or {}
+    if role.get("replication_role") == "Primary":
+        return 0.0, "nothing to fail over: the group is already primary on the target server"
+    mode = _facts(checks, "failover_mode")
+    if mode is None:
+        return None, "unknown: the failover group could not be read"
+    seconds = mode.get("rpo_estimate_seconds")
+    basis = str(mode.get("rpo_basis") or "")
+    return (float(seconds), basis) if isinstance(seconds, int | float) else (None, basis or "unknown: lag unknown")
+
+
+_STORES: dict[type[StepBase], Callable[[list[Check], datetime], tuple[float | None, str]]] = {
+    BlobBackupStep: _blob_store,
+    SqlGeoRestoreStep: _geo_restore_store,
+    SqlFailoverGroupStep: _failover_group_store,
+}
+
+
+def _store(step: StepBase, checks: list[Check], now: datetime) -> tuple[float | None, str]:
+    model = _STORES.get(type(step))
+    if model is None:
+        return None, f"unknown: no data model for kind {step.kind}"
+    return model(checks, now)
+
+
+# -- the graph -------------------------------------------------------------------------------------------
+
+
+def earliest_finishes(
+    plan: Plan, durations: dict[str, float], *, start: float = 0.0, hop: float = 0.0
+) -> tuple[dict[str, float], dict[str, str | None]]:
+    """Each step's earliest finish (its latest dependency's finish + ``hop``, or ``start``, + its duration) and
+    the dependency that made it start then (None: it starts at ``start``). The chain of those, back from the
+    step that finishes last, is the critical path."""
+    after = {step.id: list(step.after) for step in plan.steps}
+    finishes: dict[str, float] = {}
+    via: dict[str, str | None] = {}
+
+    def finish(step_id: str) -> float:
+        if step_id not in finishes:
+            deps = [(finish(dep) + hop, dep) for dep in after[step_id]]
+            begin, before = max(deps, default=(start, None))
+            finishes[step_id] = begin + durations.get(step_id, 0.0)
+            via[step_id] = before
+        return finishes[step_id]
+
+    for step in plan.steps:
+        finish(step.id)
+    return finishes, via
+
+
+def _orchestrator_time(plan: Plan, history: list[dict[str, Any]] | None) -> tuple[float, float, str]:
+    """What the orchestrator adds to the steps' critical path: (at the start, per dependency, basis)."""
+    overheads = measured_overhead(plan, history)
+    if overheads:
+        start, hop = round(statistics.median(overheads), 3), 0.0
+        basis = (
+            f"measured: median of {len(overheads)} past run(s)' RTO minus their own critical path ({start:g} s: "
+            "pre-flight, approval, hops)"
+        )
+    else:
+        start, hop = ORCHESTRATOR_START_SECONDS, ORCHESTRATOR_HOP_SECONDS
+        basis = (
+            f"no past run measured it: {start:g} s to start and pre-flight + {hop:g} s per dependency (measured on "
+            "the devstack)"
+        )
+    if plan.approval.required:
+        basis += "; the plan waits for an approver, whose time is not predicted unless measured"
+    return start, hop, basis
+
+
+def _stores(
+    plan: Plan, checks: dict[str, list[Check]], now: datetime
+) -> tuple[list[StorePrediction], float | None, str | None]:
+    """Each data step's loss, the worst (None if any is unknown) and the store that bounds it (an unknown one
+    when the worst is unknown)."""
+    from .steps import spec_of
+
+    stores: list[StorePrediction] = []
+    for step in plan.steps:
+        if spec_of(step.kind).role != "data":
+            continue
+        seconds, basis = _store(step, checks.get(step.id, []), now)
+        stores.append(StorePrediction(step=step.id, kind=step.kind, seconds=seconds, basis=basis))
+    unknown = [store for store in stores if store.seconds is None]
+    if unknown:
+        return stores, None, unknown[0].step
+    if not stores:
+        return stores, None, None
+    worst = max(stores, key=lambda store: store.seconds or 0.0)
+    return stores, worst.seconds, worst.step
+
+
 def predict(
     plan: Plan, checks: dict[str, list[Check]], *, now: datetime, history: list[dict[str, Any]] | None = None
 ) -> PlanEvaluation:
     """The prediction from checks already made (pure: the recovery orchestrator calls it on replay too).
     ``history``: past run reports of this plan (newest first), whose measured step times refine the models."""
-    raise NotImplementedError
+    measured = measured_steps(plan, history, checks)
+    steps: list[StepPrediction] = []
+    durations: dict[str, float] = {}
+    for step in plan.steps:
+        taken = measured[step.id]
+        if taken.seconds:
+            seconds: float | None = round(statistics.median(taken.seconds), 3)
+            runs = ", ".join(f"{s:g}" for s in taken.seconds)
+            basis = (
+                f"measured: median of the newest {len(taken.seconds)} {taken.modes[0]} run(s) of this plan ({runs} s)"
+            )
+        else:
+            seconds, basis = _model(step, checks.get(step.id, []), history)
+        steps.append(StepPrediction(step=step.id, kind=step.kind, seconds=seconds, basis=basis))
+        if seconds is not None:
+            durations[step.id] = seconds
+
+    start, hop, overhead_basis = _orchestrator_time(plan, history)
+    finishes, via = earliest_finishes(plan, durations, start=start, hop=hop)
+    unknown = [prediction.step for prediction in steps if prediction.seconds is None]
+    for prediction in steps:
+        prediction.earliest_finish_seconds = None if unknown else round(finishes[prediction.step], 3)
+    last = max(finishes, key=lambda step_id: finishes[step_id]) if finishes else None
+    path: list[str] = []
+    cursor = last
+    while cursor is not None:
+        path.append(cursor)
+        cursor = via[cursor]
+    path.reverse()
+
+    stores, rpo, bound_by = _stores(plan, checks, now)
+    unknown_stores = [store for store in stores if store.seconds is None]
+    all_checks = [check for step_checks in checks.values() for check in step_checks]
+    ordered = {step.id: list(checks.get(step.id, [])) for step in plan.steps}
+    return PlanEvaluation(
+        plan=plan.name,
+        evaluated_at=now,
+        ready=not any(check.status == "failed" for check in all_checks),
+        checks=ordered,
+        predicted_rto_seconds=None if unknown or last is None else round(finishes[last], 3),
+        predicted_rpo_seconds=rpo,
+        rpo_bound_by=bound_by,
+        critical_path=path,
+        steps=steps,
+        stores=stores,
+        detail={
+            "orchestrator_seconds": start,
+            "hop_seconds": hop,
+            "orchestrator_basis": overhead_basis,
+            "rto_basis": (
+                f"unknown: no model for step(s) {', '.join(unknown)}"
+                if unknown
+                else f"the critical path {' -> '.join(path)} ends at {finishes[last]:.1f} s"
+                if last
+                else "no steps"
+            ),
+            "rpo_basis": (
+                f"unknown: {bound_by}'s loss is unknown"
+                if unknown_stores
+                else f"the worst store, {bound_by}"
+                if stores
+                else "no data step"
+            ),
+            "failed_checks": [
+                f"{step_id}: {check.message}"
+                for step_id, step_checks in ordered.items()
+                for check in step_checks
+                if check.status == "failed"
+            ],
+            "history_reports": len(history or []),
+        },
+    )
+
+
+# -- evaluating ----------------------------------------------------------------------------------------
+
+
+def check_payloads(plan: Plan, *, now: datetime, mode: Mode, run_id: str) -> dict[str, dict[str, Any]]:
+    """Each step's step_check payload, as the recovery orchestrator builds it (dr.run.RunState.step_input)."""
+    from .run import RunInput, RunState
+    from .steps.base import StepCheckInput
+
+    run = RunInput(plan=plan, mode=mode, trigger={"source": "what_if"}, requested_at=now)
+    state = RunState(run_id, run, plan, now)
+    return {
+        step.id: StepCheckInput(context=state.step_input(step.id, now).context).model_dump(mode="json")
+        for step in plan.steps
+    }
 
 
 def evaluate_plan(
     plan: Plan, *, now: datetime, mode: Mode = "failover", history: list[dict[str, Any]] | None = None
 ) -> PlanEvaluation:
     """Run every step's checks (dr.dispatch.check, in parallel, each bounded) and predict."""
-    raise NotImplementedError
+    return _evaluate(plan, now=now, mode=mode, history=history)
+
+
+def _evaluate(
+    plan: Plan,
+    *,
+    now: datetime,
+    mode: Mode,
+    history: list[dict[str, Any]] | None,
+    check: Callable[[dict[str, Any]], list[dict[str, Any]]] | None = None,
+    timeout: float = CHECK_TIMEOUT_SECONDS,
+) -> PlanEvaluation:
+    from . import dispatch
+
+    run_plan = plan.for_mode(mode) if mode == "drill" and not plan.drill.failover_values else plan
+    run_id = f"{plan.name}--what-if--{now.strftime('%Y%m%dT%H%M%S')}"
+    payloads = check_payloads(run_plan, now=now, mode=mode, run_id=run_id)
+    call = check or dispatch.check
+    pool = ThreadPoolExecutor(max_workers=max(1, min(16, len(payloads))), thread_name_prefix="what-if")
+    try:
+        futures = {step_id: pool.submit(call, payload) for step_id, payload in payloads.items()}
+        results: dict[str, list[Check]] = {}
+        for step_id, future in futures.items():
+            try:
+                raw = future.result(timeout=timeout)
+                results[step_id] = [Check.model_validate(item) for item in raw]
+            except FutureTimeout:
+                results[step_id] = [
+                    Check.failed("readable", f"the checks of step {step_id!r} did not finish within {timeout:g} s")
+                ]
+            except Exception as error:  # a bug in a check: the evaluation still reports every other step
+                results[step_id] = [
+                    Check.failed("readable", f"could not check step {step_id!r}: {type(error).__name__}: {error}")
+                ]
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+    evaluation = predict(run_plan, results, now=now, history=history)
+    return evaluation.model_copy(update={"mode": mode})
+
+
+def read_history(clients: Clients, plan_name: str, *, limit: int = HISTORY_REPORTS) -> list[dict[str, Any]]:
+    """The newest ``limit`` stored reports of the plan (both modes), newest first. No reports container or an
+    unreadable report: fewer reports (a prediction without history still stands)."""
+    from .report import report_blob_name
+    from .run import run_id_prefix
+
+    account_url = clients.settings.reports_account_url
+    if not account_url:
+        return []
+    container = clients.blob_service(account_url).get_container_client(clients.settings.reports_container)
+    prefix = report_blob_name(run_id_prefix(plan_name)).removesuffix(".json")
+    try:
+        listed = sorted(
+            container.list_blobs(name_starts_with=prefix),
+            key=lambda blob: blob.last_modified,
+            reverse=True,
+        )[: max(0, limit)]
+    except Exception:  # no container yet, or storage down: no history
+        return []
+    reports: list[dict[str, Any]] = []
+    for blob in listed:
+        try:
+            document = json.loads(container.get_blob_client(blob.name).download_blob().readall())
+        except Exception:
+            continue
+        if isinstance(document, dict):
+            reports.append(document)
+    # Newest first by when the run finished (a copied or rewritten report's blob time says nothing of its run).
+    reports.sort(key=lambda report: str(report.get("finished_at") or report.get("started_at") or ""), reverse=True)
+    return reports

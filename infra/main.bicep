@@ -59,6 +59,9 @@ param syncSchedule string = '0 */15 * * * *'
 @description('NCRONTAB of the stuck-run watchdog (DR_WATCHDOG_SCHEDULE); the timer does not load without it.')
 param watchdogSchedule string = '0 */5 * * * *'
 
+@description('NCRONTAB of the plan readiness evaluation (DR_READINESS_SCHEDULE); the timer does not load without it.')
+param readinessSchedule string = '0 */30 * * * *'
+
 @description('Durable Functions backend: AzureStorage (default, the app\'s storage account) or DurableTaskScheduler (managed, more throughput).')
 @allowed([
   'AzureStorage'
@@ -249,6 +252,7 @@ var drSettings = {
   DR_ENFORCE_ROLES: enforceRoles ? 'true' : 'false'
   DR_SYNC_SCHEDULE: syncSchedule
   DR_WATCHDOG_SCHEDULE: watchdogSchedule
+  DR_READINESS_SCHEDULE: readinessSchedule
   DR_ARM_ENDPOINT: environment().resourceManager
 }
 

@@ -7,6 +7,7 @@ run may start, be decided or be canceled, and the cancel itself (dr.admission), 
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,13 +25,14 @@ from dr.admission import (
 )
 from dr.auth import Principal, actor, parse_principal, require_role
 from dr.clients import get_clients
-from dr.errors import AuthorizationError, ConflictError, DrError, NotFoundError
+from dr.errors import AuthorizationError, ConflictError, DrError, NotFoundError, TransientError
 from dr.intake import ApproveRequest, CancelBody, DecisionRequest, StartRequest, operator_run, parse_json_model
 from dr.plan import find_plan
 from dr.report import read_report
-from dr.run import ApprovalDecision, is_run_id, run_id_prefix
+from dr.run import ApprovalDecision, RunOverrides, is_run_id, run_id_prefix
 from dr.settings import Settings, get_settings
 from dr.views import live_summaries, snapshot_view
+from dr.whatif import PlanEvaluation, evaluate_plan, read_history
 
 from .http import error_response, json_response, log, run_links
 from .instances import DurableRuns
@@ -52,6 +54,37 @@ def _require_reader(settings: Settings, principal: Principal) -> None:
         raise AuthorizationError(f"reading runs needs role {settings.operator_role!r} or {settings.approver_role!r}")
 
 
+WHAT_IF_SECONDS = 60.0  # the what-if answers synchronously: every check and the history read within this
+
+
+async def _what_if(request: StartRequest) -> func.HttpResponse:
+    """POST /api/recoveries {"mode": "what_if"}: the plan's checks and the predicted RTO and RPO of a failover
+    now (dr.whatif), answered at once (200). Read-only: no run is started, no plan lock is taken."""
+    settings = get_settings()
+    plan = find_plan(settings.plans_dir, request.plan)
+    plan = RunOverrides(sql_failover_mode=request.sql_failover_mode).apply(plan)
+    now = datetime.now(UTC)
+
+    def evaluate() -> PlanEvaluation:
+        history = read_history(get_clients(), plan.name)
+        return evaluate_plan(plan, now=now, mode="failover", history=history)
+
+    try:
+        evaluation = await asyncio.wait_for(asyncio.to_thread(evaluate), WHAT_IF_SECONDS)
+    except TimeoutError:
+        raise TransientError(f"the what-if of plan {plan.name!r} took longer than {WHAT_IF_SECONDS:g} s") from None
+    log.info(
+        "what-if of plan %s: RTO %s s, RPO %s s",
+        plan.name,
+        evaluation.predicted_rto_seconds,
+        evaluation.predicted_rpo_seconds,
+    )
+    body = evaluation.model_dump(mode="json")
+    body["what_if_of"] = "failover"
+    body["reason"] = request.reason
+    return json_response(body, 200)
+
+
 @bp.route(route="recoveries", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
 @bp.durable_client_input(client_name="client")
 async def start_recovery(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
@@ -59,8 +92,16 @@ async def start_recovery(req: func.HttpRequest, client: df.DurableOrchestrationC
     try:
         settings = get_settings()
         principal = _principal(req)
-        require_role(settings, principal, settings.operator_role, "starting a recovery")
+        # A what-if changes nothing: a reader (operator or approver) may ask; a start needs the operator role.
+        reader_only = settings.enforce_roles and bool(principal.roles & {settings.approver_role})
+        reader_only = reader_only and settings.operator_role not in principal.roles
+        if not reader_only:
+            require_role(settings, principal, settings.operator_role, "starting a recovery")
         request: StartRequest = parse_json_model(req.get_body(), StartRequest, "start request")
+        if request.mode == "what_if":
+            return await _what_if(request)
+        if reader_only:
+            require_role(settings, principal, settings.operator_role, "starting a recovery")
         plan = find_plan(settings.plans_dir, request.plan)
         now = datetime.now(UTC)
         instance_id, run = operator_run(plan, request, _who(principal, request.requested_by), now, settings)

@@ -1,7 +1,7 @@
-"""ARM emulator for the devstack: Microsoft.Sql and Traffic Manager over HTTPS, shaped like moto
-(per provider: urls, thin responses, models holding state, errors carrying ARM's codes) plus a control
-plane of the same shape (`control/`) for what tests do to the world (seed, faults, region outages, LRO
-timing, DNS answers); `server.py` composes the two.
+"""ARM emulator for the devstack: Microsoft.Sql, Traffic Manager and Microsoft.Authorization permissions over
+HTTPS, shaped like moto (per provider: urls, thin responses, models holding state, errors carrying ARM's codes)
+plus a control plane of the same shape (`control/`) for what tests do to the world (seed, faults, region
+outages, LRO timing, DNS answers, the caller's permissions); `server.py` composes the two.
 
     from devstack.arm import ArmEmulator, StaticTokenCredential
     with ArmEmulator(state_dir=tmp_path) as arm:

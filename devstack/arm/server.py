@@ -29,6 +29,9 @@ from aiohttp import web
 
 from . import errors
 from .auth import check_authorization
+from .authorization.models import AuthorizationBackend
+from .authorization.responses import AuthorizationResponses
+from .authorization.urls import register as register_authorization
 from .control import ControlBackend, ControlResponses, Fault, RequestRecord
 from .control import routes as control_routes
 from .errors import ArmError
@@ -65,7 +68,8 @@ class _ControlMethod[**P, R]:
 
 
 class ArmEmulator:
-    """The server. Data plane: `estate`, `sql`, `traffic_manager` (the providers' backends), `router`.
+    """The server. Data plane: `estate`, `sql`, `traffic_manager`, `authorization` (the providers' backends),
+    `router`.
     Control plane: `control`, a `ControlBackend` over them, whose methods are also the emulator's."""
 
     def __init__(
@@ -85,12 +89,15 @@ class ArmEmulator:
             self.estate.settings = settings.model_copy()
         self.sql = SqlBackend(self.estate)
         self.traffic_manager = TrafficManagerBackend(self.estate)
-        self.estate.providers = [self.sql, self.traffic_manager]
+        self.authorization = AuthorizationBackend(self.estate, self.sql, self.traffic_manager)
+        self.estate.providers = [self.sql, self.traffic_manager, self.authorization]
         self.router = Router()
+        # First: its paths end in /providers/Microsoft.Authorization/permissions, below any other provider's.
+        register_authorization(self.router, AuthorizationResponses(self.authorization))
         register_resource_groups(self.router, ResourceGroupResponses(self.estate))
         register_sql(self.router, SqlResponses(self.estate, self.sql))
         register_traffic_manager(self.router, TrafficManagerResponses(self.estate, self.traffic_manager))
-        self.control = ControlBackend(self.estate, self.sql, self.traffic_manager)
+        self.control = ControlBackend(self.estate, self.sql, self.traffic_manager, self.authorization)
         self._ca = trustme.CA(organization_name="devstack ARM emulator")
         self._cert = self._ca.issue_cert("127.0.0.1", "localhost")
         self._thread: threading.Thread | None = None
@@ -282,3 +289,6 @@ class ArmEmulator:
     resolve = _ControlMethod(ControlBackend.resolve)
     replication_lag = _ControlMethod(ControlBackend.replication_lag)
     set_replication_lag = _ControlMethod(ControlBackend.set_replication_lag)
+    set_permissions = _ControlMethod(ControlBackend.set_permissions)
+    granted_permissions = _ControlMethod(ControlBackend.granted_permissions)
+    clear_permissions = _ControlMethod(ControlBackend.clear_permissions)

@@ -45,6 +45,7 @@ class DemoResult:
     synced_at: datetime | None = None
     changed_after_sync: list[str] = field(default_factory=list)
     checks: dict[str, bool] = field(default_factory=dict)
+    prediction: dict[str, Any] | None = None
 
     @property
     def ok(self) -> bool:
@@ -211,6 +212,85 @@ def _time(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
+# -- what-if: readiness and the prediction before the outage, compared with the run after ------------------
+
+HISTORY_KEPT = 20
+
+
+def import_history(stack: LocalStack, state_dir: Path, say: Say) -> int:
+    """Reports of this plan from earlier `make demo` runs on this machine (their state dirs under .devstack),
+    copied into this stack's reports container: what a long-lived reports container holds in Azure, and what
+    the what-if reads its measured step times from. The newest HISTORY_KEPT, by file time."""
+    found = [
+        path
+        for path in (ROOT / ".devstack").glob("demo-*/reports/*.json")
+        if state_dir.resolve() not in path.resolve().parents and path.name.startswith(f"{PLAN}--")
+    ]
+    found.sort(key=lambda path: path.stat().st_mtime, reverse=True)
+    container = stack.blob_service("secondary").get_container_client("dr-reports")
+    if found and not container.exists():
+        container.create_container()
+    for path in reversed(found[:HISTORY_KEPT]):  # oldest first: the blobs' times keep the runs' order
+        container.upload_blob(f"runs/{path.name}", path.read_bytes(), overwrite=True)
+    shown = len(found[:HISTORY_KEPT])
+    say(
+        f"plan history: {shown} report(s) of earlier demo runs imported into the reports container"
+        if shown
+        else "plan history: none (first demo on this machine): the prediction uses documented Azure figures, and "
+        "the emulator runs every operation in about a second"
+    )
+    return shown
+
+
+def what_if(api: Api, say: Say) -> dict[str, Any]:
+    """POST /api/recoveries {"mode": "what_if"}: readiness and the predicted RTO/RPO of a failover now."""
+    body = api.json(
+        "POST", "/api/recoveries", (200,), json={"plan": PLAN, "mode": "what_if", "reason": "demo: before the outage"}
+    )
+    failed = body["detail"].get("failed_checks") or []
+    say(
+        f"readiness of {PLAN}: {'READY' if body['ready'] else 'NOT READY'} "
+        f"({sum(map(len, body['checks'].values()))} checks)"
+    )
+    for line in failed[:5]:
+        say(f"  failed: {line[:110]}")
+    say(
+        f"what-if (a failover now): RTO {_seconds(body['predicted_rto_seconds'])} on "
+        f"{' -> '.join(body['critical_path'])}"
+        f" (+ orchestrator {body['detail']['orchestrator_seconds']:g} s: {body['detail']['orchestrator_basis'][:70]})"
+    )
+    for step in body["steps"]:
+        say(f"    {step['step']:<10} {_seconds(step['seconds']):>9}  {step['basis'][:90]}")
+    rpo = body["predicted_rpo_seconds"]
+    say(f"  RPO {_seconds(rpo) if rpo is not None else 'unknown'}, bound by {body['rpo_bound_by']}")
+    for store in body["stores"]:
+        say(f"    {store['step']:<10} {_seconds(store['seconds']):>9}  {store['basis'][:90]}")
+    return dict(body)
+
+
+def comparison(prediction: dict[str, Any] | None, report: dict[str, Any]) -> list[str]:
+    """Predicted (before the outage) vs measured (the run's report) RTO and RPO."""
+    if prediction is None:
+        return []
+    lines = ["  predicted vs measured:"]
+    rto_p, rto_m = prediction.get("predicted_rto_seconds"), report.get("rto_seconds")
+    ratio = f" (measured / predicted {rto_m / rto_p:.2f})" if rto_p and rto_m else ""
+    lines.append(f"    RTO  predicted {_seconds(rto_p):>9}  measured {_seconds(rto_m):>9}{ratio}")
+    rpo_p, rpo_m = prediction.get("predicted_rpo_seconds"), report.get("rpo_estimate_seconds")
+    lines.append(
+        f"    RPO  predicted {_seconds(rpo_p) if rpo_p is not None else 'unknown':>9} (bound by "
+        f"{prediction.get('rpo_bound_by')})  measured {_seconds(rpo_m) if rpo_m is not None else 'unknown':>9}"
+    )
+    predicted = {store["step"]: store for store in prediction.get("stores", [])}
+    for store in report.get("rpo_by_store", []):
+        before = predicted.get(store["step"], {}).get("seconds")
+        lines.append(
+            f"      {store['step']:<10} predicted {_seconds(before) if before is not None else 'unknown':>9}  "
+            f"measured {_seconds(store['seconds']) if store['seconds'] is not None else 'unknown':>9}"
+        )
+    return lines
+
+
 # -- the two scenarios --------------------------------------------------------------------------------
 
 
@@ -226,20 +306,24 @@ def post_outage_alert(api: Api) -> str:
     return str(api.json("POST", "/api/alerts", (202,), json=document)["id"])
 
 
-def failover(stack: LocalStack, api: Api, say: Say) -> DemoResult:
+def failover(stack: LocalStack, api: Api, say: Say, state_dir: Path) -> DemoResult:
     say(f"seeded {seed_blobs(stack)} blobs on the primary (containers {', '.join(CONTAINERS)})")
     say("standing sync (the timer's job between disasters):")
     synced_at = run_standing_sync(api, say)
     time.sleep(1.1)  # blob Last-Modified has 1-second resolution
     changed = change_primary(stack)
     say(f"{len(changed)} primary blobs changed after the sync (the data the outage will cost)")
+    import_history(stack, state_dir, say)
+    prediction = what_if(api, say)
     stack.region_outage(PRIMARY_REGION)
     say(f"OUTAGE: {PRIMARY_REGION} is down (SQL, Traffic Manager endpoints, app, primary storage account)")
     run_id = post_outage_alert(api)
     say(f"alert 'shop-primary-down' posted → run {run_id}")
     view = watch(api, run_id, say)
     report = view["report"] or api.json("GET", f"/api/recoveries/{run_id}/report", (200,))
-    return DemoResult("failover", run_id, report, Path(), synced_at=synced_at, changed_after_sync=changed)
+    return DemoResult(
+        "failover", run_id, report, Path(), synced_at=synced_at, changed_after_sync=changed, prediction=prediction
+    )
 
 
 def drill(stack: LocalStack, api: Api, say: Say) -> DemoResult:
@@ -290,7 +374,7 @@ def run_demo(mode: str, *, state_dir: Path, say: Say = print) -> DemoResult:
         azurite = stack.info.storage_accounts["primary"].blob_endpoint.rsplit("/", 1)[0]
         say(f"  host {stack.info.host_url} · ARM emulator {stack.info.arm_url} · Azurite via {azurite}")
         api = Api(stack.info.host_url, stack.info.function_key)
-        result = failover(stack, api, say) if mode == "failover" else drill(stack, api, say)
+        result = failover(stack, api, say, state_dir) if mode == "failover" else drill(stack, api, say)
     reports = state_dir / "reports"
     reports.mkdir(parents=True, exist_ok=True)
     result.report_path = (reports / f"{result.run_id}.json").resolve()
@@ -317,6 +401,8 @@ def main(argv: list[str] | None = None) -> int:
     say("")
     say(f"{args.mode} of plan {PLAN}:")
     for line in summary_table(result.report):
+        say(line)
+    for line in comparison(result.prediction, result.report):
         say(line)
     say(str(result.report_path))
     return 0 if result.ok else 1

@@ -33,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any
@@ -388,10 +389,13 @@ class BlobBackup(StepKind[BlobBackupStep]):
                 probe(target.get_container_properties, timeout),
                 _bounded_standing_sync(records, ctx.plan_name, basis, timeout),
             )
+            backlog = None
+            if standing.record is not None and source_probed.verdict.reachable and source_probed.error is None:
+                backlog = await count_backlog(azure, params, standing.record.synced_through)
         return [
             self._source_check(ctx, params, source_probed, standing),
             self._target_check(ctx, params, target_probed),
-            self._standing_check(ctx, basis, standing),
+            self._standing_check(ctx, basis, standing, backlog),
         ]
 
     def _source_check(
@@ -521,13 +525,17 @@ class BlobBackup(StepKind[BlobBackupStep]):
             **facts,
         )
 
-    def _standing_check(self, ctx: StepContext, basis: BlobBackupStep, standing: StandingSync) -> Check:
+    def _standing_check(
+        self, ctx: StepContext, basis: BlobBackupStep, standing: StandingSync, backlog: dict[str, Any] | None = None
+    ) -> Check:
         pair = (
             f"{location(basis.source.account_url, basis.source.container)} to "
             f"{location(basis.target.account_url, basis.target.container)}"
         )
         rpo, rpo_basis = rpo_after_outage(ctx.now, standing)
         facts = {**standing_sync_facts(ctx.now, standing), "rpo_basis": rpo_basis, "rpo_estimate_seconds": rpo}
+        if backlog is not None:
+            facts["backlog"] = backlog
         record = standing.record
         if record is None:
             return Check.warning(
@@ -540,6 +548,8 @@ class BlobBackup(StepKind[BlobBackupStep]):
             f"last standing sync of {pair} from {iso(record.synced_through)} ({rpo:.0f} s ago): what a failover "
             "keeps if the primary is unreachable"
         )
+        if backlog is not None and "unknown" not in backlog:
+            message += f"; changed at the source since: {backlog['text']}"
         if standing.attempt is not None:
             return Check.warning("last_standing_sync", f"{message}; {facts['note']}", **facts)
         return Check.passed("last_standing_sync", message, **facts)
@@ -1096,6 +1106,77 @@ async def _bounded_standing_sync(
         return StandingSync(
             unknown=f"unknown: the standing sync record could not be read (no answer within {timeout:g} s)"
         )
+
+
+# The pre-flight's count of what changed at the source since the last standing sync (the backlog a last pass
+# copies, the data an outage now would lose): at most this many listing pages, within this many seconds.
+BACKLOG_MAX_PAGES = 20
+BACKLOG_SECONDS = 5.0
+
+
+async def count_backlog(
+    azure: AsyncAzureSession,
+    params: BlobBackupStep,
+    since: datetime,
+    *,
+    max_pages: int = BACKLOG_MAX_PAGES,
+    seconds: float = BACKLOG_SECONDS,
+) -> dict[str, Any]:
+    """Blobs (and their bytes) of the source modified since ``since``, listed read-only, without metadata, each
+    request bounded by
+    ``source_probe_timeout`` with no retries, at most ``max_pages`` pages within ``seconds``. Last-Modified has
+    one-second resolution: a blob of the sync's own second may or may not be in it, and is counted apart
+    (``same_second``; ``blobs`` and ``bytes`` include it, as the data at risk must). A capped count is a lower
+    bound: ``complete`` is False and ``text`` says "≥ N". Deleted blobs are not counted (a listing cannot see
+    them). Never raises for what the account answers: ``unknown`` says why there is no count."""
+    timeout = params.source_probe_timeout.total_seconds()
+    container = probe_service(azure, params.source.account_url, timeout).get_container_client(params.source.container)
+    fetch = container_pages(container, prefix=params.prefix, include=[], page_size=params.page_size)
+    floor = _utc(since).replace(microsecond=0)
+    blobs = size = listed = pages = same_second = same_second_bytes = 0
+    complete = False
+    started = time.monotonic()
+    unknown: str | None = None
+    try:
+        async with asyncio.timeout(seconds):
+            token: str | None = None
+            while pages < max_pages:
+                page, token = await fetch(token)
+                pages += 1
+                for blob in page:
+                    listed += 1
+                    modified = blob.last_modified
+                    changed = datetime.fromisoformat(modified.replace("Z", "+00:00")) if modified else None
+                    if changed is not None and changed >= floor:
+                        blobs += 1
+                        size += blob.size
+                        if changed == floor:
+                            same_second += 1
+                            same_second_bytes += blob.size
+                if token is None:
+                    complete = True
+                    break
+    except TimeoutError:
+        pass
+    except Exception as exc:  # an answer the count cannot read through: no count, the check still stands
+        unknown = f"the source listing failed ({describe(exc)})"
+    elapsed = round(time.monotonic() - started, 3)
+    facts: dict[str, Any] = {
+        "since": iso(since),
+        "blobs": blobs,
+        "bytes": size,
+        "listed": listed,
+        "pages": pages,
+        "complete": complete and unknown is None,
+        "list_seconds": elapsed,
+        "same_second": same_second,
+        "same_second_bytes": same_second_bytes,
+        "text": f"{'' if complete else '≥ '}{blobs} blob(s), {'' if complete else '≥ '}{size} bytes"
+        + (f" ({same_second} of them from the sync's own second: perhaps in it)" if same_second else ""),
+    }
+    if unknown is not None:
+        facts["unknown"] = unknown
+    return facts
 
 
 def rpo_after_outage(now: datetime, standing: StandingSync) -> tuple[float | None, str]:

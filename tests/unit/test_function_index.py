@@ -32,10 +32,20 @@ HTTP_ROUTES = {
     "cancel_recovery": ("recoveries/{id}/cancel", ["POST"]),
     "retry_teardown": ("recoveries/{id}/teardown", ["POST"]),
     "get_teardown_retry": ("recoveries/{id}/teardown/{retry}", ["GET"]),
+    "get_plans": ("plans", ["GET"]),
+    "get_plan": ("plans/{name}", ["GET"]),
 }
 ORCHESTRATORS = {"recovery", "recovery_step", "standing_sync", "drill_teardown", "drill_teardown_retry"}
 ENTITIES = {"plan_lock", "run_graph"}
-TIMERS = {"standing_sync_timer": "%DR_SYNC_SCHEDULE%", "stuck_run_watchdog": "%DR_WATCHDOG_SCHEDULE%"}
+TIMERS = {
+    "standing_sync_timer": "%DR_SYNC_SCHEDULE%",
+    "stuck_run_watchdog": "%DR_WATCHDOG_SCHEDULE%",
+    "readiness_timer": "%DR_READINESS_SCHEDULE%",
+    "readiness_changes_timer": "0 * * * * *",
+    "scheduled_drills_timer": "0 * * * * *",
+}
+# Timers that start no orchestration (no Durable client binding).
+PLAIN_TIMERS = {"readiness_timer", "readiness_changes_timer"}
 ACTIVITIES = {
     "step_check",
     "step_begin",
@@ -72,7 +82,7 @@ def test_the_index_has_exactly_the_expected_functions() -> None:
             b for b in index[name] if b["type"] == "http"
         ).items()
     starters = {name for name, bindings in index.items() if any(b["type"] == "durableClient" for b in bindings)}
-    assert starters == (set(HTTP_ROUTES) - {"get_report"}) | set(TIMERS)
+    assert starters == (set(HTTP_ROUTES) - {"get_report", "get_plans"}) | (set(TIMERS) - PLAIN_TIMERS)
     for name in ENTITIES:
         assert _trigger(index[name])["type"] == "entityTrigger"
     for name in ORCHESTRATORS:

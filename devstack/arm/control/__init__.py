@@ -2,7 +2,8 @@
 like one more moto service next to the ARM providers.
 
 - `models.py`: `ControlBackend`, the control plane's backend (reset, seed, settings, faults, region
-  outages, endpoint health, the request log, LRO transitions, DNS answers, replication lag);
+  outages, endpoint health, the request log, LRO transitions, DNS answers, replication lag, the caller's
+  permissions per scope);
 - `faults.py`, `requestlog.py`: the state the server's front door consults on every ARM request;
 - `seed.py`: the estate format `seed` loads; `bodies.py`: the other request bodies;
 - `responses.py` (thin aiohttp handlers) and `urls.py` (the routes under /_emulator/).

@@ -7,13 +7,14 @@ method takes the estate's lock where it touches the estate, as an ARM request do
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 
+from ..authorization.models import AuthorizationBackend, Permission, ScopePermissions
 from ..errors import ArmError
 from ..estate import EmulatorSettings, Estate, normalize_location
 from ..sql.models import OPERATION_KINDS, SqlBackend
@@ -39,16 +40,23 @@ class OperationInfo(BaseModel):
 
 
 class ControlBackend:
-    def __init__(self, estate: Estate, sql: SqlBackend, traffic_manager: TrafficManagerBackend) -> None:
+    def __init__(
+        self,
+        estate: Estate,
+        sql: SqlBackend,
+        traffic_manager: TrafficManagerBackend,
+        authorization: AuthorizationBackend,
+    ) -> None:
         self.estate = estate
         self.sql = sql
         self.traffic_manager = traffic_manager
+        self.authorization = authorization
         self.fault_registry = FaultRegistry()
         self.request_log = RequestLog()
 
     # -- the estate ----------------------------------------------------------------------------------
     def reset(self) -> None:
-        """Forget the estate, faults, outages, settings and the request log."""
+        """Forget the estate, faults, outages, settings and the request log; the caller holds `*` again."""
         with self.estate.lock:
             self.estate.reset()
         self.fault_registry.clear()
@@ -205,6 +213,26 @@ class ControlBackend:
         with self.estate.lock:
             if self.sql.set_replication_lag(database_id, seconds) == 0:
                 raise KeyError(f"database {database_id!r} has no replication link")
+
+    # -- the caller's permissions (Microsoft.Authorization) ------------------------------------------
+    def set_permissions(self, scope: str, permissions: Iterable[Permission | Mapping[str, Any]]) -> None:
+        """Set what the caller holds at exactly `scope` ('/', a subscription, a resource group or a resource
+        id), replacing what was set there: one entry per role assignment, `{"actions", "notActions",
+        "dataActions", "notDataActions"}`. A scope inherits what its parents hold (the default is `*` at '/':
+        call `set_permissions("/", [])` or `clear_permissions()` to take it away)."""
+        parsed = [p if isinstance(p, Permission) else Permission.model_validate(dict(p)) for p in permissions]
+        with self.estate.lock:
+            self.authorization.set_permissions(scope, parsed)
+
+    def granted_permissions(self) -> list[ScopePermissions]:
+        """What the caller holds, scope by scope (as set, not inherited)."""
+        with self.estate.lock:
+            return self.authorization.granted()
+
+    def clear_permissions(self) -> None:
+        """The caller holds nothing anywhere (every permission check then fails)."""
+        with self.estate.lock:
+            self.authorization.clear()
 
 
 def _check_kinds(durations: Mapping[str, Any]) -> None:

@@ -15,6 +15,7 @@ import yaml
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
+from ..authorization.models import ScopePermissions
 from .bodies import OperationFailure, ReplicationLag, TargetHealth
 from .faults import FaultSpec
 from .models import ControlBackend
@@ -107,6 +108,18 @@ class ControlResponses:
         if spec.seconds is None:
             raise ValueError("'seconds' is required")
         self.backend.set_replication_lag(spec.database_id, spec.seconds)
+        return _ok()
+
+    async def granted_permissions(self, _: web.Request) -> web.Response:
+        return _ok(self.backend.granted_permissions())
+
+    async def set_permissions(self, request: web.Request) -> web.Response:
+        spec = ScopePermissions.model_validate(await _body(request))
+        self.backend.set_permissions(spec.scope, spec.permissions)
+        return _ok()
+
+    async def clear_permissions(self, _: web.Request) -> web.Response:
+        self.backend.clear_permissions()
         return _ok()
 
 

@@ -15,6 +15,9 @@
     GET    /trafficmanager/resolve?name=FQDN|PROFILE_ID  -> ResolveAnswer
     GET    /sql/replication-lag?database_id=ID -> {"database_id", "seconds"}
     PUT    /sql/replication-lag                body: {"database_id", "seconds"}
+    GET    /authorization/permissions          -> [{"scope", "permissions"}] what the caller holds, per scope
+    PUT    /authorization/permissions          body: {"scope", "permissions": [{"actions", "notActions", ...}]}
+    DELETE /authorization/permissions          the caller holds nothing anywhere
 
 Each wraps the `ControlBackend` method of the same meaning (see the README's table).
 """
@@ -51,5 +54,8 @@ def routes(responses: ControlResponses) -> list[web.RouteDef]:
         ("GET", "/trafficmanager/resolve", r.resolve),
         ("GET", "/sql/replication-lag", r.get_replication_lag),
         ("PUT", "/sql/replication-lag", r.put_replication_lag),
+        ("GET", "/authorization/permissions", r.granted_permissions),
+        ("PUT", "/authorization/permissions", r.set_permissions),
+        ("DELETE", "/authorization/permissions", r.clear_permissions),
     ]
     return [web.route(method, BASE + path, guarded(handler)) for method, path, handler in table]

@@ -56,6 +56,7 @@ def profile_view(profile: Any, profile_id: str) -> ProfileView:
             path=monitor.path,
             interval_seconds=monitor.interval_in_seconds,
             tolerated_failures=monitor.tolerated_number_of_failures,
+            timeout_seconds=monitor.timeout_in_seconds,
             headers=_headers(monitor.custom_headers),
             expected=tuple(
                 (int(item.min), int(item.max))

@@ -90,6 +90,7 @@ class MonitorView(Frozen):
     path: str | None = None
     interval_seconds: int | None = None
     tolerated_failures: int | None = None
+    timeout_seconds: int | None = None  # the probe timeout (timeoutInSeconds): part of how long a failover takes
     headers: dict[str, str] = Field(default_factory=dict)
     expected: tuple[StatusRange, ...] = ()
 

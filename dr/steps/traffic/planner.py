@@ -199,6 +199,12 @@ def convergence(profile: ProfileView) -> dict[str, Any]:
         "ttl_seconds": DEFAULT_TTL_SECONDS if ttl is None else ttl,
     }
     facts["seconds"] = (facts["tolerated_failures"] + 1) * facts["interval_seconds"] + facts["ttl_seconds"]
+    # The probe timeout, for the what-if's fuller model (dr.whatif): Azure's default is 10 s at a 30 s probing
+    # interval and 9 s at 10 s (Microsoft Learn, "Traffic Manager endpoint monitoring").
+    timeout = profile.monitor.timeout_seconds
+    facts["timeout_seconds"] = timeout if timeout is not None else (9 if facts["interval_seconds"] == 10 else 10)
+    if timeout is None:
+        facts["timeout_assumed"] = True
     assumed = [
         name for name, value in (("tolerated", tolerated), ("interval", interval), ("ttl", ttl)) if value is None
     ]

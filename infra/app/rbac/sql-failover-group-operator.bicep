@@ -33,7 +33,7 @@ resource failoverOperator 'Microsoft.Authorization/roleDefinitions@2022-04-01' =
   properties: {
     // Role names are unique per tenant: the suffix keeps one definition per server.
     roleName: 'DR orchestrator SQL failover-group operator (${uniqueString(server.id)})'
-    description: 'Read the failover groups and replication links of one Azure SQL server and fail its groups over (planned or forced). Nothing else: no server settings, logins, firewall or databases.'
+    description: 'Read the failover groups and replication links of one Azure SQL server and fail its groups over (planned, forced, or planned then forced). Nothing else: no server settings, logins, firewall or databases.'
     type: 'CustomRole'
     permissions: [
       {
@@ -41,6 +41,7 @@ resource failoverOperator 'Microsoft.Authorization/roleDefinitions@2022-04-01' =
           'Microsoft.Sql/servers/failoverGroups/read'
           'Microsoft.Sql/servers/failoverGroups/failover/action'
           'Microsoft.Sql/servers/failoverGroups/forceFailoverAllowDataLoss/action'
+          'Microsoft.Sql/servers/failoverGroups/tryPlannedBeforeForcedFailover/action'
           'Microsoft.Sql/servers/databases/replicationLinks/read'
         ]
         notActions: []

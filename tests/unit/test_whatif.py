@@ -1,0 +1,347 @@
+"""dr.whatif.predict: pure, from hand-built checks (the facts each kind's check reports) and past reports."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from dr.durations import iso
+from dr.plan import Plan, parse_plan
+from dr.steps.base import Check
+from dr.whatif import (
+    DEFAULT_COPY_BYTES_PER_SECOND,
+    ORCHESTRATOR_HOP_SECONDS,
+    ORCHESTRATOR_START_SECONDS,
+    SQL_FAILOVER_SECONDS,
+    SQL_GEO_RESTORE_SECONDS,
+    PlanEvaluation,
+    StorePrediction,
+    predict,
+)
+
+NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+SUB = "/subscriptions/s/resourceGroups"
+FOG = f"{SUB}/wus/providers/Microsoft.Sql/servers/shop-wus/failoverGroups/fog"
+DB = f"{SUB}/eus/providers/Microsoft.Sql/servers/shop-eus/databases/orders"
+SERVER = f"{SUB}/wus/providers/Microsoft.Sql/servers/shop-wus"
+PROFILE = f"{SUB}/g/providers/Microsoft.Network/trafficManagerProfiles/shop"
+
+
+def blob(step_id: str = "images", **extra: Any) -> dict[str, Any]:
+    return {
+        "id": step_id,
+        "kind": "blob_backup",
+        "source": {"account_url": "https://eus.blob.core.windows.net", "container": "images"},
+        "target": {"account_url": "https://wus.blob.core.windows.net", "container": "images"},
+        **extra,
+    }
+
+
+def fog(step_id: str = "db", mode: str = "planned", **extra: Any) -> dict[str, Any]:
+    return {"id": step_id, "kind": "sql_failover_group", "failover_group_id": FOG, "failover_mode": mode, **extra}
+
+
+def restore(step_id: str = "orders", **extra: Any) -> dict[str, Any]:
+    return {"id": step_id, "kind": "sql_geo_restore", "source_database_id": DB, "target_server_id": SERVER, **extra}
+
+
+def traffic(step_id: str = "traffic", **extra: Any) -> dict[str, Any]:
+    return {
+        "id": step_id,
+        "kind": "traffic_manager_failover",
+        "profile_id": PROFILE,
+        "from_endpoints": ["eus"],
+        "to_endpoints": ["wus"],
+        **extra,
+    }
+
+
+def health(step_id: str = "verify", **extra: Any) -> dict[str, Any]:
+    return {"id": step_id, "kind": "health_check", "url": "https://shop.example.com/health", **extra}
+
+
+def plan(*steps: dict[str, Any], approval: bool = False) -> Plan:
+    return parse_plan({"name": "p", "steps": list(steps), "approval": {"required": approval}})
+
+
+def fog_checks(*, role: str = "Secondary", expected: str = "planned", lag: float | None = 5.0) -> list[Check]:
+    rpo = 0.0 if expected == "planned" else lag
+    basis = "planned failover: no data loss" if expected == "planned" else f"forced failover: lag {lag}"
+    if expected == "forced" and lag is None:
+        basis = "unknown: the lag is reported only by the primary, and the primary is unreachable"
+    return [
+        Check.passed("current_role", "group is secondary", replication_role=role),
+        Check.passed("replication", "lag", lag_seconds=lag, replication_state="CATCH_UP"),
+        Check.passed("failover_mode", "mode", expected_failover=expected, rpo_estimate_seconds=rpo, rpo_basis=basis),
+    ]
+
+
+def restore_checks(backup_age: float | None = 1200.0) -> list[Check]:
+    backup = iso(NOW - timedelta(seconds=backup_age)) if backup_age is not None else None
+    return [
+        Check.passed("source_geo_backup", "geo-backup", last_available_backup=backup),
+        Check.passed("target_database_free", "shop-wus/orders is free", target_database="orders"),
+    ]
+
+
+def traffic_checks(
+    *, interval: int = 30, tolerated: int = 3, timeout: int = 10, ttl: int = 30, writes: int = 2
+) -> list[Check]:
+    model = {
+        "interval_seconds": interval,
+        "tolerated_failures": tolerated,
+        "timeout_seconds": timeout,
+        "ttl_seconds": ttl,
+    }
+    return [
+        Check.passed("changes", "changes", changes=[f"change {n}" for n in range(writes)]),
+        Check.passed("dns_convergence", "clients follow", convergence=model),
+    ]
+
+
+def blob_checks(
+    *, reachable: bool = True, synced_ago: float | None = 600.0, backlog: dict[str, Any] | None = None
+) -> list[Check]:
+    probe = {"reachable": reachable, "seconds": 0.02 if reachable else 3.0}
+    standing: dict[str, Any] = {
+        "last_sync_at": iso(NOW - timedelta(seconds=synced_ago)) if synced_ago is not None else None,
+        "unknown": None if synced_ago is not None else "unknown: no standing sync recorded",
+    }
+    if backlog is not None:
+        standing["backlog"] = backlog
+    return [
+        Check.passed("source_reachable", "source", probe=probe),
+        Check.passed("last_standing_sync", "sync", **standing),
+    ]
+
+
+def health_checks(latency_ms: float = 40.0) -> list[Check]:
+    return [Check.passed("answers", "answered 200", ok=True, latency_ms=latency_ms)]
+
+
+def step_of(evaluation: PlanEvaluation, step_id: str) -> Any:
+    return next(step for step in evaluation.steps if step.step == step_id)
+
+
+def store_of(evaluation: PlanEvaluation, step_id: str) -> StorePrediction:
+    return next(store for store in evaluation.stores if store.step == step_id)
+
+
+def report(steps: dict[str, float], *, mode: str = "failover", rto: float | None = None, **details: Any) -> dict:
+    """A past run's report whose steps ran one after another for the given seconds."""
+    at = NOW - timedelta(days=1)
+    entries = []
+    for step_id, seconds in steps.items():
+        entries.append(
+            {
+                "id": step_id,
+                "kind": details.get(f"{step_id}_kind", "health_check"),
+                "status": "succeeded",
+                "started_at": iso(at),
+                "finished_at": iso(at + timedelta(seconds=seconds)),
+                "detail": details.get(step_id, {}),
+            }
+        )
+        at += timedelta(seconds=seconds)
+    return {"plan": "p", "mode": mode, "rto_seconds": rto, "steps": entries}
+
+
+# -- the kinds' models ----------------------------------------------------------------------------------
+
+
+def test_traffic_manager_formula_with_the_switch_writes() -> None:
+    evaluation = predict(plan(traffic()), {"traffic": traffic_checks(writes=2)}, now=NOW)
+
+    prediction = step_of(evaluation, "traffic")
+    # 30 s x (3 + 1) + 10 s timeout + 30 s TTL + 2 PATCHes x 5 s
+    assert prediction.seconds == 30 * 4 + 10 + 30 + 2 * 5
+    assert "probing interval" in prediction.basis and "TTL" in prediction.basis
+    assert evaluation.predicted_rto_seconds == pytest.approx(prediction.seconds + ORCHESTRATOR_START_SECONDS)
+
+
+def test_traffic_manager_fast_probing() -> None:
+    evaluation = predict(
+        plan(traffic()), {"traffic": traffic_checks(interval=10, tolerated=1, timeout=9, ttl=10)}, now=NOW
+    )
+    assert step_of(evaluation, "traffic").seconds == 10 * 2 + 9 + 10 + 2 * 5
+
+
+def test_sql_failover_group_planned_waits_for_the_lag_and_forced_does_not() -> None:
+    planned = predict(plan(fog()), {"db": fog_checks(expected="planned", lag=5.0)}, now=NOW)
+    forced = predict(plan(fog(mode="forced")), {"db": fog_checks(expected="forced", lag=5.0)}, now=NOW)
+
+    assert step_of(planned, "db").seconds == SQL_FAILOVER_SECONDS + 5.0
+    assert step_of(forced, "db").seconds == SQL_FAILOVER_SECONDS
+    assert store_of(planned, "db").seconds == 0.0
+    assert store_of(forced, "db").seconds == 5.0
+    assert "forced" in step_of(forced, "db").basis
+
+
+def test_sql_failover_group_already_primary_costs_nothing() -> None:
+    evaluation = predict(plan(fog()), {"db": fog_checks(role="Primary")}, now=NOW)
+    assert step_of(evaluation, "db").seconds == 1.0
+    assert store_of(evaluation, "db").seconds == 0.0
+
+
+def test_geo_restore_documented_time_and_backup_age() -> None:
+    evaluation = predict(plan(restore()), {"orders": restore_checks(backup_age=1200.0)}, now=NOW)
+
+    assert step_of(evaluation, "orders").seconds == SQL_GEO_RESTORE_SECONDS
+    assert "12 h" in step_of(evaluation, "orders").basis
+    assert store_of(evaluation, "orders").seconds == 1200.0
+    assert evaluation.predicted_rpo_seconds == 1200.0
+    assert evaluation.rpo_bound_by == "orders"
+
+
+def test_blob_backlog_over_the_default_rate() -> None:
+    backlog = {
+        "blobs": 64,
+        "bytes": 120 * 1024 * 1024 + 10,
+        "same_second": 1,
+        "same_second_bytes": 10,
+        "complete": True,
+        "text": "64 blob(s)",
+        "list_seconds": 0.5,
+    }
+    evaluation = predict(plan(blob()), {"images": blob_checks(backlog=backlog)}, now=NOW)
+
+    prediction = step_of(evaluation, "images")
+    # The blob of the sync's own second is left out of the time (it was most likely in the sync).
+    expected = 0.5 + max(120 * 1024 * 1024 / DEFAULT_COPY_BYTES_PER_SECOND, 63 / (32 / 0.1))
+    assert prediction.seconds == pytest.approx(expected, abs=0.001)
+    assert "60 MiB/s" in prediction.basis
+    store = store_of(evaluation, "images")
+    assert store.seconds == 600.0
+    assert "64 blob(s)" in store.basis
+
+
+def test_blob_copy_rate_from_history() -> None:
+    backlog = {"blobs": 100, "bytes": 10_000_000, "complete": False, "text": "≥ 100 blob(s)", "list_seconds": 0.0}
+    past = report({"images": 10.0}, images_kind="blob_backup", images={"bytes_copied": 5_000_000, "copied": 20})
+    step = blob(copy_concurrency=10)
+    # A measured duration of a failover that copied is comparable (the source answered then too): it wins.
+    measured = predict(plan(step), {"images": blob_checks(backlog=backlog)}, now=NOW, history=[past])
+    assert step_of(measured, "images").seconds == 10.0
+    # A drill's is not (it copies everything into its own container), but its rates are: 2 blobs/s, 0.5 MB/s.
+    drill = report(
+        {"images": 10.0}, mode="drill", images_kind="blob_backup", images={"bytes_copied": 5_000_000, "copied": 20}
+    )
+    rated = predict(plan(step), {"images": blob_checks(backlog=backlog)}, now=NOW, history=[drill])
+    assert step_of(rated, "images").seconds == pytest.approx(max(10_000_000 / 500_000, 100 / 2))
+    assert "median copy rates of 1 past run" in step_of(rated, "images").basis
+    assert "capped" in step_of(rated, "images").basis
+
+
+def test_blob_with_an_unreachable_source_ends_at_once() -> None:
+    evaluation = predict(plan(blob()), {"images": blob_checks(reachable=False)}, now=NOW)
+    assert step_of(evaluation, "images").seconds == pytest.approx(3.5)
+    assert "unreachable" in step_of(evaluation, "images").basis
+
+
+def test_health_check_expects_one_attempt() -> None:
+    evaluation = predict(plan(health(attempts=5, interval="PT2S")), {"verify": health_checks(40.0)}, now=NOW)
+    prediction = step_of(evaluation, "verify")
+    assert prediction.seconds == 0.04
+    assert "at worst 5 attempts" in prediction.basis
+
+
+# -- history --------------------------------------------------------------------------------------------
+
+
+def test_history_median_is_preferred_and_said() -> None:
+    checks = {"db": fog_checks(expected="forced", lag=None)}
+    history = [
+        report({"db": seconds}, db_kind="sql_failover_group", db={"action": "forced failover"})
+        for seconds in (40.0, 20.0, 30.0)
+    ]
+    evaluation = predict(plan(fog(mode="forced")), checks, now=NOW, history=history)
+
+    prediction = step_of(evaluation, "db")
+    assert prediction.seconds == 30.0
+    assert prediction.basis.startswith("measured: median of the newest 3 failover run(s)")
+
+
+def test_a_drill_of_a_failover_group_is_no_measurement() -> None:
+    drill = report({"db": 0.2}, mode="drill", db_kind="sql_failover_group", db={"action": "none (drill: ...)"})
+    evaluation = predict(plan(fog()), {"db": fog_checks()}, now=NOW, history=[drill])
+    assert step_of(evaluation, "db").seconds == SQL_FAILOVER_SECONDS + 5.0
+
+
+def test_orchestrator_time_is_measured_from_history_when_it_can_be() -> None:
+    checks = {"verify": health_checks()}
+    without = predict(plan(health()), checks, now=NOW)
+    assert without.detail["orchestrator_seconds"] == ORCHESTRATOR_START_SECONDS
+
+    history = [report({"verify": 2.0}, rto=3.5), report({"verify": 2.0}, rto=2.5)]
+    evaluation = predict(plan(health()), checks, now=NOW, history=history)
+    assert evaluation.detail["orchestrator_seconds"] == 1.0  # median of 1.5 and 0.5
+    assert evaluation.predicted_rto_seconds == 3.0  # measured 2.0 + 1.0
+
+
+# -- the graph and the stores ---------------------------------------------------------------------------
+
+
+def test_critical_path_on_a_diamond() -> None:
+    diamond = plan(
+        traffic("start", from_endpoints=["a"], to_endpoints=["b"]),
+        fog("left", after=["start"]),
+        restore("right", after=["start"]),
+        health("end", after=["left", "right"]),
+    )
+    checks = {
+        "start": traffic_checks(interval=10, tolerated=0, timeout=5, ttl=5, writes=0),  # 20 s
+        "left": fog_checks(expected="forced"),  # 30 s
+        "right": restore_checks(),  # 12 h
+        "end": health_checks(100.0),  # 0.1 s
+    }
+    evaluation = predict(diamond, checks, now=NOW)
+
+    assert evaluation.critical_path == ["start", "right", "end"]
+    hop = ORCHESTRATOR_HOP_SECONDS
+    expected = ORCHESTRATOR_START_SECONDS + 20 + hop + SQL_GEO_RESTORE_SECONDS + hop + 0.1
+    assert evaluation.predicted_rto_seconds == pytest.approx(expected)
+    assert step_of(evaluation, "left").earliest_finish_seconds == pytest.approx(
+        ORCHESTRATOR_START_SECONDS + 20 + hop + 30
+    )
+
+
+def test_rpo_is_unknown_when_any_store_is_unknown_and_names_it() -> None:
+    both = plan(blob(), fog(mode="forced"), restore())
+    checks = {
+        "images": blob_checks(synced_ago=60.0),
+        "db": fog_checks(expected="forced", lag=None),
+        "orders": restore_checks(backup_age=1200.0),
+    }
+    evaluation = predict(both, checks, now=NOW)
+
+    assert evaluation.predicted_rpo_seconds is None
+    assert evaluation.rpo_bound_by == "db"
+    assert store_of(evaluation, "db").seconds is None
+    assert store_of(evaluation, "db").basis.startswith("unknown")
+
+
+def test_rpo_is_the_worst_store() -> None:
+    both = plan(blob(), fog(), restore())
+    checks = {"images": blob_checks(synced_ago=90.0), "db": fog_checks(), "orders": restore_checks(backup_age=45.0)}
+    evaluation = predict(both, checks, now=NOW)
+
+    assert evaluation.predicted_rpo_seconds == 90.0
+    assert evaluation.rpo_bound_by == "images"
+    assert {store.step for store in evaluation.stores} == {"images", "db", "orders"}
+
+
+def test_ready_means_no_failed_check_and_failed_ones_are_listed() -> None:
+    checks = {"verify": [Check.failed("host_resolves", "host does not resolve")]}
+    evaluation = predict(plan(health()), checks, now=NOW)
+    assert evaluation.ready is False
+    assert evaluation.detail["failed_checks"] == ["verify: host does not resolve"]
+    assert predict(plan(health()), {"verify": health_checks()}, now=NOW).ready is True
+
+
+def test_unknown_step_duration_leaves_the_rto_unknown() -> None:
+    evaluation = predict(plan(traffic(), health(after=["traffic"])), {"verify": health_checks()}, now=NOW)
+    assert step_of(evaluation, "traffic").seconds is None
+    assert evaluation.predicted_rto_seconds is None
+    assert "traffic" in evaluation.detail["rto_basis"]
