@@ -9,6 +9,7 @@ cancel sequence are plain code, unit-tested with an in-memory store, and the HTT
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -99,7 +100,8 @@ class RunStore(Protocol):
     async def terminate(self, instance_id: str, reason: str) -> None: ...
 
     async def raise_event(self, instance_id: str, name: str, data: dict[str, Any]) -> None:
-        """Raise an external event to an instance (the cancel event to a run and its running steps)."""
+        """Raise an external event to an instance (the cancel event to a run and its running steps).
+        ConflictError when the instance ended meanwhile."""
         ...
 
     async def signal_graph(self, run_id: str, operation: str, request: dict[str, Any]) -> None:
@@ -431,7 +433,8 @@ async def cancel_run(
         for step_id in running:
             step = await store.status(step_instance_id(instance_id, step_id))
             if step is not None and step.active:
-                await store.raise_event(step.instance_id, CANCEL_EVENT, request)
+                with contextlib.suppress(ConflictError):  # it finished meanwhile: nothing to settle
+                    await store.raise_event(step.instance_id, CANCEL_EVENT, request)
         return Cancellation(by=by, reason=reason, hard=False, settling=running)
     await store.terminate(instance_id, f"canceled by {by}: {reason}")
     for step_id in run.running_steps():

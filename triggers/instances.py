@@ -184,7 +184,14 @@ class DurableRuns:
         return value
 
     async def raise_event(self, instance_id: str, name: str, data: dict[str, Any]) -> None:
-        await self._client.raise_event(instance_id, name, data)
+        """ConflictError (code InstanceEnded) when the instance ended or does not exist (HTTP 410/404 from the
+        extension): it may have finished between the caller's look at it and this event."""
+        try:
+            await self._client.raise_event(instance_id, name, data)
+        except Exception as exc:  # the SDK raises a bare Exception with the extension's message
+            if "is gone" in str(exc) or "No instance with ID" in str(exc):
+                raise ConflictError(f"{instance_id} ended meanwhile: {exc}", code="InstanceEnded") from None
+            raise
 
     async def raise_approval(self, instance_id: str, decision: ApprovalDecision) -> None:
         await self._client.raise_event(instance_id, APPROVAL_EVENT, decision.model_dump())

@@ -44,9 +44,9 @@ def _time(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
-def test_alert_driven_failover_end_to_end(stack: LocalStack) -> None:
+def test_alert_driven_failover_end_to_end(stack: LocalStack, tmp_path: Path) -> None:
     said: list[str] = []
-    result: DemoResult = failover(stack, _api(stack), said.append)
+    result: DemoResult = failover(stack, _api(stack), said.append, tmp_path)
     report = result.report
     assert report["status"] == "Succeeded", report
     for key in REPORT_KEYS:

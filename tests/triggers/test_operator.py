@@ -183,10 +183,16 @@ def _nameless(roles: list[str]) -> dict[str, str]:
 
 def test_with_roles_enforced_by_comes_from_the_principal_never_the_body(stack: Stack, roles_enforced: None) -> None:
     operator = {"x-ms-client-principal": encode_principal("ana@contoso.com", ["dr.operator"])}
-    body = {"plan": "shop", "mode": "drill", "reason": "x", "requested_by": "spoofed"}
+    # A failover waits at its approval gate: the run is still there to cancel (a drill may finish first).
+    body = {"plan": "shop", "mode": "failover", "reason": "x", "requested_by": "spoofed"}
     started = stack.call("POST", "/api/recoveries", json=body, headers=operator)
     assert started.status_code == 202, started.text
     run_id = started.json()["id"]
+    reader = {"x-ms-client-principal": encode_principal("bo@contoso.com", ["dr.approver"])}
+    deadline = time.monotonic() + 20
+    while stack.call("GET", f"/api/recoveries/{run_id}", headers=reader).json()["phase"] != "awaiting_approval":
+        assert time.monotonic() < deadline, "the failover never reached its approval gate"
+        time.sleep(0.1)
     # An approver whose principal has no name claim cannot record any name it likes.
     nameless = stack.call(
         "POST", f"/api/recoveries/{run_id}/approve", json={"by": "anyone"}, headers=_nameless(["dr.approver"])
