@@ -18,9 +18,9 @@ from pydantic import BaseModel, ConfigDict
 
 from .clients import Clients
 from .durations import iso, parse_time
-from .errors import InvalidInputError, azure_errors
+from .errors import azure_errors
 from .plan import Mode
-from .report import report_blob_name
+from .report import report_blob_name, reports_container
 from .run import INSTANCE_SEPARATOR, is_run_id, run_id_prefix
 
 HISTORY_LIMIT = 20
@@ -63,13 +63,6 @@ class RtoRegression(BaseModel):
     finished_at: str | None = None
 
 
-def _reports_container(clients: Clients) -> Any:
-    account_url = clients.settings.reports_account_url
-    if not account_url:
-        raise InvalidInputError("setting DR_REPORTS_ACCOUNT_URL is not set: no run reports to read")
-    return clients.blob_service(account_url).get_container_client(clients.settings.reports_container)
-
-
 def _plan_of(run_id: str) -> str:
     """The plan part of a run id (``<plan>--<mode>--<suffix>``; neither mode nor suffix has ``--``)."""
     return run_id.rsplit(INSTANCE_SEPARATOR, 2)[0]
@@ -84,7 +77,7 @@ def plan_reports(
     and ordered by ``started_at``. No reports container yet: no history."""
     from azure.core.exceptions import ResourceNotFoundError
 
-    container = _reports_container(clients)
+    container = reports_container(clients)
     prefix = f"{_RUNS_PREFIX}{run_id_prefix(plan_name, mode)}"
     with azure_errors(f"list the reports of plan {plan_name!r}"):
         try:

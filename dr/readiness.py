@@ -22,7 +22,6 @@ structured warning while a plan is not ready; and the plans' drill schedules.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
@@ -40,7 +39,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from . import whatif
 from .clients import Clients
 from .durations import iso, parse_time
-from .errors import DrError, InvalidInputError, azure_errors
+from .errors import DrError, azure_errors
 from .history import (
     HISTORY_LIMIT,
     REGRESSION_BASELINE,
@@ -53,6 +52,7 @@ from .history import regression_log_line as _regression_line
 from .intake import StartRequest, operator_run
 from .ncrontab import parse_ncrontab
 from .plan import NAME_PATTERN, Plan, plan_files
+from .report import get_json, put_json, reports_container
 from .run import RunInput, run_instance_id
 from .settings import Settings
 
@@ -216,39 +216,17 @@ def readiness_blob_name(plan_name: str) -> str:
     return f"{READINESS_PREFIX}{plan_name}.json"
 
 
-def _container(clients: Clients) -> Any:
-    account_url = clients.settings.reports_account_url
-    if not account_url:
-        raise InvalidInputError("setting DR_REPORTS_ACCOUNT_URL is not set: nowhere to keep plan evaluations")
-    return clients.blob_service(account_url).get_container_client(clients.settings.reports_container)
-
-
 def write_readiness(clients: Clients, record: ReadinessRecord) -> None:
-    from azure.core.exceptions import ResourceExistsError
-    from azure.storage.blob import ContentSettings
-
-    container = _container(clients)
-    with azure_errors(f"write the evaluation of plan {record.plan}"):
-        with contextlib.suppress(ResourceExistsError):
-            container.create_container()
-        container.get_blob_client(readiness_blob_name(record.plan)).upload_blob(
-            json.dumps(record.model_dump(mode="json"), indent=2).encode(),
-            overwrite=True,
-            content_settings=ContentSettings(content_type="application/json"),
-            metadata={"plan": record.plan, "digest": record.digest, "readiness": record.readiness},
-        )
+    metadata = {"plan": record.plan, "digest": record.digest, "readiness": record.readiness}
+    name = readiness_blob_name(record.plan)
+    put_json(clients, name, record, what=f"write the evaluation of plan {record.plan}", metadata=metadata)
 
 
 def read_readiness(clients: Clients, plan_name: str) -> ReadinessRecord | None:
     """The plan's stored evaluation (None: never evaluated, or unreadable)."""
-    from azure.core.exceptions import ResourceNotFoundError
-
-    blob = _container(clients).get_blob_client(readiness_blob_name(plan_name))
-    with azure_errors(f"read the evaluation of plan {plan_name}"):
-        try:
-            data = blob.download_blob().readall()
-        except ResourceNotFoundError:
-            return None
+    data = get_json(clients, readiness_blob_name(plan_name), what=f"read the evaluation of plan {plan_name}")
+    if data is None:
+        return None
     try:
         return ReadinessRecord.model_validate_json(data)
     except ValidationError:
@@ -259,7 +237,7 @@ def stored_digests(clients: Clients) -> dict[str, str]:
     """Plan name → the digest its stored evaluation was made of (one listing of ``readiness/``)."""
     from azure.core.exceptions import ResourceNotFoundError
 
-    container = _container(clients)
+    container = reports_container(clients)
     digests: dict[str, str] = {}
     with azure_errors("list stored plan evaluations"):
         try:

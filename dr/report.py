@@ -54,39 +54,54 @@ def report_blob_name(instance_id: str) -> str:
     return f"runs/{instance_id}.json"
 
 
-def _container(clients: Clients) -> Any:
+def reports_container(clients: Clients) -> Any:
+    """The reports container (run reports, plan evaluations) on DR_REPORTS_ACCOUNT_URL."""
     account_url = clients.settings.reports_account_url
     if not account_url:
-        raise InvalidInputError("setting DR_REPORTS_ACCOUNT_URL is not set: nowhere to write run reports")
+        raise InvalidInputError("setting DR_REPORTS_ACCOUNT_URL is not set: nowhere to keep reports")
     return clients.blob_service(account_url).get_container_client(clients.settings.reports_container)
 
 
-def write_report(clients: Clients, report: RunReport) -> str:
-    """Write (or overwrite: a replayed activity writes the same report again) and return its URL."""
+def put_json(clients: Clients, blob_name: str, document: BaseModel, *, what: str, metadata: dict[str, str]) -> str:
+    """Write (or overwrite: writes are replayed) one JSON document in the reports container; its URL."""
     from azure.core.exceptions import ResourceExistsError
     from azure.storage.blob import ContentSettings
 
-    container = _container(clients)
-    with azure_errors(f"write report of {report.instance_id}"):
+    container = reports_container(clients)
+    with azure_errors(what):
         with contextlib.suppress(ResourceExistsError):
             container.create_container()
-        blob = container.get_blob_client(report_blob_name(report.instance_id))
+        blob = container.get_blob_client(blob_name)
         blob.upload_blob(
-            json.dumps(report.model_dump(mode="json"), indent=2).encode(),
+            json.dumps(document.model_dump(mode="json"), indent=2).encode(),
             overwrite=True,
             content_settings=ContentSettings(content_type="application/json"),
-            metadata={"plan": report.plan, "status": report.status, "mode": report.mode},
+            metadata=metadata,
         )
     return str(blob.url)
 
 
-def read_report(clients: Clients, instance_id: str) -> dict[str, Any]:
+def get_json(clients: Clients, blob_name: str, *, what: str) -> bytes | None:
+    """One document of the reports container, as stored (None: there is none)."""
     from azure.core.exceptions import ResourceNotFoundError
 
-    blob = _container(clients).get_blob_client(report_blob_name(instance_id))
-    with azure_errors(f"read report of {instance_id}"):
+    blob = reports_container(clients).get_blob_client(blob_name)
+    with azure_errors(what):
         try:
-            data = blob.download_blob().readall()
+            return bytes(blob.download_blob().readall())
         except ResourceNotFoundError:
-            raise NotFoundError(f"run {instance_id!r} has no report (yet)", code="ReportNotFound") from None
-    return json.loads(data)
+            return None
+
+
+def write_report(clients: Clients, report: RunReport) -> str:
+    """Write (or overwrite: a replayed activity writes the same report again) and return its URL."""
+    metadata = {"plan": report.plan, "status": report.status, "mode": report.mode}
+    name = report_blob_name(report.instance_id)
+    return put_json(clients, name, report, what=f"write report of {report.instance_id}", metadata=metadata)
+
+
+def read_report(clients: Clients, instance_id: str) -> dict[str, Any]:
+    data = get_json(clients, report_blob_name(instance_id), what=f"read report of {instance_id}")
+    if data is None:
+        raise NotFoundError(f"run {instance_id!r} has no report (yet)", code="ReportNotFound")
+    return dict(json.loads(data))

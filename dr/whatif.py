@@ -28,7 +28,6 @@ Traffic Manager write times, the cost of reading a standing sync record.
 
 from __future__ import annotations
 
-import json
 import statistics
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -52,7 +51,7 @@ from .plan import (
 from .steps.base import Check
 
 if TYPE_CHECKING:
-    from .clients import Clients
+    pass
 
 
 class StepPrediction(BaseModel):
@@ -624,35 +623,3 @@ def _evaluate(
         pool.shutdown(wait=False, cancel_futures=True)
     evaluation = predict(run_plan, results, now=now, history=history)
     return evaluation.model_copy(update={"mode": mode})
-
-
-def read_history(clients: Clients, plan_name: str, *, limit: int = HISTORY_REPORTS) -> list[dict[str, Any]]:
-    """The newest ``limit`` stored reports of the plan (both modes), newest first. No reports container or an
-    unreadable report: fewer reports (a prediction without history still stands)."""
-    from .report import report_blob_name
-    from .run import run_id_prefix
-
-    account_url = clients.settings.reports_account_url
-    if not account_url:
-        return []
-    container = clients.blob_service(account_url).get_container_client(clients.settings.reports_container)
-    prefix = report_blob_name(run_id_prefix(plan_name)).removesuffix(".json")
-    try:
-        listed = sorted(
-            container.list_blobs(name_starts_with=prefix),
-            key=lambda blob: blob.last_modified,
-            reverse=True,
-        )[: max(0, limit)]
-    except Exception:  # no container yet, or storage down: no history
-        return []
-    reports: list[dict[str, Any]] = []
-    for blob in listed:
-        try:
-            document = json.loads(container.get_blob_client(blob.name).download_blob().readall())
-        except Exception:
-            continue
-        if isinstance(document, dict):
-            reports.append(document)
-    # Newest first by when the run finished (a copied or rewritten report's blob time says nothing of its run).
-    reports.sort(key=lambda report: str(report.get("finished_at") or report.get("started_at") or ""), reverse=True)
-    return reports

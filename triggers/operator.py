@@ -26,13 +26,14 @@ from dr.admission import (
 from dr.auth import Principal, actor, parse_principal, require_role
 from dr.clients import get_clients
 from dr.errors import AuthorizationError, ConflictError, DrError, NotFoundError, TransientError
+from dr.history import plan_reports
 from dr.intake import ApproveRequest, CancelBody, DecisionRequest, StartRequest, operator_run, parse_json_model
 from dr.plan import find_plan
 from dr.report import read_report
 from dr.run import ApprovalDecision, RunOverrides, is_run_id, run_id_prefix
 from dr.settings import Settings, get_settings
 from dr.views import live_summaries, snapshot_view
-from dr.whatif import PlanEvaluation, evaluate_plan, read_history
+from dr.whatif import HISTORY_REPORTS, PlanEvaluation, evaluate_plan
 
 from .http import error_response, json_response, log, run_links
 from .instances import DurableRuns
@@ -66,7 +67,11 @@ async def _what_if(request: StartRequest) -> func.HttpResponse:
     now = datetime.now(UTC)
 
     def evaluate() -> PlanEvaluation:
-        history = read_history(get_clients(), plan.name)
+        try:
+            history = plan_reports(get_clients(), plan.name, limit=HISTORY_REPORTS)
+        except DrError as exc:  # no reports to read: a prediction without history still stands
+            log.warning("what-if of %s without history: %s", plan.name, exc.message)
+            history = []
         return evaluate_plan(plan, now=now, mode="failover", history=history)
 
     try:
