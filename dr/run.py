@@ -397,6 +397,11 @@ class RunReport(BaseModel):
     left_behind: list[LeftBehind] = Field(
         default_factory=list, description="Drill steps whose teardown failed: what they created may still exist."
     )
+    drill_cost: dict[str, Any] | None = Field(
+        None,
+        description="A drill's footprint: each resource it created, from creation to its teardown (or still "
+        "standing), and the total resource-minutes, to estimate what drills cost.",
+    )
     predicted: dict[str, Any] | None = Field(
         None,
         description="What pre-flight predicted (dr.whatif): rto_seconds, rpo_seconds and per store, beside the "
@@ -447,6 +452,7 @@ class RunState:
         self.preflight_ran = False
         self.preflight_at: datetime | None = None
         self.prediction: dict[str, Any] | None = None
+        self.teardown_finished_at: datetime | None = None
 
     # -- pre-flight ----------------------------------------------------------------------------------
     def record_checks(self, step_id: str, checks: list[Check], at: datetime) -> None:
@@ -656,6 +662,35 @@ class RunState:
             )
         return stores
 
+    def drill_cost(self, now: datetime) -> dict[str, Any]:
+        """Each resource the drill's steps say they created (``detail.drill_created``), alive from its creation
+        until the teardown removed it, or until ``now`` when it is still standing (teardown failed or off)."""
+        resources = []
+        for record in self.steps.values():
+            removed = record.teardown is not None and record.teardown.status != "failed"
+            until = self.teardown_finished_at if removed and self.teardown_finished_at else now
+            for created in record.detail.get("drill_created") or []:
+                try:
+                    since = datetime.fromisoformat(str(created["created_at"]).replace("Z", "+00:00"))
+                except (KeyError, ValueError):
+                    continue
+                minutes = max(0.0, (until - since).total_seconds() / 60)
+                resources.append(
+                    {
+                        "step": record.id,
+                        "type": created.get("type"),
+                        "name": created.get("name"),
+                        "created_at": iso(since),
+                        "removed_at": iso(until) if removed else None,
+                        "minutes": round(minutes, 2),
+                    }
+                )
+        return {
+            "resources": resources,
+            "resource_minutes": round(sum(item["minutes"] for item in resources), 2),
+            "still_standing": [item["name"] for item in resources if item["removed_at"] is None],
+        }
+
     def report(self, finished_at: datetime) -> RunReport:
         finished_steps = [r.finished_at for r in self.steps.values() if r.finished_at and r.status != "skipped"]
         status = self.status()
@@ -707,6 +742,7 @@ class RunState:
             preflight=preflight,
             overrides=None if self.overrides.is_empty() else self.overrides.model_dump(exclude_none=True),
             predicted=self.prediction,
+            drill_cost=self.drill_cost(finished_at) if self.run.mode == "drill" else None,
             left_behind=[
                 LeftBehind(step=r.id, kind=r.kind, error=r.teardown.error)
                 for r in self.steps.values()

@@ -102,6 +102,7 @@ def _recovery(context: df.DurableOrchestrationContext, run: RunInput) -> Generat
         state.phase = "teardown"
         publish()
         yield from _teardown(context, state, outcomes)
+        state.teardown_finished_at = context.current_utc_datetime
 
     state.phase = "reporting"
     publish()

@@ -199,6 +199,12 @@ def summary_table(report: dict[str, Any]) -> list[str]:
     lines.append(f"  data at risk (RPO) {_seconds(rpo) if rpo is not None else 'unknown: a data store cannot tell'}")
     for store in report.get("rpo_by_store", []):
         lines.append(f"    {store['step']:<10} {_seconds(store['seconds']):>9} {str(store['basis'])[:80]}")
+    cost = report.get("drill_cost")
+    if cost and cost.get("resources"):
+        lines.append(f"  drill footprint: {cost['resource_minutes']:.2f} resource-minutes")
+        for item in cost["resources"]:
+            state = "removed" if item["removed_at"] else "STILL STANDING"
+            lines.append(f"    {item['type']:<15} {str(item['name'])[-60:]:<60} {item['minutes']:6.2f} min {state}")
     for warning in report.get("warnings", [])[:5]:
         lines.append(f"  warning: {warning[:110]}")
     return lines

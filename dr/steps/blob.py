@@ -864,6 +864,12 @@ class BlobBackup(StepKind[BlobBackupStep]):
             "standing_sync": standing_sync_facts(
                 ctx.now, StandingSync(state.last_sync, state.last_attempt, state.last_sync_unknown)
             ),
+            # What this drill made, for the report's cost (resource x minutes until teardown removes it).
+            "drill_created": [
+                {"type": "blob container", "name": session.target_name, "created_at": iso(state.synced_through)}
+            ]
+            if ctx.is_drill and state.drill_container
+            else [],
         }
 
     async def _finish(

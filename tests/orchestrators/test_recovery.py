@@ -242,3 +242,40 @@ def test_report_storage_down_still_returns_the_report(engine: DurableEngine, fak
         report = other.wait(other.start("recovery", run_input([step("a")]), instance_id="r11"), timeout=20).output
     assert report["status"] == "Succeeded" and report["report_url"] is None
     assert any("report not stored" in w for w in report["warnings"])
+
+
+def test_a_drill_reports_what_it_created_and_for_how_long(engine: DurableEngine, fake: FakeSteps) -> None:
+    """Issue #16: the drill's footprint (resource x minutes, until teardown removed it) estimates its cost; what a
+    failed teardown left is still standing."""
+
+    payload_created: dict[str, list[dict[str, Any]]] = {}
+
+    def lasting(name: str, *, leak: bool) -> Any:
+        def behaviour(op: str, payload: dict[str, Any]) -> dict[str, Any]:
+            if op == "teardown":
+                if leak:
+                    raise PermanentError("delete refused", code="Conflict")
+                return {"teardown": f"deleted {name}"}
+            if op == "begin":
+                payload_created[name] = [
+                    {"type": "SQL database", "name": name, "created_at": payload["context"]["now"]}
+                ]
+                return {
+                    "done": False,
+                    "state": {},
+                    "poll_after_seconds": 600,
+                    "detail": {"drill_created": payload_created[name]},
+                }
+            return {"done": True, "detail": {"drill_created": payload_created[name]}}
+
+        return behaviour
+
+    fake.script["kept"] = lasting("db-drill", leak=False)
+    fake.script["leaked"] = lasting("db2-drill", leak=True)
+    plan = [data_step("kept"), data_step("leaked")]
+    report = engine.wait(engine.start("recovery", run_input(plan, mode="drill")), timeout=30).output
+    cost = report["drill_cost"]
+    by_name = {item["name"]: item for item in cost["resources"]}
+    assert by_name["db-drill"]["removed_at"] is not None and by_name["db-drill"]["minutes"] >= 10
+    assert by_name["db2-drill"]["removed_at"] is None and cost["still_standing"] == ["db2-drill"]
+    assert cost["resource_minutes"] == round(sum(item["minutes"] for item in cost["resources"]), 2)

@@ -179,7 +179,7 @@ class SqlGeoRestore(StepKind[SqlGeoRestoreStep]):
                 f"{what}: a conflicting operation on the target is in progress", code="ConflictingOperation"
             )
 
-        facts = {
+        facts: dict[str, Any] = {
             "operation": "geo-restore",
             "mode": ctx.mode,
             "source_database_id": params.source_database_id,
@@ -197,6 +197,8 @@ class SqlGeoRestore(StepKind[SqlGeoRestoreStep]):
             "started_at": iso(ctx.now),
             "origin": "started by this run",
         }
+        if ctx.is_drill:  # what this drill makes, for the report's cost (resource x minutes until teardown)
+            facts["drill_created"] = [{"type": "SQL database", "name": target_id, "created_at": iso(ctx.now)}]
         state = GeoRestoreState(
             source_database_id=params.source_database_id,
             target_database_id=target_id,
