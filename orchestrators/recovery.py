@@ -299,6 +299,7 @@ def _run_steps(
     final = GraphState.model_validate((yield context.call_entity(graph, "state", {})))
     _record_the_rest(state, final, roots, context.current_utc_datetime)
     publish()
+    context.signal_entity(graph, "delete")
 
 
 def _record_the_rest(state: RunState, graph: GraphState, roots: dict[str, Any], now: datetime) -> None:

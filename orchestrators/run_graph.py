@@ -13,6 +13,9 @@ bp = df.Blueprint()
 
 @bp.entity_trigger(context_name="context", entity_name=RUN_GRAPH_ENTITY)
 def run_graph(context: df.DurableEntityContext) -> None:
+    if context.operation_name == "delete":  # the run has recorded every outcome: nothing stays behind
+        context.destruct_on_exit()
+        return
     state, answer = run_graph_operation(context.get_state(dict), context.operation_name or "", context.get_input())
     context.set_state(state)
     context.set_result(answer)

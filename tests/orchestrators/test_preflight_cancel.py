@@ -299,3 +299,11 @@ def test_an_approver_can_choose_the_failover_mode_for_this_run(engine: DurableEn
     assert begin["context"]["step"]["failover_mode"] == "planned"
     assert report["overrides"] == {"sql_failover_mode": "planned"}
     assert report["approval"]["overrides"] == {"sql_failover_mode": "planned"}
+
+
+def test_the_run_graph_is_deleted_once_every_outcome_is_recorded(engine: DurableEngine, fake: FakeSteps) -> None:
+    iid = engine.start("recovery", run_input([data_step("db"), data_step("after", after=["db"])]))
+    assert engine.wait(iid).output["status"] == "Succeeded"
+    engine.run_until_idle()
+    exists, _ = engine.read_entity_state("run_graph", iid)
+    assert not exists
