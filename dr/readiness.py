@@ -54,7 +54,7 @@ from .ncrontab import parse_ncrontab
 from .plan import NAME_PATTERN, Plan, plan_files
 from .report import get_json, put_json, reports_container
 from .run import RunInput, run_instance_id
-from .settings import Settings
+from .settings import Settings, get_settings
 
 NOT_READY_EVENT = "DrPlanNotReady"
 READY_EVENT = "DrPlanReady"
@@ -252,13 +252,38 @@ def stored_digests(clients: Clients) -> dict[str, str]:
 # -- evaluating ---------------------------------------------------------------------------------------------
 
 
-def failed_checks(evaluation: whatif.PlanEvaluation) -> list[FailedCheck]:
-    return [
+def failed_checks(evaluation: whatif.PlanEvaluation, *, sync_stale_after: timedelta | None = None) -> list[FailedCheck]:
+    """The failed checks, and (with ``sync_stale_after``) every blob step whose standing sync is stale or never
+    ran: at failover that is only a warning (the failover must go on), but a plan in that state is not ready."""
+    failed = [
         FailedCheck(step=step_id, check=check.name, message=check.message)
         for step_id, checks in evaluation.checks.items()
         for check in checks
         if check.status == "failed"
     ]
+    if sync_stale_after is not None:
+        failed += _stale_syncs(evaluation, sync_stale_after)
+    return failed
+
+
+def _stale_syncs(evaluation: whatif.PlanEvaluation, limit: timedelta) -> list[FailedCheck]:
+    stale = []
+    for step_id, checks in evaluation.checks.items():
+        sync = next((check for check in checks if check.name == "last_standing_sync"), None)
+        if sync is None:
+            continue
+        age = sync.facts.get("rpo_estimate_seconds")
+        if not isinstance(age, int | float):
+            message = f"no usable standing sync: {sync.message}"
+        elif age > limit.total_seconds():
+            message = (
+                f"the last standing sync is {age / 60:.0f} min old, more than {limit.total_seconds() / 60:.0f} min "
+                f"(DR_SYNC_STALE_MINUTES): {sync.message}"
+            )
+        else:
+            continue
+        stale.append(FailedCheck(step=step_id, check="standing_sync_fresh", message=message))
+    return stale
 
 
 def _record_name(item: PlanFile) -> str | None:
@@ -303,7 +328,7 @@ def evaluate_file(item: PlanFile, *, now: datetime, history: list[dict[str, Any]
             ],
             error=message,
         )
-    failed = failed_checks(evaluation)
+    failed = failed_checks(evaluation, sync_stale_after=timedelta(minutes=get_settings().sync_stale_minutes))
     ready = evaluation.ready and not failed
     return ReadinessRecord(
         plan=name,

@@ -70,6 +70,12 @@ class Settings(BaseSettings):
     readiness_schedule: str = Field(
         "0 */30 * * * *", description="NCRONTAB of the readiness timer that evaluates every plan."
     )
+    sync_stale_minutes: float = Field(
+        60.0,
+        gt=0,
+        description="Readiness turns red when a blob step's last standing sync is older than this (or never ran): "
+        "the data a failover would keep is older than the plan expects. A failover itself is not stopped by it.",
+    )
 
     # Orchestration tuning (activity retries are each step's `retry` in its plan, not a setting).
     step_poll_min_seconds: float = 2.0

@@ -268,3 +268,26 @@ def test_a_due_drill_has_one_run_id_per_plan_and_due_time(tmp_path: Path) -> Non
         "schedule",
         "2026-03-02T03:00:00Z",
     )
+
+
+def test_a_stale_or_missing_standing_sync_turns_readiness_red_though_a_failover_would_go_on() -> None:
+    """The blob check only warns of an old sync (a failover must not be stopped by it); readiness is stricter."""
+    from datetime import UTC, datetime, timedelta
+
+    from dr.readiness import failed_checks
+    from dr.steps.base import Check
+    from dr.whatif import PlanEvaluation
+
+    def evaluation(age: float | None) -> PlanEvaluation:
+        sync = Check.passed("last_standing_sync", "last standing sync of a to b", rpo_estimate_seconds=age)
+        return PlanEvaluation(
+            plan="shop", evaluated_at=datetime.now(UTC), ready=True, checks={"images": [sync], "db": []}
+        )
+
+    limit = timedelta(minutes=60)
+    assert failed_checks(evaluation(600.0), sync_stale_after=limit) == []
+    [stale] = failed_checks(evaluation(7200.0), sync_stale_after=limit)
+    assert (stale.step, stale.check) == ("images", "standing_sync_fresh") and "120 min old" in stale.message
+    [never] = failed_checks(evaluation(None), sync_stale_after=limit)
+    assert "no usable standing sync" in never.message
+    assert failed_checks(evaluation(7200.0)) == []  # without a limit: only failed checks

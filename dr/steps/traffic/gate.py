@@ -3,7 +3,8 @@ for both of its callers: ``begin`` raises the first refusal and writes nothing, 
 reports every verdict. One code path is the point: a pre-flight that disagrees with begin lets a failover
 change the databases and then stop at the traffic switch, leaving the estate split across two regions.
 
-The rules, in begin's order: the run's mode; the profile exists (a drill's test profile when it has one);
+The rules, in begin's order: the run's mode; the profile exists (a drill's test profile when it has one) and is
+enabled;
 every from/to endpoint exists; the profile's routing method fits the switch; the changes can be planned
 (already switched: begin changes nothing and applies no further rule); the cool-down (a failover refuses
 unless forced, a drill only warns); the secondary is fit (Traffic Manager's monitor status and one bounded
@@ -132,7 +133,7 @@ def assess(ctx: StepContext, params: TrafficManagerFailoverStep, *, exhaustive: 
         return not exhaustive and gate.refusal is not None
 
     profile = _read(gate, ctx, params)
-    if profile is not None:
+    if profile is not None and not halted():
         _judge(gate, ctx, params, profile, halted)
     return gate
 
@@ -158,6 +159,15 @@ def _read(gate: Gate, ctx: StepContext, params: TrafficManagerFailoverStep) -> P
         routing_method=profile.routing_method,
         status=profile.status,
     )
+    if profile.status != "Enabled":
+        # A Disabled profile answers no DNS query at all (Microsoft Learn, "Traffic Manager endpoint monitoring",
+        # profile status): moving endpoints inside it restores nothing.
+        disabled = PreconditionError(
+            f"{which} {profile.name!r} is {profile.status}: Traffic Manager answers no DNS query for it, so "
+            "switching its endpoints would not bring customers back; enable the profile first",
+            code="ProfileDisabled",
+        )
+        gate.refuse("profile_enabled", disabled, status=profile.status)
     return profile
 
 

@@ -209,6 +209,23 @@ def test_missing_profile_fails_the_check(arm: ArmEmulator, health: HealthServer)
     assert "profile 'shop' (profile_id) was not found: correct profile_id" in checks[0]["message"]
 
 
+def test_a_disabled_profile_fails_the_check_and_begin_refuses_it(arm: ArmEmulator, health: HealthServer) -> None:
+    """A Disabled profile answers no DNS query: moving its endpoints would bring nobody back."""
+    from azure.mgmt.trafficmanager.models import Profile
+
+    shop_priority(arm, wus_status="Disabled")
+    get_clients().traffic_manager(SUB).profiles.update(GROUP, "shop", Profile(profile_status="Disabled"))
+    arm.clear_requests()
+
+    checks = run_check(step(health))
+    enabled = named(checks, "profile_enabled")
+    assert enabled["status"] == "failed" and "is Disabled" in enabled["message"]
+    assert named(checks, "endpoints_exist")["status"] == "passed"  # pre-flight still shows everything else
+    refusal = begin_refusal(step(health))
+    assert isinstance(refusal, PreconditionError) and refusal.code == "ProfileDisabled"
+    assert writes(arm) == []
+
+
 def test_routing_method_that_does_not_fit_the_switch_fails_the_check(arm: ArmEmulator, health: HealthServer) -> None:
     seed_profile(
         arm,
