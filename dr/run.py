@@ -6,6 +6,7 @@ a replay rebuilds exactly the same status and report.
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
@@ -109,6 +110,12 @@ class RunOverrides(BaseModel):
                 step.pop("allow_data_loss", None)
                 step["failover_mode"] = self.sql_failover_mode
         return parse_plan(data, source=f"plan {plan.name!r} with the run's overrides")
+
+
+def event_data[M: BaseModel](model: type[M], raw: Any) -> M:
+    """An external event's data through its model. The Python SDK's client JSON-encodes event data twice, so
+    the orchestrator may see a string; a malformed event raises (pydantic's ValidationError)."""
+    return model.model_validate(json.loads(raw) if isinstance(raw, str) else raw)
 
 
 class RunInput(BaseModel):
@@ -449,14 +456,12 @@ class RunState:
         self.rejected = False
         self.cancel: CancelRecord | None = None
         self.overrides = run.overrides
-        self.preflight_ran = False
         self.preflight_at: datetime | None = None
         self.prediction: dict[str, Any] | None = None
         self.teardown_finished_at: datetime | None = None
 
     # -- pre-flight ----------------------------------------------------------------------------------
     def record_checks(self, step_id: str, checks: list[Check], at: datetime) -> None:
-        self.preflight_ran = True
         self.preflight_at = at
         self.steps[step_id].checks = checks
 
@@ -470,7 +475,7 @@ class RunState:
         ]
 
     def preflight_summary(self) -> PreflightSummary | None:
-        if not self.preflight_ran:
+        if self.preflight_at is None:
             return None
         checks = [check for record in self.steps.values() for check in record.checks]
         failed = self.failed_checks()
@@ -491,40 +496,21 @@ class RunState:
         self.plan = overrides.apply(self.plan)
 
     # -- transitions ---------------------------------------------------------------------------------
-    def ready_steps(self) -> tuple[list[str], dict[str, str]]:
-        """Steps whose dependencies all succeeded, and steps to skip because a dependency did not."""
-        ready: list[str] = []
-        skip: dict[str, str] = {}
-        for step in self.plan.steps:
-            record = self.steps[step.id]
-            if record.status != "pending":
-                continue
-            deps = [self.steps[dep] for dep in step.after]
-            blocked = [dep.id for dep in deps if dep.status in ("failed", "skipped", "canceled")]
-            if blocked:
-                skip[step.id] = f"skipped: {', '.join(blocked)} did not succeed" + self._checks_note(record)
-            elif all(dep.status == "succeeded" for dep in deps):
-                ready.append(step.id)
-        return ready, skip
-
-    def checks_note(self, step_id: str) -> str:
-        return self._checks_note(self.steps[step_id])
-
     def mark_canceled(self, step_id: str, reason: str, now: datetime) -> None:
         record = self.steps[step_id]
         record.status = "canceled"
         record.summary = reason
         record.finished_at = now
 
-    @staticmethod
-    def _checks_note(record: StepRecord) -> str:
+    def checks_note(self, step_id: str) -> str:
         """What pre-flight found for a step that will not run: a drill still learns whether it could have."""
-        if not record.checks:
+        checks = self.steps[step_id].checks
+        if not checks:
             return ""
-        failed = [check.message for check in record.checks if check.status == "failed"]
+        failed = [check.message for check in checks if check.status == "failed"]
         if failed:
             return f"; its pre-flight failed: {failed[0]}"
-        return f"; its pre-flight checks passed ({len(record.checks)})"
+        return f"; its pre-flight checks passed ({len(checks)})"
 
     def mark_running(self, step_id: str, now: datetime) -> None:
         record = self.steps[step_id]
@@ -567,9 +553,6 @@ class RunState:
         record.failure = Failure("permanent", "StepOrchestrationFailed", message[:2000])
         record.summary = "step orchestration failed"
 
-    def pending(self) -> bool:
-        return any(record.status == "pending" for record in self.steps.values())
-
     # -- step inputs ---------------------------------------------------------------------------------
     def step_input(self, step_id: str, now: datetime, *, in_graph: bool = False) -> StepRunInput:
         """The input of a step's sub-orchestration started at ``now`` (its timeout counts from then). In the
@@ -588,7 +571,7 @@ class RunState:
             deadline=now + step.timeout if step.timeout and not in_graph else None,
             failover_values=self.plan.drill.failover_values.get(step.id, {}) if drill else None,
         )
-        if self.preflight_ran:  # a kind may reuse a fresh verdict (the blob step: an unreachable source)
+        if self.preflight_at is not None:  # a kind may reuse a fresh verdict (the blob step: an unreachable source)
             checks = {"preflight": self.steps[step_id].checks, "preflight_at": self.preflight_at}
             run_input = run_input.model_copy(update={"context": run_input.context.model_copy(update=checks)})
         return run_input.model_copy(update={"graph": self.run_id}) if in_graph else run_input
@@ -705,14 +688,12 @@ class RunState:
         rpo = round(max(known), 3) if known and None not in known else None
         warnings = [f"{r.id}: {w}" for r in self.steps.values() for w in r.warnings]
         preflight = None
-        if self.preflight_ran:
+        if self.preflight_at is not None:
             summary = self.preflight_summary()
             preflight = {
                 "started_at": iso(self.started_at),
-                "finished_at": iso(self.preflight_at) if self.preflight_at else None,
-                "seconds": round((self.preflight_at - self.started_at).total_seconds(), 3)
-                if self.preflight_at
-                else None,
+                "finished_at": iso(self.preflight_at),
+                "seconds": round((self.preflight_at - self.started_at).total_seconds(), 3),
                 "passed": not self.failed_checks(),
                 "failed": self.failed_checks(),
                 "warnings": [

@@ -9,7 +9,6 @@ a drill records them and goes as far as it can. A cancel stops new steps and let
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Callable, Generator
 from datetime import datetime
 from typing import Any
@@ -30,6 +29,7 @@ from dr.run import (
     RunResult,
     RunState,
     StepOutcome,
+    event_data,
     step_instance_id,
 )
 from dr.steps.base import Check, StepCheckInput, TeardownResult
@@ -42,15 +42,11 @@ from dr.teardown import (
 )
 from dr.whatif import predict
 
-from .step import REPORT_RETRY, StepFailed, call_with_retry
+from .step import REPORT_RETRY, StepFailed, call_with_retry, step_outcomes, wait_for_steps
 
 bp = df.Blueprint()
 
 Publish = Callable[[], None]
-
-
-def _payload(raw: Any) -> Any:
-    return json.loads(raw) if isinstance(raw, str) else raw
 
 
 @bp.orchestration_trigger(context_name="context", orchestration=RECOVERY_ORCHESTRATOR)
@@ -202,12 +198,12 @@ def _approval_gate(
     now = context.current_utc_datetime
     if winner == cancel:
         timer.cancel()
-        state.request_cancel(CancelRequest.model_validate(_payload(cancel.result)), now)
+        state.request_cancel(event_data(CancelRequest, cancel.result), now)
         state.approval.decision = "rejected"
         state.approval.reason = "run canceled while awaiting approval"
     elif winner == event:
         timer.cancel()
-        decision = ApprovalDecision.model_validate(_payload(event.result))
+        decision = event_data(ApprovalDecision, event.result)
         state.approval.by = decision.by
         state.approval.reason = decision.reason
         approved = decision.approved
@@ -274,28 +270,17 @@ def _run_steps(
         for start in answer.start
     }
     wave = context.task_all(list(roots.values()))
-    try:
-        winner = yield context.task_any([wave, cancel])
-        if winner is cancel:
-            # The API told the graph (no new starts) and the running steps (they settle within their bound);
-            # waiting on the already-yielded roots issues no action.
-            state.phase = "canceling"
-            request_cancel = CancelRequest.model_validate(_payload(cancel.result))
-            state.request_cancel(request_cancel, context.current_utc_datetime)
-            publish()
-            yield wave
-    except Exception:
-        # A step orchestration crashed (not a step failure: those come back as outcomes): wait for the rest.
-        for task in roots.values():
-            if not task.is_completed:
-                with contextlib.suppress(Exception):
-                    yield task
-    for task in roots.values():
-        if task.state.name == "SUCCEEDED":
-            root = StepOutcome.model_validate(task.result)
-            for outcome in (root.model_copy(update={"descendants": []}), *root.descendants):
-                outcomes[outcome.id] = outcome
-                state.record_outcome(outcome)
+    winner = yield context.task_any([wave, cancel])  # task_any hands back a failed child: it never raises
+    if winner is cancel:
+        # The API told the graph (no new starts) and the running steps (they settle within their bound).
+        state.phase = "canceling"
+        state.request_cancel(event_data(CancelRequest, cancel.result), context.current_utc_datetime)
+        publish()
+    # Waiting on the already-yielded roots issues no action.
+    yield from wait_for_steps(context, list(roots.values()), wave)
+    for outcome in step_outcomes(roots.values()):
+        outcomes[outcome.id] = outcome
+        state.record_outcome(outcome)
     final = GraphState.model_validate((yield context.call_entity(graph, "state", {})))
     _record_the_rest(state, final, roots, context.current_utc_datetime)
     publish()

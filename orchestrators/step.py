@@ -5,8 +5,7 @@ the parent sees every outcome and one failed step never hides its siblings' resu
 from __future__ import annotations
 
 import contextlib
-import json
-from collections.abc import Generator
+from collections.abc import Generator, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,6 +23,7 @@ from dr.run import (
     StepCustomStatus,
     StepOutcome,
     StepRunInput,
+    event_data,
     step_instance_id,
 )
 from dr.steps import spec_of
@@ -106,19 +106,31 @@ def _continue_graph(
         context.call_sub_orchestrator(STEP_ORCHESTRATOR, start.input, instance_id=step_instance_id(run_id, start.id))
         for start in answer.start
     ]
-    descendants: list[StepOutcome] = []
+    yield from wait_for_steps(context, children, context.task_all(children))
+    return outcome.model_copy(update={"descendants": step_outcomes(children)})
+
+
+def wait_for_steps(context: df.DurableOrchestrationContext, tasks: list[Any], together: Any) -> Generator[Any, Any]:
+    """Wait until every step sub-orchestration in ``tasks`` is done (``together``: their task_all). One that
+    crashed (not a step failure: those come back as outcomes) does not stop the wait for the others."""
     try:
-        yield context.task_all(children)
-    except Exception:  # a child orchestration crashed: the others' outcomes still count
-        for child in children:
-            if not child.is_completed:
+        yield together
+    except Exception:
+        for task in tasks:
+            if not task.is_completed:
                 with contextlib.suppress(Exception):
-                    yield child
-    for child in children:
-        if child.state.name == "SUCCEEDED":
-            result = StepOutcome.model_validate(child.result)
-            descendants += [result.model_copy(update={"descendants": []}), *result.descendants]
-    return outcome.model_copy(update={"descendants": descendants})
+                    yield task
+
+
+def step_outcomes(tasks: Iterable[Any]) -> list[StepOutcome]:
+    """The outcome of each finished step sub-orchestration and, flattened after it, those of the steps it
+    started (``descendants``); a crashed one has none."""
+    found: list[StepOutcome] = []
+    for task in tasks:
+        if task.state.name == "SUCCEEDED":
+            outcome = StepOutcome.model_validate(task.result)
+            found += [outcome.model_copy(update={"descendants": []}), *outcome.descendants]
+    return found
 
 
 def _run(context: df.DurableOrchestrationContext, run: StepRunInput) -> Generator[Any, Any, StepOutcome]:
@@ -215,8 +227,7 @@ class _CancelWatch:
 
     def _hear(self) -> None:
         if self.request is None and self.event.is_completed:
-            raw = self.event.result
-            self.request = CancelRequest.model_validate(json.loads(raw) if isinstance(raw, str) else raw)
+            self.request = event_data(CancelRequest, self.event.result)
             self.heard_at = self.context.current_utc_datetime
 
     def stop_now(self, now: datetime) -> bool:

@@ -23,36 +23,22 @@ from dr.admission import (
     recovery_run,
     release_plan,
 )
-from dr.auth import Principal, actor, parse_principal, require_role
+from dr.auth import require_role
 from dr.clients import get_clients
-from dr.errors import AuthorizationError, ConflictError, DrError, NotFoundError, TransientError
+from dr.errors import ConflictError, DrError, NotFoundError, TransientError
 from dr.history import plan_reports
 from dr.intake import ApproveRequest, CancelBody, DecisionRequest, StartRequest, operator_run, parse_json_model
 from dr.plan import find_plan
 from dr.report import read_report
 from dr.run import ApprovalDecision, RunOverrides, is_run_id, run_id_prefix
-from dr.settings import Settings, get_settings
+from dr.settings import get_settings
 from dr.views import live_summaries, snapshot_view
 from dr.whatif import HISTORY_REPORTS, PlanEvaluation, evaluate_plan
 
-from .http import error_response, json_response, log, run_links
+from .http import acting_name, error_response, json_response, log, principal_of, require_reader, run_links
 from .instances import DurableRuns
 
 bp = df.Blueprint()
-
-
-def _principal(req: func.HttpRequest) -> Principal:
-    return parse_principal(req.headers.get("x-ms-client-principal"))
-
-
-def _who(principal: Principal, claimed: str | None) -> str | None:
-    """dr.auth.actor: with roles enforced, the principal's name claim alone."""
-    return actor(get_settings(), principal, claimed)
-
-
-def _require_reader(settings: Settings, principal: Principal) -> None:
-    if settings.enforce_roles and not (principal.roles & {settings.operator_role, settings.approver_role}):
-        raise AuthorizationError(f"reading runs needs role {settings.operator_role!r} or {settings.approver_role!r}")
 
 
 WHAT_IF_SECONDS = 60.0  # the what-if answers synchronously: every check and the history read within this
@@ -96,7 +82,7 @@ async def start_recovery(req: func.HttpRequest, client: df.DurableOrchestrationC
     runs = DurableRuns(client)
     try:
         settings = get_settings()
-        principal = _principal(req)
+        principal = principal_of(req)
         # A what-if changes nothing: a reader (operator or approver) may ask; a start needs the operator role.
         reader_only = settings.enforce_roles and bool(principal.roles & {settings.approver_role})
         reader_only = reader_only and settings.operator_role not in principal.roles
@@ -109,7 +95,7 @@ async def start_recovery(req: func.HttpRequest, client: df.DurableOrchestrationC
             require_role(settings, principal, settings.operator_role, "starting a recovery")
         plan = find_plan(settings.plans_dir, request.plan)
         now = datetime.now(UTC)
-        instance_id, run = operator_run(plan, request, _who(principal, request.requested_by), now, settings)
+        instance_id, run = operator_run(plan, request, acting_name(principal, request.requested_by), now, settings)
         await admit_operator_start(runs, plan.name, request.mode, instance_id, now=now)
         try:
             await runs.start(instance_id, run)
@@ -135,7 +121,7 @@ async def start_recovery(req: func.HttpRequest, client: df.DurableOrchestrationC
 async def list_recoveries(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     try:
         settings = get_settings()
-        _require_reader(settings, _principal(req))
+        require_reader(settings, principal_of(req))
         days = min(max(int(req.params.get("days", "7")), 1), 90)
         limit = min(max(int(req.params.get("limit", "50")), 1), 500)
     except ValueError:
@@ -161,7 +147,7 @@ async def list_recoveries(req: func.HttpRequest, client: df.DurableOrchestration
 async def get_recovery(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     runs = DurableRuns(client)
     try:
-        _require_reader(get_settings(), _principal(req))
+        require_reader(get_settings(), principal_of(req))
         run = await recovery_run(runs, req.route_params["id"], show_input=True)
     except DrError as exc:
         return error_response(exc)
@@ -172,7 +158,7 @@ async def get_recovery(req: func.HttpRequest, client: df.DurableOrchestrationCli
 @bp.route(route="recoveries/{id}/report", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
 def get_report(req: func.HttpRequest) -> func.HttpResponse:
     try:
-        _require_reader(get_settings(), _principal(req))
+        require_reader(get_settings(), principal_of(req))
         instance_id = req.route_params["id"]
         if not is_run_id(instance_id):  # never a storage name built from what the caller sent
             raise NotFoundError(f"no recovery run {instance_id!r}", code="ReportNotFound")
@@ -187,11 +173,11 @@ async def _decide(req: func.HttpRequest, client: df.DurableOrchestrationClient, 
     runs = DurableRuns(client)
     try:
         settings = get_settings()
-        principal = _principal(req)
+        principal = principal_of(req)
         require_role(settings, principal, settings.approver_role, f"{action} a recovery")
         model = ApproveRequest if approved else DecisionRequest
         request = parse_json_model(req.get_body(), model, f"{action} request")
-        who = _who(principal, request.by)
+        who = acting_name(principal, request.by)
         if not who:
             raise ConflictError(f"{action} needs a name: sign in, or give 'by' in the body")
         run = await awaiting_approval(runs, instance_id)
@@ -224,10 +210,10 @@ async def cancel_recovery(req: func.HttpRequest, client: df.DurableOrchestration
     instance_id = req.route_params["id"]
     try:
         settings = get_settings()
-        principal = _principal(req)
+        principal = principal_of(req)
         require_role(settings, principal, settings.operator_role, "canceling a recovery")
         request: CancelBody = parse_json_model(req.get_body(), CancelBody, "cancel request")
-        who = _who(principal, request.by) or "unknown operator"
+        who = acting_name(principal, request.by) or "unknown operator"
         canceled = await cancel_run(
             DurableRuns(client), instance_id, by=who, reason=request.reason, now=datetime.now(UTC), hard=request.hard
         )

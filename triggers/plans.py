@@ -28,9 +28,8 @@ from dr.run import run_id_prefix
 from dr.settings import get_settings
 from dr.views import snapshot_view
 
-from .http import error_response, json_response, log
+from .http import error_response, json_response, log, principal_of, require_reader
 from .instances import DurableRuns
-from .operator import _principal, _require_reader
 
 bp = df.Blueprint()
 
@@ -72,7 +71,7 @@ def list_plans(clients: Clients, files: list[PlanFile], now: datetime) -> list[d
 def get_plans(req: func.HttpRequest) -> func.HttpResponse:
     try:
         settings = get_settings()
-        _require_reader(settings, _principal(req))
+        require_reader(settings, principal_of(req))
         files = scan_plans(settings.plans_dir)
         plans = list_plans(get_clients(), files, datetime.now(UTC))
     except DrError as exc:
@@ -121,7 +120,7 @@ async def get_plan(req: func.HttpRequest, client: df.DurableOrchestrationClient)
     now = datetime.now(UTC)
     try:
         settings = get_settings()
-        _require_reader(settings, _principal(req))
+        require_reader(settings, principal_of(req))
         if not re.fullmatch(NAME_PATTERN, name):  # never a storage name built from anything else
             raise NotFoundError(f"no plan named {name!r}", code="PlanNotFound")
         files = await asyncio.to_thread(scan_plans, settings.plans_dir)

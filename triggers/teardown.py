@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote, urlsplit
 
 import azure.durable_functions as df
 import azure.functions as func
@@ -32,9 +31,8 @@ from dr.teardown import (
     teardown_retry_instance_id,
 )
 
-from .http import error_response, json_response, log
+from .http import acting_name, error_response, json_response, log, principal_of, recoveries_url, require_reader
 from .instances import DurableRuns
-from .operator import _principal, _require_reader, _who
 
 bp = df.Blueprint()
 
@@ -46,8 +44,7 @@ async def _stored_report(run_id: str) -> dict[str, Any]:
 
 def _retry_links(req: func.HttpRequest, run_id: str, retry: int) -> dict[str, str]:
     """This API's own routes (they take the caller's function key; see triggers.http.run_links)."""
-    parts = urlsplit(req.url)
-    run = f"{parts.scheme}://{parts.netloc}/api/recoveries/{quote(run_id, safe='')}"
+    run = recoveries_url(req, run_id)
     return {"statusUri": f"{run}/teardown/{retry}", "reportUri": f"{run}/report", "runUri": run}
 
 
@@ -57,10 +54,10 @@ async def retry_teardown(req: func.HttpRequest, client: df.DurableOrchestrationC
     run_id = req.route_params["id"]
     try:
         settings = get_settings()
-        principal = _principal(req)
+        principal = principal_of(req)
         require_role(settings, principal, settings.operator_role, "retrying a drill teardown")
         request: TeardownRetryRequest = parse_json_model(req.get_body(), TeardownRetryRequest, "teardown retry request")
-        who = _who(principal, request.by) or "unknown operator"
+        who = acting_name(principal, request.by) or "unknown operator"
         retry = await admit_teardown_retry(
             DurableRuns(client), run_id, _stored_report, requested_by=who, reason=request.reason, now=datetime.now(UTC)
         )
@@ -89,7 +86,7 @@ async def retry_teardown(req: func.HttpRequest, client: df.DurableOrchestrationC
 async def get_teardown_retry(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     run_id, number = req.route_params["id"], req.route_params["retry"]
     try:
-        _require_reader(get_settings(), _principal(req))
+        require_reader(get_settings(), principal_of(req))
         instance_id = teardown_retry_instance_id(run_id, int(number)) if number.isdigit() else ""
         # Only ids this API hands out reach the backend (the route parameters arrive URL-decoded).
         if not is_run_id(run_id) or retry_number(run_id, instance_id) is None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from dr.graph import GraphState, run_graph_operation
 from dr.plan import parse_plan
 from dr.run import RunInput, RunState, StepOutcome, canceled_report, run_id_prefix, run_instance_id
 from dr.views import run_view
@@ -57,17 +58,24 @@ def _outcome(step_id: str, status: str, end: int, rpo: float | None = None) -> S
 
 
 def test_failure_skips_dependents_and_independent_branches_go_on() -> None:
+    """The run's graph (dr.graph, what the orchestrator asks) decides starts and skips; RunState reports them."""
     state = _state()
-    ready, skip = state.ready_steps()
-    assert (ready, skip) == (["a", "c"], {})
+    plan = {
+        "steps": [{"id": step.id, "after": list(step.after), "input": {}} for step in state.plan.steps],
+        "at": T0,
+    }
+    graph, answer = run_graph_operation(None, "plan", plan)
+    assert [start["id"] for start in answer["start"]] == ["a", "c"]
     state.record_outcome(_outcome("a", "failed", 20))
     state.record_outcome(_outcome("c", "succeeded", 30, rpo=120))
-    ready, skip = state.ready_steps()
-    assert ready == [] and list(skip) == ["b"]
-    state.mark_skipped("b", skip["b"], T0)
-    _, skip = state.ready_steps()
-    assert list(skip) == ["d"]  # transitively
-    state.mark_skipped("d", skip["d"], T0)
+    graph, answer = run_graph_operation(graph, "finished", {"step": "a", "status": "failed", "at": T0})
+    graph, _ = run_graph_operation(graph, "finished", {"step": "c", "status": "succeeded", "at": T0})
+    skipped = {
+        step_id: step for step_id, step in GraphState.model_validate(graph).steps.items() if step.status == "skipped"
+    }
+    assert answer["start"] == [] and list(skipped) == ["b", "d"]  # d transitively
+    for step_id, step in skipped.items():
+        state.mark_skipped(step_id, step.summary, T0)
     report = state.report(T0 + timedelta(seconds=40))
     # The verification (c) succeeded: the service serves from the target; the data steps did not all succeed.
     assert report.status == "PartiallySucceeded"
