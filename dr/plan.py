@@ -11,6 +11,8 @@ import hashlib
 import re
 import threading
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
@@ -478,10 +480,9 @@ def parse_plan(data: Any, *, source: str = "<plan>") -> Plan:
         raise PlanError(f"{source}: " + "; ".join(_describe(error, data) for error in exc.errors())) from None
 
 
-def _describe(error: Any, data: dict[str, Any], *, drill_overrides: bool = False) -> str:
-    """One validation error, located by step id and field (``step 'db', field 'sku': ...``), with a
-    suggestion for a misspelled kind or key. ``drill_overrides``: ``data`` is a drill's document (see
-    :func:`_drill_document`), and the error is located in the plan's ``drill.overrides.<step>.<key>``."""
+def _located(error: Any, data: dict[str, Any]) -> tuple[str | None, str, str]:
+    """One validation error as (step id, dotted field, message): the step by its id (pydantic gives its
+    index), the kind tag pydantic inserts dropped, and a suggestion for a misspelled kind or key."""
     from .steps import REGISTRY
 
     loc = list(error["loc"])
@@ -497,12 +498,25 @@ def _describe(error: Any, data: dict[str, Any], *, drill_overrides: bool = False
             loc = loc[1:]
     field = ".".join(str(part) for part in loc)
     message = str(error["msg"]).removeprefix("Value error, ") + _did_you_mean(error, model, loc)
-    if drill_overrides and step_id is not None:
-        return f"{'.'.join(part for part in ('drill.overrides', step_id, field) if part)}: {message}"
+    return step_id, field, message
+
+
+def _where(step_id: str | None, field: str) -> str:
     where = [f"step {step_id!r}"] if step_id is not None else []
     if field:
         where.append(f"field {field!r}")
-    described = f"{', '.join(where)}: {message}" if where else message
+    return ", ".join(where)
+
+
+def _describe(error: Any, data: dict[str, Any], *, drill_overrides: bool = False) -> str:
+    """One validation error, located by step id and field (``step 'db', field 'sku': ...``), with a
+    suggestion for a misspelled kind or key. ``drill_overrides``: ``data`` is a drill's document (see
+    :func:`_drill_document`), and the error is located in the plan's ``drill.overrides.<step>.<key>``."""
+    step_id, field, message = _located(error, data)
+    if drill_overrides and step_id is not None:
+        return f"{'.'.join(part for part in ('drill.overrides', step_id, field) if part)}: {message}"
+    where = _where(step_id, field)
+    described = f"{where}: {message}" if where else message
     # Not in a step (the graph, every step skipped): the drill's plan as a whole.
     return f"drill: {described}" if drill_overrides else described
 
@@ -544,45 +558,126 @@ def _model_in(annotation: Any) -> type[BaseModel] | None:
     return models.pop() if len(models) == 1 else None
 
 
-# Parsed plan files by (path, content digest): every alert reads every plan (a region's outage fires many
-# alerts at once, each matched against every plan), and parsing and validating YAML is most of that cost.
-# Plans are frozen models, so one parse serves every reader; a changed file has a new digest and is parsed
-# again. Bounded: a few entries per plan file at most ever matter.
-_PARSED_PLANS: dict[tuple[str, str], Plan] = {}
-_PARSED_PLANS_KEPT = 1024
-_parsed_lock = threading.Lock()
+class PlanProblem(_Model):
+    """Why a plan file does not load: the file, the key in it (dotted, steps by id: ``steps.db.url``; None for
+    the file as a whole) and what is wrong."""
+
+    file: str
+    key: str | None
+    message: str
+
+    def describe(self) -> str:
+        """As plan errors read elsewhere: ``step 'db', field 'url': ...`` (step ids hold no dot)."""
+        if self.key is None:
+            return self.message
+        head, _, rest = self.key.partition(".")
+        step_id, _, field = rest.partition(".") if head == "steps" else (None, "", self.key)
+        where = _where(step_id, field)
+        return f"{where}: {self.message}" if where else self.message
 
 
-def load_plan_file(path: Path) -> Plan:
+@dataclass(frozen=True)
+class PlanFile:
+    """One file of the plans folder as read once: its content digest and its plan, or its problems."""
+
+    path: Path
+    digest: str
+    name: str | None = None  # the plan's name (a broken file's, when it names one)
+    plan: Plan | None = None
+    problems: list[PlanProblem] = dataclass_field(default_factory=list)
+
+    @property
+    def file(self) -> str:
+        return self.path.name
+
+    @property
+    def broken(self) -> bool:
+        return self.plan is None
+
+    def error(self) -> str:
+        """The problems as one line, prefixed with the file's path."""
+        return f"{self.path}: " + "; ".join(problem.describe() for problem in self.problems)
+
+
+# Read plan files by (path, content digest): every alert reads every plan (a region's outage fires many alerts
+# at once, each matched against every plan), and parsing and validating YAML is most of that cost. A changed
+# file has a new digest and is parsed again. Bounded: a few entries per plan file at most ever matter.
+_READ_PLANS: dict[tuple[str, str], PlanFile] = {}
+_READ_PLANS_KEPT = 1024
+_read_lock = threading.Lock()
+
+
+def read_plan_file(path: Path) -> PlanFile:
+    """The file's digest and plan (or problems), from one read of its bytes."""
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise PlanError(f"{path}: cannot read ({exc.strerror})") from None
+        problem = PlanProblem(file=path.name, key=None, message=f"cannot read ({exc.strerror})")
+        return PlanFile(path, "", problems=[problem])
     key = (str(path), hashlib.sha256(raw).hexdigest())
-    with _parsed_lock:
-        cached = _PARSED_PLANS.get(key)
-    if cached is not None:
-        return cached
+    with _read_lock:
+        cached = _READ_PLANS.get(key)
+    if cached is None:
+        cached = _parse_plan_file(path, key[1], raw)
+        with _read_lock:
+            if len(_READ_PLANS) >= _READ_PLANS_KEPT:
+                _READ_PLANS.clear()
+            _READ_PLANS[key] = cached
+    return cached
+
+
+def _parse_plan_file(path: Path, digest: str, raw: bytes) -> PlanFile:
+    def broken(message: str) -> PlanFile:
+        return PlanFile(path, digest, problems=[PlanProblem(file=path.name, key=None, message=message)])
+
     try:
-        text = raw.decode("utf-8")
+        data = yaml.safe_load(raw.decode("utf-8"))
     except UnicodeDecodeError:
-        raise PlanError(f"{path}: not UTF-8 text") from None
-    try:
-        data = yaml.safe_load(text)
+        return broken("not UTF-8 text")
     except yaml.YAMLError as exc:
-        raise PlanError(f"{path}: not valid YAML: {exc}") from None
-    plan = parse_plan(data, source=str(path))
-    with _parsed_lock:
-        if len(_PARSED_PLANS) >= _PARSED_PLANS_KEPT:
-            _PARSED_PLANS.clear()
-        _PARSED_PLANS[key] = plan
-    return plan
+        return broken(f"not valid YAML: {exc}")
+    if not isinstance(data, dict):
+        return broken(f"a plan is a mapping of keys (name, steps, ...), got {type(data).__name__}")
+    name = data.get("name") if isinstance(data.get("name"), str) else None
+    try:
+        plan = Plan.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            step_id, field, message = _located(error, data)
+            key = ".".join(part for part in ("steps" if step_id is not None else "", step_id or "", field) if part)
+            problems.append(PlanProblem(file=path.name, key=key or None, message=message))
+        return PlanFile(path, digest, name=name, problems=problems)
+    return PlanFile(path, digest, name=plan.name, plan=plan)
+
+
+def load_plan_file(path: Path) -> Plan:
+    item = read_plan_file(path)
+    if item.plan is None:
+        raise PlanError(item.error())
+    return item.plan
 
 
 def plan_files(plans_dir: Path) -> Iterable[Path]:
     if not plans_dir.is_dir():
         raise PlanError(f"plans folder {plans_dir} does not exist (setting DR_PLANS_DIR)")
     return sorted(p for p in plans_dir.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+
+
+def scan_plans(plans_dir: Path) -> list[PlanFile]:
+    """Every plan file of the folder, in file-name order. A second file that names a plan already named by an
+    earlier one is broken. PlanError when the folder does not exist."""
+    found: list[PlanFile] = []
+    owners: dict[str, str] = {}
+    for path in plan_files(plans_dir):
+        item = read_plan_file(path)
+        if item.plan is not None:
+            owner = owners.setdefault(item.plan.name, item.file)
+            if owner != item.file:
+                message = f"plan name {item.plan.name!r} is already used by {owner}"
+                item = PlanFile(path, item.digest, problems=[PlanProblem(file=item.file, key="name", message=message)])
+        found.append(item)
+    return found
 
 
 class Catalog(BaseModel):
@@ -598,17 +693,12 @@ def load_catalog(plans_dir: Path) -> Catalog:
     """Read every plan file. A broken file is reported, not fatal: during an outage a typo in one plan
     must not stop another plan from running."""
     catalog = Catalog()
-    for path in plan_files(plans_dir):
-        try:
-            plan = load_plan_file(path)
-        except PlanError as exc:
-            catalog.errors.append(exc.message)
-            continue
-        if plan.name in catalog.plans:
-            catalog.errors.append(f"{path}: plan name {plan.name!r} is already used by {catalog.files[plan.name]}")
-            continue
-        catalog.plans[plan.name] = plan
-        catalog.files[plan.name] = path
+    for item in scan_plans(plans_dir):
+        if item.plan is None:
+            catalog.errors.append(item.error())
+        else:
+            catalog.plans[item.plan.name] = item.plan
+            catalog.files[item.plan.name] = item.path
     return catalog
 
 
@@ -623,11 +713,12 @@ def load_plans(plans_dir: Path) -> dict[str, Plan]:
 def find_plan(plans_dir: Path, name: str) -> Plan:
     if not re.match(NAME_PATTERN, name):
         raise PlanError(f"{name!r} is not a plan name")
-    catalog = load_catalog(plans_dir)
-    if name in catalog.plans:
-        return catalog.plans[name]
-    broken = [error for error in catalog.errors if f"name: {name}" in error or f"/{name}." in error]
+    files = scan_plans(plans_dir)
+    for item in files:
+        if item.plan is not None and item.plan.name == name:
+            return item.plan
+    broken = [item for item in files if item.plan is None and name in (item.name, item.path.stem)]
     if broken:
-        raise PlanError(broken[0])
-    known = ", ".join(sorted(catalog.plans)) or "none"
+        raise PlanError(broken[0].error())
+    known = ", ".join(sorted(item.plan.name for item in files if item.plan is not None)) or "none"
     raise NotFoundError(f"no plan named {name!r} in {plans_dir} (plans: {known})", code="PlanNotFound")

@@ -1,7 +1,7 @@
 """Readiness: every plan evaluated continuously (dr.whatif.evaluate_plan), each evaluation stored, a
 structured warning while a plan is not ready; and the plans' drill schedules.
 
-* **Plan files** — :func:`scan_plans` reads every file of the plans folder once: its content digest
+* **Plan files** — :func:`dr.plan.scan_plans` reads every file of the plans folder once: its content digest
   (SHA-256 of the bytes) and the plan parsed from those same bytes, or its problems (file, key, message)
   when it does not validate. A digest and the evaluation it is stored with always describe one content.
 * **Evaluation** — :func:`evaluate_file` evaluates a valid plan (a failover: would it work now?) with its
@@ -30,10 +30,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from . import whatif
@@ -51,7 +49,7 @@ from .history import (
 from .history import regression_log_line as _regression_line
 from .intake import StartRequest, operator_run
 from .ncrontab import parse_ncrontab
-from .plan import NAME_PATTERN, Plan, plan_files
+from .plan import NAME_PATTERN, Plan, PlanFile, PlanProblem, scan_plans
 from .report import get_json, put_json, reports_container
 from .run import RunInput, run_instance_id
 from .settings import Settings, get_settings
@@ -73,109 +71,6 @@ log = logging.getLogger("dr.readiness")
 
 
 # -- plan files ---------------------------------------------------------------------------------------------
-
-
-class PlanProblem(BaseModel):
-    """Why a plan file does not load: the file, the key in it (dotted, steps by id; None for the file as a
-    whole) and what is wrong."""
-
-    model_config = ConfigDict(frozen=True)
-
-    file: str
-    key: str | None
-    message: str
-
-
-@dataclass(frozen=True)
-class PlanFile:
-    """One file of the plans folder as read once: its digest and its plan, or its problems."""
-
-    path: Path
-    digest: str
-    name: str | None = None  # the plan's name (a broken file's, when it names one)
-    plan: Plan | None = None
-    problems: list[PlanProblem] = field(default_factory=list)
-
-    @property
-    def file(self) -> str:
-        return self.path.name
-
-    @property
-    def broken(self) -> bool:
-        return self.plan is None
-
-
-def _key(loc: tuple[int | str, ...], data: dict[str, Any]) -> str | None:
-    """A pydantic error location as a plan key: ``steps.<step id>.<field>`` (the kind tag dropped)."""
-    from .steps import REGISTRY
-
-    parts = list(loc)
-    if len(parts) >= 2 and parts[0] == "steps" and isinstance(parts[1], int):
-        given = data.get("steps")
-        steps: list[Any] = given if isinstance(given, list) else []
-        raw = steps[parts[1]] if parts[1] < len(steps) and isinstance(steps[parts[1]], dict) else {}
-        step_id = raw.get("id")
-        rest = parts[2:]
-        if rest and rest[0] in REGISTRY:
-            rest = rest[1:]
-        parts = ["steps", str(step_id) if isinstance(step_id, str) and step_id else f"#{parts[1] + 1}", *rest]
-    return ".".join(str(part) for part in parts) or None
-
-
-def _problems(file: str, exc: ValidationError, data: dict[str, Any]) -> list[PlanProblem]:
-    return [
-        PlanProblem(
-            file=file, key=_key(tuple(error["loc"]), data), message=str(error["msg"]).removeprefix("Value error, ")
-        )
-        for error in exc.errors()
-    ]
-
-
-def read_plan_file(path: Path) -> PlanFile:
-    """The file's digest and plan (or problems), from one read of its bytes."""
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        return PlanFile(
-            path, "", problems=[PlanProblem(file=path.name, key=None, message=f"cannot read ({exc.strerror})")]
-        )
-    digest = hashlib.sha256(raw).hexdigest()
-
-    def broken(message: str, name: str | None = None) -> PlanFile:
-        return PlanFile(path, digest, name=name, problems=[PlanProblem(file=path.name, key=None, message=message)])
-
-    try:
-        data = yaml.safe_load(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        return broken("not UTF-8 text")
-    except yaml.YAMLError as exc:
-        return broken(f"not valid YAML: {exc}")
-    if not isinstance(data, dict):
-        return broken(f"a plan is a mapping of keys (name, steps, ...), got {type(data).__name__}")
-    name = data.get("name") if isinstance(data.get("name"), str) else None
-    try:
-        plan = Plan.model_validate(data)
-    except ValidationError as exc:
-        return PlanFile(path, digest, name=name, problems=_problems(path.name, exc, data))
-    return PlanFile(path, digest, name=plan.name, plan=plan)
-
-
-def scan_plans(plans_dir: Path) -> list[PlanFile]:
-    """Every plan file of the folder, in file-name order. A second file that names a plan already named by
-    an earlier one is broken (as dr.plan.load_catalog has it). PlanError when the folder does not exist."""
-    found: list[PlanFile] = []
-    owners: dict[str, str] = {}
-    for path in plan_files(plans_dir):
-        item = read_plan_file(path)
-        if item.plan is not None:
-            owner = owners.setdefault(item.plan.name, item.file)
-            if owner != item.file:
-                problem = PlanProblem(
-                    file=item.file, key="name", message=f"plan name {item.plan.name!r} is already used by {owner}"
-                )
-                item = PlanFile(path, item.digest, name=None, problems=[problem])
-        found.append(item)
-    return found
 
 
 # -- stored evaluations -------------------------------------------------------------------------------------

@@ -22,8 +22,8 @@ import azure.functions as func
 from dr.clients import Clients, get_clients
 from dr.errors import DrError, NotFoundError
 from dr.history import HISTORY_LIMIT, plan_reports, rto_regressions, summarize
-from dr.plan import NAME_PATTERN
-from dr.readiness import PlanFile, ReadinessRecord, plan_summary, read_readiness, scan_plans
+from dr.plan import NAME_PATTERN, PlanFile, scan_plans
+from dr.readiness import ReadinessRecord, plan_summary, read_readiness
 from dr.run import run_id_prefix
 from dr.settings import get_settings
 from dr.views import snapshot_view

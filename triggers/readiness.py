@@ -21,7 +21,8 @@ from dr.admission import admit_operator_start
 from dr.clients import get_clients
 from dr.durations import iso
 from dr.errors import ConflictError, DrError
-from dr.readiness import due_drills, readiness_tick, scan_plans, scheduled_drill
+from dr.plan import scan_plans
+from dr.readiness import due_drills, readiness_tick, scheduled_drill
 from dr.settings import get_settings
 
 from .http import log

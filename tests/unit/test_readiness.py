@@ -20,14 +20,13 @@ from devstack.azurite import Azurite
 from dr import whatif
 from dr.clients import get_clients, reset_for_tests
 from dr.errors import PlanError
-from dr.plan import Plan, parse_plan
+from dr.plan import Plan, parse_plan, scan_plans
 from dr.readiness import (
     NOT_READY_EVENT,
     READY_EVENT,
     due_drills,
     read_readiness,
     readiness_tick,
-    scan_plans,
     scheduled_drill,
     scheduled_drill_id,
 )
