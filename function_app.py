@@ -2,6 +2,8 @@
 
 import azure.durable_functions as df
 
+from activities.failback import bp as failback_activities
+from activities.notify import bp as notify_activities
 from activities.report import bp as report_activities
 from activities.steps import bp as step_activities
 from activities.sync import bp as sync_activities
@@ -15,6 +17,7 @@ from triggers.alerts import bp as alert_trigger
 from triggers.operator import bp as operator_api
 from triggers.plans import bp as plans_api
 from triggers.readiness import bp as readiness_timers
+from triggers.reports import bp as reports_api
 from triggers.schedule import bp as sync_timer
 from triggers.teardown import bp as teardown_api
 from triggers.watchdog import bp as watchdog_timer
@@ -27,6 +30,7 @@ for blueprint in (
     sync_timer,
     watchdog_timer,
     plans_api,
+    reports_api,
     readiness_timers,
     recovery_orchestrator,
     step_orchestrator,
@@ -37,5 +41,7 @@ for blueprint in (
     step_activities,
     report_activities,
     sync_activities,
+    failback_activities,
+    notify_activities,
 ):
     app.register_functions(blueprint)

@@ -278,10 +278,20 @@ async def release_plan(store: RunStore, plan_name: str, run_id: str) -> None:
     await store.signal_lock(plan_name, "release", {"run_id": run_id})
 
 
+# The modes that move production: one run of them per plan at a time (the plan lock), whoever starts it.
+LOCKING_MODES: tuple[Mode, ...] = ("failover", "failback")
+
+
+def takes_plan_lock(mode: str) -> bool:
+    return mode in LOCKING_MODES
+
+
 async def failover_in_progress(store: RunStore, plan_name: str) -> RunSnapshot | None:
-    """The plan's failover run in progress, if any: one failover of a plan at a time, whoever starts it."""
-    runs = await store.active(run_id_prefix(plan_name, "failover"))
-    return next((run for run in runs if run.is_recovery), None)
+    """The plan's failover or failback in progress, if any (one query: every run of the plan, drills left out
+    by their ids)."""
+    runs = await store.active(run_id_prefix(plan_name))
+    locking = tuple(run_id_prefix(plan_name, mode) for mode in LOCKING_MODES)
+    return next((run for run in runs if run.is_recovery and run.instance_id.startswith(locking)), None)
 
 
 async def admit_operator_start(
@@ -290,7 +300,7 @@ async def admit_operator_start(
     """An operator's start: PlanLocked (a ConflictError naming the holder) for a failover while the plan has
     one in progress; drills run freely. With ``instance_id`` a failover takes the plan's lock for that run:
     the caller starts the run, or releases the lock (release_plan) if it cannot."""
-    if mode != "failover":
+    if not takes_plan_lock(mode):
         return
     running = await failover_in_progress(store, plan_name)  # a fast answer; the lock is what decides
     if running is not None:

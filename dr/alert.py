@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
 from .errors import InvalidInputError
-from .plan import Plan
+from .plan import Plan, TriggerCriteria
 
 COMMON_ALERT_SCHEMA_ID = "azureMonitorCommonAlertSchema"
 MAX_ALERT_BYTES = 256 * 1024  # Azure's own cap on common-schema payloads
@@ -268,9 +268,22 @@ def summarize_context(service: str, context: dict[str, Any]) -> dict[str, Any]:
 
 
 def plan_matches(plan: Plan, alert: Alert) -> bool:
+    return alert_direction(plan, alert) is not None
+
+
+def alert_direction(plan: Plan, alert: Alert) -> Literal["failover", "failback"] | None:
+    """What an alert asks of a plan: its trigger matches (the primary is in trouble: failover), or its
+    failback trigger does (the secondary is: failback, which dr.plan_state allows only while failed over)."""
+    if criteria_match(plan.trigger, alert):
+        return "failover"
+    if plan.failback.trigger is not None and criteria_match(plan.failback.trigger, alert):
+        return "failback"
+    return None
+
+
+def criteria_match(criteria: TriggerCriteria, alert: Alert) -> bool:
     """Any listed criterion matches (rule name, or a target id under a listed resource id prefix); then
-    the severity filter, when the plan has one. ARM resource ids compare case-insensitively."""
-    criteria = plan.trigger
+    the severity filter, when there is one. ARM resource ids compare case-insensitively."""
     essentials = alert.essentials
     if criteria.severities and essentials.severity not in criteria.severities:
         return False

@@ -9,8 +9,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .alert import Alert, alert_fingerprint, decode_alert_json
-from .errors import InvalidInputError
+from .durations import iso
+from .errors import ConflictError, InvalidInputError
+from .failback import FailoverToUndo, failback_plan
 from .plan import Mode, Plan
+from .plan_state import PlanState
 from .run import FailoverGroupMode, RunInput, RunOverrides, run_instance_id
 from .settings import Settings
 
@@ -24,7 +27,9 @@ class StartRequest(BaseModel):
 
     plan: str = Field(min_length=1, max_length=80)
     mode: Mode | Literal["what_if"] = Field(
-        "drill", description="what_if: evaluate the plan (checks and predicted RTO/RPO) now; nothing is started."
+        "drill",
+        description="what_if: evaluate the plan (checks and predicted RTO/RPO) now; nothing is started. "
+        "failback: undo the plan's last failover (always waits for approval).",
     )
     reason: str = Field(min_length=1, max_length=2000)
     force: bool = Field(False, description="Override a refusal such as the traffic cool-down.")
@@ -84,6 +89,8 @@ def operator_run(
 ) -> tuple[str, RunInput]:
     if request.mode == "what_if":
         raise InvalidInputError("a what-if starts no run (POST /api/recoveries answers it at once)")
+    if request.mode == "failback":
+        raise InvalidInputError("a failback is derived from the failover it undoes (failback_run)")
     suffix = f"op-{now.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
     overrides = RunOverrides(sql_failover_mode=request.sql_failover_mode)
     run = RunInput(
@@ -98,6 +105,66 @@ def operator_run(
         min_poll_seconds=settings.step_poll_min_seconds,
     )
     return run_instance_id(plan.name, request.mode, suffix), run
+
+
+def failback_run(
+    plan: Plan,
+    state: PlanState,
+    failover_report: dict[str, Any] | None,
+    request: StartRequest,
+    who: str | None,
+    now: datetime,
+    settings: Settings,
+    *,
+    alert: Alert | None = None,
+) -> tuple[str, RunInput]:
+    """A failback of the plan's last failover (dr.failback): refused, changing nothing, when the plan is not
+    failed over or its failover's report is missing. Started by an alert about the secondary, its id derives
+    from the alert (a webhook retry finds it) and its trigger is the alert's."""
+    if state.active == "primary" or state.failover_run_id is None:
+        raise ConflictError(
+            f"plan {plan.name!r} is served by {state.active_region} (the primary)"
+            + (f" since {iso(state.since)}" if state.since else "")
+            + ": there is no failover to undo",
+            code="NotFailedOver",
+        )
+    if failover_report is None:
+        raise ConflictError(
+            f"the report of failover {state.failover_run_id} (what plan {plan.name!r}'s failback undoes) is missing",
+            code="FailoverReportMissing",
+        )
+    derived = failback_plan(plan, FailoverToUndo.from_report(failover_report))
+    overrides = RunOverrides(sql_failover_mode=request.sql_failover_mode)
+    if alert is None:
+        suffix = f"op-{now.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
+        trigger = {"source": "operator", "requested_by": who, "requested_at": now.isoformat()}
+    else:
+        suffix, trigger = f"alert-{alert_fingerprint(alert.essentials.alert_id)}", alert.facts()
+    run = RunInput(
+        plan=overrides.apply(derived.plan),
+        overrides=overrides,
+        mode="failback",
+        trigger=trigger,
+        requested_at=now,
+        requested_by=who,
+        reason=request.reason,
+        force=request.force,
+        failback_of=state.failover_run_id,
+        failback_left_out=derived.left_out,
+        min_poll_seconds=settings.step_poll_min_seconds,
+    )
+    return run_instance_id(plan.name, "failback", suffix), run
+
+
+def alert_failback_request(plan: Plan, alert: Alert) -> StartRequest:
+    essentials = alert.essentials
+    return StartRequest(
+        plan=plan.name,
+        mode="failback",
+        reason=f"{essentials.monitoring_service} alert {essentials.alert_rule!r} about the secondary fired "
+        f"({essentials.severity})",
+        requested_by=f"alert:{essentials.alert_rule}",
+    )
 
 
 def alert_run(plan: Plan, alert: Alert, settings: Settings) -> tuple[str, RunInput]:

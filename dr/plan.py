@@ -32,8 +32,10 @@ from pydantic import (
 from .durations import Duration
 from .errors import NotFoundError, PlanError
 from .ncrontab import parse_ncrontab
+from .settings import NOTIFY_SETTING_PATTERN
 
-Mode = Literal["failover", "drill"]
+# failback: the plan run in reverse after a failover, back to the primary (dr.failback derives that plan).
+Mode = Literal["failover", "drill", "failback"]
 Severity = Literal["Sev0", "Sev1", "Sev2", "Sev3", "Sev4"]
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,79}$"
 STEP_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,62}$"
@@ -138,6 +140,11 @@ class BlobBackupStep(StepBase):
     prefix: str = ""
     mirror_deletes: bool = False
     on_source_unavailable: Literal["continue", "fail"] = "continue"
+    on_conflict: Literal["overwrite", "keep_newer"] = Field(
+        "overwrite",
+        description="A conflict is a target blob that differs from the source and is newer than it (Last-Modified). "
+        "keep_newer leaves it and reports it; overwrite copies over it and reports it as overwritten.",
+    )
     page_size: int = Field(1000, ge=10, le=5000)
     max_parallel_pages: int = Field(4, ge=1, le=32)
     copy_concurrency: int = Field(32, ge=1, le=256)
@@ -347,6 +354,80 @@ class DrillPolicy(_Model):
         return value
 
 
+class PrimaryHealthPolicy(_Model):
+    """Before a failback changes anything, the primary must answer healthily this many probes in a row, spread
+    over ``over`` (a region that has just come back often flaps: one good probe proves nothing)."""
+
+    urls: list[Annotated[str, Field(pattern=r"^https?://\S+$")]] = Field(
+        default_factory=list,
+        description="Default: the health URLs of the failback's traffic and health_check steps (the primary's).",
+    )
+    probes: int = Field(5, ge=1, le=100, description="Consecutive healthy probes (of every URL) required.")
+    over: Duration = Field(timedelta(minutes=10), description="The probes are spread evenly over this window.")
+    expect_status: int = Field(200, ge=100, le=599)
+    request_timeout: Duration = timedelta(seconds=10)
+    give_up_after: Duration = Field(
+        timedelta(hours=1), description="No healthy streak by then: the failback ends without changing anything."
+    )
+
+
+class FailbackPolicy(_Model):
+    """How the way home differs from the way out. The failback plan is derived (dr.failback): every step
+    reversed in place (same ids, same 'after' order: data home first, then traffic, then verification)."""
+
+    primary_health: PrimaryHealthPolicy = Field(default_factory=PrimaryHealthPolicy)
+    blob_conflicts: Literal["keep_newer", "overwrite"] = Field(
+        "keep_newer",
+        description="Copying back, a primary blob newer than its secondary copy is kept and reported "
+        "(keep_newer) or overwritten and reported (overwrite).",
+    )
+    overrides: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Per step id: parameters of the reversed step (e.g. the primary's health_url).",
+    )
+    skip_steps: list[str] = Field(default_factory=list)
+    approval_timeout: Duration = Field(timedelta(hours=1), description="A failback always waits for an approver.")
+    trigger: TriggerCriteria | None = Field(
+        None,
+        description="Alerts about the secondary: while failed over (after the cool-down) they start a failback, "
+        "which still waits for approval.",
+    )
+
+
+class PlanRegions(_Model):
+    """Names of the two sides, for statuses and reports ('active: westus')."""
+
+    primary: str = "primary"
+    secondary: str = "secondary"
+
+
+class NotifyPolicy(_Model):
+    """Where a run tells people it waits for approval, finished or failed (dr.notify). A webhook URL (Teams,
+    Slack, a Logic App) is a secret anyone holding it can post with: the plan names the app setting that holds
+    it, never the URL."""
+
+    webhook_url_setting: str = Field(
+        description="The app setting (DR_NOTIFY_<NAME>) holding the webhook URL; read when a notification goes out."
+    )
+    on: list[Literal["approval_wait", "finished", "failed"]] = Field(
+        ["approval_wait", "finished", "failed"],
+        min_length=1,
+        description="approval_wait: a run waits for an approver; finished: it ended with the service recovered "
+        "(Succeeded, PartiallySucceeded); failed: it ended otherwise (Failed, Canceled, Rejected).",
+    )
+
+    @field_validator("webhook_url_setting")
+    @classmethod
+    def _a_setting_name(cls, value: str) -> str:
+        if not re.fullmatch(NOTIFY_SETTING_PATTERN, value):
+            # Never echo the value: it may be the very URL that must stay out of plans, logs and statuses.
+            raise ValueError(
+                "must name an app setting DR_NOTIFY_<NAME> (capitals, digits, _) that holds the webhook URL; "
+                "the URL itself never goes in a plan"
+            )
+        return value
+
+
 class Plan(_Model):
     name: str = Field(pattern=NAME_PATTERN)
     description: str = ""
@@ -361,6 +442,12 @@ class Plan(_Model):
     # exceeds this waits for an approver who sees the predicted loss per data store, or is refused outright.
     rpo_budget: Duration | None = None
     rpo_budget_exceeded: Literal["approve", "abort"] = "approve"
+    notify: NotifyPolicy | None = None
+    failback: FailbackPolicy = Field(default_factory=FailbackPolicy)
+    regions: PlanRegions = Field(default_factory=PlanRegions)
+    # Anti-flap: within this long after a failover or failback of this plan, an alert starts no run of it;
+    # the refusal says why and until when (an operator may still start one, which then waits for approval).
+    cooldown: Duration = timedelta(hours=1)
 
     @model_validator(mode="after")
     def _check_graph(self) -> Plan:
@@ -378,12 +465,21 @@ class Plan(_Model):
         cycle = _find_cycle({step.id: list(step.after) for step in self.steps})
         if cycle:
             raise ValueError(f"steps form a cycle: {' -> '.join(cycle)}")
-        for where, names in (("drill.skip_steps", self.drill.skip_steps), ("drill.overrides", self.drill.overrides)):
+        for where, names in (
+            ("drill.skip_steps", self.drill.skip_steps),
+            ("drill.overrides", self.drill.overrides),
+            ("failback.skip_steps", self.failback.skip_steps),
+            ("failback.overrides", self.failback.overrides),
+        ):
             unknown = [name for name in names if name not in known]
             if unknown:
                 raise ValueError(f"{where} names unknown step(s): {', '.join(unknown)}")
         if self.drill.overrides or self.drill.skip_steps:
             self._check_drill()
+        for step_id, overrides in self.failback.overrides.items():
+            for key in ("id", "kind", "after"):
+                if key in overrides:
+                    raise ValueError(f"failback.overrides.{step_id}.{key}: a failback cannot change a step's {key}")
         return self
 
     def _check_drill(self) -> None:
@@ -409,7 +505,10 @@ class Plan(_Model):
         raise NotFoundError(f"plan {self.name!r} has no step {step_id!r}")
 
     def for_mode(self, mode: Mode) -> Plan:
-        """The plan as a run in this mode executes it: a drill applies its overrides and skips."""
+        """The plan as a run in this mode executes it: a drill applies its overrides and skips. A failback's
+        plan also depends on the failover it undoes: dr.failback.failback_plan derives it."""
+        if mode == "failback":
+            raise PlanError("a failback's plan is derived from the failover it undoes (dr.failback.failback_plan)")
         if mode == "failover":
             return self
         return parse_plan(_drill_document(self), source=f"plan {self.name!r} with its drill overrides")

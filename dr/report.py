@@ -1,16 +1,21 @@
-"""Run reports as JSON blobs in the reports container (on the secondary side: it must outlive the outage)."""
+"""Run reports as JSON blobs in the reports container (on the secondary side: it must outlive the outage), each
+with a self-contained HTML copy beside it (``runs/<run id>.html``, dr.report_html) that opens without tools."""
 
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, SerializeAsAny, field_validator
 
 from .clients import Clients
 from .errors import InvalidInputError, NotFoundError, azure_errors
+from .report_html import render_report
 from .run import RunReport, is_run_id
+
+log = logging.getLogger("dr.report")
 
 
 class StoredReport(RunReport):
@@ -54,6 +59,14 @@ def report_blob_name(instance_id: str) -> str:
     return f"runs/{instance_id}.json"
 
 
+def report_html_blob_name(instance_id: str) -> str:
+    """The readable copy beside the JSON report (dr.report_html)."""
+    return f"runs/{instance_id}.html"
+
+
+HTML = "text/html; charset=utf-8"
+
+
 def reports_container(clients: Clients) -> Any:
     """The reports container (run reports, plan evaluations) on DR_REPORTS_ACCOUNT_URL."""
     account_url = clients.settings.reports_account_url
@@ -64,6 +77,14 @@ def reports_container(clients: Clients) -> Any:
 
 def put_json(clients: Clients, blob_name: str, document: BaseModel, *, what: str, metadata: dict[str, str]) -> str:
     """Write (or overwrite: writes are replayed) one JSON document in the reports container; its URL."""
+    data = json.dumps(document.model_dump(mode="json"), indent=2).encode()
+    return put_blob(clients, blob_name, data, "application/json", what=what, metadata=metadata)
+
+
+def put_blob(
+    clients: Clients, blob_name: str, data: bytes, content_type: str, *, what: str, metadata: dict[str, str]
+) -> str:
+    """Write (or overwrite) one document of the reports container; its URL."""
     from azure.core.exceptions import ResourceExistsError
     from azure.storage.blob import ContentSettings
 
@@ -73,10 +94,7 @@ def put_json(clients: Clients, blob_name: str, document: BaseModel, *, what: str
             container.create_container()
         blob = container.get_blob_client(blob_name)
         blob.upload_blob(
-            json.dumps(document.model_dump(mode="json"), indent=2).encode(),
-            overwrite=True,
-            content_settings=ContentSettings(content_type="application/json"),
-            metadata=metadata,
+            data, overwrite=True, content_settings=ContentSettings(content_type=content_type), metadata=metadata
         )
     return str(blob.url)
 
@@ -94,10 +112,19 @@ def get_json(clients: Clients, blob_name: str, *, what: str) -> bytes | None:
 
 
 def write_report(clients: Clients, report: RunReport) -> str:
-    """Write (or overwrite: a replayed activity writes the same report again) and return its URL."""
+    """Write (or overwrite: a replayed activity writes the same report again) the JSON report, then its HTML copy;
+    the JSON report's URL."""
     metadata = {"plan": report.plan, "status": report.status, "mode": report.mode}
     name = report_blob_name(report.instance_id)
-    return put_json(clients, name, report, what=f"write report of {report.instance_id}", metadata=metadata)
+    url = put_json(clients, name, report, what=f"write report of {report.instance_id}", metadata=metadata)
+    try:
+        page = render_report(report.model_dump(mode="json")).encode()
+    except Exception:  # the JSON report is the contract: a bug in its readable copy must not cost the run it
+        log.exception("report of %s: the HTML copy could not be rendered", report.instance_id)
+        return url
+    what = f"write the HTML report of {report.instance_id}"
+    put_blob(clients, report_html_blob_name(report.instance_id), page, HTML, what=what, metadata=metadata)
+    return url
 
 
 def read_report(clients: Clients, instance_id: str) -> dict[str, Any]:

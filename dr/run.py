@@ -24,14 +24,26 @@ from pydantic import (
 
 from .durations import iso
 from .errors import Failure
+from .failback import PrimaryHealthRecord
 from .plan import Mode, Plan, RetryPolicy, StepBase, parse_plan
+from .preview import StepPreview, preview
 from .steps import spec_of
 from .steps.base import Check, StepContext, StepProgress, TeardownResult
 
-RunMode = Literal["failover", "drill", "sync"]
+RunMode = Literal["failover", "drill", "failback", "sync"]
 StepStatus = Literal["pending", "running", "succeeded", "failed", "skipped", "canceled"]
 RunStatus = Literal["Succeeded", "Failed", "Rejected", "Canceled", "PartiallySucceeded"]
-Phase = Literal["starting", "preflight", "awaiting_approval", "running", "canceling", "teardown", "reporting", "done"]
+Phase = Literal[
+    "starting",
+    "primary_health",
+    "preflight",
+    "awaiting_approval",
+    "running",
+    "canceling",
+    "teardown",
+    "reporting",
+    "done",
+]
 FailoverGroupMode = Literal["planned", "forced", "planned_then_forced"]
 # A moment as statuses and reports write it (dr.durations.iso: UTC, "Z").
 IsoTime = Annotated[datetime, PlainSerializer(iso, return_type=str)]
@@ -58,7 +70,7 @@ def run_instance_id(plan_name: str, mode: Mode, suffix: str) -> str:
 # API, <plan>--failover--alert-<20 hex> for alerts. Anything else is no run of ours, refused before it
 # reaches a storage name or a Durable query (a route parameter arrives URL-decoded: "../" and all).
 RUN_ID_PATTERN = re.compile(
-    r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,79}--(?:failover|drill)--(?:op-\d{8}T\d{6}-[0-9a-f]{6}|alert-[0-9a-f]{20})"
+    r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,79}--(?:failover|drill|failback)--(?:op-\d{8}T\d{6}-[0-9a-f]{6}|alert-[0-9a-f]{20})"
 )
 
 
@@ -131,6 +143,10 @@ class RunInput(BaseModel):
     reason: str | None = None
     force: bool = False
     overrides: RunOverrides = Field(default_factory=RunOverrides, description="Already applied to `plan`.")
+    failback_of: str | None = Field(None, description="A failback: the failover run it undoes.")
+    failback_left_out: dict[str, str] = Field(
+        default_factory=dict, description="A failback: steps of the plan it does not run, and why (dr.failback)."
+    )
     min_poll_seconds: float = Field(2.0, ge=0, description="Read from settings by the starter, not on replay.")
 
     @field_validator("requested_at")
@@ -358,6 +374,10 @@ class RunCustomStatus(BaseModel):
     updated_at: IsoTime
     preflight: PreflightSummary | None = None
     canceled: dict[str, Any] | None = None
+    primary_health: str | None = Field(None, description="A failback's primary-health gate: its verdict so far.")
+    will_do: list[StepPreview] | None = Field(
+        None, description="While awaiting approval: what each step will do (dr.preview), as many as fit WILL_DO_BYTES."
+    )
 
     @field_serializer("approval")
     def _approval(self, approval: ApprovalRecord) -> dict[str, Any]:
@@ -414,6 +434,13 @@ class RunReport(BaseModel):
         description="What pre-flight predicted (dr.whatif): rto_seconds, rpo_seconds and per store, beside the "
         "measured rto_seconds and rpo_by_store.",
     )
+    failback: dict[str, Any] | None = Field(
+        None, description="A failback: the failover it undoes, the steps left out and the primary-health gate."
+    )
+    estate_after: dict[str, Any] | None = Field(
+        None,
+        description="A failover or failback: which side serves after it and which way protection runs (dr.plan_state).",
+    )
 
 
 class RunResult(RunReport):
@@ -432,6 +459,7 @@ class RunResult(RunReport):
 
 
 PREFLIGHT_SHOWN = 10  # failed checks kept in the live status (the report has them all)
+WILL_DO_BYTES = 5000  # the preview's share of the live status (16 KB in all): the first steps that fit
 # Status semantics (written down in the README, enforced here):
 #   Succeeded          every step succeeded.
 #   Failed             the service is not serving from the target: a traffic or verification step did not
@@ -459,6 +487,9 @@ class RunState:
         self.preflight_at: datetime | None = None
         self.prediction: dict[str, Any] | None = None
         self.teardown_finished_at: datetime | None = None
+        self.warnings: list[str] = []  # the run's own (a notification not delivered); the steps' are on their records
+        self.primary_health: PrimaryHealthRecord | None = None
+        self.estate_after: dict[str, Any] | None = None
 
     # -- pre-flight ----------------------------------------------------------------------------------
     def record_checks(self, step_id: str, checks: list[Check], at: datetime) -> None:
@@ -597,7 +628,23 @@ class RunState:
             updated_at=now,
             preflight=self.preflight_summary(),
             canceled=self.cancel.as_json() if self.cancel else None,
+            primary_health=self.primary_health.verdict if self.primary_health else None,
+            will_do=self._will_do_shown() if self.phase == "awaiting_approval" else None,
         )
+
+    def will_do(self) -> list[StepPreview]:
+        """What each step will do as this run executes it (its overrides so far included)."""
+        return preview(self.plan, self.run.mode, self.overrides)
+
+    def _will_do_shown(self) -> list[StepPreview]:
+        shown: list[StepPreview] = []
+        used = 0
+        for item in self.will_do():
+            used += len(item.model_dump_json())
+            if used > WILL_DO_BYTES:
+                break
+            shown.append(item)
+        return shown
 
     def _service_records(self) -> list[StepRecord]:
         return [record for record in self.steps.values() if spec_of(record.kind).role != "data"]
@@ -686,7 +733,7 @@ class RunState:
         stores = self.rpo_by_store()
         known = [store["seconds"] for store in stores]
         rpo = round(max(known), 3) if known and None not in known else None
-        warnings = [f"{r.id}: {w}" for r in self.steps.values() for w in r.warnings]
+        warnings = [*self.warnings, *(f"{r.id}: {w}" for r in self.steps.values() for w in r.warnings)]
         preflight = None
         if self.preflight_at is not None:
             summary = self.preflight_summary()
@@ -724,12 +771,26 @@ class RunState:
             overrides=None if self.overrides.is_empty() else self.overrides.model_dump(exclude_none=True),
             predicted=self.prediction,
             drill_cost=self.drill_cost(finished_at) if self.run.mode == "drill" else None,
+            failback=self._failback_facts(),
+            estate_after=self.estate_after,
             left_behind=[
                 LeftBehind(step=r.id, kind=r.kind, error=r.teardown.error)
                 for r in self.steps.values()
                 if r.teardown is not None and r.teardown.status == "failed"
             ],
         )
+
+    def _failback_facts(self) -> dict[str, Any] | None:
+        if self.run.mode != "failback":
+            return None
+        return {
+            "of": self.run.failback_of,
+            "left_out": self.run.failback_left_out,
+            "primary_health": self.primary_health.model_dump(mode="json") if self.primary_health else None,
+        }
+
+    def traffic_statuses(self) -> list[str]:
+        return [record.status for record in self.steps.values() if spec_of(record.kind).role == "traffic"]
 
 
 def _step_entry(record: StepRecord) -> dict[str, Any]:

@@ -5,6 +5,8 @@ local.settings.json under func, the devstack's environment locally). Nothing rea
 from __future__ import annotations
 
 import json
+import os
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,9 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 AZURE_ARM_ENDPOINT = "https://management.azure.com"
+# The app settings a plan's `notify` may name (dr.plan.NotifyPolicy): only these, so a plan file cannot have run
+# details posted to whatever URL another setting happens to hold.
+NOTIFY_SETTING_PATTERN = r"^DR_NOTIFY_[A-Z0-9_]{1,100}$"
 # The app root: the folder of function_app.py (dr/ sits in it). A relative DR_PLANS_DIR is resolved from
 # here, never from the working directory, which the Functions host does not promise to be the app folder.
 APP_ROOT = Path(__file__).resolve().parents[1]
@@ -83,6 +88,28 @@ class Settings(BaseSettings):
     managed_identity_client_id: str | None = Field(
         None, validation_alias="AZURE_CLIENT_ID", description="User-assigned identity used in Azure."
     )
+
+    # Links in notifications (dr.notify): this app's base URL as its operators reach it.
+    public_url: str | None = Field(
+        None, description="Base URL of this app's API (https://<host>); default: https://$WEBSITE_HOSTNAME."
+    )
+    website_hostname: str | None = Field(
+        None, validation_alias="WEBSITE_HOSTNAME", description="Set by App Service: the app's default host name."
+    )
+
+    @property
+    def app_base_url(self) -> str | None:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        return f"https://{self.website_hostname}" if self.website_hostname else None
+
+    def notify_webhook_url(self, setting: str) -> SecretStr | None:
+        """The webhook URL the app setting ``setting`` holds, read when a notification goes out (a secret:
+        rotating it needs no restart). None when it is unset or is not a notification setting."""
+        if not re.fullmatch(NOTIFY_SETTING_PATTERN, setting):
+            return None
+        value = os.environ.get(setting, "").strip()
+        return SecretStr(value) if value else None
 
     @field_validator("plans_dir", mode="after")
     @classmethod

@@ -1,16 +1,28 @@
 """The standing sync's domain side: which steps to run (each blob step records its own success), and what
-the sync orchestration reports."""
+the sync orchestration reports.
+
+Re-protect: while a plan is failed over (dr.plan_state), its blob steps run the other way, secondary →
+primary, with the failback's rules (dr.failback: no deletes, a newer primary blob kept and reported), so that
+a failback finds the primary's data fresh. Until the primary answers, those syncs fail and say so.
+"""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .clients import get_clients
+from .errors import DrError
+from .failback import reprotect_step
 from .plan import BlobBackupStep, load_catalog
+from .plan_state import read_plan_state
 from .run import StepOutcome, StepRunInput
 from .settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 class SyncTargetsInput(BaseModel):
@@ -27,10 +39,22 @@ def sync_targets(settings: Settings, payload: dict[str, Any]) -> list[dict[str, 
     now = SyncTargetsInput.model_validate(payload).now
     catalog = load_catalog(settings.plans_dir)
     targets = []
+    clients = get_clients()
     for plan in catalog.plans.values():
-        for step in plan.steps:
-            if not isinstance(step, BlobBackupStep):
-                continue
+        blob_steps = [step for step in plan.steps if isinstance(step, BlobBackupStep)]
+        if not blob_steps:
+            continue
+        try:
+            protection = read_plan_state(clients, plan.name, plan.regions).protection
+        except DrError as exc:
+            # Syncing the wrong way would overwrite the serving side's new data with the stale side's: no sync.
+            log.warning("standing sync skips plan %s: its state could not be read: %s", plan.name, exc.message)
+            continue
+        if protection == "none":  # split: which side is current is a question for an operator
+            log.warning("standing sync skips plan %s: its service is split between the regions", plan.name)
+            continue
+        for forward in blob_steps:
+            step = reprotect_step(forward, plan.failback) if protection == "secondary_to_primary" else forward
             run_input = StepRunInput.start(
                 run_id=f"standing-sync-{now.strftime('%Y%m%dT%H%M%S')}",
                 plan_name=plan.name,

@@ -13,7 +13,8 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from .admission import ACTIVE_STATUSES, RunSnapshot, RunStore
-from .durations import iso
+from .durations import iso, parse_time
+from .preview import StepPreview
 from .run import RunCustomStatus, RunHeadline, RunResult, StepCustomStatus, read_model, step_instance_id
 from .settings import get_settings
 from .watchdog import StuckInfo, WatchdogBounds, stuck_reason
@@ -45,6 +46,12 @@ class RunView(BaseModel):
     report: dict[str, Any] | None = None
     error: str | None = None
     stuck: StuckInfo | None = Field(None, description="Set when the watchdog's rules find the run stuck.")
+    will_do: list[StepPreview] | None = Field(None, description="While awaiting approval: what each step will do.")
+    duration_seconds: float | None = Field(
+        None, description="Start to end (the report's times once it has one); while active, so far."
+    )
+    rto_seconds: float | None = Field(None, description="From the report; null while running or when not recovered.")
+    rpo_estimate_seconds: float | None = Field(None, description="From the report; null whenever not known.")
 
 
 def as_json_object(value: Any) -> dict[str, Any]:
@@ -55,6 +62,19 @@ def as_json_object(value: Any) -> dict[str, Any]:
         except ValueError:
             return {}
     return value if isinstance(value, dict) else {}
+
+
+def _duration(
+    result: RunResult | None, ended: bool, created: datetime | None, updated: datetime | None, now: datetime
+) -> float | None:
+    """The report's start to finish; else what the Durable backend recorded (never a guess)."""
+    if result is not None:
+        try:
+            return round((parse_time(result.finished_at) - parse_time(result.started_at)).total_seconds(), 3)
+        except ValueError:
+            return None
+    end = updated if ended else now
+    return round((end - created).total_seconds(), 3) if created and end else None
 
 
 def run_view(
@@ -122,6 +142,10 @@ def run_view(
         steps=steps,
         report=output if result else None,
         error=output if runtime_status == "Failed" and isinstance(output, str) else None,
+        will_do=custom.will_do if custom and custom.phase == "awaiting_approval" and not ended else None,
+        duration_seconds=_duration(result, ended, created, updated, now),
+        rto_seconds=result.rto_seconds if result else None,
+        rpo_estimate_seconds=result.rpo_estimate_seconds if result else None,
     )
 
 

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Generator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import azure.durable_functions as df
 
 from dr.admission import PLAN_LOCK_ENTITY
+from dr.durations import format_duration
+from dr.failback import PrimaryHealthRecord, PrimaryProbe, PrimaryProbeInput
 from dr.graph import RUN_GRAPH_ENTITY, GraphAnswer, GraphState, PlanRequest
+from dr.plan_state import RecordPlanStateInput
 from dr.report import WriteReportInput
 from dr.run import (
     APPROVAL_EVENT,
@@ -42,6 +45,7 @@ from dr.teardown import (
 )
 from dr.whatif import predict
 
+from .notify import notify_approval_wait, notify_outcome
 from .step import REPORT_RETRY, StepFailed, call_with_retry, step_outcomes, wait_for_steps
 
 bp = df.Blueprint()
@@ -66,7 +70,7 @@ def recovery(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dic
 
 
 def _release_plan(context: df.DurableOrchestrationContext, run: RunInput) -> None:
-    if run.mode == "failover":
+    if run.mode in ("failover", "failback"):
         release = {"run_id": context.instance_id}
         context.signal_entity(df.EntityId(PLAN_LOCK_ENTITY, run.plan.name), "release", release)
 
@@ -81,16 +85,21 @@ def _recovery(context: df.DurableOrchestrationContext, run: RunInput) -> Generat
 
     # One cancel event for the whole run: the approval wait and the step graph both listen to it.
     cancel = context.wait_for_external_event(CANCEL_EVENT)
+    primary_healthy = True
+    if run.mode == "failback":
+        primary_healthy = yield from _primary_health(context, state, publish)
     state.phase = "preflight"
     publish()
     yield from _preflight(context, state)
-    blocking = run.mode == "failover" and bool(state.failed_checks())
+    blocking = run.mode in ("failover", "failback") and bool(state.failed_checks())
     over_budget = _predict(state, context.current_utc_datetime)
-    if over_budget and plan.rpo_budget_exceeded == "abort":
+    if not primary_healthy:
+        pass  # every step is already marked: the failback changed nothing
+    elif over_budget and plan.rpo_budget_exceeded == "abort":
         _refuse_over_budget(state, context.current_utc_datetime)
     elif plan.approval.required or blocking or over_budget:
         yield from _approval_gate(context, state, publish, cancel, blocking=blocking)
-    if not state.rejected and state.cancel is None:
+    if primary_healthy and not state.rejected and state.cancel is None:
         state.phase = "running"
         publish()
         yield from _run_steps(context, state, outcomes, publish, cancel)
@@ -100,9 +109,13 @@ def _recovery(context: df.DurableOrchestrationContext, run: RunInput) -> Generat
         yield from _teardown(context, state, outcomes)
         state.teardown_finished_at = context.current_utc_datetime
 
+    if run.mode in ("failover", "failback"):
+        yield from _record_plan_state(context, state)
+
     state.phase = "reporting"
     publish()
     report = state.report(context.current_utc_datetime)
+    report = yield from notify_outcome(context, state, report)  # a failure to notify is a warning in the report
     try:
         url = yield from call_with_retry(context, "write_report", WriteReportInput(report=report), REPORT_RETRY)
         result = RunResult.stored(report, url)
@@ -111,6 +124,88 @@ def _recovery(context: df.DurableOrchestrationContext, run: RunInput) -> Generat
     state.phase = "done"
     publish()
     return result.model_dump(mode="json")
+
+
+def _primary_health(
+    context: df.DurableOrchestrationContext, state: RunState, publish: Publish
+) -> Generator[Any, Any, bool]:
+    """A failback's first gate: the primary answers healthily ``probes`` rounds in a row, spread over the
+    plan's window, before anything is read for pre-flight or changed. A region just back often flaps: a miss
+    starts the streak again. No streak within ``give_up_after``, or a cancel: every step is marked not run.
+
+    Each wait listens for a cancel with a waiter of its own: the run's cancel waiter is yielded later with the
+    approval gate's new tasks, and a compound holding an already-yielded task stalls the extension's shim
+    (see dr.graph). A cancel that arrives during a probe completes an earlier waiter (the SDK hands an event
+    to a waiting task of its name), so every waiter is looked at after each probe."""
+    policy = state.plan.failback.primary_health
+    record = PrimaryHealthRecord.start(policy)
+    state.primary_health = record
+    state.phase = "primary_health"
+    publish()
+    probe_input = PrimaryProbeInput.of(state.plan).model_dump(mode="json")
+    give_up_at = context.current_utc_datetime + policy.give_up_after
+    waiters: list[Any] = []
+
+    def cancel_seen() -> Any:
+        return next((waiter for waiter in waiters if waiter.is_completed), None)
+
+    while True:
+        try:
+            answer = yield context.call_activity("probe_primary", probe_input)
+            probe_round = PrimaryProbe.model_validate(answer)
+        except Exception as exc:  # the probe activity itself failed: not a healthy round
+            probe_round = PrimaryProbe(ok=False, urls=[], at=None)
+            record.verdict = f"probe failed to run: {str(exc)[:200]}"
+        record.add(probe_round, context.current_utc_datetime)
+        publish()
+        now = context.current_utc_datetime
+        if cancel_seen() is not None:
+            break
+        if record.healthy:
+            return True
+        if now + timedelta(seconds=record.interval_seconds) > give_up_at:
+            break
+        timer = context.create_timer(now + timedelta(seconds=record.interval_seconds))
+        waiters.append(context.wait_for_external_event(CANCEL_EVENT))
+        if (yield context.task_any([timer, waiters[-1]])) is waiters[-1]:
+            timer.cancel()
+            break
+    now = context.current_utc_datetime
+    fired = cancel_seen()
+    if fired is not None:
+        state.request_cancel(event_data(CancelRequest, fired.result), now)
+        why = "run canceled while waiting for the primary to be healthy"
+    else:
+        why = (
+            f"the primary was not healthy {record.required_probes} probes in a row within "
+            f"{format_duration(policy.give_up_after)} ({record.verdict}): the failback changed nothing"
+        )
+        record.verdict = f"gave up: {why}"
+    for step_id, step_record in state.steps.items():
+        if step_record.status == "pending":
+            state.mark_skipped(step_id, f"not started: {why}", now)
+    publish()
+    return False
+
+
+def _record_plan_state(context: df.DurableOrchestrationContext, state: RunState) -> Generator[Any, Any]:
+    """Which side serves now and which way protection runs (dr.plan_state): stored for the failback, the
+    standing sync and the alert webhook's anti-flap rule, and shown in the report. Storing it may fail: the
+    report then says so, and the plan's state is stale until the next run."""
+    request = RecordPlanStateInput(
+        plan=state.plan.name,
+        run_id=state.run_id,
+        mode=state.run.mode,
+        status=state.status(),
+        traffic_statuses=state.traffic_statuses(),
+        at=context.current_utc_datetime,
+        regions=state.plan.regions,
+    )
+    try:
+        answer = yield from call_with_retry(context, "record_plan_state", request, REPORT_RETRY)
+        state.estate_after = dict(answer)
+    except StepFailed as failed:
+        state.estate_after = {"error": f"the plan's state was not stored: {failed.failure.message[:300]}"}
 
 
 def _preflight(context: df.DurableOrchestrationContext, state: RunState) -> Generator[Any, Any]:
@@ -192,6 +287,7 @@ def _approval_gate(
     state.approval.deadline = deadline
     state.approval.preflight_failed = state.failed_checks() if blocking else []
     publish()
+    yield from notify_approval_wait(context, state)  # before the wait: the approver learns of it at once
     timer = context.create_timer(deadline)
     event = context.wait_for_external_event(APPROVAL_EVENT)
     winner = yield context.task_any([event, timer, cancel])

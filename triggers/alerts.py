@@ -10,6 +10,7 @@ dr.admission's, as for the operator API: this module only maps their answers ont
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,10 +18,14 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from dr.admission import alert_refusal, duplicate_alert, release_plan
-from dr.alert import Alert, matching_plans, parse_alert_body
+from dr.alert import Alert, alert_direction, matching_plans, parse_alert_body
+from dr.clients import get_clients
+from dr.durations import iso
 from dr.errors import ConflictError, DrError, InvalidInputError, TransientError
-from dr.intake import alert_run
+from dr.intake import alert_failback_request, alert_run, failback_run
 from dr.plan import Plan, load_catalog
+from dr.plan_state import alert_refusal_by_state, failover_to_undo
+from dr.run import RunInput
 from dr.settings import Settings, get_settings
 
 from .http import error_response, json_response, log, run_links
@@ -60,6 +65,34 @@ async def alerts(req: func.HttpRequest, client: df.DurableOrchestrationClient) -
     return await _start_runs(req, DurableRuns(client), plans, alert, settings)
 
 
+async def _by_state(
+    plan: Plan, alert: Alert, now: datetime, settings: Settings
+) -> tuple[str, RunInput] | dict[str, str]:
+    """The run this alert asks of the plan in its current state (dr.plan_state), or why none: anti-flap,
+    already failed over, nothing to fail back. A state that cannot be read does not stand between an outage
+    and its failover: the failover goes ahead (the plan lock and the steps' own checks still apply)."""
+    direction = alert_direction(plan, alert) or "failover"
+    try:
+        state, failover_report = await asyncio.to_thread(failover_to_undo, get_clients(), plan)
+    except DrError as exc:
+        if direction == "failback":
+            raise TransientError(f"the state of plan {plan.name!r} could not be read: {exc.message}") from None
+        log.warning("alert for plan %s: its state could not be read (%s); failing over", plan.name, exc.message)
+        return alert_run(plan, alert, settings)
+    refusal = alert_refusal_by_state(plan, direction, state, now)
+    if refusal is not None:
+        reason, until = refusal
+        log.warning("alert %s starts no %s of plan %s: %s", alert.essentials.alert_rule, direction, plan.name, reason)
+        return {"plan": plan.name, "ignored": reason, "until": iso(until) if until else "", "id": ""}
+    if direction == "failback":
+        request = alert_failback_request(plan, alert)
+        try:
+            return failback_run(plan, state, failover_report, request, request.requested_by, now, settings, alert=alert)
+        except DrError as exc:  # e.g. the failover's report is missing: retrying the webhook would not help
+            return {"plan": plan.name, "ignored": f"no failback: {exc.message}", "until": "", "id": ""}
+    return alert_run(plan, alert, settings)
+
+
 async def _start_runs(
     req: func.HttpRequest, runs: DurableRuns, plans: list[Plan], alert: Alert, settings: Settings
 ) -> func.HttpResponse:
@@ -70,8 +103,13 @@ async def _start_runs(
     essentials = alert.essentials
     try:
         for plan in plans:
-            instance_id, run = alert_run(plan, alert, settings)
-            refusal = await alert_refusal(runs, plan.name, instance_id, lock=True, now=datetime.now(UTC))
+            now = datetime.now(UTC)
+            by_state = await _by_state(plan, alert, now, settings)
+            if isinstance(by_state, dict):
+                ignored.append(by_state)
+                continue
+            instance_id, run = by_state
+            refusal = await alert_refusal(runs, plan.name, instance_id, lock=True, now=now)
             if refusal is None:
                 try:
                     await runs.start(instance_id, run)

@@ -22,13 +22,23 @@ from dr.admission import (
     cancel_run,
     recovery_run,
     release_plan,
+    takes_plan_lock,
 )
 from dr.auth import require_role
 from dr.clients import get_clients
 from dr.errors import ConflictError, DrError, NotFoundError, TransientError
 from dr.history import plan_reports
-from dr.intake import ApproveRequest, CancelBody, DecisionRequest, StartRequest, operator_run, parse_json_model
+from dr.intake import (
+    ApproveRequest,
+    CancelBody,
+    DecisionRequest,
+    StartRequest,
+    failback_run,
+    operator_run,
+    parse_json_model,
+)
 from dr.plan import find_plan
+from dr.plan_state import failover_to_undo
 from dr.report import read_report
 from dr.run import ApprovalDecision, RunOverrides, is_run_id, run_id_prefix
 from dr.settings import get_settings
@@ -95,12 +105,17 @@ async def start_recovery(req: func.HttpRequest, client: df.DurableOrchestrationC
             require_role(settings, principal, settings.operator_role, "starting a recovery")
         plan = find_plan(settings.plans_dir, request.plan)
         now = datetime.now(UTC)
-        instance_id, run = operator_run(plan, request, acting_name(principal, request.requested_by), now, settings)
+        who = acting_name(principal, request.requested_by)
+        if request.mode == "failback":
+            state, failover_report = await asyncio.to_thread(failover_to_undo, get_clients(), plan)
+            instance_id, run = failback_run(plan, state, failover_report, request, who, now, settings)
+        else:
+            instance_id, run = operator_run(plan, request, who, now, settings)
         await admit_operator_start(runs, plan.name, request.mode, instance_id, now=now)
         try:
             await runs.start(instance_id, run)
         except BaseException:
-            if request.mode == "failover":
+            if takes_plan_lock(request.mode):
                 await release_plan(runs, plan.name, instance_id)
             raise
     except PlanLocked as exc:

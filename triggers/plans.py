@@ -23,6 +23,7 @@ from dr.clients import Clients, get_clients
 from dr.errors import DrError, NotFoundError
 from dr.history import HISTORY_LIMIT, plan_reports, rto_regressions, summarize
 from dr.plan import NAME_PATTERN, PlanFile, scan_plans
+from dr.plan_state import read_plan_state
 from dr.readiness import ReadinessRecord, plan_summary, read_readiness
 from dr.run import run_id_prefix
 from dr.settings import get_settings
@@ -104,8 +105,15 @@ def plan_details(clients: Clients, item: PlanFile, now: datetime) -> dict[str, A
     newest_drill = next(
         (entry for entry in history if entry["mode"] == "drill" and entry["rto_seconds"] is not None), None
     )
+    estate: dict[str, Any] | None = None
+    if item.plan is not None:
+        try:
+            estate = read_plan_state(clients, item.plan.name, item.plan.regions).summary()
+        except DrError as exc:
+            estate = {"error": f"the plan's state could not be read: {exc.message}"}
     return {
         **plan_summary(item, record, last_drill, now),
+        "estate": estate,
         "evaluation": record.model_dump(mode="json") if record is not None else None,
         "history": history,
         "history_error": history_error,

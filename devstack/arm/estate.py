@@ -52,6 +52,12 @@ class EmulatorSettings(BaseModel):
         ge=0,
         description="How long a newly enabled Traffic Manager endpoint reports CheckingEndpoint.",
     )
+    sql_stale_primary_reconnect_seconds: float = Field(
+        300.0,
+        ge=0,
+        description="How long after its region is back an old primary left stale by a forced failover takes to "
+        "rejoin its failover group as secondary (not documented by Azure; minutes in practice).",
+    )
 
     def duration_for(self, kind: str) -> float:
         return self.operation_seconds.get(kind, self.default_operation_seconds)

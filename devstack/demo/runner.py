@@ -151,7 +151,15 @@ def _step_line(step: dict[str, Any]) -> str:
     return f"    {step['id']:<10} {step['status']:<10} {elapsed:>7}{summary}"
 
 
-def watch(api: Api, run_id: str, say: Say, *, approver: str = "demo-approver", timeout: float = 600) -> dict[str, Any]:
+def watch(
+    api: Api,
+    run_id: str,
+    say: Say,
+    *,
+    approver: str = "demo-approver",
+    why: str = "East US is down; failing over",
+    timeout: float = 600,
+) -> dict[str, Any]:
     """Follow the run on the status API, approving when the plan asks; returns the final view."""
     shown: tuple[Any, ...] = ()
     approved = False
@@ -169,7 +177,7 @@ def watch(api: Api, run_id: str, say: Say, *, approver: str = "demo-approver", t
                 "POST",
                 f"/api/recoveries/{run_id}/approve",
                 (202,),
-                json={"by": approver, "reason": "East US is down; failing over"},
+                json={"by": approver, "reason": why},
             )
             say(f"  approved by {approver}")
             approved = True
@@ -300,16 +308,20 @@ def comparison(prediction: dict[str, Any] | None, report: dict[str, Any]) -> lis
 # -- the two scenarios --------------------------------------------------------------------------------
 
 
-def post_outage_alert(api: Api) -> str:
-    """Post the Resource Health alert of the primary region's outage; the run it started."""
+def outage_alert() -> dict[str, Any]:
+    """The Resource Health alert of the primary region's outage (a fresh alert id each second)."""
     fired = datetime.now(UTC).isoformat().replace("+00:00", "Z")
-    document = alert(
+    return alert(
         "Resource Health",
         alertId=f"/subscriptions/00000000-0000-0000-0000-000000000001/providers/Microsoft.AlertsManagement/alerts/demo-{int(time.time())}",
         firedDateTime=fired,
         alertTargetIDs=[STORAGE_ID.lower()],
     )
-    return str(api.json("POST", "/api/alerts", (202,), json=document)["id"])
+
+
+def post_outage_alert(api: Api) -> str:
+    """Post the outage alert; the run it started."""
+    return str(api.json("POST", "/api/alerts", (202,), json=outage_alert())["id"])
 
 
 def failover(stack: LocalStack, api: Api, say: Say, state_dir: Path) -> DemoResult:
@@ -367,6 +379,112 @@ def drill(stack: LocalStack, api: Api, say: Say) -> DemoResult:
     return DemoResult("drill", run_id, report, Path(), checks=checks)
 
 
+def write_during_outage(stack: LocalStack) -> dict[str, bytes]:
+    """What the application writes in West US while it serves from there: new invoices and changed images.
+    Returns container/name -> bytes (what the failback must bring home)."""
+    service = stack.blob_service("secondary")
+    written: dict[str, bytes] = {}
+    for n in range(4):
+        name, data = f"2026/11/outage-invoice-{n}.pdf", f"%PDF-1.7 written in westus during the outage {n}".encode()
+        service.get_container_client("invoices").upload_blob(name, data, overwrite=True)
+        written[f"invoices/{name}"] = data
+    images = service.get_container_client("images")
+    for name in [blob.name for blob in images.list_blobs()][10:13]:
+        data = b"re-edited in westus during the outage"
+        images.upload_blob(name, data, overwrite=True)
+        written[f"images/{name}"] = data
+    return written
+
+
+def failback(stack: LocalStack, api: Api, say: Say, state_dir: Path) -> DemoResult:
+    """Fail over (the failover scenario), write in West US while it serves, bring East US back, re-protect
+    (the standing sync now runs West US → East US), fail back, and check the end state with real clients."""
+    out = failover(stack, api, say, state_dir)
+    if out.report.get("status") != "Succeeded":
+        raise RuntimeError(f"the failover before the failback ended {out.report.get('status')}")
+    for line in summary_table(out.report):
+        say(line)
+    assert stack.arm is not None
+    with stack.arm.estate.lock:  # Azure takes minutes to rejoin a stale old primary; the demo has seconds
+        stack.arm.estate.settings.sql_stale_primary_reconnect_seconds = 1.0
+    written = write_during_outage(stack)
+    say(f"{len(written)} blobs written in {PRIMARY_REGION.replace('east', 'west')} while it served")
+    time.sleep(1.1)
+    stack.region_restore(PRIMARY_REGION)
+    # A primary blob changed after its West US copy (someone fixed it in East US): the failback keeps it.
+    kept_name = next(name for name in written if name.startswith("images/")).split("/", 1)[1]
+    kept = b"fixed in eastus after the outage (newer)"
+    stack.blob_service("primary").get_container_client("images").upload_blob(kept_name, kept, overwrite=True)
+    say(f"RESTORED: {PRIMARY_REGION} is back; images/{kept_name} was changed there since (a conflict)")
+    say(f"  shop-eus rejoined failover group shop-fog as {_wait_for_rejoin(stack)} (it was the stale old primary)")
+    plan = api.json("GET", f"/api/plans/{PLAN}", (200,))
+    estate = plan.get("estate") or {}
+    say(f"plan {PLAN}: active {estate.get('active_region')}, protection {estate.get('protection_direction')}")
+    say("re-protect: the standing sync now copies West US → East US:")
+    run_standing_sync(api, say)
+    started = api.json(
+        "POST",
+        "/api/recoveries",
+        (202,),
+        json={"plan": PLAN, "mode": "failback", "reason": "East US healthy again: going home"},
+    )
+    run_id = started["id"]
+    say(f"failback started → run {run_id} (waits for the primary's health, then for approval)")
+    view = watch(api, run_id, say, why="East US is healthy again; failing back")
+    report = view["report"] or api.json("GET", f"/api/recoveries/{run_id}/report", (200,))
+    checks = failback_checks(stack, api, written, kept_name, kept)
+    for check, passed in checks.items():
+        say(f"  {'✔' if passed else '✘'} {check}")
+    return DemoResult("failback", run_id, report, Path(), checks=checks)
+
+
+def _wait_for_rejoin(stack: LocalStack, timeout: float = 60) -> str:
+    """The old primary left stale by the forced failover reads the group as Primary until it rejoins as
+    secondary; a failback's pre-flight refuses until then (what an operator watches for)."""
+    groups = stack.sql_client().failover_groups
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        role = str(groups.get("shop-eus", "shop-eus", "shop-fog").replication_role)
+        if role != "Primary":
+            return role
+        time.sleep(0.5)
+    raise RuntimeError(f"shop-eus did not rejoin failover group shop-fog within {timeout:.0f} s")
+
+
+def failback_checks(
+    stack: LocalStack, api: Api, written: dict[str, bytes], kept_name: str, kept: bytes
+) -> dict[str, bool]:
+    """The end state of a failback, read with real clients (Azurite, the ARM emulator's SDK view, the app)."""
+    primary = stack.blob_service("primary")
+
+    def primary_bytes(path: str) -> bytes | None:
+        container, name = path.split("/", 1)
+        blob = primary.get_container_client(container).get_blob_client(name)
+        return blob.download_blob().readall() if blob.exists() else None
+
+    home = {path: data for path, data in written.items() if path != f"images/{kept_name}"}
+    fog = stack.sql_client().failover_groups.get("shop-eus", "shop-eus", "shop-fog")
+    public = requests.get(f"{stack.info.apps_url}/shop/health", timeout=10) if stack.info else None
+    plan = api.json("GET", f"/api/plans/{PLAN}", (200,))
+    return {
+        "data written in West US during the outage is in East US": all(
+            primary_bytes(path) == data for path, data in home.items()
+        ),
+        "the East US blob changed after its copy was kept (conflict reported)": primary_bytes(f"images/{kept_name}")
+        == kept,
+        "traffic on East US (shop-eus enabled, shop-wus disabled)": [
+            (name, status) for name, status, _ in _endpoints(stack, "shop")
+        ]
+        == [("shop-eus", "Enabled"), ("shop-wus", "Disabled")],
+        "the public name answers from East US": public is not None
+        and public.status_code == 200
+        and "eastus" in public.text,
+        "failover group primary in East US": fog.replication_role == "Primary",
+        "plan state: primary active, protection East US → West US": (plan.get("estate") or {}).get("active")
+        == "primary",
+    }
+
+
 def _endpoints(stack: LocalStack, profile: str) -> list[tuple[str, str, int | None]]:
     found = stack.traffic_client().profiles.get("shop-global", profile)
     return sorted((e.name, e.endpoint_status, e.priority) for e in found.endpoints or [])
@@ -380,7 +498,8 @@ def run_demo(mode: str, *, state_dir: Path, say: Say = print) -> DemoResult:
         azurite = stack.info.storage_accounts["primary"].blob_endpoint.rsplit("/", 1)[0]
         say(f"  host {stack.info.host_url} · ARM emulator {stack.info.arm_url} · Azurite via {azurite}")
         api = Api(stack.info.host_url, stack.info.function_key)
-        result = failover(stack, api, say, state_dir) if mode == "failover" else drill(stack, api, say)
+        scenarios = {"failover": failover, "failback": failback}
+        result = scenarios[mode](stack, api, say, state_dir) if mode in scenarios else drill(stack, api, say)
     reports = state_dir / "reports"
     reports.mkdir(parents=True, exist_ok=True)
     result.report_path = (reports / f"{result.run_id}.json").resolve()
@@ -390,7 +509,7 @@ def run_demo(mode: str, *, state_dir: Path, say: Say = print) -> DemoResult:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devstack.demo", description=__doc__.split("\n")[0])
-    parser.add_argument("--mode", choices=("failover", "drill"), default="failover")
+    parser.add_argument("--mode", choices=("failover", "drill", "failback"), default="failover")
     parser.add_argument("--state-dir", type=Path, default=None, help="default: .devstack/demo-<mode>-<time>")
     args = parser.parse_args(argv)
     os.environ.setdefault("DR_STEP_POLL_MIN_SECONDS", "0.5")

@@ -35,6 +35,8 @@ from .model import (
     CopyResult,
     Op,
     PendingCopy,
+    is_newer,
+    keep_samples,
 )
 from .transport import ASYNC_SAS_LIFETIME, SYNC_SAS_LIFETIME, SourceAuthorizer, redact
 
@@ -228,6 +230,9 @@ class ChunkCopier:
     attempt: int = 1
     final_attempt: bool = False
     retry: list[Op] = field(default_factory=list)
+    # on_conflict keep_newer: a target rewritten after the listing and newer than the source now is left alone.
+    keep_newer: bool = False
+    conflict_samples: list[str] = field(default_factory=list)
     _probe_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     # -- the chunk -----------------------------------------------------------------------------------
@@ -269,6 +274,7 @@ class ChunkCopier:
         result = CopyResult(
             counts=self.counts,
             failures=self.failures[:MAX_FAILURES_LISTED],
+            conflict_samples=self.conflict_samples,
             verify_method=method,
             copy_method=",".join(sorted(self.methods)) or None,
             source_unavailable=self.source_down,
@@ -342,7 +348,12 @@ class ChunkCopier:
             return copy.blob
         if isinstance(resolved, BlobInfo):  # the source changed: copy its new version
             copy.blob = resolved
-        copy.target_etag = await self._target_etag(copy.blob.name)
+        current = await self._head(self.target, copy.blob.name)
+        if self.keep_newer and current is not None and is_newer(current, copy.blob):
+            self.counts.conflicts += 1
+            keep_samples(self.conflict_samples, [copy.blob.name])
+            return None
+        copy.target_etag = current.etag if current is not None else None
         return "again"
 
     async def _after_transient(self, copy: _Attempt, exc: Exception) -> bool:
@@ -405,10 +416,6 @@ class ChunkCopier:
         if fresh is not None and fresh.etag != blob.etag:
             return fresh
         return "target_changed"
-
-    async def _target_etag(self, name: str) -> str | None:
-        current = await self._head(self.target, name)
-        return current.etag if current is not None else None
 
     async def _head(self, container: ContainerClient, name: str) -> BlobInfo | None:
         try:

@@ -16,33 +16,52 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from .listing import PageFetcher
-from .model import BlobInfo, Chunk, Cursor, ListingStats, Op, SideCursor, max_iso
+from .model import (
+    MAX_CONFLICT_SAMPLES,
+    BlobInfo,
+    Chunk,
+    Cursor,
+    ListingStats,
+    OnConflict,
+    Op,
+    SideCursor,
+    is_newer,
+    max_iso,
+)
 
 if TYPE_CHECKING:
     from .store import StateStore
 
-Decision = Literal["copy", "skip", "delete", "extra"]
+# keep_newer / overwrite: a conflict (the target differs and is newer), left alone / copied over.
+Decision = Literal["copy", "skip", "delete", "extra", "keep_newer", "overwrite"]
 
 
 def is_current(source: BlobInfo, target: BlobInfo) -> bool:
-    """True when the target holds this version of the source: the copy recorded the source's ETag, the sizes
-    agree, the MD5s agree where both are known, and no copy into it is unfinished or failed."""
+    """True when both hold one version: either is a copy of the other (the target recorded the source's ETag
+    when a sync wrote it, or the source recorded the target's: copying back after a failover, the secondary's
+    blob is a copy of the primary's), the sizes agree, the MD5s agree where both are known, and no copy into
+    the target is unfinished or failed."""
     return (
-        target.synced_etag == source.etag
+        (target.synced_etag == source.etag or (source.synced_etag is not None and source.synced_etag == target.etag))
         and target.size == source.size
         and (source.md5 is None or target.md5 is None or source.md5 == target.md5)
         and target.copy_status in (None, "success")
     )
 
 
-def decide(source: BlobInfo | None, target: BlobInfo | None, *, mirror_deletes: bool) -> Decision:
+def decide(
+    source: BlobInfo | None, target: BlobInfo | None, *, mirror_deletes: bool, on_conflict: OnConflict = "overwrite"
+) -> Decision:
     if source is None and target is None:
         raise ValueError("nothing to decide")
     if target is None:
         return "copy"
     if source is None:
         return "delete" if mirror_deletes else "extra"
-    return "skip" if is_current(source, target) else "copy"
+    if is_current(source, target):
+        return "skip"
+    # A source at least as new as the target is copied: Last-Modified has whole seconds, a tie is no conflict.
+    return on_conflict if is_newer(target, source) else "copy"
 
 
 class _Side:
@@ -152,6 +171,7 @@ async def diff_segment(
     mirror_deletes: bool,
     chunk_size: int,
     budget: Budget,
+    on_conflict: OnConflict = "overwrite",
 ) -> DiffOutcome:
     """Advance the merge-join from ``cursor`` until both listings end or the budget is spent."""
     source, target = _Side(cursor.source, source_pages), _Side(cursor.target, target_pages)
@@ -174,11 +194,11 @@ async def diff_segment(
             break
         position += 1
         if t is None or (s is not None and s.name < t.name):
-            op = _account(stats, source.pop(), None, mirror_deletes)
+            op = _account(stats, source.pop(), None, mirror_deletes, on_conflict)
         elif s is None or t.name < s.name:
-            op = _account(stats, None, target.pop(), mirror_deletes)
+            op = _account(stats, None, target.pop(), mirror_deletes, on_conflict)
         else:
-            op = _account(stats, source.pop(), target.pop(), mirror_deletes)
+            op = _account(stats, source.pop(), target.pop(), mirror_deletes, on_conflict)
         if op is not None:
             writer.add(op, target, position)
             if writer.full:
@@ -190,16 +210,26 @@ async def diff_segment(
     return DiffOutcome(token=writer.token, chunks=writer.names, cursor=next_cursor, stats=stats)
 
 
-def _account(stats: ListingStats, s: BlobInfo | None, t: BlobInfo | None, mirror_deletes: bool) -> Op | None:
+def _account(
+    stats: ListingStats, s: BlobInfo | None, t: BlobInfo | None, mirror_deletes: bool, on_conflict: OnConflict
+) -> Op | None:
     if s is not None:
         stats.listed_source += 1
         stats.newest_source_change = max_iso(stats.newest_source_change, s.last_modified)
     if t is not None:
         stats.listed_target += 1
-    decision = decide(s, t, mirror_deletes=mirror_deletes)
+    decision = decide(s, t, mirror_deletes=mirror_deletes, on_conflict=on_conflict)
     if decision == "skip":
         stats.skipped += 1
         return None
+    if decision in ("keep_newer", "overwrite"):
+        assert s is not None
+        stats.conflicts += 1
+        if len(stats.conflict_samples) < MAX_CONFLICT_SAMPLES:
+            stats.conflict_samples.append(s.name)
+        if decision == "keep_newer":
+            return None  # neither unchanged (skipped) nor copied: reported as a conflict kept
+        stats.conflicts_overwritten += 1
     if decision == "extra":
         stats.extra_in_target += 1
         return None

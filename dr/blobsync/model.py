@@ -11,6 +11,10 @@ from pydantic import BaseModel, ConfigDict, Field
 # Names of the metadata the sync writes on every copy: what the source looked like when it was copied.
 SOURCE_ETAG_KEY = "dr_source_etag"
 SOURCE_MODIFIED_KEY = "dr_source_last_modified"
+MAX_CONFLICT_SAMPLES = 20  # names of conflicting blobs a run keeps for its report; the counts are exact
+
+# What a sync does with a conflict: a target blob that differs from the source and is newer than it.
+OnConflict = Literal["overwrite", "keep_newer"]
 
 
 class _Payload(BaseModel):
@@ -29,7 +33,8 @@ class BlobInfo(_Payload):
     content_encoding: str | None = None
     metadata: dict[str, str] = Field(default_factory=dict)
     copy_status: str | None = None  # target side: status of the last copy into this blob
-    # Target side: the source ETag recorded by the copy that wrote this blob (None: not written by a sync).
+    # The ETag of the blob the copy that wrote this one came from (None: not written by a sync). Read on both
+    # sides: a copy-back's source (the secondary) holds copies of the target's (the primary's) blobs.
     synced_etag: str | None = None
 
 
@@ -121,13 +126,28 @@ class ListingStats(_Payload):
     bytes_to_copy: int = 0
     newest_source_change: str | None = None  # ISO 8601 Z
     pages: int = 0
+    # Target blobs newer than a source that differs: all of them (kept unless overwritten), those the plan
+    # has overwritten (in to_copy too), and a few names for the report.
+    conflicts: int = 0
+    conflicts_overwritten: int = 0
+    conflict_samples: list[str] = Field(default_factory=list)
 
     def add(self, other: ListingStats) -> None:
-        for name in ("listed_source", "listed_target", "skipped", "to_copy", "to_delete", "extra_in_target"):
+        for name in (
+            "listed_source",
+            "listed_target",
+            "skipped",
+            "to_copy",
+            "to_delete",
+            "extra_in_target",
+            "conflicts",
+            "conflicts_overwritten",
+        ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.bytes_to_copy += other.bytes_to_copy
         self.pages += other.pages
         self.newest_source_change = max_iso(self.newest_source_change, other.newest_source_change)
+        keep_samples(self.conflict_samples, other.conflict_samples)
 
 
 class ListResult(_Payload):
@@ -152,6 +172,8 @@ class CopyCounts(_Payload):
     delete_skipped: int = 0  # the target blob changed after the listing: not deleted
     source_unavailable: int = 0
     recopied: int = 0  # copied again after a verification mismatch
+    # keep_newer: not copied, the target was rewritten after the listing and is newer than the source now
+    conflicts: int = 0
     retried: int = 0  # copies that failed transiently and were handed to a later attempt (a retry chunk)
 
     def add(self, other: CopyCounts) -> None:
@@ -163,6 +185,7 @@ class CopyResult(_Payload):
     op: Literal["copy", "pending", "verify"] = "copy"
     counts: CopyCounts = Field(default_factory=CopyCounts)
     failures: list[str] = Field(default_factory=list)  # "name: reason", a few
+    conflict_samples: list[str] = Field(default_factory=list)  # names behind counts.conflicts, a few
     pending_ref: str | None = None
     recopy_ref: str | None = None  # verify: copies that did not check out, to be copied again
     retry_ref: str | None = None  # copy: copies that failed transiently, for a later attempt (after a backoff)
@@ -220,6 +243,16 @@ def iso_seconds(moment: datetime) -> str:
     """Last-Modified as ISO 8601 Z with whole seconds (the service's resolution): comparable as text."""
     aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
     return aware.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def is_newer(blob: BlobInfo, than: BlobInfo) -> bool:
+    """Last modified strictly later (whole seconds: the same second is not newer)."""
+    return bool(than.last_modified) and blob.last_modified > than.last_modified
+
+
+def keep_samples(into: list[str], names: list[str]) -> None:
+    """Add names to a bounded list of samples (MAX_CONFLICT_SAMPLES)."""
+    into.extend(names[: max(0, MAX_CONFLICT_SAMPLES - len(into))])
 
 
 def strip_etag(etag: str | None) -> str | None:

@@ -62,8 +62,9 @@ class StepContext(BaseModel):
 
     run_id: str
     plan_name: str
-    mode: Literal["failover", "drill", "sync"] = Field(
-        description="sync = the standing blob sync between disasters (production targets, not a failover)."
+    mode: Literal["failover", "drill", "failback", "sync"] = Field(
+        description="sync = the standing blob sync between disasters (production targets, not a failover); "
+        "failback = the way home after a failover (production, each step reversed: dr.failback)."
     )
     step: Step = Field(description="The step as this run executes it (from the run's frozen plan snapshot).")
     started_at: datetime
@@ -102,6 +103,11 @@ class StepContext(BaseModel):
     @property
     def is_drill(self) -> bool:
         return self.mode == "drill"
+
+    @property
+    def moves_production(self) -> bool:
+        """A failover or a failback: the run changes which side serves (a drill and the sync do not)."""
+        return self.mode in ("failover", "failback")
 
 
 class StepProgress(BaseModel):

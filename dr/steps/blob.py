@@ -23,6 +23,10 @@ How a run goes (every call is an activity, runs at least once, and returns small
   (``on_source_unavailable: continue``, the default), or fails (``fail``). A source that answers is synced
   with the usual retries; if it goes away later the step ends the same way. Every run's detail says what its
   RPO estimate rests on (``rpo_basis``); the estimate is None when the loss is unknown.
+- Either side may be the copy (:func:`dr.blobsync.diff.is_current`): with source and target swapped (copying
+  back after a failover) the blobs a sync wrote are not copied again. A target blob newer than a source that
+  differs is a conflict: ``on_conflict`` keeps it (``keep_newer``) or copies over it (``overwrite``); both
+  are counted, named (a few) and warned about.
 - ``check`` is the read-only pre-flight: distinct source and target, the target container, the source (the
   same bounded probe), the last standing sync (the RPO basis), and a drill's own target.
 - ``teardown`` (drills) deletes the drill container this run created.
@@ -66,6 +70,7 @@ from ..blobsync.model import (
     SyncRecord,
     VerifyCursor,
     WorkItem,
+    keep_samples,
 )
 from ..blobsync.probe import Probed, probe, probe_listing, probe_service, warm_credential
 from ..blobsync.store import (
@@ -268,6 +273,7 @@ class _Session:
                 mirror_deletes=self.params.mirror_deletes,
                 chunk_size=self.chunk_size,
                 budget=Budget(max_chunks=self.params.max_parallel_pages, seconds=LIST_SECONDS_PER_CALL),
+                on_conflict=self.params.on_conflict,
             )
         except SourceUnavailable as exc:
             return ListResult(cursor=cursor_ref, source_unavailable=str(exc), wrote_files=True)
@@ -658,6 +664,7 @@ class BlobBackup(StepKind[BlobBackupStep]):
             first_backoff=session.params.retry_backoff.total_seconds(),
             attempt=chunk.attempt,
             final_attempt=chunk.attempt >= session.params.retry.attempts,
+            keep_newer=session.params.on_conflict == "keep_newer",
         )
         try:
             result, outcome = await copier.run(chunk)
@@ -796,6 +803,7 @@ class BlobBackup(StepKind[BlobBackupStep]):
             state.counts.add(copied.counts)
             room = MAX_FAILURES_KEPT - len(state.failures)
             state.failures.extend(copied.failures[: max(0, room)])
+            keep_samples(state.stats.conflict_samples, copied.conflict_samples)
             if copied.pending_ref:
                 state.pending_refs.append(copied.pending_ref)
             _schedule_retry(state, copied, params, now)
@@ -821,6 +829,11 @@ class BlobBackup(StepKind[BlobBackupStep]):
             f"{counts.copied}/{stats.to_copy} copied, {stats.skipped} unchanged, {counts.failed} failed, "
             f"{stats.listed_source} listed"
         )
+        conflicts = _Conflicts.of(state)
+        if conflicts.kept:
+            summary += f", {conflicts.kept} newer in the target kept"
+        if conflicts.overwritten:
+            summary += f", {conflicts.overwritten} newer in the target overwritten"
         if state.pending_now:
             summary += f", {state.pending_now} copies running"
         retrying = sum(entry.blobs for entry in state.retries)
@@ -855,6 +868,7 @@ class BlobBackup(StepKind[BlobBackupStep]):
             "vanished": counts.vanished,
             "delete_skipped": counts.delete_skipped,
             "recopied": counts.recopied,
+            **_Conflicts.of(state).detail(session.params),
             "copy_method": ",".join(state.copy_methods) or None,
             "verify_method": ",".join(state.verify_methods) or None,
             "failed_blobs": state.failures[:MAX_FAILURES_KEPT],
@@ -902,6 +916,7 @@ class BlobBackup(StepKind[BlobBackupStep]):
             state.failing = True
             progress = self._progress(params, state)
             progress.detail = detail
+            progress.warnings = _Conflicts.of(state).warnings(params)
             progress.summary = str(self._copy_failed(session, state).message)[:300]
             return progress
         # Every blob the listing saw (it began at synced_through) is on the target; what changed at the source
@@ -914,6 +929,7 @@ class BlobBackup(StepKind[BlobBackupStep]):
         progress = self._progress(params, state)
         progress.done = True
         progress.detail = detail
+        progress.warnings = _Conflicts.of(state).warnings(params)
         progress.rpo_estimate_seconds = rpo
         return progress
 
@@ -948,7 +964,7 @@ class BlobBackup(StepKind[BlobBackupStep]):
         progress = self._progress(params, state)
         progress.done = True
         progress.detail = detail
-        progress.warnings = [warning]
+        progress.warnings = [warning, *_Conflicts.of(state).warnings(params)]
         progress.summary = "source unreachable: the secondary holds the sync of " + (
             iso(last.synced_through) if last else "an unknown time (no sync recorded)"
         )
@@ -1008,6 +1024,45 @@ class BlobBackup(StepKind[BlobBackupStep]):
             except Exception as exc:
                 raise from_azure_error(exc, what=f"delete drill container {session.target_name}") from exc
             return {"teardown": f"deleted drill container {session.target_name}"}
+
+
+@dataclass(frozen=True)
+class _Conflicts:
+    """Target blobs newer than a source that differs: found by the diff (kept or overwritten, as the plan says)
+    or, with keep_newer, by a copy that met a target rewritten since the listing (kept)."""
+
+    kept: int
+    overwritten: int
+    samples: list[str]
+
+    @classmethod
+    def of(cls, state: BlobBackupState) -> _Conflicts:
+        stats = state.stats
+        kept = stats.conflicts - stats.conflicts_overwritten + state.counts.conflicts
+        return cls(kept, stats.conflicts_overwritten, stats.conflict_samples)
+
+    def detail(self, params: BlobBackupStep) -> dict[str, Any]:
+        return {
+            "on_conflict": params.on_conflict,
+            "conflicts": self.kept + self.overwritten,
+            "conflicts_kept": self.kept,
+            "conflicts_overwritten": self.overwritten,
+            "conflict_samples": self.samples,
+        }
+
+    def warnings(self, params: BlobBackupStep) -> list[str]:
+        lines = []
+        if self.kept:
+            lines.append(
+                f"{self.kept} blobs in the target are newer than the source and were kept "
+                f"(on_conflict: {params.on_conflict})"
+            )
+        if self.overwritten:
+            lines.append(
+                f"{self.overwritten} blobs in the target were newer than the source and were overwritten "
+                f"(on_conflict: {params.on_conflict})"
+            )
+        return lines
 
 
 # How old a pre-flight verdict of an unreachable source may be for begin to take it instead of probing again:

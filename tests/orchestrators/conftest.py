@@ -36,6 +36,11 @@ class FakeSteps:
         self.reports: list[dict[str, Any]] = []
         # Pre-flight answers by step id (dr.steps.base.Check as JSON); default: no checks.
         self.checks: dict[str, list[dict[str, Any]] | Behaviour] = {}
+        # A failback's primary-health rounds, in order (True: healthy); when they run out, healthy.
+        self.primary_rounds: list[bool] = []
+        self.primary_probes = 0
+        self.on_primary_probe: Callable[[int], None] | None = None  # called with the round's number
+        self.plan_states: list[dict[str, Any]] = []
         self._lock = threading.Lock()
 
     def _check(self, payload: dict[str, Any]) -> list[dict[str, Any]]:
@@ -73,7 +78,27 @@ class FakeSteps:
             "step_work": lambda payload: self._call("work", payload),
             "step_teardown": lambda payload: self._call("teardown", payload),
             "write_report": write_report,
+            "probe_primary": self._probe_primary,
+            "record_plan_state": self._record_plan_state,
         }
+
+    def _probe_primary(self, payload: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            ok = self.primary_rounds.pop(0) if self.primary_rounds else True
+            self.primary_probes += 1
+            number = self.primary_probes
+        if self.on_primary_probe is not None:
+            self.on_primary_probe(number)
+        result = "HTTP 200" if ok else "HTTP 503"
+        return {
+            "ok": ok,
+            "urls": [{"url": url, "ok": ok, "result": result, "latency_ms": 1.0} for url in payload["urls"]],
+        }
+
+    def _record_plan_state(self, payload: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            self.plan_states.append(payload)
+        return {"active": "recorded", "run_id": payload["run_id"]}
 
 
 @pytest.fixture

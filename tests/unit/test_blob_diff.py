@@ -9,14 +9,15 @@ sizes, chunk sizes and budgets.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, get_args
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from dr.blobsync.diff import Budget, decide, diff_segment, is_current
-from dr.blobsync.model import BlobInfo, Chunk, Cursor, ListingStats
+from dr.blobsync.model import MAX_CONFLICT_SAMPLES, BlobInfo, Chunk, Cursor, ListingStats, OnConflict
 from dr.blobsync.store import safe_segment
 from dr.blobsync.transport import DoublingRetry, redact
 
@@ -46,12 +47,14 @@ def source_blob(name: str, version: int) -> BlobInfo:
     return BlobInfo(name=name, size=version * 10, etag=f"0x{version}", last_modified=f"2026-01-01T00:00:{version:02d}Z")
 
 
-def target_blob(name: str, synced_version: int | None, size: int) -> BlobInfo:
+def target_blob(
+    name: str, synced_version: int | None, size: int, last_modified: str = "2026-01-01T00:00:00Z"
+) -> BlobInfo:
     return BlobInfo(
         name=name,
         size=size,
         etag=f"t{name}",
-        last_modified="2026-01-01T00:00:00Z",
+        last_modified=last_modified,
         synced_etag=f"0x{synced_version}" if synced_version is not None else None,
     )
 
@@ -65,8 +68,8 @@ def containers(draw: st.DrawFn) -> tuple[list[BlobInfo], list[BlobInfo]]:
     target_only = sorted(draw(st.sets(names, max_size=25)) - set(source_names))
     source = [source_blob(name, draw(st.integers(1, 3))) for name in source_names]
     target = []
-    for blob in source:
-        state = draw(st.sampled_from(["absent", "current", "stale", "foreign"]))
+    for index, blob in enumerate(source):
+        state = draw(st.sampled_from(["absent", "current", "stale", "foreign", "newer", "copied_back", "tie"]))
         version = int(blob.etag[2:])
         if state == "current":
             target.append(target_blob(blob.name, version, blob.size))
@@ -74,6 +77,14 @@ def containers(draw: st.DrawFn) -> tuple[list[BlobInfo], list[BlobInfo]]:
             target.append(target_blob(blob.name, version + 1, blob.size))
         elif state == "foreign":  # a blob not written by a sync
             target.append(target_blob(blob.name, None, blob.size))
+        elif state == "newer":  # changed after the source: a conflict
+            target.append(target_blob(blob.name, None, blob.size, last_modified="2026-01-01T00:01:00Z"))
+        elif state == "tie":  # changed in the source's second: not newer
+            target.append(target_blob(blob.name, None, blob.size, last_modified=blob.last_modified))
+        elif state == "copied_back":  # the source is a sync's copy of this target blob (a copy-back)
+            copied = target_blob(blob.name, None, blob.size, last_modified="2026-01-01T00:01:00Z")
+            target.append(copied)
+            source[index] = blob.model_copy(update={"synced_etag": copied.etag})
     target += [target_blob(name, 1, 10) for name in target_only]
     target.sort(key=lambda blob: blob.name)
     return source, target
@@ -87,6 +98,7 @@ def containers(draw: st.DrawFn) -> tuple[list[BlobInfo], list[BlobInfo]]:
     chunk_size=st.integers(1, 9),
     max_chunks=st.integers(1, 3),
     mirror_deletes=st.booleans(),
+    on_conflict=st.sampled_from(["overwrite", "keep_newer"]),
 )
 def test_diff_in_any_number_of_calls_finds_exactly_the_changes(
     world: tuple[list[BlobInfo], list[BlobInfo]],
@@ -95,6 +107,7 @@ def test_diff_in_any_number_of_calls_finds_exactly_the_changes(
     chunk_size: int,
     max_chunks: int,
     mirror_deletes: bool,
+    on_conflict: OnConflict,
 ) -> None:
     source, target = world
     store = MemoryStore()
@@ -116,6 +129,7 @@ def test_diff_in_any_number_of_calls_finds_exactly_the_changes(
                 mirror_deletes=mirror_deletes,
                 chunk_size=chunk_size,
                 budget=Budget(max_chunks=max_chunks, seconds=60),
+                on_conflict=on_conflict,
             )
         )
         assert len(outcome.chunks) <= max_chunks + max(source_page, target_page)
@@ -133,9 +147,12 @@ def test_diff_in_any_number_of_calls_finds_exactly_the_changes(
     ops = [op for chunk in chunks for op in chunk.ops]
     target_by_name = {blob.name: blob for blob in target}
     source_names = {blob.name for blob in source}
-    expected_copies = [
-        blob.name for blob in source if decide(blob, target_by_name.get(blob.name), mirror_deletes=False) == "copy"
-    ]
+    decisions = {
+        blob.name: decide(blob, target_by_name.get(blob.name), mirror_deletes=False, on_conflict=on_conflict)
+        for blob in source
+    }
+    expected_copies = [name for name, decision in decisions.items() if decision in ("copy", "overwrite")]
+    conflicts = [name for name, decision in decisions.items() if decision in ("keep_newer", "overwrite")]
     expected_deletes = [blob.name for blob in target if blob.name not in source_names] if mirror_deletes else []
     assert [op.blob.name for op in ops if op.op == "copy"] == expected_copies
     assert [op.blob.name for op in ops if op.op == "delete"] == expected_deletes
@@ -146,7 +163,8 @@ def test_diff_in_any_number_of_calls_finds_exactly_the_changes(
             assert op.target_etag == target_by_name[op.blob.name].etag  # the copy is conditional on it
     assert totals.listed_source == len(source)
     assert totals.listed_target == len(target)
-    assert totals.skipped == len(source) - len(expected_copies)
+    assert totals.skipped == sum(decision == "skip" for decision in decisions.values())
+    assert_conflicts(totals, conflicts, on_conflict, len(source))
     assert totals.to_copy == len(expected_copies)
     assert totals.bytes_to_copy == sum(blob.size for blob in source if blob.name in set(expected_copies))
     assert totals.newest_source_change == max((blob.last_modified for blob in source), default=None)
@@ -161,6 +179,14 @@ def test_diff_in_any_number_of_calls_finds_exactly_the_changes(
         assert chunk.verify_after is None or chunk.verify_after < chunk.ops[0].blob.name
         first, last = chunk.ops[0].blob.name, chunk.ops[-1].blob.name
         assert chunk.verify_span == sum(1 for name in union if first <= name <= last)
+
+
+def assert_conflicts(totals: ListingStats, conflicts: list[str], on_conflict: OnConflict, listed: int) -> None:
+    """Every source blob is unchanged, copied or a conflict kept; the counts and first names add up over calls."""
+    assert totals.skipped + totals.to_copy + totals.conflicts - totals.conflicts_overwritten == listed
+    assert totals.conflicts == len(conflicts)
+    assert totals.conflicts_overwritten == (len(conflicts) if on_conflict == "overwrite" else 0)
+    assert totals.conflict_samples == conflicts[:MAX_CONFLICT_SAMPLES]
 
 
 def test_unchanged_containers_produce_no_chunks_and_one_pass_of_reads() -> None:
@@ -198,6 +224,79 @@ def test_current_means_same_source_version_size_md5_and_a_finished_copy() -> Non
     assert decide(None, good, mirror_deletes=False) == "extra"
     assert decide(None, good, mirror_deletes=True) == "delete"
     assert decide(source, None, mirror_deletes=True) == "copy"
+
+
+def test_a_copy_either_way_is_current() -> None:
+    """Copying back, the source (the secondary's blob) is the sync's copy of the target (the primary's)."""
+    primary = BlobInfo(name="a", size=5, etag="0xP", last_modified="2026-01-01T00:00:00Z", md5="AAAA")
+    secondary = BlobInfo(name="a", size=5, etag="0xS", last_modified="2026-01-01T00:00:09Z", synced_etag="0xP")
+    assert is_current(primary, secondary)  # forward
+    assert is_current(secondary, primary)  # back
+    assert not is_current(secondary.model_copy(update={"size": 6}), primary)
+    assert not is_current(secondary.model_copy(update={"md5": "BBBB"}), primary)
+    assert not is_current(secondary, primary.model_copy(update={"copy_status": "failed"}))
+    assert not is_current(secondary, primary.model_copy(update={"etag": "0xP2"}))  # the primary changed since
+    assert not is_current(secondary.model_copy(update={"synced_etag": None}), primary)
+    neither = primary.model_copy(update={"etag": "x"}), primary.model_copy(update={"etag": "y"})
+    assert not is_current(*neither)  # no sync wrote either: whatever their sizes, not known to be one version
+
+
+@pytest.mark.parametrize("policy", get_args(OnConflict))
+def test_decide_every_branch(policy: OnConflict) -> None:
+    source = BlobInfo(name="a", size=5, etag="0x1", last_modified="2026-01-01T00:00:10Z")
+    older = BlobInfo(name="a", size=7, etag="t0", last_modified="2026-01-01T00:00:09Z")
+    newer = older.model_copy(update={"last_modified": "2026-01-01T00:00:11Z"})
+    copy = newer.model_copy(update={"size": 5, "synced_etag": "0x1"})  # written by the sync after the source
+    copied_back = source.model_copy(update={"synced_etag": "t0", "size": 7})
+
+    def decided(s: BlobInfo | None, t: BlobInfo | None, mirror_deletes: bool = False) -> str:
+        return decide(s, t, mirror_deletes=mirror_deletes, on_conflict=policy)
+
+    with pytest.raises(ValueError, match="nothing to decide"):
+        decided(None, None)
+    assert decided(source, None) == "copy"
+    assert decided(None, newer) == "extra"
+    assert decided(None, newer, mirror_deletes=True) == "delete"  # deletes ignore the policy
+    assert decided(source, copy) == "skip"  # newer, but the same version: current wins
+    assert decided(copied_back, older) == "skip"
+    assert decided(source, older) == "copy"
+    assert decided(source, older.model_copy(update={"last_modified": source.last_modified})) == "copy"  # a tie
+    assert decided(source, newer) == policy  # a conflict
+    assert decided(source.model_copy(update={"last_modified": ""}), newer) == "copy"  # no time: no conflict
+    assert decide(source, newer, mirror_deletes=False) == "overwrite"  # the default, as before
+
+
+@pytest.mark.parametrize("policy", get_args(OnConflict))
+def test_conflicts_are_counted_over_calls_and_their_names_bounded(policy: OnConflict) -> None:
+    source = [source_blob(f"n{i:03d}", 1) for i in range(50)]
+    target = [target_blob(f"n{i:03d}", None, 10, last_modified="2026-01-01T00:05:00Z") for i in range(50)]
+    store = MemoryStore()
+    cursor: Cursor | None = Cursor()
+    totals = ListingStats()
+    ops = []
+    while cursor is not None:
+        outcome = asyncio.run(
+            diff_segment(
+                cursor=cursor,
+                source_pages=pages_of(source, 7, []),
+                target_pages=pages_of(target, 7, []),
+                store=store,  # type: ignore[arg-type]
+                mirror_deletes=False,
+                chunk_size=3,
+                budget=Budget(max_chunks=1, seconds=60),
+                on_conflict=policy,
+            )
+        )
+        totals.add(ListingStats.model_validate_json(outcome.stats.model_dump_json()))  # as the history has it
+        ops += [op for name in outcome.chunks for op in Chunk.model_validate_json(store.files[name]).ops]
+        cursor = outcome.cursor
+    assert totals.conflicts == 50
+    assert totals.conflict_samples == [f"n{i:03d}" for i in range(MAX_CONFLICT_SAMPLES)]
+    if policy == "keep_newer":
+        assert (totals.skipped, totals.to_copy, totals.conflicts_overwritten, ops) == (0, 0, 0, [])
+    else:
+        assert totals.to_copy == totals.conflicts_overwritten == len(ops) == 50
+        assert all(op.target_etag == f"t{op.blob.name}" for op in ops)  # still conditional on what was seen
 
 
 def test_retry_backoff_doubles_from_the_plans_first_interval() -> None:

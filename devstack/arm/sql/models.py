@@ -1084,7 +1084,8 @@ class SqlBackend:
             return
         if group.stale_back_since is None:
             group.stale_back_since = now
-        if now - group.stale_back_since >= RECONNECT_AFTER:
+        reconnect_after = timedelta(seconds=self.estate.settings.sql_stale_primary_reconnect_seconds)
+        if now - group.stale_back_since >= reconnect_after:
             group.stale_primary = None
             group.stale_back_since = None
             for link in self._group_links(group):

@@ -17,7 +17,7 @@ from azure.mgmt.sql import SqlManagementClient
 
 from ...azure_lro import OperationRef, OperationStatus
 from ...durations import iso
-from ...errors import DrError, NotFoundError, PermanentError
+from ...errors import DrError, NotFoundError, PermanentError, TransientError
 from ...plan import SqlFailoverGroupStep
 from ..base import Check, StepContext, StepKind, StepProgress
 from ..sdk import wire_text
@@ -38,6 +38,7 @@ from .planning import (
     old_primary_unreachable_warning,
     planned_refused,
     refuse_sync,
+    stale_primary_message,
     two_primaries_warning,
 )
 
@@ -82,7 +83,13 @@ class SqlFailoverGroup(StepKind[SqlFailoverGroupStep]):
                 )
             )
             split = two_primaries_warning(ref, survey.primary)
-            if split is not None:
+            if split is not None and ctx.mode == "failback":
+                # The failover made the partner primary: this server's Primary is the stale one, and failing
+                # back now would do nothing while the data lives on the partner.
+                checks[-1] = Check.failed(
+                    "current_role", stale_primary_message(ref, survey.primary), replication_role=role
+                )
+            elif split is not None:
                 checks.append(Check.warning("two_primaries", split, **survey.primary.as_fact()))
             return checks
         checks.append(
@@ -105,6 +112,10 @@ class SqlFailoverGroup(StepKind[SqlFailoverGroupStep]):
         rpo, basis = failover_rpo(kind, survey.lag)
         facts.update(failover_mode=mode)
 
+        if ctx.mode == "failback" and survey.role == "Primary" and two_primaries_warning(ref, survey.primary):
+            # Retried on the plan's policy: the stale old primary rejoins as secondary minutes after its region
+            # is back, and then a planned failover brings the group home.
+            raise TransientError(stale_primary_message(ref, survey.primary), code="OldPrimaryNotRejoined")
         if ctx.is_drill or survey.role == "Primary":  # a drill only reads; a group primary here needs nothing
             if survey.role == "Primary":
                 split = two_primaries_warning(ref, survey.primary)

@@ -40,8 +40,10 @@ PLANNED_FAILOVER_HINT = (
 
 
 def refuse_sync(ctx: StepContext, kind: str) -> None:
-    if ctx.mode not in ("failover", "drill"):
-        raise PreconditionError(f"{kind} runs in a failover or a drill, not in mode {ctx.mode!r}", code="WrongMode")
+    if ctx.mode == "sync":
+        raise PreconditionError(
+            f"{kind} runs in a failover, failback or drill, not in the standing sync", code="WrongMode"
+        )
 
 
 def seconds_between(later: datetime, earlier: datetime) -> float:
@@ -322,6 +324,15 @@ def two_primaries_warning(ref: SqlRef, primary: PrimaryView) -> str | None:
         "is the primary; writes that reach it directly (not through the group's read-write listener) are lost "
         "when it rejoins as secondary, until re-seeding: keep writers on the listener and check the group "
         f"again on {primary.server}"
+    )
+
+
+def stale_primary_message(ref: SqlRef, primary: PrimaryView) -> str:
+    """A failback's view of the split: the server it would promote is the stale old primary."""
+    return (
+        f"{ref.server} still reads failover group {ref.child} as Primary from before the forced failover, while "
+        f"{primary.server} is the primary that took the writes since: wait until {ref.server} rejoins as secondary "
+        "(Azure does this some minutes after its region is back), then fail back with a planned failover"
     )
 
 

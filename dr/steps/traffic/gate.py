@@ -140,8 +140,8 @@ def assess(ctx: StepContext, params: TrafficManagerFailoverStep, *, exhaustive: 
 
 def _read(gate: Gate, ctx: StepContext, params: TrafficManagerFailoverStep) -> ProfileView | None:
     """The run's mode fits the step, and the profile it switches (or reads) exists."""
-    if ctx.mode not in ("failover", "drill"):
-        error = InvalidInputError(f"{params.kind} runs in failover or drill mode, not {ctx.mode}")
+    if ctx.mode == "sync":
+        error = InvalidInputError(f"{params.kind} runs in a failover, failback or drill, not in the standing sync")
         gate.refuse("mode", error, mode=ctx.mode)
         return None
     try:

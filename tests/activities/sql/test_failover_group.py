@@ -439,5 +439,5 @@ def test_throttled_reads_are_transient(arm: ArmEmulator) -> None:
 def test_sync_mode_is_refused(arm: ArmEmulator) -> None:
     run = Driver(FAILOVER, fog_step())
     ctx = make_ctx(fog_step()).model_copy(update={"mode": "sync"})
-    with pytest.raises(Exception, match="not in mode 'sync'"):
+    with pytest.raises(Exception, match="not in the standing sync"):
         FAILOVER.begin(ctx, run.params)
