@@ -28,6 +28,7 @@ from devstack.stack import ROOT, LocalStack
 
 PLAN = "shop-demo"
 PRIMARY_REGION = "eastus"
+SECONDARY_REGION = "westus"
 CONTAINERS = {"images": 240, "invoices": 60}
 SQL_RG = "shop-wus"
 SQL_SERVER = "shop-wus"
@@ -408,7 +409,7 @@ def failback(stack: LocalStack, api: Api, say: Say, state_dir: Path) -> DemoResu
     with stack.arm.estate.lock:  # Azure takes minutes to rejoin a stale old primary; the demo has seconds
         stack.arm.estate.settings.sql_stale_primary_reconnect_seconds = 1.0
     written = write_during_outage(stack)
-    say(f"{len(written)} blobs written in {PRIMARY_REGION.replace('east', 'west')} while it served")
+    say(f"{len(written)} blobs written in {SECONDARY_REGION} while it served")
     time.sleep(1.1)
     stack.region_restore(PRIMARY_REGION)
     # A primary blob changed after its West US copy (someone fixed it in East US): the failback keeps it.
@@ -444,9 +445,9 @@ def _wait_for_rejoin(stack: LocalStack, timeout: float = 60) -> str:
     groups = stack.sql_client().failover_groups
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        role = str(groups.get("shop-eus", "shop-eus", "shop-fog").replication_role)
-        if role != "Primary":
-            return role
+        role = groups.get("shop-eus", "shop-eus", "shop-fog").replication_role
+        if role != "Primary":  # the SDK's roles are case-insensitive string enums
+            return str(getattr(role, "value", role))
         time.sleep(0.5)
     raise RuntimeError(f"shop-eus did not rejoin failover group shop-fog within {timeout:.0f} s")
 
