@@ -17,7 +17,8 @@ bp = df.Blueprint()
 
 @bp.activity_trigger(input_name="payload", activity="write_report")
 def write_report(payload: dict) -> str:
-    return store_report(get_clients(), WriteReportInput.model_validate(payload).report)
+    request = WriteReportInput.model_validate(payload)
+    return store_report(get_clients(), request.report, request.plan)
 
 
 @bp.activity_trigger(input_name="payload", activity="read_report")

@@ -8,7 +8,7 @@ import json
 import logging
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, SerializeAsAny, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, field_validator
 
 from .clients import Clients
 from .errors import InvalidInputError, NotFoundError, azure_errors
@@ -33,6 +33,7 @@ class WriteReportInput(BaseModel):
     # SerializeAsAny: a RunReport subclass travels with its own keys (pydantic would dump the declared
     # RunReport's alone); on the activity's side the JSON becomes a StoredReport, which keeps them.
     report: SerializeAsAny[RunReport]
+    plan: dict[str, Any] | None = Field(None, description="The run's plan snapshot, for the HTML copy.")
 
     @field_validator("report", mode="before")
     @classmethod
@@ -111,14 +112,14 @@ def get_json(clients: Clients, blob_name: str, *, what: str) -> bytes | None:
             return None
 
 
-def write_report(clients: Clients, report: RunReport) -> str:
+def write_report(clients: Clients, report: RunReport, plan: dict[str, Any] | None = None) -> str:
     """Write (or overwrite: a replayed activity writes the same report again) the JSON report, then its HTML copy;
     the JSON report's URL."""
     metadata = {"plan": report.plan, "status": report.status, "mode": report.mode}
     name = report_blob_name(report.instance_id)
     url = put_json(clients, name, report, what=f"write report of {report.instance_id}", metadata=metadata)
     try:
-        page = render_report(report.model_dump(mode="json")).encode()
+        page = render_report(report.model_dump(mode="json"), plan_snapshot=plan).encode()
     except Exception:  # the JSON report is the contract: a bug in its readable copy must not cost the run it
         log.exception("report of %s: the HTML copy could not be rendered", report.instance_id)
         return url

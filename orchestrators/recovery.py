@@ -117,7 +117,12 @@ def _recovery(context: df.DurableOrchestrationContext, run: RunInput) -> Generat
     report = state.report(context.current_utc_datetime)
     report = yield from notify_outcome(context, state, report)  # a failure to notify is a warning in the report
     try:
-        url = yield from call_with_retry(context, "write_report", WriteReportInput(report=report), REPORT_RETRY)
+        url = yield from call_with_retry(
+            context,
+            "write_report",
+            WriteReportInput(report=report, plan=state.plan.model_dump(mode="json")),
+            REPORT_RETRY,
+        )
         result = RunResult.stored(report, url)
     except StepFailed as failed:
         result = RunResult.not_stored(report, failed.failure.message)
