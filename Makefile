@@ -16,7 +16,7 @@ PYTEST_ARGS ?=
 
 # Finds a Python $(PYTHON_VERSION) (scripts/find-python.sh: $(PYTHON), else pyenv's newest $(PYTHON_VERSION).x, else a
 # clear error) and (re)creates .venv with it when .venv is missing, broken or on another Python version.
-$(STAMP): requirements.txt requirements-dev.txt constraints.txt scripts/find-python.sh
+$(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml scripts/find-python.sh
 	@have="$$($(PY) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null || true)"; \
 	if [[ "$$have" != "$(PYTHON_VERSION)" ]]; then \
 	  base="$$(bash scripts/find-python.sh $(PYTHON_VERSION) $(PYTHON))" || exit 1; \
@@ -24,6 +24,9 @@ $(STAMP): requirements.txt requirements-dev.txt constraints.txt scripts/find-pyt
 	  echo "$$base -m venv $(VENV)"; rm -rf $(VENV) && "$$base" -m venv $(VENV) || exit 1; \
 	fi
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
+	@# drctl, the operator CLI, as a console script in .venv/bin: this project installed editable, its drctl package
+	@# only (pyproject.toml); built by the setuptools pinned above, without build isolation, so without an index.
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@# The FunctionRpc message classes the devstack hands Microsoft's Python runtime (regenerated on use if
 	@# the .proto changes).
 	$(PY) -c "from devstack.host.rpc import generate; generate()"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import signal
 import threading
 from pathlib import Path
@@ -22,7 +23,9 @@ from pydantic import BaseModel
 
 from devstack.apps import RegionApps
 from devstack.arm import ArmEmulator
+from devstack.arm.estate import normalize_location
 from devstack.azurite import Azurite
+from devstack.control import StackControl
 from devstack.faultproxy import FaultProxy, Rule
 from devstack.host import HostServer
 from dr.clients import reset_for_tests
@@ -58,6 +61,9 @@ class StackInfo(BaseModel):
     apps_url: str
     plans_dir: str
     state_dir: str
+    # drctl devstack outage|restore: the stack's control server (devstack/control.py) and its token.
+    control_url: str | None = None
+    control_token: str | None = None
 
 
 class LocalStack:
@@ -82,6 +88,7 @@ class LocalStack:
         self.arm: ArmEmulator | None = None
         self.apps: RegionApps | None = None
         self.host: HostServer | None = None
+        self.control: StackControl | None = None
         self.info: StackInfo | None = None
         self._saved_env: dict[str, str | None] = {}
 
@@ -102,6 +109,7 @@ class LocalStack:
         self.arm = ArmEmulator(state_dir=self.state_dir / "arm").start()
         self.arm.seed(self.estate)
         self.apps = RegionApps(self.arm.resolve, ENDPOINT_REGIONS, PUBLIC_NAMES).start()
+        self.control = StackControl(self, secrets.token_urlsafe(24)).start()
         plans_dir = self._plans_dir()
         accounts = {
             name: StorageAccountInfo(
@@ -148,6 +156,8 @@ class LocalStack:
             apps_url=self.apps.url,
             plans_dir=str(plans_dir),
             state_dir=str(self.state_dir),
+            control_url=self.control.url,
+            control_token=self.control.token,
         )
         (self.state_dir / "stack.json").write_text(self.info.model_dump_json(indent=2))
 
@@ -165,13 +175,14 @@ class LocalStack:
         return plans_dir
 
     def stop(self) -> None:
-        for part in (self.host, self.apps, self.arm, self.proxy, self.azurite):
+        for part in (self.control, self.host, self.apps, self.arm, self.proxy, self.azurite):
             if part is not None:
                 try:
                     part.stop()
                 except Exception as exc:  # stop the rest regardless
                     print(f"devstack: stopping {type(part).__name__} failed: {exc}")
         self.host = self.apps = self.arm = self.proxy = self.azurite = None
+        self.control = None
         for name, value in self._saved_env.items():
             if value is None:
                 os.environ.pop(name, None)
@@ -206,6 +217,18 @@ class LocalStack:
         self.arm.region_restore(region)
         self.apps.regions_down.discard(region)
         self.proxy.clear_rules()
+
+    def regions(self) -> dict[str, bool]:
+        """Every region the stack knows (its storage accounts', app deployments' and resource groups'), and
+        whether it is down."""
+        assert self.arm
+        assert self.apps
+        known = set(REGION_OF_ACCOUNT.values()) | set(self.apps.endpoint_regions.values())
+        with self.arm.estate.lock:
+            for subscription in self.arm.estate.subscriptions.values():
+                known |= {normalize_location(group.location) for group in subscription.resource_groups.values()}
+        down = {status.location for status in self.arm.regions_down()} | self.apps.regions_down
+        return {region: region in down for region in sorted(known)}
 
     def blob_service(self, account: str) -> Any:
         """A sync client for an Azurite account, straight to Azurite (not through the outage)."""

@@ -4,12 +4,15 @@ Failover: seed the estate, run the standing blob sync once, change some primary 
 a real outage loses), take East US down (SQL, Traffic Manager, the app, the primary storage account), POST a
 Resource Health alert to /api/alerts, follow the run on the status API, approve it, and print a summary.
 Drill: start a drill over the operator API, then check that production is untouched and teardown removed
-everything the drill created. The last line printed is the path of the JSON report.
+everything the drill created. Failback: the failover, then writes in West US, East US back, re-protect and the
+failback, then the end state checked with real clients. Runs are followed with drctl's watch; the HTML report's
+path comes before the last line, the path of the JSON report.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import random
@@ -19,12 +22,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO, cast
 
 import requests
 
 from devstack.alert_samples import STORAGE_ID, alert
 from devstack.stack import ROOT, LocalStack
+from drctl.client import Api as DrctlApi
+from drctl.watch import follow
 
 PLAN = "shop-demo"
 PRIMARY_REGION = "eastus"
@@ -43,6 +48,7 @@ class DemoResult:
     run_id: str
     report: dict[str, Any]
     report_path: Path
+    html_path: Path | None = None
     synced_at: datetime | None = None
     changed_after_sync: list[str] = field(default_factory=list)
     checks: dict[str, bool] = field(default_factory=dict)
@@ -146,10 +152,32 @@ def run_standing_sync(api: Api, say: Say) -> datetime:
     raise RuntimeError("standing sync did not finish within 300 s")
 
 
-def _step_line(step: dict[str, Any]) -> str:
-    elapsed = f"{step['elapsed_seconds']:.1f}s" if step.get("elapsed_seconds") is not None else "-"
-    summary = f" — {step['summary'][:70]}" if step.get("summary") else ""
-    return f"    {step['id']:<10} {step['status']:<10} {elapsed:>7}{summary}"
+class Console:
+    """The demo's own output: lines on stdout, and drctl's live table of a run when stdout is a terminal."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    def __call__(self, text: str) -> None:
+        print(text, file=self.stream, flush=True)
+
+
+class _Lines(io.TextIOBase):
+    """A text stream that hands each complete line to ``say`` (drctl's watch writes its changes here)."""
+
+    def __init__(self, say: Say) -> None:
+        self.say = say
+        self.pending = ""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        self.pending += text
+        *lines, self.pending = self.pending.split("\n")
+        for line in lines:
+            self.say(line)
+        return len(text)
 
 
 def watch(
@@ -161,31 +189,19 @@ def watch(
     why: str = "East US is down; failing over",
     timeout: float = 600,
 ) -> dict[str, Any]:
-    """Follow the run on the status API, approving when the plan asks; returns the final view."""
-    shown: tuple[Any, ...] = ()
-    approved = False
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        view = api.json("GET", f"/api/recoveries/{run_id}", (200,))
-        # Print when something an operator cares about changed (not merely the elapsed seconds).
-        state = (view["phase"], tuple((s["status"], s["summary"]) for s in view["steps"]))
-        if state != shown:
-            lines = [f"  [{time.monotonic() - started:6.1f}s] {view['runtime_status']} · phase {view['phase']}"]
-            say("\n".join(lines + [_step_line(step) for step in view["steps"]]))
-            shown = state
-        if view["phase"] == "awaiting_approval" and not approved:
-            api.json(
-                "POST",
-                f"/api/recoveries/{run_id}/approve",
-                (202,),
-                json={"by": approver, "reason": why},
-            )
-            say(f"  approved by {approver}")
-            approved = True
-        if view["runtime_status"] in TERMINAL and view.get("phase") in ("done", None):
-            return dict(view)
-        time.sleep(0.4)
-    raise RuntimeError(f"run {run_id} did not finish within {timeout:.0f} s")
+    """Follow the run with drctl's watch (a live table on a terminal, a line per change otherwise), approving
+    when the run asks; returns the final view (with the report)."""
+    function_key = str(api.session.headers["x-functions-key"])
+
+    def approve(view: Any) -> None:
+        api.json("POST", f"/api/recoveries/{run_id}/approve", (202,), json={"by": approver, "reason": why})
+        say(f"  approved by {approver}")
+
+    stream = say.stream if isinstance(say, Console) else cast(TextIO, _Lines(say))  # a TextIO in all but name
+    view = follow(
+        DrctlApi(api.url, key=function_key), run_id, stream, interval=0.4, timeout=timeout, on_approval=approve
+    )
+    return view.model_dump(mode="json")
 
 
 def summary_table(report: dict[str, Any]) -> list[str]:
@@ -501,10 +517,15 @@ def run_demo(mode: str, *, state_dir: Path, say: Say = print) -> DemoResult:
         api = Api(stack.info.host_url, stack.info.function_key)
         scenarios = {"failover": failover, "failback": failback}
         result = scenarios[mode](stack, api, say, state_dir) if mode in scenarios else drill(stack, api, say)
+        # The readable copy, as the app serves it (GET /api/recoveries/{id}/report.html: with the plan).
+        page = api.call("GET", f"/api/recoveries/{result.run_id}/report.html")
     reports = state_dir / "reports"
     reports.mkdir(parents=True, exist_ok=True)
     result.report_path = (reports / f"{result.run_id}.json").resolve()
     result.report_path.write_text(json.dumps(result.report, indent=2))
+    if page.status_code == 200:
+        result.html_path = result.report_path.with_suffix(".html")
+        result.html_path.write_bytes(page.content)
     return result
 
 
@@ -516,9 +537,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("DR_STEP_POLL_MIN_SECONDS", "0.5")
     state_dir = args.state_dir or ROOT / ".devstack" / f"demo-{args.mode}-{datetime.now(UTC):%Y%m%dT%H%M%S}"
 
-    def say(text: str) -> None:
-        print(text, flush=True)
-
+    say = Console(sys.stdout)
     try:
         result = run_demo(args.mode, state_dir=state_dir, say=say)
     except Exception as exc:
@@ -530,5 +549,6 @@ def main(argv: list[str] | None = None) -> int:
         say(line)
     for line in comparison(result.prediction, result.report):
         say(line)
+    say(f"HTML report (opens offline): {result.html_path or 'not available'}")
     say(str(result.report_path))
     return 0 if result.ok else 1

@@ -1,0 +1,5 @@
+"""`python -m drctl`: the same as the `drctl` console script."""
+
+from drctl.main import main
+
+main()
