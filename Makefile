@@ -58,8 +58,12 @@ test: bootstrap lint typecheck check-plans
 demo: bootstrap
 	$(PY) -m devstack.demo --mode $(MODE)
 
+# Your own estate: ESTATE=estate.yaml (devstack/arm/example_estate.yaml's format) PLANS=folder-of-plans
+# (devstack/local_estate.py: Azurite accounts by the names the plans use, URLs onto the local app server).
+ESTATE ?=
+PLANS ?=
 serve: bootstrap
-	$(PY) -m devstack.stack --port $(PORT)
+	$(PY) -m devstack.stack --port $(PORT) $(if $(ESTATE),--estate $(ESTATE)) $(if $(PLANS),--plans $(PLANS))
 
 bench: bootstrap
 	$(PY) benchmarks/host_engine.py

@@ -14,6 +14,7 @@ import json
 import os
 import secrets
 import signal
+import sys
 import threading
 from pathlib import Path
 from types import TracebackType
@@ -28,7 +29,9 @@ from devstack.azurite import Azurite
 from devstack.control import StackControl
 from devstack.faultproxy import FaultProxy, Rule
 from devstack.host import HostServer
+from devstack.local_estate import LocalEstate
 from dr.clients import reset_for_tests
+from dr.errors import DrError
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_DIR = Path(__file__).resolve().parent / "demo"
@@ -76,13 +79,25 @@ class LocalStack:
         function_key: str | None = None,
         timers: bool = True,
         estate: Path = DEMO_ESTATE,
+        own_plans: Path | None = None,
     ) -> None:
+        """``own_plans``: a folder of your plans for ``estate`` (devstack.local_estate: the accounts they name,
+        the estate's app deployments and public names, the plans rendered onto the local stack); without it,
+        the demo's plan (or ``plans_dir`` as given)."""
         self.state_dir = state_dir
         self.port = port
         self.requested_plans_dir = plans_dir
         self.function_key = function_key
         self.timers = timers
         self.estate = estate
+        self.own_plans = own_plans
+        self.local = LocalEstate.read(estate, own_plans) if own_plans is not None else None
+        # Azurite account per plan alias, and the region whose outage makes it unreachable.
+        self.account_map = dict(ACCOUNT_MAP)
+        self.account_regions = dict(REGION_OF_ACCOUNT)
+        if self.local is not None:
+            self.account_map.update({name: name for name in self.local.accounts})
+            self.account_regions.update(self.local.account_regions)
         self.azurite: Azurite | None = None
         self.proxy: FaultProxy | None = None
         self.arm: ArmEmulator | None = None
@@ -103,12 +118,15 @@ class LocalStack:
         return self
 
     def _start(self) -> None:
-        self.azurite = Azurite(accounts=("primary", "secondary")).start()
+        self.azurite = Azurite(accounts=sorted(set(self.account_map.values()))).start()
         # Every storage request goes through the proxy, so the primary can be made unreachable on its own.
         self.proxy = FaultProxy(self.azurite.blob_endpoint).start()
         self.arm = ArmEmulator(state_dir=self.state_dir / "arm").start()
         self.arm.seed(self.estate)
-        self.apps = RegionApps(self.arm.resolve, ENDPOINT_REGIONS, PUBLIC_NAMES).start()
+        endpoint_regions, public_names = ENDPOINT_REGIONS, PUBLIC_NAMES
+        if self.local is not None:
+            endpoint_regions, public_names = self.local.endpoint_regions, self.local.public_names
+        self.apps = RegionApps(self.arm.resolve, endpoint_regions, public_names).start()
         self.control = StackControl(self, secrets.token_urlsafe(24)).start()
         plans_dir = self._plans_dir()
         accounts = {
@@ -116,14 +134,14 @@ class LocalStack:
                 blob_endpoint=self.azurite.url_for(name, endpoint=self.proxy.endpoint),
                 connection_string=self.azurite.connection_string(name, endpoint=self.proxy.endpoint),
             )
-            for name in ("primary", "secondary")
+            for name in sorted(set(self.account_map.values()))
         }
         settings = {
             "DR_PLANS_DIR": str(plans_dir),
             "DR_TASK_HUB": "drorchestratordevstack",
             "DR_REPORTS_ACCOUNT_URL": accounts["secondary"].blob_endpoint,
             "DR_STORAGE_CONNECTION_STRINGS": json.dumps(
-                {alias: accounts[name].connection_string for alias, name in ACCOUNT_MAP.items()}
+                {alias: accounts[name].connection_string for alias, name in self.account_map.items()}
             ),
             "DR_ARM_ENDPOINT": self.arm.url,
             "DR_ARM_CA_BUNDLE": str(self.arm.ca_path),
@@ -170,6 +188,9 @@ class LocalStack:
             return chosen.resolve()
         assert self.apps is not None
         plans_dir = self.state_dir / "plans"
+        if self.local is not None and self.own_plans is not None:
+            self.local.render_plans(self.own_plans, plans_dir, self.apps.url)
+            return plans_dir.resolve()
         plans_dir.mkdir(parents=True, exist_ok=True)
         (plans_dir / DEMO_PLAN.name).write_text(DEMO_PLAN.read_text().replace("${APPS}", self.apps.url))
         return plans_dir
@@ -206,7 +227,7 @@ class LocalStack:
         assert self.proxy
         self.arm.region_outage(region)
         self.apps.regions_down.add(region)
-        for account, account_region in REGION_OF_ACCOUNT.items():
+        for account, account_region in self.account_regions.items():
             if account_region == region:
                 self.proxy.add_rule(Rule("refuse", account=account))
 
@@ -223,7 +244,7 @@ class LocalStack:
         whether it is down."""
         assert self.arm
         assert self.apps
-        known = set(REGION_OF_ACCOUNT.values()) | set(self.apps.endpoint_regions.values())
+        known = set(self.account_regions.values()) | set(self.apps.endpoint_regions.values())
         with self.arm.estate.lock:
             for subscription in self.arm.estate.subscriptions.values():
                 known |= {normalize_location(group.location) for group in subscription.resource_groups.values()}
@@ -263,22 +284,39 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=7071, help="host port (default 7071; 0 = any free port)")
     parser.add_argument("--state-dir", type=Path, default=ROOT / ".devstack")
     parser.add_argument("--no-timers", action="store_true", help="do not run timer triggers on schedule")
+    parser.add_argument("--estate", type=Path, default=DEMO_ESTATE, help="the estate to seed (default: the demo's)")
+    parser.add_argument("--plans", type=Path, default=None, help="your plans for --estate (default: the demo's)")
     args = parser.parse_args(argv)
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     signal.signal(signal.SIGINT, lambda *_: stopping.set())
-    with LocalStack(state_dir=args.state_dir, port=args.port, timers=not args.no_timers) as stack:
+    try:
+        stack = LocalStack(
+            state_dir=args.state_dir,
+            port=args.port,
+            timers=not args.no_timers,
+            estate=args.estate,
+            own_plans=args.plans,
+        ).start()
+    except (OSError, ValueError, KeyError, DrError) as exc:  # a missing file, bad YAML, a broken estate or plan
+        print(f"devstack: {exc}", file=sys.stderr)
+        return 2
+    try:
         assert stack.info is not None
         info = stack.info
+        for note in stack.local.notes if stack.local else []:
+            print(f"note: {note}")
         print(f"devstack host      {info.host_url}  (x-functions-key: {info.function_key})")
         print(f"ARM emulator       {info.arm_url}  (CA: {info.arm_ca})")
         for name, account in info.storage_accounts.items():
             print(f"storage {name:<10} {account.blob_endpoint}")
-        print(f"application        {info.apps_url}/<region>/health, {info.apps_url}/shop/health")
+        print(f"application        {info.apps_url}/<region>/health, {info.apps_url}/<profile>/health")
         print(f"plans              {info.plans_dir}")
         print(f"connection details {Path(info.state_dir) / 'stack.json'}")
         print("Ctrl-C stops everything.", flush=True)
         stopping.wait()
+    finally:
+        stack.stop()
     return 0
 
 

@@ -112,6 +112,15 @@ class ExternalResourceSeed(_Seed):
     hostname: str
 
 
+class StorageAccountSeed(_Seed):
+    """A storage account of the estate. Its blob data lives in Azurite (the local stack serves one Azurite account
+    per name, devstack.local_estate); its location is the region whose outage makes it unreachable."""
+
+    name: str = Field(pattern=r"^[a-z0-9]{3,24}$")
+    location: str
+    resource_group: str | None = None
+
+
 class EstateSeed(_Seed):
     subscription_id: str
     subscription_name: str | None = None
@@ -119,6 +128,7 @@ class EstateSeed(_Seed):
     sql: SqlSeed = Field(default_factory=SqlSeed)
     traffic_manager: TrafficManagerSeed = Field(default_factory=TrafficManagerSeed)
     resources: list[ExternalResourceSeed] = Field(default_factory=list)
+    storage_accounts: list[StorageAccountSeed] = Field(default_factory=list)
     settings: EmulatorSettings | None = None
     regions_down: list[str] = Field(default_factory=list)
 
