@@ -74,32 +74,22 @@ class PlanState(BaseModel):
 
 
 def _with_side(state: PlanState, regions: PlanRegions, side: Side) -> PlanState:
-    if side == "primary":
-        return state.model_copy(
-            update={
-                "active": side,
-                "active_region": regions.primary,
-                "protection": "primary_to_secondary",
-                "protection_direction": f"{regions.primary} → {regions.secondary}",
-            }
-        )
-    if side == "secondary":
-        return state.model_copy(
-            update={
-                "active": side,
-                "active_region": regions.secondary,
-                "protection": "secondary_to_primary",
-                "protection_direction": f"{regions.secondary} → {regions.primary}",
-            }
-        )
-    return state.model_copy(
-        update={
-            "active": side,
+    serving, standby = (
+        (regions.primary, regions.secondary) if side == "primary" else (regions.secondary, regions.primary)
+    )
+    if side == "split":
+        update: dict[str, Any] = {
             "active_region": f"split between {regions.primary} and {regions.secondary}",
             "protection": "none",
             "protection_direction": "none: the service is split; check the traffic steps of the last run",
         }
-    )
+    else:
+        update = {
+            "active_region": serving,
+            "protection": f"{side}_to_{'secondary' if side == 'primary' else 'primary'}",
+            "protection_direction": f"{serving} → {standby}",
+        }
+    return state.model_copy(update={"active": side, **update})
 
 
 def side_after(mode: str, traffic_statuses: list[str], before: Side) -> Side:

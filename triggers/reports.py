@@ -107,13 +107,18 @@ def _started(value: str) -> datetime:
         return datetime.min.replace(tzinfo=UTC)
 
 
+async def _history(req: func.HttpRequest, name: str) -> tuple[HistoryQuery, list[RunSummary]]:
+    """The caller may read, the query is valid: the plan's runs it asks for (DrError otherwise)."""
+    require_reader(get_settings(), principal_of(req))
+    query = _history_query(req)
+    return query, await asyncio.to_thread(plan_history, name, query, datetime.now(UTC))
+
+
 @bp.route(route="plans/{name}/history", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
 async def get_plan_history(req: func.HttpRequest) -> func.HttpResponse:
     name = req.route_params.get("name", "")
     try:
-        require_reader(get_settings(), principal_of(req))
-        query = _history_query(req)
-        runs = await asyncio.to_thread(plan_history, name, query, datetime.now(UTC))
+        query, runs = await _history(req, name)
     except DrError as exc:
         return error_response(exc)
     body = {
@@ -129,9 +134,7 @@ async def get_plan_history(req: func.HttpRequest) -> func.HttpResponse:
 async def get_plan_history_html(req: func.HttpRequest) -> func.HttpResponse:
     name = req.route_params.get("name", "")
     try:
-        require_reader(get_settings(), principal_of(req))
-        query = _history_query(req)
-        runs = await asyncio.to_thread(plan_history, name, query, datetime.now(UTC))
+        query, runs = await _history(req, name)
     except DrError as exc:
         return error_response(exc)
     return _html(render_history(name, runs, days=query.days, mode=query.mode))
