@@ -55,8 +55,10 @@ check-plans: $(STAMP)
 test: bootstrap lint typecheck check-plans
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# PLAN=edge-demo: Front Door, its DNS bypass through Traffic Manager and Cosmos DB (MODE=failover|drill).
+PLAN ?= shop-demo
 demo: bootstrap
-	$(PY) -m devstack.demo --mode $(MODE)
+	$(PY) -m devstack.demo --mode $(MODE) --plan $(PLAN)
 
 # Your own estate: ESTATE=estate.yaml (devstack/arm/example_estate.yaml's format) PLANS=folder-of-plans
 # (devstack/local_estate.py: Azurite accounts by the names the plans use, URLs onto the local app server).

@@ -19,6 +19,7 @@ from triggers.plans import bp as plans_api
 from triggers.readiness import bp as readiness_timers
 from triggers.reports import bp as reports_api
 from triggers.schedule import bp as sync_timer
+from triggers.steps import bp as step_api
 from triggers.teardown import bp as teardown_api
 from triggers.watchdog import bp as watchdog_timer
 
@@ -27,6 +28,7 @@ for blueprint in (
     alert_trigger,
     operator_api,
     teardown_api,
+    step_api,
     sync_timer,
     watchdog_timer,
     plans_api,

@@ -28,8 +28,14 @@ from .settings import Settings, get_settings
 if TYPE_CHECKING:
     from azure.core.credentials_async import AsyncTokenCredential
     from azure.mgmt.authorization import AuthorizationManagementClient
+    from azure.mgmt.cdn import CdnManagementClient
+    from azure.mgmt.cosmosdb import CosmosDBManagementClient
+    from azure.mgmt.dns import DnsManagementClient
+    from azure.mgmt.postgresqlflexibleservers import PostgreSQLManagementClient
     from azure.mgmt.sql import SqlManagementClient
+    from azure.mgmt.storage import StorageManagementClient
     from azure.mgmt.trafficmanager import TrafficManagerManagementClient
+    from azure.mgmt.web import WebSiteManagementClient
     from azure.storage.blob import BlobServiceClient
     from azure.storage.blob.aio import BlobServiceClient as AsyncBlobServiceClient
 
@@ -123,6 +129,60 @@ class Clients:
             return TrafficManagerManagementClient(self.arm_credential(), subscription_id, **self._arm_kwargs())
 
         return self._once(("tm", subscription_id), build)
+
+    def cosmosdb(self, subscription_id: str) -> CosmosDBManagementClient:
+        def build() -> CosmosDBManagementClient:
+            from azure.mgmt.cosmosdb import CosmosDBManagementClient
+
+            return CosmosDBManagementClient(self.arm_credential(), subscription_id, **self._arm_kwargs())
+
+        return self._once(("cosmosdb", subscription_id), build)
+
+    def postgresql(self, subscription_id: str) -> PostgreSQLManagementClient:
+        def build() -> PostgreSQLManagementClient:
+            from azure.mgmt.postgresqlflexibleservers import PostgreSQLManagementClient
+
+            return PostgreSQLManagementClient(self.arm_credential(), subscription_id, **self._arm_kwargs())
+
+        return self._once(("postgresql", subscription_id), build)
+
+    def cdn(self, subscription_id: str) -> CdnManagementClient:
+        """Microsoft.Cdn: Azure Front Door Standard/Premium profiles, origin groups and origins."""
+
+        def build() -> CdnManagementClient:
+            from azure.mgmt.cdn import CdnManagementClient
+
+            return CdnManagementClient(self.arm_credential(), subscription_id, **self._arm_kwargs())
+
+        return self._once(("cdn", subscription_id), build)
+
+    def dns(self, subscription_id: str) -> DnsManagementClient:
+        """Microsoft.Network/dnsZones: Azure DNS zones and record sets."""
+
+        def build() -> DnsManagementClient:
+            from azure.mgmt.dns import DnsManagementClient
+
+            return DnsManagementClient(self.arm_credential(), subscription_id, **self._arm_kwargs())
+
+        return self._once(("dns", subscription_id), build)
+
+    def storage(self, subscription_id: str) -> StorageManagementClient:
+        """Microsoft.Storage's management plane (account properties and failover; blob data is blob_service's)."""
+
+        def build() -> StorageManagementClient:
+            from azure.mgmt.storage import StorageManagementClient
+
+            return StorageManagementClient(self.arm_credential(), subscription_id, **self._arm_kwargs())
+
+        return self._once(("storage", subscription_id), build)
+
+    def web(self, subscription_id: str) -> WebSiteManagementClient:
+        def build() -> WebSiteManagementClient:
+            from azure.mgmt.web import WebSiteManagementClient
+
+            return WebSiteManagementClient(self.arm_credential(), subscription_id, **self._arm_kwargs())
+
+        return self._once(("web", subscription_id), build)
 
     def authorization(self, subscription_id: str) -> AuthorizationManagementClient:
         """Microsoft.Authorization (the Permissions API: what this app's identity may do at a scope)."""

@@ -11,6 +11,17 @@ order (data home first, then traffic, then verification), each step pointed the 
   name; a stale database of that name in the primary fails pre-flight, and the plan may choose another);
 - ``traffic_manager_failover``: from and to endpoints swapped (the profile's anti-flap cool-down applies);
 - ``health_check``: as written, with the plan's ``failback.overrides`` (it should now expect the primary).
+- ``manual``: as written (a person confirms the way back; ``failback.overrides`` may give other instructions).
+- ``webhook``: calls ``failback_url_setting`` when the plan gives one, else the same endpoint again (its body
+  says mode failback); drill settings are dropped.
+- ``front_door_origins``: from and to origins swapped (the primary's origins enabled, or priority 1, again);
+- ``dns_record_switch``: from and to targets swapped (the record points back where the failover found it).
+- ``cosmos_failover``: a *planned* failover back to the write region the failover found
+  (``original_write_region`` in its report); an old write region taken offline is brought online first.
+- ``postgresql_promote``: a geo-restore back into the primary region from the server that served during the
+  failover (the promoted replica, or the restored server), named ``<primary>-failback``: it loses the writes
+  after the last geo-backup, and its pre-flight says the lossless way home (a new replica, then a switchover) is
+  an operator's. The primary's region comes from the failover's report, else ``failback.overrides``.
 
 A step the failover did not complete is left out (there is nothing of it to undo) and the run says so. The
 plan's ``failback.overrides`` apply last, and the result is validated as any plan is. Before any change the
@@ -123,7 +134,97 @@ def _traffic(raw: dict[str, Any], _done: FailoverStep, _policy: FailbackPolicy) 
     return raw
 
 
+def _front_door(raw: dict[str, Any], _done: FailoverStep, _policy: FailbackPolicy) -> dict[str, Any]:
+    raw["from_origins"], raw["to_origins"] = raw["to_origins"], raw["from_origins"]
+    # health_url is the secondary's; the primary origins are judged by Front Door's own health probes.
+    raw.update(health_url=None, drill_profile_id=None)
+    return raw
+
+
+def _dns_record(raw: dict[str, Any], _done: FailoverStep, _policy: FailbackPolicy) -> dict[str, Any]:
+    # The record goes back to the target it left (the Front Door endpoint); health_url was the bypass's.
+    raw["from_target"], raw["to_target"] = raw["to_target"], raw["from_target"]
+    raw.update(health_url=None, drill_record=None)
+    return raw
+
+
+def _webhook(raw: dict[str, Any], _done: FailoverStep, _policy: FailbackPolicy) -> dict[str, Any]:
+    # The runbook that undoes the failover's, when the plan names one; the drill's endpoint is the failover's.
+    if raw.get("failback_url_setting"):
+        raw["url_setting"] = raw["failback_url_setting"]
+    raw.update(drill=None, drill_url_setting=None)
+    return raw
+
+
 def _as_written(raw: dict[str, Any], _done: FailoverStep, _policy: FailbackPolicy) -> dict[str, Any]:
+    return raw
+
+
+def _cosmos(raw: dict[str, Any], done: FailoverStep, _policy: FailbackPolicy) -> dict[str, Any]:
+    original = done.detail.get("original_write_region")
+    if not original:
+        raise PlanError(
+            f"step {raw['id']!r}: the failover's report names no original write region of the Cosmos DB account, so "
+            f"the way back is unknown: set failback.overrides.{raw['id']}.target_region"
+        )
+    # Home without data loss: a priority change, once the old write region answers (pre-flight checks it).
+    raw.update(target_region=original, failover_mode="planned")
+    return raw
+
+
+def _postgresql(raw: dict[str, Any], done: FailoverStep, _policy: FailbackPolicy) -> dict[str, Any]:
+    detail = done.detail
+    if raw.get("method", "promote_replica") == "promote_replica":
+        serving, primary = raw["replica_server_id"], detail.get("primary_server_id")
+        region = detail.get("primary_location")
+    else:
+        serving, primary, region = raw["target_server_id"], raw["source_server_id"], detail.get("source_location")
+    if not primary or not region:
+        raise PlanError(
+            f"step {raw['id']!r}: the failover's report does not say where the primary server was (its region was "
+            f"unreachable): set failback.overrides.{raw['id']}.target_server_id and .target_location"
+        )
+    group, _, name = str(primary).rpartition("/")
+    # The old primary still holds its name (stale): the way back restores next to it.
+    raw.update(
+        method="geo_restore",
+        source_server_id=serving,
+        target_server_id=f"{group}/{name[:54].rstrip('-')}-failback",
+        target_location=region,
+        replica_server_id=None,
+        drill_target_server_id=None,
+        promote_option="planned",
+    )
+    return raw
+
+
+def _storage_account(raw: dict[str, Any], done: FailoverStep, _policy: FailbackPolicy) -> dict[str, Any]:
+    # The way back is another failover of the same account, to the primary the failover left; planned (Azure
+    # synchronises first: nothing lost). After an unplanned failover the account is LRS: its pre-flight fails until
+    # geo-redundancy is re-enabled and the new secondary is Live.
+    home = done.detail.get("primary_location_before")
+    if not home:
+        raise PlanError(
+            f"step {raw['id']!r}: the failover's report names no primary_location_before, so the way back is "
+            f"unknown: set failback.overrides.{raw['id']}.target_location"
+        )
+    raw.update(target_location=home, failover_type="planned")
+    return raw
+
+
+def _app_scale(raw: dict[str, Any], done: FailoverStep, _policy: FailbackPolicy) -> dict[str, Any]:
+    # Back to the values the failover recorded before it changed anything: the plan's instance count exactly, and
+    # the apps it started stopped again (apps that were running before stay as they are).
+    before = done.detail.get("plan_before") or {}
+    if raw.get("plan_id") and isinstance(before.get("capacity"), int) and before["capacity"] >= 1:
+        raw.update(instance_count=before["capacity"], scale="exactly")
+    states = done.detail.get("sites_before") or {}
+    started = [site for site in raw.get("site_ids") or [] if states.get(site) not in (None, "Running")]
+    if started:
+        raw.update(site_ids=started, site_state="Stopped")
+    elif raw.get("plan_id"):
+        raw.update(site_ids=[])
+    raw.update(drill_plan_id=None, drill_site_ids=[])
     return raw
 
 
@@ -133,6 +234,14 @@ REVERSERS: dict[str, Reverser] = {
     "sql_failover_group": _failover_group,
     "traffic_manager_failover": _traffic,
     "health_check": _as_written,
+    "manual": _as_written,
+    "webhook": _webhook,
+    "front_door_origins": _front_door,
+    "dns_record_switch": _dns_record,
+    "cosmos_failover": _cosmos,
+    "postgresql_promote": _postgresql,
+    "storage_account_failover": _storage_account,
+    "app_scale": _app_scale,
 }
 
 

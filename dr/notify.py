@@ -19,6 +19,7 @@ import logging
 import ssl
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 from urllib.parse import SplitResult, quote, urlsplit
@@ -296,8 +297,36 @@ def _undelivered(
 
 
 def _post(url: SplitResult, body: bytes, timeout: float) -> tuple[int | None, float | None, str]:
-    """One POST: (HTTP status or None, Retry-After seconds, what happened). Standard library, so no client
-    library logs the URL (urllib3 logs request lines at debug level), and no redirect is followed."""
+    """One POST: (HTTP status or None, Retry-After seconds, what happened)."""
+    headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": "dr-orchestrator-notify/1"}
+    answer = exchange("POST", url, body, timeout, headers)
+    return answer.status, answer.retry_after, answer.why
+
+
+@dataclass(frozen=True)
+class HttpAnswer:
+    """One request's answer as :func:`exchange` saw it. ``why`` is safe to show (never the URL, nor an error's
+    text, which may quote it); ``location`` and ``body`` are the endpoint's, for the caller to judge."""
+
+    status: int | None
+    why: str
+    retry_after: float | None = None
+    location: str | None = None
+    body: bytes = b""
+
+
+def exchange(
+    method: str,
+    url: SplitResult,
+    body: bytes | None,
+    timeout: float,
+    headers: dict[str, str],
+    *,
+    read_limit: int = _RESPONSE_READ,
+) -> HttpAnswer:
+    """One request to a secret URL (a webhook's: notifications here, webhook steps in dr.steps.webhook).
+    Standard library, so no client library logs the URL (urllib3 logs request lines at debug level), and no
+    redirect is followed (it would carry the request, and its body, to wherever the answer points)."""
     host, port = url.hostname or "", url.port
     connection: http.client.HTTPConnection
     if url.scheme == "https":
@@ -305,14 +334,19 @@ def _post(url: SplitResult, body: bytes, timeout: float) -> tuple[int | None, fl
     else:
         connection = http.client.HTTPConnection(host, port, timeout=timeout)
     target = (url.path or "/") + (f"?{url.query}" if url.query else "")
-    headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": "dr-orchestrator-notify/1"}
     try:
-        connection.request("POST", target, body=body, headers=headers)
+        connection.request(method, target, body=body, headers=headers)
         response = connection.getresponse()
-        response.read(_RESPONSE_READ)
-        return response.status, _retry_after(response.getheader("Retry-After")), f"HTTP {response.status}"
+        data = response.read(read_limit)
+        return HttpAnswer(
+            status=response.status,
+            why=f"HTTP {response.status}",
+            retry_after=_retry_after(response.getheader("Retry-After")),
+            location=response.getheader("Location"),
+            body=data,
+        )
     except (OSError, http.client.HTTPException) as exc:
-        return None, None, _why(exc, timeout)
+        return HttpAnswer(status=None, why=_why(exc, timeout))
     finally:
         connection.close()
 

@@ -27,7 +27,18 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Literal
 
-from .plan import SqlFailoverGroupStep, SqlGeoRestoreStep, StepBase, TrafficManagerFailoverStep
+from .plan import (
+    AppScaleStep,
+    CosmosFailoverStep,
+    DnsRecordSwitchStep,
+    FrontDoorOriginsStep,
+    PostgresqlPromoteStep,
+    SqlFailoverGroupStep,
+    SqlGeoRestoreStep,
+    StepBase,
+    StorageAccountFailoverStep,
+    TrafficManagerFailoverStep,
+)
 from .steps.base import Check, StepContext
 
 SQL_SERVER_READ = "Microsoft.Sql/servers/read"
@@ -45,6 +56,20 @@ SQL_FAILOVER_ACTIONS: dict[str, str] = {
 }
 TM_PROFILE_READ = "Microsoft.Network/trafficManagerProfiles/read"
 TM_PROFILE_WRITE = "Microsoft.Network/trafficManagerProfiles/write"
+# Azure Front Door (Microsoft.Cdn, "Azure permissions for Networking"): the origin group and its origins are read,
+# origins written; Front Door's health view is an Azure Monitor metric of the profile; a drill's test profile
+# also gets its baseline tags (profile write).
+CDN_PROFILE_READ = "Microsoft.Cdn/profiles/read"
+CDN_PROFILE_WRITE = "Microsoft.Cdn/profiles/write"
+CDN_ORIGIN_GROUP_READ = "Microsoft.Cdn/profiles/originGroups/read"
+CDN_ORIGIN_READ = "Microsoft.Cdn/profiles/originGroups/origins/read"
+CDN_ORIGIN_WRITE = "Microsoft.Cdn/profiles/originGroups/origins/write"
+METRICS_READ = "Microsoft.Insights/metrics/read"
+# Azure DNS record sets (Microsoft.Network/dnsZones/<type>/...); a drill may create and then delete its record.
+DNS_ZONE_READ = "Microsoft.Network/dnsZones/read"
+DNS_CNAME_READ = "Microsoft.Network/dnsZones/CNAME/read"
+DNS_CNAME_WRITE = "Microsoft.Network/dnsZones/CNAME/write"
+DNS_CNAME_DELETE = "Microsoft.Network/dnsZones/CNAME/delete"
 
 # A built-in role that grants the actions a pattern matches (names as scripts/azure-built-in-roles.tsv spells
 # them; a test holds them to it), narrowest first. SQL DB Contributor has Microsoft.Sql/servers/databases/*;
@@ -54,6 +79,13 @@ ROLE_HINTS: tuple[tuple[str, str], ...] = (
     ("Microsoft.Sql/servers/databases/*", "SQL DB Contributor"),
     ("Microsoft.Sql/*", "SQL Server Contributor"),
     ("Microsoft.Network/trafficManagerProfiles/*", "Traffic Manager Contributor"),
+    ("Microsoft.Cdn/profiles/*", "CDN Profile Contributor"),
+    ("Microsoft.Network/dnsZones/*", "DNS Zone Contributor"),
+    ("Microsoft.Insights/metrics/*", "Monitoring Reader"),
+    ("Microsoft.DocumentDB/databaseAccounts/*", "DocumentDB Account Contributor"),
+    ("Microsoft.Storage/storageAccounts/*", "Storage Account Contributor"),
+    ("Microsoft.Web/serverfarms/*", "Web Plan Contributor"),
+    ("Microsoft.Web/sites/*", "Website Contributor"),
 )
 
 # One read: no retries, a short wait (pre-flight must not hang on a slow ARM), a bounded number of pages.
@@ -119,6 +151,113 @@ def _traffic(step: TrafficManagerFailoverStep, mode: NeedMode) -> list[Need]:
     return needs
 
 
+def _front_door(step: FrontDoorOriginsStep, mode: NeedMode) -> list[Need]:
+    # dr/steps/frontdoor/arm.py: the group and its origins are read, origins PATCHed (a failover, or a drill's
+    # test profile, whose tags keep the drill's baseline); the health metric is read on the production profile.
+    profile = step.origin_group_id.rsplit("/", 2)[0]
+    reads = (CDN_ORIGIN_GROUP_READ, CDN_ORIGIN_READ)
+    if mode == "failover":
+        return [
+            Need("origin_group", step.origin_group_id, (*reads, CDN_ORIGIN_WRITE)),
+            Need("profile_metrics", profile, (METRICS_READ,)),
+        ]
+    needs = [Need("origin_group", step.origin_group_id, reads), Need("profile_metrics", profile, (METRICS_READ,))]
+    if step.drill_profile_id is not None:
+        drill_actions = (CDN_PROFILE_READ, CDN_PROFILE_WRITE, *reads, CDN_ORIGIN_WRITE)
+        needs.append(Need("drill_profile", step.drill_profile_id, drill_actions))
+    return needs
+
+
+def _dns_record(step: DnsRecordSwitchStep, mode: NeedMode) -> list[Need]:
+    # dr/steps/dns/arm.py: the zone and the record are read and the record written; a drill writes only its
+    # drill_record (and deletes it at teardown when it created it), or nothing at all.
+    if mode == "failover":
+        return [Need("zone", step.zone_id, (DNS_ZONE_READ, DNS_CNAME_READ, DNS_CNAME_WRITE))]
+    actions = [DNS_ZONE_READ, DNS_CNAME_READ]
+    if step.drill_record is not None:
+        actions += [DNS_CNAME_WRITE, DNS_CNAME_DELETE]
+    return [Need("zone", step.zone_id, tuple(actions))]
+
+
+# Cosmos DB and PostgreSQL actions: "Azure permissions for Databases" (Microsoft.DocumentDB,
+# Microsoft.DBforPostgreSQL) and "Azure permissions for Monitor" (Microsoft.Insights), same Learn pages as above.
+COSMOS_ACCOUNT_READ = "Microsoft.DocumentDB/databaseAccounts/read"
+COSMOS_FAILOVER_PRIORITY_CHANGE = "Microsoft.DocumentDB/databaseAccounts/failoverPriorityChange/action"
+COSMOS_OFFLINE_REGION = "Microsoft.DocumentDB/databaseAccounts/offlineRegion/action"
+COSMOS_ONLINE_REGION = "Microsoft.DocumentDB/databaseAccounts/onlineRegion/action"
+POSTGRESQL_SERVER_READ = "Microsoft.DBforPostgreSQL/flexibleServers/read"
+POSTGRESQL_SERVER_WRITE = "Microsoft.DBforPostgreSQL/flexibleServers/write"
+POSTGRESQL_SERVER_DELETE = "Microsoft.DBforPostgreSQL/flexibleServers/delete"
+POSTGRESQL_BACKUPS_READ = "Microsoft.DBforPostgreSQL/flexibleServers/backups/read"
+METRICS_READ = "Microsoft.Insights/metrics/read"
+
+
+def _cosmos(step: CosmosFailoverStep, mode: NeedMode) -> list[Need]:
+    # dr/steps/cosmos: a drill reads the account; a failover changes priorities (planned), takes the write region
+    # offline (forced), and brings an offline target online before giving it priority 0 (a failback's way home).
+    actions = [COSMOS_ACCOUNT_READ]
+    if mode == "failover":
+        if step.failover_mode != "forced":
+            actions += [COSMOS_FAILOVER_PRIORITY_CHANGE, COSMOS_ONLINE_REGION]
+        if step.failover_mode != "planned":
+            actions.append(COSMOS_OFFLINE_REGION)
+    return [Need("account", step.account_id, tuple(actions))]
+
+
+def _postgresql(step: PostgresqlPromoteStep, mode: NeedMode) -> list[Need]:
+    # dr/steps/postgresql: a promotion reads the replica and its lag (Azure Monitor) and PATCHes it; a geo-restore
+    # reads the source and its backups and creates the target in its resource group (a drill deletes its copy).
+    if step.method == "promote_replica" and step.replica_server_id:
+        actions = [POSTGRESQL_SERVER_READ, METRICS_READ] + ([POSTGRESQL_SERVER_WRITE] if mode == "failover" else [])
+        return [Need("replica", step.replica_server_id, tuple(actions))]
+    if not (step.source_server_id and step.target_server_id):
+        return []
+    target_group = step.target_server_id.split("/providers/", 1)[0]
+    target = [POSTGRESQL_SERVER_READ, POSTGRESQL_SERVER_WRITE] + ([POSTGRESQL_SERVER_DELETE] if mode == "drill" else [])
+    return [
+        Need("source_server", step.source_server_id, (POSTGRESQL_SERVER_READ, POSTGRESQL_BACKUPS_READ)),
+        Need("target_resource_group", target_group, tuple(target)),
+    ]
+
+
+# Microsoft.Storage and Microsoft.Web actions ("Azure permissions for Storage" and "... for Web and Mobile").
+STORAGE_ACCOUNT_READ = "Microsoft.Storage/storageAccounts/read"
+STORAGE_ACCOUNT_WRITE = "Microsoft.Storage/storageAccounts/write"
+STORAGE_ACCOUNT_FAILOVER = "Microsoft.Storage/storageAccounts/failover/action"
+WEB_PLAN_READ = "Microsoft.Web/serverfarms/read"
+WEB_PLAN_WRITE = "Microsoft.Web/serverfarms/write"
+WEB_SITE_READ = "Microsoft.Web/sites/read"
+WEB_SITE_START = "Microsoft.Web/sites/start/action"
+WEB_SITE_STOP = "Microsoft.Web/sites/stop/action"
+
+
+def _storage_account(step: StorageAccountFailoverStep, mode: NeedMode) -> list[Need]:
+    # dr/steps/storage_account: a drill reads the account (with its geo-replication stats); a failover also tags
+    # it with the run (StorageAccounts_Update) and starts the failover (StorageAccounts_Failover).
+    actions = [STORAGE_ACCOUNT_READ]
+    if mode == "failover":
+        actions += [STORAGE_ACCOUNT_WRITE, STORAGE_ACCOUNT_FAILOVER]
+    return [Need("storage_account", step.account_id, tuple(actions))]
+
+
+def _app_scale(step: AppScaleStep, mode: NeedMode) -> list[Need]:
+    # dr/steps/compute: the plan is read and PUT with its new capacity; apps are read and started or stopped. A
+    # drill writes only its drill_* resources (and their teardown) and reads production.
+    site_action = WEB_SITE_START if step.site_state == "Running" else WEB_SITE_STOP
+    plan_actions = (WEB_PLAN_READ, WEB_PLAN_WRITE)
+    site_actions = (WEB_SITE_READ, site_action) if mode == "failover" else (WEB_SITE_READ,)
+    needs: list[Need] = []
+    if step.plan_id:
+        needs.append(Need("plan", step.plan_id, plan_actions if mode == "failover" else (WEB_PLAN_READ,)))
+        if mode == "drill" and step.drill_plan_id:
+            needs.append(Need("drill_plan", step.drill_plan_id, plan_actions))
+    needs += [Need(f"app_{index + 1}", site, site_actions) for index, site in enumerate(step.site_ids)]
+    if mode == "drill":
+        drill_actions = (WEB_SITE_READ, WEB_SITE_START, WEB_SITE_STOP)
+        needs += [Need(f"drill_app_{index + 1}", site, drill_actions) for index, site in enumerate(step.drill_site_ids)]
+    return needs
+
+
 def _nothing(step: StepBase, mode: NeedMode) -> list[Need]:
     return []
 
@@ -132,6 +271,15 @@ NEEDS: dict[str, Callable[[Any, NeedMode], list[Need]]] = {
     "traffic_manager_failover": _traffic,
     "blob_backup": _nothing,
     "health_check": _nothing,
+    # A person, and a URL from an app setting: no ARM action.
+    "manual": _nothing,
+    "webhook": _nothing,
+    "front_door_origins": _front_door,
+    "dns_record_switch": _dns_record,
+    "cosmos_failover": _cosmos,
+    "postgresql_promote": _postgresql,
+    "storage_account_failover": _storage_account,
+    "app_scale": _app_scale,
 }
 
 

@@ -32,7 +32,7 @@ from pydantic import (
 from .durations import Duration
 from .errors import NotFoundError, PlanError
 from .ncrontab import parse_ncrontab
-from .settings import NOTIFY_SETTING_PATTERN
+from .settings import NOTIFY_SETTING_PATTERN, WEBHOOK_SETTING_PATTERN
 
 # failback: the plan run in reverse after a failover, back to the primary (dr.failback derives that plan).
 Mode = Literal["failover", "drill", "failback"]
@@ -79,6 +79,14 @@ SqlDatabaseId = Annotated[str, AfterValidator(_arm_id_of("Microsoft.Sql/servers/
 SqlElasticPoolId = Annotated[str, AfterValidator(_arm_id_of("Microsoft.Sql/servers/elasticPools"))]
 SqlFailoverGroupId = Annotated[str, AfterValidator(_arm_id_of("Microsoft.Sql/servers/failoverGroups"))]
 TrafficManagerProfileId = Annotated[str, AfterValidator(_arm_id_of("Microsoft.Network/trafficManagerProfiles"))]
+CdnProfileId = Annotated[str, AfterValidator(_arm_id_of("Microsoft.Cdn/profiles"))]
+CdnOriginGroupId = Annotated[str, AfterValidator(_arm_id_of("Microsoft.Cdn/profiles/originGroups"))]
+DnsZoneId = Annotated[str, AfterValidator(_arm_id_of("Microsoft.Network/dnsZones"))]
+CosmosAccountId = Annotated[str, AfterValidator(_arm_id_of("Microsoft.DocumentDB/databaseAccounts"))]
+PostgresqlServerId = Annotated[str, AfterValidator(_arm_id_of("Microsoft.DBforPostgreSQL/flexibleServers"))]
+StorageAccountId = Annotated[str, AfterValidator(_arm_id_of("Microsoft.Storage/storageAccounts"))]
+AppServicePlanId = Annotated[str, AfterValidator(_arm_id_of("Microsoft.Web/serverfarms"))]
+WebAppId = Annotated[str, AfterValidator(_arm_id_of("Microsoft.Web/sites"))]
 
 
 class _Model(BaseModel):
@@ -305,10 +313,378 @@ class HealthCheckStep(StepBase):
     timeout: Duration | None = timedelta(minutes=10)
 
 
+class ManualStep(StepBase):
+    """A runbook item a person does and confirms (POST /api/recoveries/{id}/steps/{step}/confirm): the step
+    waits for the confirmation until ``timeout``, then fails or goes on as ``on_timeout`` says (like the
+    approval gate's policy). ``instructions`` are shown in the run's status, the approval preview and the report."""
+
+    kind: Literal["manual"]
+    instructions: str = Field(min_length=1, max_length=2000)
+    timeout: Duration = timedelta(hours=1)
+    on_timeout: Literal["fail", "continue"] = "fail"
+    drill: Literal["confirm", "skip"] = Field(
+        "confirm", description="confirm: a drill waits for a person too (the rehearsal); skip: it only reports."
+    )
+
+    @field_validator("instructions")
+    @classmethod
+    def _readable(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("instructions must say what the person does")
+        return value.strip()
+
+
+def _webhook_setting(value: str) -> str:
+    if not re.fullmatch(WEBHOOK_SETTING_PATTERN, value):
+        # Never echo the value: it may be the very URL (with its token) that must stay out of plans and logs.
+        raise ValueError(
+            "must name an app setting DR_WEBHOOK_<NAME> (capitals, digits, _) that holds the webhook URL; "
+            "the URL itself never goes in a plan"
+        )
+    return value
+
+
+WebhookSetting = Annotated[str, AfterValidator(_webhook_setting)]
+# What a status URL template may name: the run's context, and values of the webhook's JSON answer
+# ({response.JobIds.0}: an Automation webhook's job id).
+WEBHOOK_TEMPLATE_FIELDS = ("run_id", "plan", "step", "mode")
+_TEMPLATE_FIELD = re.compile(r"\{([^{}]*)\}")
+_JSON_PATH = r"[A-Za-z0-9_$@\-]+(\.[A-Za-z0-9_$@\-]+)*"
+
+
+class WebhookStatusPoll(_Model):
+    """Follow the job a webhook started at a status URL of the plan's, until a JSON field says done or failed.
+    The URL must carry no secret (it is plan data): a status endpoint that needs a key cannot be followed."""
+
+    url: str = Field(
+        pattern=r"^https?://\S+$",
+        description="Template: {run_id}, {plan}, {step}, {mode}, {response.<path>} (from the webhook's JSON answer).",
+    )
+    field: str = Field(pattern=rf"^{_JSON_PATH}$", description="Dotted path in the status JSON (properties.status).")
+    done: list[str] = Field(min_length=1, description="Values of field that mean the job succeeded.")
+    failed: list[str] = Field(default_factory=list, description="Values that mean it failed; others: still running.")
+
+    @field_validator("url")
+    @classmethod
+    def _known_fields(cls, value: str) -> str:
+        for name in _TEMPLATE_FIELD.findall(value):
+            path = name.removeprefix("response.")
+            if name not in WEBHOOK_TEMPLATE_FIELDS and not (
+                name.startswith("response.") and re.fullmatch(_JSON_PATH, path)
+            ):
+                raise ValueError(
+                    f"status url names {{{name}}}: use {', '.join(f'{{{f}}}' for f in WEBHOOK_TEMPLATE_FIELDS)} "
+                    "or {response.<path>}"
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _values_distinct(self) -> WebhookStatusPoll:
+        both = sorted({v.casefold() for v in self.done} & {v.casefold() for v in self.failed})
+        if both:
+            raise ValueError(f"status value(s) {', '.join(both)} are in both done and failed")
+        return self
+
+
+class WebhookStep(StepBase):
+    """Call an HTTP endpoint (an Automation runbook's webhook, a Logic App's HTTP trigger) with the run's
+    context, then follow the job until done: Azure's async pattern (202 Accepted + Location, polled until it
+    answers anything but 202) or the plan's ``status`` URL. The URL is a secret: the plan names the app
+    setting holding it; reports show its host only."""
+
+    kind: Literal["webhook"]
+    url_setting: WebhookSetting
+    payload: dict[str, Any] = Field(
+        default_factory=dict, description="More JSON sent under 'data' with the run context (plan data: no secrets)."
+    )
+    status: WebhookStatusPoll | None = None
+    poll_interval: Duration = Field(
+        timedelta(seconds=15), description="Between status reads, when the endpoint gives no Retry-After."
+    )
+    request_timeout: Duration = timedelta(seconds=10)
+    drill: Literal["call", "skip"] | None = Field(
+        None,
+        description="skip: a drill reports what it would call; call: it calls drill_url_setting, else url_setting "
+        "(the body's mode says drill). Default: call when drill_url_setting is given, else skip.",
+    )
+    drill_url_setting: WebhookSetting | None = None
+    failback_url_setting: WebhookSetting | None = Field(
+        None, description="What a failback calls (dr.failback); default: url_setting again, with mode failback."
+    )
+    timeout: Duration | None = timedelta(hours=1)
+
+    @field_validator("request_timeout")
+    @classmethod
+    def _request_timeout_in_range(cls, value: timedelta) -> timedelta:
+        # An activity must not block long; a webhook that takes longer answers 202 and is followed.
+        if not timedelta(seconds=1) <= value <= timedelta(seconds=60):
+            raise ValueError(f"request_timeout must be between 1 s and 60 s, got {value.total_seconds():g} s")
+        return value
+
+    @model_validator(mode="after")
+    def _drill_consistent(self) -> WebhookStep:
+        if self.drill == "skip" and self.drill_url_setting is not None:
+            raise ValueError("drill: skip calls nothing: drop drill_url_setting, or say drill: call")
+        if self.drill_url_setting is not None and self.drill_url_setting == self.url_setting:
+            raise ValueError("drill_url_setting must name another setting than url_setting (or use drill: call)")
+        return self
+
+    @property
+    def drill_calls(self) -> bool:
+        return self.drill == "call" or (self.drill is None and self.drill_url_setting is not None)
+
+
+class FrontDoorOriginsStep(StepBase):
+    """Move an Azure Front Door (Standard/Premium) origin group from the primary's origins to the secondary's.
+
+    switch: ``disable`` disables from_origins and enables to_origins; ``priority`` gives to_origins priority 1
+    (enabled) and from_origins ``demoted_priority``, left enabled: Front Door sends them traffic again only when
+    every priority-1 origin fails its health probes. Verified through the origin group's health (Front Door's
+    own probes) and, when given, ``health_url``. A drill only reads, or switches the same-named origin group of
+    ``drill_profile_id`` (a test profile) and restores it at teardown.
+    """
+
+    kind: Literal["front_door_origins"]
+    origin_group_id: CdnOriginGroupId
+    from_origins: list[str] = Field(min_length=1)
+    to_origins: list[str] = Field(min_length=1)
+    switch: Literal["disable", "priority"] = "disable"
+    demoted_priority: int = Field(2, ge=2, le=5, description="from_origins' priority with switch: priority.")
+    health_url: str | None = Field(None, pattern=r"^https?://\S+$")
+    health_expect_status: int = Field(200, ge=100, le=599)
+    probe_timeout: Duration = timedelta(seconds=10)
+    min_health_percent: float = Field(
+        100.0, gt=0, le=100, description="Front Door's OriginHealthPercentage a to_origin must reach."
+    )
+    verify_window: Duration = timedelta(minutes=10)
+    poll_interval: Duration = timedelta(seconds=15)
+    drill_profile_id: CdnProfileId | None = None
+    timeout: Duration | None = timedelta(minutes=30)
+
+    @model_validator(mode="after")
+    def _origins_distinct(self) -> FrontDoorOriginsStep:
+        both = sorted({n.lower() for n in self.from_origins} & {n.lower() for n in self.to_origins})
+        if both:
+            raise ValueError(f"origin(s) {', '.join(both)} are in both from_origins and to_origins")
+        for field in ("from_origins", "to_origins"):
+            names = [name.lower() for name in getattr(self, field)]
+            if len(set(names)) != len(names):
+                raise ValueError(f"{field} names an origin twice")
+        profile_id = self.origin_group_id.rsplit("/", 2)[0]
+        if self.drill_profile_id is not None and self.drill_profile_id.lower() == profile_id.lower():
+            raise ValueError("drill_profile_id must name a test profile, not the profile of origin_group_id")
+        return self
+
+
+# A record set name relative to its zone ("www", "shop.eu"); "@" (the apex) cannot hold a CNAME (RFC 1034 3.6.2:
+# a CNAME owner has no other data, and the apex has SOA and NS).
+_DNS_LABEL = r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?"
+DNS_RELATIVE_NAME_PATTERN = rf"^(\*|{_DNS_LABEL})(\.{_DNS_LABEL})*$"
+DNS_HOST_PATTERN = rf"^{_DNS_LABEL}(\.{_DNS_LABEL})+\.?$"
+
+
+def dns_name(value: str) -> str:
+    """A host name as DNS compares it: case-insensitive, with or without the root's trailing dot."""
+    return value.rstrip(".").lower()
+
+
+class DnsRecordSwitchStep(StepBase):
+    """Point a CNAME record of an Azure DNS zone from one target to another: the Front Door bypass (the public
+    name from the Front Door endpoint to a pre-staged Traffic Manager profile) or back.
+
+    Desired state: a record already on ``to_target`` is left alone; one on neither target is refused (someone
+    else changed it). The write carries the record's etag (If-Match), so a concurrent change is never
+    overwritten. Clients follow within the record's TTL. A drill switches ``drill_record`` (another name in the
+    zone, restored or deleted at teardown) or only reads.
+    """
+
+    kind: Literal["dns_record_switch"]
+    zone_id: DnsZoneId
+    record: str = Field(pattern=DNS_RELATIVE_NAME_PATTERN, description="The CNAME's name relative to the zone.")
+    from_target: str = Field(pattern=DNS_HOST_PATTERN, max_length=254)
+    to_target: str = Field(pattern=DNS_HOST_PATTERN, max_length=254)
+    drill_record: str | None = Field(None, pattern=DNS_RELATIVE_NAME_PATTERN)
+    health_url: str | None = Field(None, pattern=r"^https?://\S+$", description="Where to_target serves.")
+    health_expect_status: int = Field(200, ge=100, le=599)
+    probe_timeout: Duration = timedelta(seconds=10)
+    verify_window: Duration = timedelta(minutes=2)
+    poll_interval: Duration = timedelta(seconds=5)
+    timeout: Duration | None = timedelta(minutes=10)
+
+    @model_validator(mode="after")
+    def _targets_differ(self) -> DnsRecordSwitchStep:
+        if dns_name(self.from_target) == dns_name(self.to_target):
+            raise ValueError("from_target and to_target are the same host name")
+        if self.drill_record is not None and self.drill_record.lower() == self.record.lower():
+            raise ValueError("drill_record must name another record than record")
+        return self
+
+
+# An Azure region name as ARM writes it ("westus") or as Cosmos DB shows it ("West US"); compared without spaces,
+# case-insensitively.
+REGION_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9]*( [A-Za-z0-9]+)*$"
+
+
+def region_key(name: str) -> str:
+    """A region name as ARM compares it: 'West US' is 'westus'."""
+    return name.replace(" ", "").lower()
+
+
+class CosmosFailoverStep(StepBase):
+    """Make ``target_region`` the write region of a Cosmos DB account with a single write region.
+
+    failover_mode: ``planned`` changes the failover priorities (DatabaseAccounts_FailoverPriorityChange: the
+    target gets priority 0; Cosmos DB switches once the regions agree, no data loss; needs the current write
+    region to answer); ``forced`` takes the current write region offline (DatabaseAccounts_OfflineRegion: the
+    region of best priority left becomes the write region; what it had not replicated is lost, bounded by the
+    account's consistency); ``planned_then_forced`` forces only when the planned change cannot complete. A
+    drill only reads. The write region before the change is recorded for the failback.
+    """
+
+    kind: Literal["cosmos_failover"]
+    account_id: CosmosAccountId
+    target_region: str = Field(pattern=REGION_NAME_PATTERN, max_length=60)
+    failover_mode: Literal["planned", "forced", "planned_then_forced"] = "planned"
+    timeout: Duration | None = timedelta(minutes=30)
+
+
+# A flexible server's name: 3-63 lowercase letters, digits and hyphens, no hyphen at either end (Servers_Get).
+POSTGRESQL_SERVER_NAME_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{1,61}[a-z0-9])$"
+
+
+class PostgresqlPromoteStep(StepBase):
+    """Azure Database for PostgreSQL flexible server in the secondary region, by one of two methods.
+
+    ``promote_replica``: PATCH the read replica ``replica_server_id`` with replica.promoteMode Standalone and
+    promoteOption Planned (waits until the replica has all the primary's data: needs the primary) or Forced (at
+    once: loses the replica's lag); ``planned_then_forced`` is planned while the primary answers. A drill only
+    reads the replica. ``geo_restore``: create ``target_server_id`` in ``target_location`` (the source's paired
+    region) from ``source_server_id``'s geo-redundant backup (createMode GeoRestore); a drill restores into
+    ``drill_target_server_id`` (default: the target's name with a '-drill' suffix), which teardown deletes.
+    """
+
+    kind: Literal["postgresql_promote"]
+    method: Literal["promote_replica", "geo_restore"] = "promote_replica"
+    replica_server_id: PostgresqlServerId | None = None
+    promote_option: Literal["planned", "forced", "planned_then_forced"] = "planned"
+    source_server_id: PostgresqlServerId | None = None
+    target_server_id: PostgresqlServerId | None = None
+    target_location: str | None = Field(None, pattern=REGION_NAME_PATTERN, max_length=60)
+    drill_target_server_id: PostgresqlServerId | None = None
+    timeout: Duration | None = timedelta(hours=2)
+
+    @model_validator(mode="after")
+    def _method_fields(self) -> PostgresqlPromoteStep:
+        given = {
+            name
+            for name in ("replica_server_id", "source_server_id", "target_server_id", "target_location")
+            if getattr(self, name) is not None
+        } | ({"drill_target_server_id"} if self.drill_target_server_id else set())
+        if self.method == "promote_replica":
+            needed, unused = {"replica_server_id"}, given - {"replica_server_id"}
+        else:
+            needed = {"source_server_id", "target_server_id", "target_location"}
+            unused = given & {"replica_server_id"}
+        missing = sorted(needed - given)
+        if missing:
+            raise ValueError(f"method {self.method} needs {', '.join(missing)}")
+        if unused:
+            raise ValueError(f"method {self.method} does not use {', '.join(sorted(unused))}")
+        names = [self.target_server_id, self.drill_target_server_id, self.replica_server_id]
+        for server_id in (value for value in names if value):
+            name = server_id.rstrip("/").rsplit("/", 1)[-1]
+            if not re.fullmatch(POSTGRESQL_SERVER_NAME_PATTERN, name):
+                raise ValueError(
+                    f"server name {name!r}: 3-63 lowercase letters, digits and hyphens, not starting or ending "
+                    "with a hyphen"
+                )
+        ids = [value.lower() for value in (self.source_server_id, self.target_server_id) if value]
+        if len(ids) == 2 and ids[0] == ids[1]:
+            raise ValueError("target_server_id is the source server itself: a geo-restore creates a new server")
+        drill = (self.drill_target_server_id or "").lower()
+        if drill and drill in ids:
+            raise ValueError("drill_target_server_id must name another server than the source and the target")
+        return self
+
+
+class StorageAccountFailoverStep(StepBase):
+    """Customer-managed failover of a geo-redundant storage account (Microsoft.Storage StorageAccounts_Failover).
+
+    ``unplanned``: the secondary becomes the primary at once and the account becomes LRS; writes after its Last
+    Sync Time are lost. ``planned``: Azure synchronises first and swaps the regions (no loss, stays geo-redundant;
+    needs both regions up). ``planned_if_available``: planned while the primary answers, unplanned otherwise. A
+    drill only reads the account and reports what a failover would do and lose.
+    """
+
+    kind: Literal["storage_account_failover"]
+    account_id: StorageAccountId
+    target_location: str = Field(
+        pattern=REGION_NAME_PATTERN,
+        max_length=60,
+        description="The region the account's primary must be in afterwards (its secondary before the failover): "
+        "an account already primary there is left alone.",
+    )
+    failover_type: Literal["planned", "unplanned", "planned_if_available"] = "unplanned"
+    poll_interval: Duration = timedelta(seconds=30)
+    timeout: Duration | None = timedelta(hours=2)
+
+
+class AppScaleStep(StepBase):
+    """Start or scale out standby compute: an App Service plan to ``instance_count`` instances (``at_least``: never
+    scaled down by a failover; ``exactly``: a failback's) and apps to ``site_state``. A drill acts on its
+    ``drill_plan_id`` / ``drill_site_ids`` (put back by teardown), else only reads production."""
+
+    kind: Literal["app_scale"]
+    plan_id: AppServicePlanId | None = None
+    instance_count: int | None = Field(None, ge=1, le=100)
+    scale: Literal["at_least", "exactly"] = "at_least"
+    site_ids: list[WebAppId] = Field(default_factory=list)
+    site_state: Literal["Running", "Stopped"] = "Running"
+    drill_plan_id: AppServicePlanId | None = None
+    drill_site_ids: list[WebAppId] = Field(default_factory=list)
+    poll_interval: Duration = timedelta(seconds=10)
+    timeout: Duration | None = timedelta(minutes=30)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> AppScaleStep:
+        if (self.plan_id is None) != (self.instance_count is None):
+            raise ValueError("give plan_id and instance_count together (the plan to scale and its instance count)")
+        if self.plan_id is None and not self.site_ids:
+            raise ValueError("give plan_id and instance_count, site_ids, or both: the step has nothing to do")
+        for field, ids in (("site_ids", self.site_ids), ("drill_site_ids", self.drill_site_ids)):
+            if len({value.lower() for value in ids}) != len(ids):
+                raise ValueError(f"{field} names an app twice")
+        if self.drill_plan_id is not None:
+            if self.plan_id is None:
+                raise ValueError("drill_plan_id stands in for plan_id in a drill: give plan_id too")
+            if self.drill_plan_id.lower() == self.plan_id.lower():
+                raise ValueError("drill_plan_id must name a test plan, not the production plan_id")
+        if self.drill_site_ids:
+            if not self.site_ids:
+                raise ValueError("drill_site_ids stand in for site_ids in a drill: give site_ids too")
+            shared = {value.lower() for value in self.drill_site_ids} & {value.lower() for value in self.site_ids}
+            if shared:
+                names = ", ".join(sorted(shared))
+                raise ValueError(f"drill_site_ids must name test apps, not production ones: {names}")
+        return self
+
+
 # A plan step: the parameters of one of the kinds. The registry of kinds (dr.steps.REGISTRY) pairs each of
 # these models with its implementation and checks, when it is imported, that it names the same kinds.
 Step = Annotated[
-    BlobBackupStep | SqlGeoRestoreStep | SqlFailoverGroupStep | TrafficManagerFailoverStep | HealthCheckStep,
+    BlobBackupStep
+    | SqlGeoRestoreStep
+    | SqlFailoverGroupStep
+    | TrafficManagerFailoverStep
+    | HealthCheckStep
+    | ManualStep
+    | WebhookStep
+    | FrontDoorOriginsStep
+    | DnsRecordSwitchStep
+    | CosmosFailoverStep
+    | PostgresqlPromoteStep
+    | StorageAccountFailoverStep
+    | AppScaleStep,
     Field(discriminator="kind"),
 ]
 

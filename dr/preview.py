@@ -13,16 +13,25 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel, Field
 
 from .clients import account_name_from_url
+from .durations import format_duration
 from .errors import InvalidInputError
 from .plan import (
+    AppScaleStep,
     BlobBackupStep,
+    CosmosFailoverStep,
+    DnsRecordSwitchStep,
+    FrontDoorOriginsStep,
     HealthCheckStep,
+    ManualStep,
     Mode,
     Plan,
+    PostgresqlPromoteStep,
     SqlFailoverGroupStep,
     SqlGeoRestoreStep,
     StepBase,
+    StorageAccountFailoverStep,
     TrafficManagerFailoverStep,
+    WebhookStep,
 )
 from .probe import redact_url
 
@@ -57,7 +66,7 @@ def preview(plan: Plan, mode: Mode, overrides: RunOverrides | None = None) -> li
     ]
 
 
-def describe_step(step: StepBase, mode: Mode, overrides: RunOverrides | None = None) -> str:
+def describe_step(step: StepBase, mode: Mode, overrides: RunOverrides | None = None) -> str:  # noqa: PLR0911, PLR0912
     """What ``step`` does in a run in ``mode`` with the operator's ``overrides``, as one sentence."""
     drill = mode == "drill"
     if isinstance(step, BlobBackupStep):
@@ -71,6 +80,22 @@ def describe_step(step: StepBase, mode: Mode, overrides: RunOverrides | None = N
         return _traffic(step, drill)
     if isinstance(step, HealthCheckStep):
         return _health(step)
+    if isinstance(step, ManualStep):
+        return _manual(step, drill)
+    if isinstance(step, WebhookStep):
+        return _webhook(step, drill)
+    if isinstance(step, FrontDoorOriginsStep):
+        return _front_door(step, drill)
+    if isinstance(step, DnsRecordSwitchStep):
+        return _dns_record(step, drill)
+    if isinstance(step, CosmosFailoverStep):
+        return _cosmos(step, drill)
+    if isinstance(step, PostgresqlPromoteStep):
+        return _postgresql(step, drill)
+    if isinstance(step, StorageAccountFailoverStep):
+        return _storage_account(step, drill)
+    if isinstance(step, AppScaleStep):
+        return _app_scale(step, drill)
     raise InvalidInputError(f"step {step.id!r}: no description for kind {step.kind!r}")
 
 
@@ -148,11 +173,125 @@ def _traffic(step: TrafficManagerFailoverStep, drill: bool) -> str:
     return f"check and report, without switching: {switch} in Traffic Manager profile {profile} (drill: read only)"
 
 
+def _front_door(step: FrontDoorOriginsStep, drill: bool) -> str:
+    sources, targets = _names(step.from_origins), _names(step.to_origins)
+    one_source = len(step.from_origins) == 1
+    if step.switch == "priority":
+        switch = (
+            f"give {targets} priority 1 ({sources} {'drops' if one_source else 'drop'} to priority "
+            f"{step.demoted_priority}, still enabled)"
+        )
+    else:
+        switch = f"disable {'origin' if one_source else 'origins'} {sources} and enable {targets}"
+    group, profile = _last(step.origin_group_id), _named(step.origin_group_id, "profiles")
+    where = f"in Front Door origin group {group} of profile {profile}"
+    if not drill:
+        return f"{switch} {where}"
+    if step.drill_profile_id:
+        test_profile = _last(step.drill_profile_id)
+        return f"{switch} in origin group {group} of test profile {test_profile} (drill: {profile} untouched)"
+    return f"check and report, without switching: {switch} {where} (drill: read only)"
+
+
+def _dns_record(step: DnsRecordSwitchStep, drill: bool) -> str:
+    zone = _last(step.zone_id)
+    switch = f"point CNAME {{name}}.{zone} from {step.from_target} to {step.to_target}"
+    if not drill:
+        return switch.format(name=step.record) + " (clients follow within the record's TTL)"
+    if step.drill_record:
+        return switch.format(name=step.drill_record) + f" (drill: {step.record}.{zone} untouched)"
+    return f"check and report, without switching: {switch.format(name=step.record)} (drill: read only)"
+
+
+def _cosmos(step: CosmosFailoverStep, drill: bool) -> str:
+    account = _last(step.account_id)
+    if drill:  # a drill only reads the account (dr.steps.cosmos)
+        return (
+            f"read Cosmos DB account {account} and report what a {step.failover_mode.replace('_', ' ')} failover to "
+            f"{step.target_region} would do (drill: nothing fails over)"
+        )
+    if step.failover_mode == "planned":
+        return (
+            f"planned failover (no data loss) of Cosmos DB account {account}: {step.target_region} becomes its write "
+            "region"
+        )
+    if step.failover_mode == "forced":
+        return (
+            f"forced failover of Cosmos DB account {account}: its write region is taken offline and "
+            f"{step.target_region} takes the writes (may lose what had not replicated)"
+        )
+    return (
+        f"planned failover of Cosmos DB account {account} to {step.target_region}, forced (the write region taken "
+        "offline) if the planned change cannot complete (then it may lose data)"
+    )
+
+
+def _postgresql(step: PostgresqlPromoteStep, drill: bool) -> str:
+    if step.method == "promote_replica":
+        replica = _last(step.replica_server_id or "")
+        if drill:
+            return (
+                f"read PostgreSQL replica {replica} and report what a {step.promote_option.replace('_', ' ')} "
+                "promotion would do (drill: nothing promoted)"
+            )
+        option = {
+            "planned": "planned: no data loss, needs the primary",
+            "forced": "forced: may lose the replica's lag",
+            "planned_then_forced": "planned, forced if the primary does not answer",
+        }[step.promote_option]
+        return f"promote PostgreSQL read replica {replica} to a standalone server ({option}; cannot be undone)"
+    source, target = _last(step.source_server_id or ""), _last(step.target_server_id or "")
+    if drill:
+        # The name a drill restores to: dr.steps.postgresql.planning.restore_target_id's rule.
+        name = (
+            _last(step.drill_target_server_id)
+            if step.drill_target_server_id
+            else target
+            if target.endswith("-drill")
+            else f"{target[:57].rstrip('-')}-drill"
+        )
+        return (
+            f"geo-restore PostgreSQL server {source} into {step.target_location} as {name} (drill: a copy under its "
+            "own name, deleted at teardown)"
+        )
+    return f"geo-restore PostgreSQL server {source} into {step.target_location} as {target} (from its last geo-backup)"
+
+
 def _health(step: HealthCheckStep) -> str:
     text = f"check {redact_url(step.url)} answers {step.expect_status}"
     if step.expect_body_contains:
         text += f" containing {step.expect_body_contains!r}"
     return text
+
+
+MANUAL_INSTRUCTIONS_SHOWN = 300  # the approver sees what the person will do; the status has the whole text
+
+
+def _manual(step: ManualStep, drill: bool) -> str:
+    what = " ".join(step.instructions.split())
+    if len(what) > MANUAL_INSTRUCTIONS_SHOWN:
+        what = what[: MANUAL_INSTRUCTIONS_SHOWN - 1] + "…"
+    then = "then fail" if step.on_timeout == "fail" else "then go on without it"
+    wait = f"wait up to {format_duration(step.timeout)} ({then}) for a person to confirm: {what}"
+    if not drill:
+        return wait
+    if step.drill == "skip":
+        return f"report, without waiting, that a failover would {wait} (drill: skip)"
+    return f"{wait} (drill: a person confirms the rehearsal)"
+
+
+def _webhook(step: WebhookStep, drill: bool) -> str:
+    follow = " and follow its job until done" if step.status is not None else " and follow its job if it answers 202"
+    if not drill:
+        return f"call the webhook in app setting {step.url_setting} with the run's context{follow}"
+    if not step.drill_calls:
+        return f"report, without calling, that a failover would call the webhook in {step.url_setting} (drill: skip)"
+    if step.drill_url_setting:
+        return f"call the drill webhook in {step.drill_url_setting}{follow} (drill: {step.url_setting} not called)"
+    return (
+        f"call the webhook in {step.url_setting} with mode drill{follow} "
+        "(drill: the endpoint must not act on production)"
+    )
 
 
 def _names(names: list[str]) -> str:
@@ -177,3 +316,40 @@ def _named(resource_id: str, resource_type: str) -> str:
         if part.lower() == resource_type.lower():
             return parts[index + 1]
     return _last(resource_id)
+
+
+def _storage_account(step: StorageAccountFailoverStep, drill: bool) -> str:
+    account, target = _last(step.account_id), step.target_location
+    kind = {
+        "planned": f"planned failover (no data loss) of storage account {account} to {target}, which stays "
+        "geo-redundant",
+        "unplanned": f"unplanned failover of storage account {account} to {target} (loses the writes after its Last "
+        "Sync Time; the account becomes LRS)",
+        "planned_if_available": f"planned failover of storage account {account} to {target}, unplanned if the "
+        "primary does not answer (then it loses the writes after its Last Sync Time and becomes LRS)",
+    }[step.failover_type]
+    if drill:  # a drill only reads the account (dr.steps.storage_account)
+        return (
+            f"read storage account {account}'s failover readiness and Last Sync Time and report what a {kind} would "
+            "lose (drill: nothing fails over)"
+        )
+    return kind
+
+
+def _app_scale(step: AppScaleStep, drill: bool) -> str:
+    def changes(plan_id: str | None, site_ids: list[str]) -> str:
+        parts = []
+        if plan_id and step.instance_count is not None:
+            least = "at least " if step.scale == "at_least" else ""
+            parts.append(f"scale App Service plan {_last(plan_id)} to {least}{step.instance_count} instance(s)")
+        if site_ids:
+            verb = "start" if step.site_state == "Running" else "stop"
+            parts.append(f"{verb} {'app' if len(site_ids) == 1 else 'apps'} {_names([_last(s) for s in site_ids])}")
+        return " and ".join(parts)
+
+    if not drill:
+        return changes(step.plan_id, step.site_ids)
+    if step.drill_plan_id or step.drill_site_ids:
+        live = changes(step.drill_plan_id, step.drill_site_ids)
+        return f"{live} (drill: test resources, put back at teardown; production only read)"
+    return f"check and report, without changing: {changes(step.plan_id, step.site_ids)} (drill: read only)"

@@ -193,6 +193,7 @@ class StepRunInput(BaseModel):
         now: datetime,
         min_poll_seconds: float,
         force: bool = False,
+        reason: str | None = None,
         deadline: datetime | None = None,
         failover_values: dict[str, Any] | None = None,
     ) -> StepRunInput:
@@ -204,6 +205,7 @@ class StepRunInput(BaseModel):
             started_at=started_at,
             now=now,
             force=force,
+            reason=reason,
             failover_values=failover_values,
         )
         return cls(context=context, retry=step.retry, deadline=deadline, min_poll_seconds=min_poll_seconds)
@@ -222,6 +224,9 @@ class StepCustomStatus(BaseModel):
     step: str
     summary: str
     calls: int
+    waiting: dict[str, Any] | None = Field(
+        None, description="A step waiting for a person (dr.confirmation.ConfirmationWait): what to do, until when."
+    )
 
 
 class StepOutcome(BaseModel):
@@ -598,7 +603,10 @@ class RunState:
             started_at=self.started_at,
             now=now,
             min_poll_seconds=self.run.min_poll_seconds,
-            force=self.run.force,
+            # An approver who overrode failed checks saw the refusals a step would repeat (a cool-down, a
+            # Degraded secondary): refusing again after the data steps moved would leave the estate split.
+            force=self.run.force or bool(self.approval.overrode_failed_checks),
+            reason=self.run.reason,
             deadline=now + step.timeout if step.timeout and not in_graph else None,
             failover_values=self.plan.drill.failover_values.get(step.id, {}) if drill else None,
         )

@@ -18,6 +18,9 @@ AZURE_ARM_ENDPOINT = "https://management.azure.com"
 # The app settings a plan's `notify` may name (dr.plan.NotifyPolicy): only these, so a plan file cannot have run
 # details posted to whatever URL another setting happens to hold.
 NOTIFY_SETTING_PATTERN = r"^DR_NOTIFY_[A-Z0-9_]{1,100}$"
+# The app settings a webhook step may call (dr.plan.WebhookStep: url_setting and its drill/failback variants):
+# their URLs carry a token (an Automation webhook's, a Logic App trigger's SAS), so a plan names only these.
+WEBHOOK_SETTING_PATTERN = r"^DR_WEBHOOK_[A-Z0-9_]{1,100}$"
 # The app root: the folder of function_app.py (dr/ sits in it). A relative DR_PLANS_DIR is resolved from
 # here, never from the working directory, which the Functions host does not promise to be the app folder.
 APP_ROOT = Path(__file__).resolve().parents[1]
@@ -106,10 +109,12 @@ class Settings(BaseSettings):
     def notify_webhook_url(self, setting: str) -> SecretStr | None:
         """The webhook URL the app setting ``setting`` holds, read when a notification goes out (a secret:
         rotating it needs no restart). None when it is unset or is not a notification setting."""
-        if not re.fullmatch(NOTIFY_SETTING_PATTERN, setting):
-            return None
-        value = os.environ.get(setting, "").strip()
-        return SecretStr(value) if value else None
+        return _url_setting(NOTIFY_SETTING_PATTERN, setting)
+
+    def step_webhook_url(self, setting: str) -> SecretStr | None:
+        """The URL a webhook step calls, from the app setting ``setting`` (DR_WEBHOOK_<NAME>), read at each
+        call like notify_webhook_url. None when it is unset or is not a webhook-step setting."""
+        return _url_setting(WEBHOOK_SETTING_PATTERN, setting)
 
     @field_validator("plans_dir", mode="after")
     @classmethod
@@ -126,6 +131,15 @@ class Settings(BaseSettings):
     @property
     def uses_arm_emulator(self) -> bool:
         return self.arm_endpoint.rstrip("/") != AZURE_ARM_ENDPOINT
+
+
+def _url_setting(pattern: str, setting: str) -> SecretStr | None:
+    """A secret URL from the environment, for setting names ``pattern`` allows only (a plan cannot point a
+    call at whatever another setting holds)."""
+    if not re.fullmatch(pattern, setting):
+        return None
+    value = os.environ.get(setting, "").strip()
+    return SecretStr(value) if value else None
 
 
 @lru_cache(maxsize=1)

@@ -7,6 +7,7 @@ own sub-orchestration (its custom status is the one that moves while the step po
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -28,6 +29,10 @@ class StepView(BaseModel):
     finished_at: str | None = None
     elapsed_seconds: float | None = None
     summary: str = ""
+    waiting: dict[str, Any] | None = Field(
+        None,
+        description="A step waiting for a person (status 'waiting'): instructions, deadline, the confirm route.",
+    )
 
 
 class RunView(BaseModel):
@@ -87,6 +92,7 @@ def run_view(
     output: Any,
     now: datetime,
     live_summaries: dict[str, str] | None = None,
+    live_waiting: dict[str, dict[str, Any]] | None = None,
 ) -> RunView:
     headline = read_model(RunHeadline, run_input) or RunHeadline()
     custom = read_model(RunCustomStatus, custom_status)
@@ -110,6 +116,7 @@ def run_view(
                 if step.status == "running"
                 else f"not started: the run ended ({runtime_status})"
             )
+        waiting = (live_waiting or {}).get(step_id) if status == "running" else None
         elapsed = None
         if step.started_at:
             end = finished_at or now
@@ -118,11 +125,12 @@ def run_view(
             StepView(
                 id=step_id,
                 kind=step.kind,
-                status=status,
+                status="waiting" if waiting is not None else status,
                 started_at=iso(step.started_at) if step.started_at else None,
                 finished_at=iso(finished_at) if finished_at else None,
                 elapsed_seconds=elapsed,
                 summary=summary,
+                waiting=waiting,
             )
         )
     return RunView(
@@ -149,7 +157,12 @@ def run_view(
     )
 
 
-def snapshot_view(run: RunSnapshot, now: datetime, live_summaries: dict[str, str] | None = None) -> RunView:
+def snapshot_view(
+    run: RunSnapshot,
+    now: datetime,
+    live_summaries: dict[str, str] | None = None,
+    live_waiting: dict[str, dict[str, Any]] | None = None,
+) -> RunView:
     view = run_view(
         run.instance_id,
         run.runtime_status,
@@ -160,6 +173,7 @@ def snapshot_view(run: RunSnapshot, now: datetime, live_summaries: dict[str, str
         run.output,
         now,
         live_summaries,
+        live_waiting,
     )
     view.stuck = stuck_reason(run, now, WatchdogBounds.from_settings(get_settings()))
     return view
@@ -167,10 +181,25 @@ def snapshot_view(run: RunSnapshot, now: datetime, live_summaries: dict[str, str
 
 async def live_summaries(store: RunStore, run: RunSnapshot) -> dict[str, str]:
     """Step id -> what the step's sub-orchestration says now, for each step the run shows running."""
-    live: dict[str, str] = {}
+    return (await live_steps(store, run)).summaries
+
+
+@dataclass(frozen=True)
+class LiveSteps:
+    """What the running steps' own sub-orchestrations say now: a summary each, and the waits for a person."""
+
+    summaries: dict[str, str] = field(default_factory=dict)
+    waiting: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+async def live_steps(store: RunStore, run: RunSnapshot) -> LiveSteps:
+    """One status read per step the run shows running."""
+    live = LiveSteps()
     for step_id in run.running_steps():
         step = await store.status(step_instance_id(run.instance_id, step_id))
         progress = read_model(StepCustomStatus, step.custom_status) if step else None
         if progress and progress.summary:
-            live[step_id] = progress.summary
+            live.summaries[step_id] = progress.summary
+        if progress and progress.waiting:
+            live.waiting[step_id] = progress.waiting
     return live

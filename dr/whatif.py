@@ -17,10 +17,15 @@ Documented figures (the sources are named where each is used):
   place within 12 hours") — Microsoft Learn, "Overview of business continuity with Azure SQL Database",
   https://learn.microsoft.com/azure/azure-sql/database/business-continuity-high-availability-disaster-recover-hadr-overview,
   and "Recover using automated database backups", https://learn.microsoft.com/azure/azure-sql/database/recovery-using-backups.
+* Storage account failover (customer-managed): "typically less than one hour" — Microsoft Learn, storage
+  disaster recovery guidance, https://learn.microsoft.com/azure/storage/common/storage-disaster-recovery-guidance;
+  app_scale has no documented figure (unknown until a run of the plan measured it).
 * Blob copy rate without a measured one: 60 MiB/s, the target throughput of a single blob — Microsoft Learn,
   "Scalability and performance targets for Blob storage",
   https://learn.microsoft.com/azure/storage/blobs/scalability-targets (a step copies many blobs at once: the
   account's far higher limits make this a conservative rate).
+* Cosmos DB: a single-write-region account's failover, RTO < 15 minutes — Microsoft Learn, "High availability in
+  Azure Cosmos DB"; PostgreSQL flexible server promotion and geo-restore: no documented duration (unknown).
 
 Not documented, measured or assumed (each basis says so): the orchestrator's own time, the per-copy and per
 Traffic Manager write times, the cost of reading a standing sync record.
@@ -39,13 +44,19 @@ from pydantic import BaseModel, Field
 
 from .durations import parse_time
 from .plan import (
+    AppScaleStep,
     BlobBackupStep,
+    CosmosFailoverStep,
+    DnsRecordSwitchStep,
+    FrontDoorOriginsStep,
     HealthCheckStep,
     Mode,
     Plan,
+    PostgresqlPromoteStep,
     SqlFailoverGroupStep,
     SqlGeoRestoreStep,
     StepBase,
+    StorageAccountFailoverStep,
     TrafficManagerFailoverStep,
 )
 from .steps.base import Check
@@ -96,12 +107,19 @@ class PlanEvaluation(BaseModel):
 SQL_FAILOVER_SECONDS = 30.0
 # Same page, and "Recover using automated database backups": geo-restore RTO, "usually within 12 hours".
 SQL_GEO_RESTORE_SECONDS = 12 * 3600.0
+# Microsoft Learn, "High availability in Azure Cosmos DB" (reliability guide): a single-write-region account's
+# region outage, RTO < 15 minutes (service-managed failover); Azure gives no separate figure for a manual one.
+COSMOS_FAILOVER_SECONDS = 15 * 60.0
+# Microsoft Learn, storage account failover: "typically ... less than one hour" after it is initiated.
+STORAGE_FAILOVER_SECONDS = 3600.0
 # Microsoft Learn, scalability targets for Blob storage: target throughput of a single blob, 60 MiB/s.
 DEFAULT_COPY_BYTES_PER_SECOND = 60 * 1024 * 1024
 # Assumed (not documented): one copy request's round trip, 0.1 s; copy_concurrency run at once.
 ASSUMED_COPY_REQUEST_SECONDS = 0.1
 # Assumed (not documented): one Traffic Manager write (PUT/PATCH), 5 s (benchmarks/rto.py's figure).
 ASSUMED_TM_WRITE_SECONDS = 5.0
+# Assumed (not documented): one Azure DNS record set write (a synchronous PUT), 1 s.
+ASSUMED_DNS_WRITE_SECONDS = 1.0
 # Assumed: reading the standing sync record and reporting, when a blob step ends on an unreachable source.
 ASSUMED_BLOB_UNREACHABLE_SECONDS = 0.5
 # Measured on the devstack (`make demo`, 2026-11-30): alert fired -> first step started 0.95-1.01 s (run start,
@@ -156,7 +174,9 @@ def _duration(entry: dict[str, Any]) -> float | None:
         return None
 
 
-def _comparable(step: StepBase, entry: dict[str, Any], mode: str, checks: list[Check]) -> bool:
+def _comparable(  # noqa: PLR0911 (one branch per kind)
+    step: StepBase, entry: dict[str, Any], mode: str, checks: list[Check]
+) -> bool:
     """Whether a past run's measurement of this step measured the work a failover now would do."""
     detail = entry.get("detail") or {}
     if not isinstance(detail, dict):
@@ -166,6 +186,18 @@ def _comparable(step: StepBase, entry: dict[str, Any], mode: str, checks: list[C
         return mode == "failover" and not str(detail.get("action", "")).startswith("none")
     if isinstance(step, TrafficManagerFailoverStep):
         return detail.get("mode") != "drill (read only)" and not detail.get("already_switched")
+    if isinstance(step, FrontDoorOriginsStep | DnsRecordSwitchStep):
+        return not str(detail.get("mode", "")).endswith("(read only)") and not detail.get("already_switched")
+    if isinstance(step, CosmosFailoverStep | PostgresqlPromoteStep):
+        # A drill only reads (a PostgreSQL geo-restore drill restores, but into its own server: same work).
+        restored = isinstance(step, PostgresqlPromoteStep) and step.method == "geo_restore"
+        return (mode == "failover" or restored) and not str(detail.get("action", "")).startswith("none")
+    if isinstance(step, StorageAccountFailoverStep):
+        # A drill only reads the account; an account already primary in the target needed nothing.
+        return mode == "failover" and not str(detail.get("action", "")).startswith("none")
+    if isinstance(step, AppScaleStep):
+        # Only a run that changed something measured a scale or a start (a drill's on its own test resources).
+        return bool(detail.get("changes"))
     if isinstance(step, BlobBackupStep):
         # A drill copies everything into its own container, a failover only the backlog; a step that found the
         # source unreachable ends at once, one that copied took its backlog's time.
@@ -341,6 +373,19 @@ def _traffic_model(step: TrafficManagerFailoverStep, checks: list[Check]) -> tup
     )
 
 
+def _dns_record_model(checks: list[Check]) -> tuple[float | None, str]:
+    convergence = _facts(checks, "dns_convergence") or {}
+    ttl = convergence.get("ttl_seconds")
+    if not isinstance(ttl, int | float):
+        return None, "unknown: the record could not be read (no TTL)"
+    if convergence.get("already_switched"):
+        return 1.0, "the record already points at the target: nothing to switch"
+    return float(ttl) + ASSUMED_DNS_WRITE_SECONDS, (
+        f"the record's TTL, {ttl:g} s: resolvers may answer from cache that long after the switch (RFC 1035 "
+        f"3.2.1) + one record write, {ASSUMED_DNS_WRITE_SECONDS:g} s (assumed)"
+    )
+
+
 def _health_model(step: HealthCheckStep, checks: list[Check]) -> tuple[float | None, str]:
     answers = _facts(checks, "answers") or {}
     latency = float(answers.get("latency_ms") or 0.0) / 1000.0
@@ -351,7 +396,18 @@ def _health_model(step: HealthCheckStep, checks: list[Check]) -> tuple[float | N
     )
 
 
-def _model(step: StepBase, checks: list[Check], history: list[dict[str, Any]] | None) -> tuple[float | None, str]:
+def _cosmos_model(checks: list[Check]) -> tuple[float | None, str]:
+    if (_facts(checks, "current_write_region") or {}).get("already_target"):
+        return 1.0, "the target already is the write region: nothing to fail over"
+    return COSMOS_FAILOVER_SECONDS, (
+        "documented RTO of a Cosmos DB single-write-region failover, < 15 minutes (High availability in Azure Cosmos "
+        "DB; stated for service-managed failover, the only figure Azure gives)"
+    )
+
+
+def _model(  # noqa: PLR0911 (one branch per kind)
+    step: StepBase, checks: list[Check], history: list[dict[str, Any]] | None
+) -> tuple[float | None, str]:
     if isinstance(step, BlobBackupStep):
         return _blob_model(step, checks, history)
     if isinstance(step, SqlGeoRestoreStep):
@@ -362,7 +418,33 @@ def _model(step: StepBase, checks: list[Check], history: list[dict[str, Any]] | 
         return _traffic_model(step, checks)
     if isinstance(step, HealthCheckStep):
         return _health_model(step, checks)
+    if isinstance(step, DnsRecordSwitchStep):
+        return _dns_record_model(checks)
+    if isinstance(step, CosmosFailoverStep):
+        return _cosmos_model(checks)
+    if isinstance(step, StorageAccountFailoverStep):
+        return _storage_account_model(checks)
+    if isinstance(step, AppScaleStep):
+        return _app_scale_model(checks)
+    # postgresql_promote: Azure documents no duration for a replica promotion or a geo-restore: unknown.
+    # front_door_origins: Azure documents no time for an origin change to reach every edge: unknown.
     return None, f"unknown: no model for kind {step.kind}"
+
+
+def _storage_account_model(checks: list[Check]) -> tuple[float | None, str]:
+    if _check(checks, "already_failed_over") is not None:
+        return 1.0, "the account's primary is already the target region: nothing to fail over"
+    return STORAGE_FAILOVER_SECONDS, (
+        "documented: a customer-managed storage account failover typically completes in less than one hour "
+        "(Microsoft Learn, storage account failover); an upper figure, not a guarantee"
+    )
+
+
+def _app_scale_model(checks: list[Check]) -> tuple[float | None, str]:
+    changes = (_facts(checks, "changes") or {}).get("changes")
+    if changes == []:
+        return 1.0, "the plan and the apps are already as the step wants: it only reads them back"
+    return None, "unknown: Azure documents no time for an App Service plan scale-out or an app start"
 
 
 # -- data at risk ------------------------------------------------------------------------------------------
@@ -404,10 +486,44 @@ def _failover_group_store(checks: list[Check], now: datetime) -> tuple[float | N
     return (float(seconds), basis) if isinstance(seconds, int | float) else (None, basis or "unknown: lag unknown")
 
 
+def _cosmos_store(checks: list[Check], now: datetime) -> tuple[float | None, str]:
+    if (_facts(checks, "current_write_region") or {}).get("already_target"):
+        return 0.0, "nothing to fail over: the target already is the write region"
+    return _from_facts(_facts(checks, "failover_mode"), "the account could not be read")
+
+
+def _postgresql_store(checks: list[Check], now: datetime) -> tuple[float | None, str]:
+    if (_facts(checks, "replica_role") or {}).get("already_promoted"):
+        return 0.0, "nothing to promote: the server is standalone already"
+    facts = _facts(checks, "promote_option") or _facts(checks, "source_geo_backup")
+    return _from_facts(facts, "the replica or the source could not be read")
+
+
+def _from_facts(facts: dict[str, Any] | None, unreadable: str) -> tuple[float | None, str]:
+    if facts is None:
+        return None, f"unknown: {unreadable}"
+    seconds, basis = facts.get("rpo_estimate_seconds"), str(facts.get("rpo_basis") or "")
+    return (float(seconds), basis) if isinstance(seconds, int | float) else (None, basis or "unknown")
+
+
+def _storage_account_store(checks: list[Check], now: datetime) -> tuple[float | None, str]:
+    if _check(checks, "already_failed_over") is not None:
+        return 0.0, "nothing to fail over: the account's primary is already the target region"
+    risk = _facts(checks, "data_at_risk")
+    if risk is None:
+        return None, "unknown: the storage account could not be read (no Last Sync Time)"
+    seconds = risk.get("rpo_estimate_seconds")
+    basis = str(risk.get("rpo_basis") or "unknown")
+    return (float(seconds), basis) if isinstance(seconds, int | float) else (None, basis)
+
+
 _STORES: dict[type[StepBase], Callable[[list[Check], datetime], tuple[float | None, str]]] = {
     BlobBackupStep: _blob_store,
     SqlGeoRestoreStep: _geo_restore_store,
     SqlFailoverGroupStep: _failover_group_store,
+    CosmosFailoverStep: _cosmos_store,
+    PostgresqlPromoteStep: _postgresql_store,
+    StorageAccountFailoverStep: _storage_account_store,
 }
 
 

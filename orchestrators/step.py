@@ -12,6 +12,14 @@ from typing import Any
 import azure.durable_functions as df
 from pydantic import BaseModel
 
+from dr.confirmation import (
+    STEP_CONFIRMED_EVENT,
+    ConfirmationWait,
+    ManualState,
+    StepConfirmation,
+    with_confirmation,
+    with_timeout,
+)
 from dr.durations import iso
 from dr.errors import Failure, StepTimeoutError, parse_failure
 from dr.graph import RUN_GRAPH_ENTITY, FinishedRequest, GraphAnswer
@@ -140,7 +148,8 @@ def _run(context: df.DurableOrchestrationContext, run: StepRunInput) -> Generato
     started = context.current_utc_datetime
     # A step of a graph starts when its dependencies finish: its timeout counts from its own start.
     deadline = run.deadline or (started + step.timeout if run.graph is not None and step.timeout else None)
-    watch = _CancelWatch(context, settles=spec_of(step.kind).settles_on_cancel)
+    spec = spec_of(step.kind)
+    watch = _CancelWatch(context, settles=spec.settles_on_cancel)
     progress = StepProgress()
     calls = 0
     try:
@@ -152,6 +161,12 @@ def _run(context: df.DurableOrchestrationContext, run: StepRunInput) -> Generato
             answer = yield from _retry_after_first_failure(context, begin, policy, exc)
         progress = StepProgress.model_validate(answer)
         calls += 1
+        if spec.waits_for_confirmation and not progress.done and not watch.stop_now(context.current_utc_datetime):
+            decided = yield from _await_confirmation(context, run, progress, deadline, watch, policy, calls)
+            if decided is None:
+                return watch.canceled_outcome(step, progress, started, context.current_utc_datetime)
+            progress = decided
+            calls += 1
         while not progress.done:
             if watch.stop_now(context.current_utc_datetime):
                 return watch.canceled_outcome(step, progress, started, context.current_utc_datetime)
@@ -204,15 +219,24 @@ class _CancelWatch:
 
     The cancel waiter is yielded once, beside begin (both new tasks in one compound); after that it is only
     read (``is_completed``), never put in another compound: the SDK would leave it out of the compound's
-    action and the host would await something else than the orchestrator (see orchestrators.recovery).
+    action and the host would await something else than the orchestrator (see orchestrators.recovery). A later
+    wait that must end on a cancel (a manual step's) takes a fresh waiter (``fresh_waiter``); the SDK hands an
+    event to the newest open waiter of its name, and every waiter is read.
     """
 
     def __init__(self, context: df.DurableOrchestrationContext, *, settles: bool) -> None:
         self.context = context
         self.settles = settles
         self.event = context.wait_for_external_event(CANCEL_EVENT)
+        self.waiters = [self.event]
         self.request: CancelRequest | None = None
         self.heard_at: datetime | None = None
+
+    def fresh_waiter(self) -> Any:
+        """A new cancel waiter for a compound of new tasks (read with the others from then on)."""
+        waiter = self.context.wait_for_external_event(CANCEL_EVENT)
+        self.waiters.append(waiter)
+        return waiter
 
     def first(self, task: Any) -> Generator[Any, Any, Any]:
         """Yield the step's first task with the cancel waiter; its result (waited for even after a cancel:
@@ -226,8 +250,9 @@ class _CancelWatch:
         return task.result
 
     def _hear(self) -> None:
-        if self.request is None and self.event.is_completed:
-            self.request = event_data(CancelRequest, self.event.result)
+        heard = next((waiter for waiter in self.waiters if waiter.is_completed), None)
+        if self.request is None and heard is not None:
+            self.request = event_data(CancelRequest, heard.result)
             self.heard_at = self.context.current_utc_datetime
 
     def stop_now(self, now: datetime) -> bool:
@@ -254,6 +279,52 @@ class _CancelWatch:
         if self.request is None or self.heard_at is None:
             return []
         return [f"finished after the run was canceled at {iso(self.heard_at)}: {progress.summary}"[:500]]
+
+
+def _await_confirmation(
+    context: df.DurableOrchestrationContext,
+    run: StepRunInput,
+    progress: StepProgress,
+    deadline: datetime | None,
+    watch: _CancelWatch,
+    policy: RetryPolicy,
+    calls: int,
+) -> Generator[Any, Any, StepProgress | None]:
+    """A step that waits for a person (KindSpec.waits_for_confirmation): show the wait in the step's status,
+    wait for the confirmation (dr.confirmation), the deadline or a cancel, then poll the kind once with what
+    happened: the kind decides. None: canceled while waiting.
+
+    One compound of three new tasks (a fresh cancel waiter: begin's was yielded already, see _CancelWatch). A
+    confirmation raised while begin ran was kept by the SDK for this wait. A malformed one (raised around the
+    API) fails the step: waiting again for the same name would hand the wait that same kept event again.
+    """
+    step = run.context.step
+    wait = ConfirmationWait.of(ManualState.model_validate(progress.state), run.context.run_id, step.id, deadline)
+    waiting = StepCustomStatus(step=step.id, summary=progress.summary, calls=calls, waiting=wait.model_dump())
+    context.set_custom_status(waiting.model_dump(mode="json"))
+    confirmed = context.wait_for_external_event(STEP_CONFIRMED_EVENT)
+    cancel = watch.fresh_waiter()
+    timer = context.create_timer(deadline) if deadline is not None else None
+    winner = yield context.task_any([confirmed, cancel, *([timer] if timer is not None else [])])
+    now = context.current_utc_datetime
+    if winner is not timer and timer is not None:
+        timer.cancel()
+    if winner is cancel:
+        watch.stop_now(now)
+        return None
+    if winner is confirmed:
+        try:
+            said = event_data(StepConfirmation, confirmed.result)
+        except ValueError as error:  # pydantic's ValidationError, or JSON that does not parse
+            why = f"a malformed confirmation was raised to the step: {str(error)[:300]}"
+            raise StepFailed(Failure("permanent", "BadConfirmation", why), 1) from None
+        state = with_confirmation(progress.state, said, now)
+    else:
+        state = with_timeout(progress.state, now)
+    poll = StepPollInput(context=run.context_at(now), state=state)
+    decided = StepProgress.model_validate((yield from call_with_retry(context, "step_poll", poll, policy)))
+    context.set_custom_status(StepCustomStatus(step=step.id, summary=decided.summary, calls=calls + 1).model_dump())
+    return decided
 
 
 def _retry_after_first_failure(

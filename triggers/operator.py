@@ -42,7 +42,7 @@ from dr.plan_state import failover_to_undo
 from dr.report import read_report
 from dr.run import ApprovalDecision, RunOverrides, is_run_id, run_id_prefix
 from dr.settings import get_settings
-from dr.views import live_summaries, snapshot_view
+from dr.views import live_steps, snapshot_view
 from dr.whatif import HISTORY_REPORTS, PlanEvaluation, evaluate_plan
 
 from .http import acting_name, error_response, json_response, log, principal_of, require_reader, run_links
@@ -166,7 +166,8 @@ async def get_recovery(req: func.HttpRequest, client: df.DurableOrchestrationCli
         run = await recovery_run(runs, req.route_params["id"], show_input=True)
     except DrError as exc:
         return error_response(exc)
-    view = snapshot_view(run, datetime.now(UTC), await live_summaries(runs, run))
+    live = await live_steps(runs, run)
+    view = snapshot_view(run, datetime.now(UTC), live.summaries, live.waiting)
     return json_response(view.model_dump(mode="json"))
 
 

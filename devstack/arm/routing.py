@@ -30,6 +30,8 @@ class ArmRequest:
     body_bytes: bytes
     base_url: str
     """Scheme and authority the client used (for the URLs an LRO hands back)."""
+    headers: dict[str, str] = field(default_factory=dict)
+    """Request headers, names lower-cased (conditional requests: If-Match, If-None-Match)."""
 
     def json(self) -> Any:
         if not self.body_bytes.strip():

@@ -32,19 +32,37 @@ from .auth import check_authorization
 from .authorization.models import AuthorizationBackend
 from .authorization.responses import AuthorizationResponses
 from .authorization.urls import register as register_authorization
+from .cdn.models import CdnBackend
+from .cdn.responses import CdnResponses
+from .cdn.urls import register as register_cdn
 from .control import ControlBackend, ControlResponses, Fault, RequestRecord
 from .control import routes as control_routes
+from .cosmosdb.models import CosmosDbBackend
+from .cosmosdb.responses import CosmosDbResponses
+from .cosmosdb.urls import register as register_cosmosdb
+from .dns.models import DnsBackend
+from .dns.responses import DnsResponses
+from .dns.urls import register as register_dns
 from .errors import ArmError
 from .estate import Clock, EmulatorSettings, Estate
+from .postgresql.models import PostgreSqlBackend
+from .postgresql.responses import PostgreSqlResponses
+from .postgresql.urls import register as register_postgresql
 from .resourcegroups import RESOURCE_GROUPS, ResourceGroupResponses
 from .resourcegroups import register as register_resource_groups
 from .routing import ArmRequest, ArmResponse, Router
 from .sql.models import SqlBackend
 from .sql.responses import SqlResponses
 from .sql.urls import register as register_sql
+from .storage.models import StorageBackend
+from .storage.responses import StorageResponses
+from .storage.urls import register as register_storage
 from .trafficmanager.models import TrafficManagerBackend
 from .trafficmanager.responses import TrafficManagerResponses
 from .trafficmanager.urls import register as register_traffic_manager
+from .web.models import WebBackend
+from .web.responses import WebResponses
+from .web.urls import register as register_web
 
 logger = logging.getLogger(__name__)
 
@@ -91,12 +109,27 @@ class ArmEmulator:
         self.traffic_manager = TrafficManagerBackend(self.estate)
         self.authorization = AuthorizationBackend(self.estate, self.sql, self.traffic_manager)
         self.estate.providers = [self.sql, self.traffic_manager, self.authorization]
+        self.cosmosdb = CosmosDbBackend(self.estate)
+        self.postgresql = PostgreSqlBackend(self.estate)
+        self.estate.providers += [self.cosmosdb, self.postgresql]
+        self.storage = StorageBackend(self.estate)
+        self.web = WebBackend(self.estate)
+        self.estate.providers += [self.storage, self.web]
+        self.cdn = CdnBackend(self.estate)
+        self.dns = DnsBackend(self.estate)
+        self.estate.providers += [self.cdn, self.dns]
         self.router = Router()
         # First: its paths end in /providers/Microsoft.Authorization/permissions, below any other provider's.
         register_authorization(self.router, AuthorizationResponses(self.authorization))
         register_resource_groups(self.router, ResourceGroupResponses(self.estate))
         register_sql(self.router, SqlResponses(self.estate, self.sql))
         register_traffic_manager(self.router, TrafficManagerResponses(self.estate, self.traffic_manager))
+        register_cosmosdb(self.router, CosmosDbResponses(self.estate, self.cosmosdb))
+        register_postgresql(self.router, PostgreSqlResponses(self.estate, self.postgresql))
+        register_storage(self.router, StorageResponses(self.estate, self.storage))
+        register_web(self.router, WebResponses(self.estate, self.web))
+        register_cdn(self.router, CdnResponses(self.estate, self.cdn))
+        register_dns(self.router, DnsResponses(self.estate, self.dns))
         self.control = ControlBackend(self.estate, self.sql, self.traffic_manager, self.authorization)
         self._ca = trustme.CA(organization_name="devstack ARM emulator")
         self._cert = self._ca.issue_cert("127.0.0.1", "localhost")
@@ -210,6 +243,7 @@ class ArmEmulator:
                     api_version=api_version,
                     body_bytes=body,
                     base_url=f"{request.scheme}://{request.host}",
+                    headers={name.lower(): value for name, value in request.headers.items()},
                 )
             )
             error_code = None

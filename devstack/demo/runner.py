@@ -27,7 +27,7 @@ from typing import Any, TextIO, cast
 import requests
 
 from devstack.alert_samples import STORAGE_ID, alert
-from devstack.stack import ROOT, LocalStack
+from devstack.stack import DEMO_DIR, DEMO_ESTATE, ROOT, LocalStack
 from drctl.client import Api as DrctlApi
 from drctl.watch import follow
 
@@ -507,16 +507,81 @@ def _endpoints(stack: LocalStack, profile: str) -> list[tuple[str, str, int | No
     return sorted((e.name, e.endpoint_status, e.priority) for e in found.endpoints or [])
 
 
-def run_demo(mode: str, *, state_dir: Path, say: Say = print) -> DemoResult:
+# -- the edge demo: Front Door, its DNS bypass through Traffic Manager, and the Cosmos DB catalogue ------------
+
+EDGE_DIR = DEMO_DIR / "edge"
+EDGE_PLAN = "edge-demo"
+EDGE_GROUP = "shop-global"
+
+
+def edge(stack: LocalStack, api: Api, say: Say, mode: str) -> DemoResult:
+    """The edge plan (devstack/demo/edge/): a failover with East US down behind Front Door, or a drill; then
+    the world read with the real management clients."""
+    from azure.mgmt.cdn import CdnManagementClient
+    from azure.mgmt.cosmosdb import CosmosDBManagementClient
+    from azure.mgmt.dns import DnsManagementClient
+
+    def world() -> dict[str, Any]:
+        with (
+            stack._arm_client(CdnManagementClient) as cdn,
+            stack._arm_client(DnsManagementClient) as dns,
+            stack._arm_client(CosmosDBManagementClient) as cosmos,
+        ):
+            origins = cdn.afd_origins.list_by_origin_group(EDGE_GROUP, "shop-fd", "web")
+            account = cosmos.database_accounts.get("shop-eus", "shop-catalog")
+            return {
+                "www": dns.record_sets.get(EDGE_GROUP, "shop.example.com", "www", "CNAME").cname_record.cname,
+                "origins": sorted((o.name, o.enabled_state) for o in origins),
+                "catalog": account.properties.write_locations[0].location_name,
+            }
+
+    before = world()
+    say(f"www.shop.example.com → {before['www']} · catalogue written in {before['catalog']}")
+    if mode == "failover":
+        stack.region_outage(PRIMARY_REGION)
+        say(f"OUTAGE: {PRIMARY_REGION} is down behind Front Door (origins, Cosmos DB region, app)")
+    started = api.json(
+        "POST", "/api/recoveries", (202,), json={"plan": EDGE_PLAN, "mode": mode, "reason": f"edge demo: {mode}"}
+    )
+    say(f"{mode} started → run {started['id']}")
+    view = watch(api, started["id"], say)
+    report = view["report"] or api.json("GET", f"/api/recoveries/{started['id']}/report", (200,))
+    after = world()
+    if mode == "failover":
+        checks = {
+            "www.shop.example.com points at the Traffic Manager profile (Front Door bypassed)": after["www"]
+            == "shop-devstack.trafficmanager.net",
+            "Front Door routes to West US": after["origins"] == [("shop-eus", "Disabled"), ("shop-wus", "Enabled")],
+            "the catalogue is written in West US": after["catalog"] == "West US",
+        }
+    else:
+        checks = {"production untouched (record, origins, catalogue)": after == before}
+    for check, passed in checks.items():
+        say(f"  {'✔' if passed else '✘'} {check}")
+    return DemoResult(f"edge {mode}", started["id"], report, Path(), checks=checks)
+
+
+def run_demo(mode: str, *, state_dir: Path, say: Say = print, plan: str = PLAN) -> DemoResult:
     say(f"starting the local stack in {state_dir} …")
-    with LocalStack(state_dir=state_dir, timers=False) as stack:
+    estate = EDGE_DIR / "estate.yaml" if plan == EDGE_PLAN else DEMO_ESTATE
+    plans = state_dir / "plans" if plan == EDGE_PLAN else None
+    if plans is not None:
+        plans.mkdir(parents=True, exist_ok=True)
+    with LocalStack(state_dir=state_dir, timers=False, estate=estate, plans_dir=plans) as stack:
         assert stack.info is not None
         assert stack.host is not None
         azurite = stack.info.storage_accounts["primary"].blob_endpoint.rsplit("/", 1)[0]
         say(f"  host {stack.info.host_url} · ARM emulator {stack.info.arm_url} · Azurite via {azurite}")
         api = Api(stack.info.host_url, stack.info.function_key)
         scenarios = {"failover": failover, "failback": failback}
-        result = scenarios[mode](stack, api, say, state_dir) if mode in scenarios else drill(stack, api, say)
+        if plans is not None:  # the edge plan names the stack's application server, known once it listens
+            assert stack.apps is not None
+            (plans / "edge.yaml").write_text((EDGE_DIR / "plan.yaml").read_text().replace("${APPS}", stack.apps.url))
+            result = edge(stack, api, say, mode)
+        elif mode in scenarios:
+            result = scenarios[mode](stack, api, say, state_dir)
+        else:
+            result = drill(stack, api, say)
         # The readable copy, as the app serves it (GET /api/recoveries/{id}/report.html: with the plan).
         page = api.call("GET", f"/api/recoveries/{result.run_id}/report.html")
     reports = state_dir / "reports"
@@ -532,6 +597,9 @@ def run_demo(mode: str, *, state_dir: Path, say: Say = print) -> DemoResult:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devstack.demo", description=__doc__.split("\n")[0])
     parser.add_argument("--mode", choices=("failover", "drill", "failback"), default="failover")
+    parser.add_argument(
+        "--plan", choices=(PLAN, EDGE_PLAN), default=PLAN, help=f"{EDGE_PLAN}: Front Door, its DNS bypass, Cosmos DB"
+    )
     parser.add_argument("--state-dir", type=Path, default=None, help="default: .devstack/demo-<mode>-<time>")
     args = parser.parse_args(argv)
     os.environ.setdefault("DR_STEP_POLL_MIN_SECONDS", "0.5")
@@ -539,12 +607,12 @@ def main(argv: list[str] | None = None) -> int:
 
     say = Console(sys.stdout)
     try:
-        result = run_demo(args.mode, state_dir=state_dir, say=say)
+        result = run_demo(args.mode, state_dir=state_dir, say=say, plan=args.plan)
     except Exception as exc:
         print(f"demo failed: {exc}", file=sys.stderr)
         return 1
     say("")
-    say(f"{args.mode} of plan {PLAN}:")
+    say(f"{args.mode} of plan {args.plan}:")
     for line in summary_table(result.report):
         say(line)
     for line in comparison(result.prediction, result.report):

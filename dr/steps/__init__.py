@@ -21,13 +21,21 @@ from typing import Any, Literal, get_args
 
 from ..errors import PlanError
 from ..plan import (
+    AppScaleStep,
     BlobBackupStep,
+    CosmosFailoverStep,
+    DnsRecordSwitchStep,
+    FrontDoorOriginsStep,
     HealthCheckStep,
+    ManualStep,
+    PostgresqlPromoteStep,
     SqlFailoverGroupStep,
     SqlGeoRestoreStep,
     Step,
     StepBase,
+    StorageAccountFailoverStep,
     TrafficManagerFailoverStep,
+    WebhookStep,
 )
 from .base import StepKind
 
@@ -50,6 +58,9 @@ class KindSpec:
     # On cancel: True when what begin started is a cloud operation that goes on regardless (a failover, a
     # restore): the step keeps polling until it settles, to report what really happened. False: it stops.
     settles_on_cancel: bool = False
+    # True: after begin the step waits for a person's confirmation (dr.confirmation), its timeout or a cancel,
+    # then polls once with what happened (orchestrators.step).
+    waits_for_confirmation: bool = False
 
     @property
     def name(self) -> str:
@@ -82,6 +93,47 @@ _SPECS = (
         TrafficManagerFailoverStep, "dr.steps.traffic.step:TrafficManagerFailover", role="traffic", reversible=True
     ),
     KindSpec(HealthCheckStep, "dr.steps.health:HealthCheck", role="verification", reversible=True),
+    # A new write region: a forced one (the old write region taken offline) may lose data, and bringing the old
+    # region back is another failover; the priority change or offline operation settles in Cosmos DB regardless.
+    KindSpec(
+        CosmosFailoverStep, "dr.steps.cosmos.step:CosmosFailover", role="data", reversible=False, settles_on_cancel=True
+    ),
+    # A promoted replica leaves its replication set for good (a new replica must be seeded); a geo-restore
+    # creates a server a drill deletes. Either operation runs on in Azure once accepted.
+    KindSpec(
+        PostgresqlPromoteStep,
+        "dr.steps.postgresql.step:PostgresqlPromote",
+        role="data",
+        reversible=False,
+        settles_on_cancel=True,
+    ),
+    # A person confirms the runbook item; a failed or missing confirmation means the recovery is not done.
+    KindSpec(ManualStep, "dr.steps.manual:Manual", role="verification", reversible=True, waits_for_confirmation=True),
+    # Whatever the endpoint does is unknown here (not undone by this app); the job it started goes on after a
+    # cancel, so the step follows it to its end.
+    KindSpec(WebhookStep, "dr.steps.webhook:Webhook", role="verification", reversible=False, settles_on_cancel=True),
+    # Origin settings can be switched back; the PATCHes it started are ARM operations that settle on their own.
+    KindSpec(
+        FrontDoorOriginsStep,
+        "dr.steps.frontdoor.step:FrontDoorOrigins",
+        role="traffic",
+        reversible=True,
+        settles_on_cancel=True,
+    ),
+    # One record write, switched back by the failback (clients follow within the record's TTL either way).
+    KindSpec(DnsRecordSwitchStep, "dr.steps.dns.step:DnsRecordSwitch", role="traffic", reversible=True),
+    # An unplanned failover loses the writes after the Last Sync Time and leaves the account LRS: it cannot be
+    # taken back (failing back is another failover, after geo-redundancy is re-enabled). Once accepted it runs on.
+    KindSpec(
+        StorageAccountFailoverStep,
+        "dr.steps.storage_account.step:StorageAccountFailover",
+        role="data",
+        reversible=False,
+        settles_on_cancel=True,
+    ),
+    # Standby compute serves the traffic: a failed start means the target does not serve. The scale is an ARM
+    # operation that settles on its own; the failback scales back to the recorded values.
+    KindSpec(AppScaleStep, "dr.steps.compute.step:AppScale", role="traffic", reversible=True, settles_on_cancel=True),
 )
 
 REGISTRY: Mapping[str, KindSpec] = MappingProxyType({spec.name: spec for spec in _SPECS})

@@ -70,6 +70,7 @@ class StepContext(BaseModel):
     started_at: datetime
     now: datetime = Field(description="The orchestrator's deterministic time when it made the call.")
     force: bool = Field(False, description="Operator override of safety refusals such as a cool-down.")
+    reason: str | None = Field(None, description="Why the run was started (the operator's or the alert's).")
     failover_values: dict[str, Any] | None = Field(
         None,
         description="Drills only: the failover values of the parameters the drill's overrides replaced, from "

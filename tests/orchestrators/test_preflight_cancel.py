@@ -90,6 +90,10 @@ def test_an_approver_overrides_failed_checks_knowingly(engine: DurableEngine, fa
     assert report["status"] == "Succeeded"
     assert report["approval"]["overrode_failed_checks"] is True
     assert report["approval"]["preflight_failed"] == ["traffic: secondary endpoint 'wus' is Degraded"]
+    # The override reaches the steps as the operator's force: the traffic step that refused in pre-flight (a
+    # cool-down, a Degraded secondary) must not refuse again after the data steps have already moved.
+    begins = [payload for op, _, payload in fake.changes() if op == "begin"]
+    assert begins and all(payload["context"]["force"] for payload in begins)
 
 
 def test_a_check_that_cannot_run_is_a_failed_check_not_a_pass(engine: DurableEngine, fake: FakeSteps) -> None:

@@ -37,6 +37,7 @@ HTTP_ROUTES = {
     "get_report_html": ("recoveries/{id}/report.html", ["GET"]),
     "get_plan_history": ("plans/{name}/history", ["GET"]),
     "get_plan_history_html": ("plans/{name}/history.html", ["GET"]),
+    "confirm_step": ("recoveries/{id}/steps/{step}/confirm", ["POST"]),
 }
 ORCHESTRATORS = {"recovery", "recovery_step", "standing_sync", "drill_teardown", "drill_teardown_retry"}
 ENTITIES = {"plan_lock", "run_graph"}
@@ -88,7 +89,9 @@ def test_the_index_has_exactly_the_expected_functions() -> None:
             b for b in index[name] if b["type"] == "http"
         ).items()
     starters = {name for name, bindings in index.items() if any(b["type"] == "durableClient" for b in bindings)}
-    assert starters == (set(HTTP_ROUTES) - {"get_report", "get_plans", "get_plan_history", "get_plan_history_html"}) | (set(TIMERS) - PLAIN_TIMERS)
+    assert starters == (set(HTTP_ROUTES) - {"get_report", "get_plans", "get_plan_history", "get_plan_history_html"}) | (
+        set(TIMERS) - PLAIN_TIMERS
+    )
     for name in ENTITIES:
         assert _trigger(index[name])["type"] == "entityTrigger"
     for name in ORCHESTRATORS:

@@ -61,6 +61,28 @@ def health(**fields: Any) -> dict[str, Any]:
     return {"id": "verify", "kind": "health_check", "url": "https://shop-wus.example.com/health", **fields}
 
 
+def manual(**fields: Any) -> dict[str, Any]:
+    return {"id": "call-bank", "kind": "manual", "instructions": "Call the bank's DR desk", **fields}
+
+
+def webhook(**fields: Any) -> dict[str, Any]:
+    return {"id": "runbook", "kind": "webhook", "url_setting": "DR_WEBHOOK_STANDBY", **fields}
+
+
+STORAGE_FAILOVER_SAMPLE = {
+    "id": "data",
+    "kind": "storage_account_failover",
+    "account_id": f"{SUB}/shop-eus/providers/Microsoft.Storage/storageAccounts/shopdata",
+    "target_location": "westus",
+}
+APP_SCALE_SAMPLE = {
+    "id": "compute",
+    "kind": "app_scale",
+    "plan_id": f"{SUB}/shop-wus/providers/Microsoft.Web/serverfarms/shop-wus-plan",
+    "instance_count": 3,
+}
+
+
 def one(raw: dict[str, Any]) -> StepBase:
     return parse_plan({"name": "p", "steps": [raw]}).steps[0]
 
@@ -163,8 +185,78 @@ def test_each_kind_in_each_mode(raw: dict[str, Any], mode: str, expected: str) -
     assert describe_step(one(raw), mode) == expected  # type: ignore[arg-type]
 
 
+COSMOS_SAMPLE = {
+    "id": "cosmos",
+    "kind": "cosmos_failover",
+    "account_id": "/subscriptions/s/resourceGroups/g/providers/Microsoft.DocumentDB/databaseAccounts/shop",
+    "target_region": "West US",
+}
+POSTGRESQL_SAMPLE = {
+    "id": "pg",
+    "kind": "postgresql_promote",
+    "replica_server_id": "/subscriptions/s/resourceGroups/g/providers/Microsoft.DBforPostgreSQL/flexibleServers/pg-wus",
+}
+
+FRONT_DOOR_SAMPLE = {
+    "id": "origins",
+    "kind": "front_door_origins",
+    "origin_group_id": "/subscriptions/s/resourceGroups/g/providers/Microsoft.Cdn/profiles/shop-fd/originGroups/web",
+    "from_origins": ["shop-eus"],
+    "to_origins": ["shop-wus"],
+}
+DNS_SAMPLE = {
+    "id": "bypass",
+    "kind": "dns_record_switch",
+    "zone_id": "/subscriptions/s/resourceGroups/g/providers/Microsoft.Network/dnsZones/shop.example.com",
+    "record": "www",
+    "from_target": "shop-abc.z01.azurefd.net",
+    "to_target": "shop.trafficmanager.net",
+}
+
+
+@pytest.mark.parametrize(
+    ("raw", "mode", "expected"),
+    [
+        (
+            FRONT_DOOR_SAMPLE,
+            "failover",
+            "disable origin shop-eus and enable shop-wus in Front Door origin group web of profile shop-fd",
+        ),
+        (
+            {**FRONT_DOOR_SAMPLE, "switch": "priority"},
+            "failover",
+            "give shop-wus priority 1 (shop-eus drops to priority 2, still enabled) in Front Door origin group web of "
+            "profile shop-fd",
+        ),
+        (
+            FRONT_DOOR_SAMPLE,
+            "drill",
+            "check and report, without switching: disable origin shop-eus and enable shop-wus in Front Door origin "
+            "group web of profile shop-fd (drill: read only)",
+        ),
+        (
+            DNS_SAMPLE,
+            "failover",
+            "point CNAME www.shop.example.com from shop-abc.z01.azurefd.net to shop.trafficmanager.net (clients follow "
+            "within the record's TTL)",
+        ),
+        (
+            {**DNS_SAMPLE, "drill_record": "www-drill"},
+            "drill",
+            "point CNAME www-drill.shop.example.com from shop-abc.z01.azurefd.net to shop.trafficmanager.net (drill: "
+            "www.shop.example.com untouched)",
+        ),
+    ],
+)
+def test_the_edge_kinds_in_each_mode(raw: dict[str, Any], mode: str, expected: str) -> None:
+    assert describe_step(one(raw), mode) == expected  # type: ignore[arg-type]
+
+
 def test_every_registered_kind_is_described_in_both_modes() -> None:
-    samples = {raw["kind"]: raw for raw in (blob(), geo(), fog(), traffic(), health())}
+    samples = {raw["kind"]: raw for raw in (blob(), geo(), fog(), traffic(), health(), manual(), webhook())}
+    samples.update({raw["kind"]: raw for raw in (COSMOS_SAMPLE, POSTGRESQL_SAMPLE)})
+    samples.update({raw["kind"]: raw for raw in (STORAGE_FAILOVER_SAMPLE, APP_SCALE_SAMPLE)})
+    samples.update({raw["kind"]: raw for raw in (FRONT_DOOR_SAMPLE, DNS_SAMPLE)})
     assert set(samples) == set(REGISTRY)
     for raw in samples.values():
         for mode in ("failover", "drill"):

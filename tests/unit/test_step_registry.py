@@ -24,6 +24,14 @@ def test_every_kind_resolves_to_one_implementation_named_after_it() -> None:
         "sql_failover_group",
         "traffic_manager_failover",
         "health_check",
+        "front_door_origins",
+        "dns_record_switch",
+        "manual",
+        "webhook",
+        "cosmos_failover",
+        "postgresql_promote",
+        "storage_account_failover",
+        "app_scale",
     }
     for name, spec in REGISTRY.items():
         kind = get_kind(name)

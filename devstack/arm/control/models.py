@@ -15,10 +15,15 @@ from typing import Any
 from pydantic import BaseModel
 
 from ..authorization.models import AuthorizationBackend, Permission, ScopePermissions
+from ..cdn.models import OPERATION_KINDS as CDN_OPERATION_KINDS
+from ..cosmosdb.models import OPERATION_KINDS as COSMOSDB_OPERATION_KINDS
 from ..errors import ArmError
 from ..estate import EmulatorSettings, Estate, normalize_location
+from ..postgresql.models import OPERATION_KINDS as POSTGRESQL_OPERATION_KINDS
 from ..sql.models import OPERATION_KINDS, SqlBackend
+from ..storage.models import OPERATION_KINDS as STORAGE_OPERATION_KINDS
 from ..trafficmanager.models import ResolveAnswer, TrafficManagerBackend
+from ..web.models import OPERATION_KINDS as WEB_OPERATION_KINDS
 from .faults import Fault, FaultRegistry, FaultSpec
 from .requestlog import RequestLog, RequestRecord
 from .seed import EstateSeed, apply_seed, load_seed
@@ -236,6 +241,9 @@ class ControlBackend:
 
 
 def _check_kinds(durations: Mapping[str, Any]) -> None:
-    unknown = sorted(set(durations) - set(OPERATION_KINDS))
+    known: tuple[str, ...] = (*OPERATION_KINDS, *COSMOSDB_OPERATION_KINDS, *POSTGRESQL_OPERATION_KINDS)
+    known += (*STORAGE_OPERATION_KINDS, *WEB_OPERATION_KINDS)
+    known += CDN_OPERATION_KINDS
+    unknown = sorted(set(durations) - set(known))
     if unknown:
-        raise ValueError(f"unknown operation kind(s) {unknown}; known: {', '.join(OPERATION_KINDS)}")
+        raise ValueError(f"unknown operation kind(s) {unknown}; known: {', '.join(known)}")

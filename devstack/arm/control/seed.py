@@ -14,10 +14,16 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..cdn.seed import FrontDoorSeed
+from ..cosmosdb.seed import CosmosSeed
+from ..dns.seed import DnsSeed
 from ..estate import EmulatorSettings, Estate
+from ..postgresql.seed import PostgreSqlSeed
 from ..sql.models import FailoverGroup, SqlBackend, SqlServer
 from ..trafficmanager.bodies import ProfileBody
 from ..trafficmanager.models import TrafficManagerBackend
+from .seed_storage import apply_storage_accounts
+from .seed_web import WebSeed
 
 
 class _Seed(BaseModel):
@@ -119,6 +125,17 @@ class StorageAccountSeed(_Seed):
     name: str = Field(pattern=r"^[a-z0-9]{3,24}$")
     location: str
     resource_group: str | None = None
+    # With a resource_group the account is also in the Microsoft.Storage management plane (control.seed_storage):
+    # these are its properties there (location is its primary region).
+    sku: str = "Standard_RAGRS"
+    kind: Literal["StorageV2", "Storage", "BlobStorage", "BlockBlobStorage", "FileStorage"] = "StorageV2"
+    secondary_location: str | None = Field(None, description="Geo-redundant SKUs; default: the primary's pair.")
+    replication_lag_seconds: float = Field(0.0, ge=0, description="The Last Sync Time is this long before now.")
+    is_hns_enabled: bool = False
+    enable_nfs_v3: bool = False
+    is_sftp_enabled: bool = False
+    failover_blocked: str | None = Field(None, description="A blocker the emulator does not model: no failover.")
+    tags: dict[str, str] = Field(default_factory=dict)
 
 
 class EstateSeed(_Seed):
@@ -127,6 +144,11 @@ class EstateSeed(_Seed):
     resource_groups: list[ResourceGroupSeed] = Field(default_factory=list)
     sql: SqlSeed = Field(default_factory=SqlSeed)
     traffic_manager: TrafficManagerSeed = Field(default_factory=TrafficManagerSeed)
+    cosmosdb: CosmosSeed = Field(default_factory=CosmosSeed)
+    postgresql: PostgreSqlSeed = Field(default_factory=PostgreSqlSeed)
+    web: WebSeed = Field(default_factory=WebSeed)
+    front_door: FrontDoorSeed = Field(default_factory=FrontDoorSeed)
+    dns: DnsSeed = Field(default_factory=DnsSeed)
     resources: list[ExternalResourceSeed] = Field(default_factory=list)
     storage_accounts: list[StorageAccountSeed] = Field(default_factory=list)
     settings: EmulatorSettings | None = None
@@ -194,6 +216,13 @@ def apply_seed(estate: Estate, sql: SqlBackend, tm: TrafficManagerBackend, seed:
         profile, _ = tm.put_profile(sub, profile_seed.resource_group, profile_seed.name, _profile_body(profile_seed))
         for endpoint in profile.endpoints.values():
             endpoint.enabled_at = None  # a seeded estate has been up for a while: no CheckingEndpoint
+
+    seed.cosmosdb.apply(estate, sub)
+    seed.postgresql.apply(estate, sub)
+    apply_storage_accounts(estate, sub, seed.storage_accounts)
+    seed.web.apply(estate, sub)
+    seed.front_door.apply(estate, sub)
+    seed.dns.apply(estate, sub)
 
     for location in seed.regions_down:
         estate.outages.setdefault(location.replace(" ", "").lower(), now)

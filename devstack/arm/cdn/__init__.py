@@ -1,0 +1,1 @@
+"""Microsoft.Cdn: Azure Front Door Standard/Premium profiles, endpoints, origin groups and origins."""

@@ -1,0 +1,1 @@
+"""Microsoft.DocumentDB database accounts: regions, failover priorities, offline/online regions."""

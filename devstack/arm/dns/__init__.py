@@ -1,0 +1,1 @@
+"""Microsoft.Network/dnsZones: Azure DNS zones and their record sets."""

@@ -1,0 +1,1 @@
+"""Microsoft.DBforPostgreSQL flexible servers: read replicas, promotion, geo-restore, backups, replica lag."""

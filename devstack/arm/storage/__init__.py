@@ -1,0 +1,2 @@
+"""Microsoft.Storage, management plane only: storage accounts, geo-replication stats, customer-managed failover
+(blob data is Azurite's)."""
