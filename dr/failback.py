@@ -110,14 +110,20 @@ def _geo_restore(raw: dict[str, Any], _done: FailoverStep, _policy: FailbackPoli
     return raw
 
 
+def _way_back_unknown(raw: dict[str, Any], lacking: str, override: str) -> PlanError:
+    """What to raise when the failover's report lacks what the way back needs (``lacking``: how it lacks it): the
+    operator then gives it as the step's failback override ``override``."""
+    return PlanError(
+        f"step {raw['id']!r}: the failover's report {lacking}, so the way back is unknown: set "
+        f"failback.overrides.{raw['id']}.{override}"
+    )
+
+
 def _failover_group(raw: dict[str, Any], done: FailoverStep, _policy: FailbackPolicy) -> dict[str, Any]:
     partners = done.detail.get("partners") or []
     partner = partners[0].get("id") if partners and isinstance(partners[0], dict) else None
     if not partner:
-        raise PlanError(
-            f"step {raw['id']!r}: the failover's report names no partner server of the failover group, so the "
-            f"way back is unknown: set failback.overrides.{raw['id']}.failover_group_id"
-        )
+        raise _way_back_unknown(raw, "names no partner server of the failover group", "failover_group_id")
     group = raw["failover_group_id"].rsplit("/failoverGroups/", 1)[1]
     raw["failover_group_id"] = f"{partner}/failoverGroups/{group}"
     # Back home without data loss: a planned failover syncs first, and refuses if the partner cannot.
@@ -163,10 +169,7 @@ def _as_written(raw: dict[str, Any], _done: FailoverStep, _policy: FailbackPolic
 def _cosmos(raw: dict[str, Any], done: FailoverStep, _policy: FailbackPolicy) -> dict[str, Any]:
     original = done.detail.get("original_write_region")
     if not original:
-        raise PlanError(
-            f"step {raw['id']!r}: the failover's report names no original write region of the Cosmos DB account, so "
-            f"the way back is unknown: set failback.overrides.{raw['id']}.target_region"
-        )
+        raise _way_back_unknown(raw, "names no original write region of the Cosmos DB account", "target_region")
     # Home without data loss: a priority change, once the old write region answers (pre-flight checks it).
     raw.update(target_region=original, failover_mode="planned")
     return raw
@@ -204,10 +207,7 @@ def _storage_account(raw: dict[str, Any], done: FailoverStep, _policy: FailbackP
     # geo-redundancy is re-enabled and the new secondary is Live.
     home = done.detail.get("primary_location_before")
     if not home:
-        raise PlanError(
-            f"step {raw['id']!r}: the failover's report names no primary_location_before, so the way back is "
-            f"unknown: set failback.overrides.{raw['id']}.target_location"
-        )
+        raise _way_back_unknown(raw, "names no primary_location_before", "target_location")
     raw.update(target_location=home, failover_type="planned")
     return raw
 

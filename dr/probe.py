@@ -188,6 +188,16 @@ def tcp_probe(host: str, port: int, *, timeout_seconds: float = 10.0) -> ProbeRe
     return ProbeResult(url=f"tcp://{host}:{port}", ok=error is None, status=None, latency_ms=latency_ms, error=error)
 
 
+def resolve(host: str, port: int) -> tuple[list[str], str | None]:
+    """The addresses ``host`` resolves to for a TCP connection to ``port`` (in the resolver's order), or no address
+    and why not: what a pre-flight reports before anything connects. The resolver's own timeouts bound it."""
+    try:
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as error:
+        return [], "name not resolved" if isinstance(error, socket.gaierror) else type(error).__name__
+    return [str(info[4][0]) for info in found], None
+
+
 _PLAIN_REASONS: tuple[tuple[type[BaseException], str], ...] = (
     (socket.gaierror, "name not resolved"),
     (ConnectionRefusedError, "connection refused"),

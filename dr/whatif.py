@@ -478,12 +478,9 @@ def _failover_group_store(checks: list[Check], now: datetime) -> tuple[float | N
     role = _facts(checks, "current_role") or {}
     if role.get("replication_role") == "Primary":
         return 0.0, "nothing to fail over: the group is already primary on the target server"
-    mode = _facts(checks, "failover_mode")
-    if mode is None:
-        return None, "unknown: the failover group could not be read"
-    seconds = mode.get("rpo_estimate_seconds")
-    basis = str(mode.get("rpo_basis") or "")
-    return (float(seconds), basis) if isinstance(seconds, int | float) else (None, basis or "unknown: lag unknown")
+    return _from_facts(
+        _facts(checks, "failover_mode"), "the failover group could not be read", no_basis="unknown: lag unknown"
+    )
 
 
 def _cosmos_store(checks: list[Check], now: datetime) -> tuple[float | None, str]:
@@ -499,22 +496,21 @@ def _postgresql_store(checks: list[Check], now: datetime) -> tuple[float | None,
     return _from_facts(facts, "the replica or the source could not be read")
 
 
-def _from_facts(facts: dict[str, Any] | None, unreadable: str) -> tuple[float | None, str]:
+def _from_facts(
+    facts: dict[str, Any] | None, unreadable: str, *, no_basis: str = "unknown"
+) -> tuple[float | None, str]:
+    """The RPO a pre-flight check's facts estimate, with its basis; ``no_basis`` when unknown and unexplained."""
     if facts is None:
         return None, f"unknown: {unreadable}"
     seconds, basis = facts.get("rpo_estimate_seconds"), str(facts.get("rpo_basis") or "")
-    return (float(seconds), basis) if isinstance(seconds, int | float) else (None, basis or "unknown")
+    return (float(seconds), basis) if isinstance(seconds, int | float) else (None, basis or no_basis)
 
 
 def _storage_account_store(checks: list[Check], now: datetime) -> tuple[float | None, str]:
     if _check(checks, "already_failed_over") is not None:
         return 0.0, "nothing to fail over: the account's primary is already the target region"
-    risk = _facts(checks, "data_at_risk")
-    if risk is None:
-        return None, "unknown: the storage account could not be read (no Last Sync Time)"
-    seconds = risk.get("rpo_estimate_seconds")
-    basis = str(risk.get("rpo_basis") or "unknown")
-    return (float(seconds), basis) if isinstance(seconds, int | float) else (None, basis)
+    # The data_at_risk check always gives its basis (dr.steps.storage_account.rules).
+    return _from_facts(_facts(checks, "data_at_risk"), "the storage account could not be read (no Last Sync Time)")
 
 
 _STORES: dict[type[StepBase], Callable[[list[Check], datetime], tuple[float | None, str]]] = {

@@ -12,7 +12,6 @@ target often serves nothing until the steps before this one (database, traffic) 
 from __future__ import annotations
 
 import re
-import socket
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -20,7 +19,7 @@ from pydantic import BaseModel, Field
 
 from ..errors import PermanentError
 from ..plan import HealthCheckStep
-from ..probe import probe, redact_url
+from ..probe import probe, redact_url, resolve
 from .base import Check, StepContext, StepKind, StepProgress
 
 SEEN_KEPT = 5
@@ -47,21 +46,19 @@ class HealthCheck(StepKind[HealthCheckStep]):
             ]
         if not host:
             return [Check.failed("url_valid", f"health URL {shown} names no host: fix url in the plan", url=shown)]
-        try:
-            # The resolver's own timeouts bound this; the probe below resolves again (cached by then).
-            found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except (OSError, UnicodeError) as error:
-            reason = "name not resolved" if isinstance(error, socket.gaierror) else type(error).__name__
+        # The probe below resolves again (cached by then).
+        found, unresolved = resolve(host, port)
+        if unresolved is not None:
             return [
                 Check.failed(
                     "host_resolves",
-                    f"host {host} of health URL {shown} does not resolve ({reason}): fix url in the plan or the "
+                    f"host {host} of health URL {shown} does not resolve ({unresolved}): fix url in the plan or the "
                     "host's DNS record before failing over",
                     url=shown,
                     host=host,
                 )
             ]
-        addresses = sorted({str(info[4][0]) for info in found})
+        addresses = sorted(set(found))
         checks = [Check.passed("host_resolves", f"host {host} resolves to {', '.join(addresses)}", host=host)]
         result = probe(
             params.url,

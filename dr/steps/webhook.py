@@ -37,6 +37,7 @@ from ..durations import iso
 from ..errors import PermanentError, PreconditionError, TransientError, redact_secrets
 from ..notify import HttpAnswer, exchange
 from ..plan import WebhookStatusPoll, WebhookStep
+from ..probe import resolve
 from ..settings import get_settings
 from .base import Check, StepContext, StepKind, StepProgress, TeardownResult
 
@@ -404,14 +405,12 @@ def _setting_checks(setting: str, params: WebhookStep) -> list[Check]:
         ]
     host = url.hostname or ""
     port = url.port or (443 if url.scheme == "https" else 80)
-    try:
-        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError) as error:
-        reason = "name not resolved" if isinstance(error, socket.gaierror) else type(error).__name__
+    found, unresolved = resolve(host, port)
+    if unresolved is not None:
         return [
             Check.failed(
                 "webhook_host",
-                f"host {host} of the webhook in {setting} does not resolve ({reason}): fix the URL in the setting "
+                f"host {host} of the webhook in {setting} does not resolve ({unresolved}): fix the URL in the setting "
                 "or the host's DNS",
                 setting=setting,
                 host=host,
@@ -420,7 +419,7 @@ def _setting_checks(setting: str, params: WebhookStep) -> list[Check]:
     limit = min(params.request_timeout.total_seconds(), CONNECT_CHECK_SECONDS)
     started = time.monotonic()
     try:
-        with socket.create_connection((str(found[0][4][0]), port), timeout=limit):
+        with socket.create_connection((found[0], port), timeout=limit):
             pass
     except OSError as error:
         reason = "no answer" if isinstance(error, TimeoutError) else (error.strerror or type(error).__name__)

@@ -8,51 +8,44 @@ apart (None for "the plan is busy with another operation").
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
-from pydantic import BaseModel, ConfigDict
 
 from ...azure_lro import ARM_CALL_OPTIONS, OperationRef, OperationStatus, check_operation, start_operation
 from ...clients import get_clients
 from ...errors import NotFoundError, azure_errors, from_azure_error
-from ..sdk import wire_text
+from ..sdk import ArmRef, wire_text
 from .planner import PlanView, SiteState, SiteView
 
 if TYPE_CHECKING:
     from azure.mgmt.web import WebSiteManagementClient
 
 
-class WebRef(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    subscription: str
-    resource_group: str
-    name: str
-
-    @classmethod
-    def parse(cls, resource_id: str) -> WebRef:
-        from azure.mgmt.core.tools import parse_resource_id
-
-        parts = parse_resource_id(resource_id)
-        return cls(subscription=parts["subscription"], resource_group=parts["resource_group"], name=parts["name"])
+class WebRef(ArmRef):
+    """A Microsoft.Web id: an App Service plan or an app."""
 
 
 def client(ref: WebRef) -> WebSiteManagementClient:
     return get_clients().web(ref.subscription)
 
 
+def _get(ref: WebRef, operations: Callable[[WebSiteManagementClient], Any], what: str, not_found_code: str) -> Any:
+    """GET the resource ``ref`` names through the client's ``operations`` group; NotFoundError when there is none."""
+    with azure_errors(what):
+        try:
+            return operations(client(ref)).get(ref.resource_group, ref.name, **ARM_CALL_OPTIONS)
+        except ResourceNotFoundError:
+            raise NotFoundError(
+                f"{what}: not found in resource group {ref.resource_group}", code=not_found_code
+            ) from None
+
+
 def read_plan(plan_id: str) -> tuple[PlanView, Any]:
     """The plan as a view, and the SDK model (what a scale sends back with its new capacity)."""
     ref = WebRef.parse(plan_id)
-    what = f"read App Service plan {ref.name}"
-    with azure_errors(what):
-        try:
-            plan = client(ref).app_service_plans.get(ref.resource_group, ref.name, **ARM_CALL_OPTIONS)
-        except ResourceNotFoundError:
-            raise NotFoundError(
-                f"{what}: not found in resource group {ref.resource_group}", code="PlanNotFound"
-            ) from None
+    plan = _get(ref, lambda web: web.app_service_plans, f"read App Service plan {ref.name}", "PlanNotFound")
     properties = plan.properties
     sku = plan.sku
     view = PlanView(
@@ -71,14 +64,7 @@ def read_plan(plan_id: str) -> tuple[PlanView, Any]:
 
 def read_site(site_id: str) -> SiteView:
     ref = WebRef.parse(site_id)
-    what = f"read app {ref.name}"
-    with azure_errors(what):
-        try:
-            site = client(ref).web_apps.get(ref.resource_group, ref.name, **ARM_CALL_OPTIONS)
-        except ResourceNotFoundError:
-            raise NotFoundError(
-                f"{what}: not found in resource group {ref.resource_group}", code="AppNotFound"
-            ) from None
+    site = _get(ref, lambda web: web.web_apps, f"read app {ref.name}", "AppNotFound")
     properties = site.properties
     return SiteView(id=site_id, name=ref.name, state=properties.state if properties else None, location=site.location)
 

@@ -10,29 +10,21 @@ from __future__ import annotations
 from typing import Any
 
 from azure.core.exceptions import HttpResponseError
-from azure.mgmt.core.tools import parse_resource_id
 from azure.mgmt.cosmosdb import CosmosDBManagementClient
 from azure.mgmt.cosmosdb.models import FailoverPolicies, FailoverPolicy, RegionForOnlineOffline
 
 from ...azure_lro import ARM_CALL_OPTIONS, OperationRef, OperationStatus, check_operation, start_operation
 from ...clients import get_clients
 from ...errors import PermanentError, azure_errors, from_azure_error
-from ..sdk import wire_text
+from ..sdk import ArmRef, wire_text
 from .planning import AccountView, RegionView
 
 # Cosmos DB answers a second account operation while one runs with 412 and this text.
 _BUSY_TEXT = "operation in progress"
 
 
-class Account:
-    """The parts of a Microsoft.DocumentDB/databaseAccounts id a call needs."""
-
-    def __init__(self, account_id: str) -> None:
-        parts = parse_resource_id(account_id)
-        self.id = account_id
-        self.subscription = str(parts["subscription"])
-        self.resource_group = str(parts["resource_group"])
-        self.name = str(parts["name"])
+class Account(ArmRef):
+    """A Microsoft.DocumentDB/databaseAccounts id."""
 
     def client(self) -> CosmosDBManagementClient:
         return get_clients().cosmosdb(self.subscription)

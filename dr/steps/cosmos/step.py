@@ -11,12 +11,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel
-
-from ...azure_lro import OperationRef, OperationStatus
+from ...azure_lro import OperationStatus
 from ...errors import NotFoundError, PermanentError, PreconditionError
 from ...plan import CosmosFailoverStep
 from ..base import Check, StepContext, StepKind, StepProgress
+from ..operation import OperationState
 from . import arm
 from .planning import (
     AccountView,
@@ -37,28 +36,24 @@ PLANNED_NEEDS_WRITE_REGION = (
 )
 
 
-class CosmosState(BaseModel):
+class CosmosState(OperationState):
     """What the step remembers between calls (small; travels in the orchestration history)."""
 
     account_id: str
     target_region: str
     mode: Literal["planned", "forced", "planned_then_forced"]
     phase: Phase
-    operation: OperationRef | None = None
     waiting_while_busy: bool = False
     original_write_region: str | None = None
     ran: FailoverKind = "planned"
     reason: str = ""
-    rpo_estimate_seconds: float | None = None
     rpo_basis: str = ""
-    facts: dict[str, Any] = {}
-    warnings: list[str] = []
 
 
 class CosmosFailover(StepKind[CosmosFailoverStep]):
     # -- check ----------------------------------------------------------------------------------------
     def check(self, ctx: StepContext, params: CosmosFailoverStep) -> list[Check]:
-        account = arm.Account(params.account_id)
+        account = arm.Account.parse(params.account_id)
         try:
             view = arm.read_account(account)
         except NotFoundError as error:
@@ -155,7 +150,7 @@ class CosmosFailover(StepKind[CosmosFailoverStep]):
     def begin(self, ctx: StepContext, params: CosmosFailoverStep) -> StepProgress:
         if ctx.mode == "sync":
             raise PreconditionError(f"{self.kind} runs in a failover, failback or drill", code="WrongMode")
-        account = arm.Account(params.account_id)
+        account = arm.Account.parse(params.account_id)
         view = arm.read_account(account)
         refused = refusal(view, params)
         if refused is not None:
@@ -225,7 +220,7 @@ class CosmosFailover(StepKind[CosmosFailoverStep]):
         self, ctx: StepContext, params: CosmosFailoverStep, state: dict[str, Any], work_results: list[dict[str, Any]]
     ) -> StepProgress:
         current = CosmosState.model_validate(state)
-        account = arm.Account(current.account_id)
+        account = arm.Account.parse(current.account_id)
         if current.waiting_while_busy or current.operation is None:
             return self._start_phase(ctx, params, account, arm.read_account(account), current)
         what = f"{current.phase.replace('_', ' ')} of Cosmos DB account {account.name}"
@@ -331,16 +326,12 @@ def _progress(state: CosmosState, status: OperationStatus | None) -> StepProgres
         if state.waiting_while_busy
         else state.phase.replace("_", " ")
     )
-    retry_after = (
-        status.retry_after_seconds if status else (state.operation.retry_after_seconds if state.operation else None)
-    )
-    return StepProgress(
-        state=state.model_dump(mode="json"),
-        poll_after_seconds=min(max(retry_after or POLL_SECONDS, 1.0), 120.0),
+    return state.report(
+        done=False,
         summary=f"{account_what(account, state.target_region)}: {doing} ({state.ran} failover)",
         detail={**state.facts, "status": status.status if status else "started", "phase": state.phase},
-        warnings=state.warnings,
-        rpo_estimate_seconds=state.rpo_estimate_seconds,
+        retry_after=state.latest_retry_after(status),
+        poll_seconds=POLL_SECONDS,
     )
 
 
@@ -355,13 +346,10 @@ def _finish(state: CosmosState, view: AccountView, status: OperationStatus | Non
         "estimated_data_loss_seconds": state.rpo_estimate_seconds,
         "rpo_basis": state.rpo_basis,
     }
-    return StepProgress(
+    return state.report(
         done=True,
-        state=state.model_dump(mode="json"),
         summary=f"{view.write_region} is the write region of {view.name} ({state.ran} failover)",
         detail=detail,
-        warnings=state.warnings,
-        rpo_estimate_seconds=state.rpo_estimate_seconds,
     )
 
 

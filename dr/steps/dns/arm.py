@@ -17,6 +17,7 @@ from ...azure_lro import ARM_CALL_OPTIONS
 from ...clients import get_clients
 from ...errors import TransientError, azure_errors, from_azure_error
 from ...plan import dns_name
+from ..sdk import ArmRef
 
 
 class RecordView(BaseModel):
@@ -41,10 +42,9 @@ class RecordView(BaseModel):
 
 
 def _parts(zone_id: str) -> tuple[str, str, str]:
-    from azure.mgmt.core.tools import parse_resource_id
-
-    parts = parse_resource_id(zone_id)
-    return str(parts["subscription"]), str(parts["resource_group"]), str(parts["name"])
+    """The zone's subscription, resource group and name."""
+    ref = ArmRef.parse(zone_id)
+    return ref.subscription, ref.resource_group, ref.name
 
 
 def _client(subscription: str) -> Any:

@@ -16,7 +16,7 @@ from ...azure_lro import ARM_CALL_OPTIONS, OperationRef, OperationStatus, check_
 from ...clients import get_clients
 from ...durations import iso
 from ...errors import azure_errors
-from ..sdk import wire_text
+from ..sdk import ArmRef, wire_text
 from .model import HealthReading, OriginGroupView, OriginSetting, OriginView, ProbeSettings
 
 # Metrics_List (specification/monitor/resource-manager/Microsoft.Insights/stable/2023-10-01/metrics_API.json).
@@ -26,26 +26,14 @@ ORIGIN_HEALTH = "OriginHealthPercentage"
 METRICS_LOOKBACK = timedelta(minutes=10)
 
 
-def _parts(origin_group_id: str) -> dict[str, str]:
-    from azure.mgmt.core.tools import parse_resource_id
-
-    parts = parse_resource_id(origin_group_id)
-    return {
-        "subscription": str(parts["subscription"]),
-        "resource_group": str(parts["resource_group"]),
-        "profile": str(parts["name"]),
-        "group": str(parts.get("child_name_1") or ""),
-    }
-
-
 def _client(subscription: str) -> Any:
     return get_clients().cdn(subscription)
 
 
 def read_group(origin_group_id: str) -> OriginGroupView:
-    parts = _parts(origin_group_id)
-    client = _client(parts["subscription"])
-    rg, profile_name, name = parts["resource_group"], parts["profile"], parts["group"]
+    ref = ArmRef.parse(origin_group_id)
+    client = _client(ref.subscription)
+    rg, profile_name, name = ref.resource_group, ref.name, ref.child or ""
     with azure_errors(f"read Front Door origin group {profile_name}/{name}"):
         group = client.afd_origin_groups.get(rg, profile_name, name, **ARM_CALL_OPTIONS)
         origins = list(client.afd_origins.list_by_origin_group(rg, profile_name, name, **ARM_CALL_OPTIONS))
@@ -54,7 +42,7 @@ def read_group(origin_group_id: str) -> OriginGroupView:
     balancing = group.load_balancing_settings
     return OriginGroupView(
         id=origin_group_id,
-        subscription=parts["subscription"],
+        subscription=ref.subscription,
         resource_group=rg,
         profile=profile_name,
         name=str(group.name or name),

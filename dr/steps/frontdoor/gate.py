@@ -16,23 +16,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ...errors import DrError, InvalidInputError, NotFoundError, PreconditionError
+from ...errors import InvalidInputError, NotFoundError, PreconditionError
 from ...plan import FrontDoorOriginsStep
 from ...probe import ProbeResult, TlsCheck, probe, redact_url
 from ..base import Check, StepContext
+from ..switch import Verdicts
 from .arm import read_group, read_health
 from .model import HealthReading, OriginGroupView, OriginSetting, OriginView
 from .planner import OriginPatch, desired_settings, healthy, patches_towards, serving
 
 
-@dataclass(frozen=True)
-class Verdict:
-    check: Check
-    refusal: DrError | None = None
-
-
 @dataclass
-class Gate:
+class Gate(Verdicts):
     origin_group_id: str
     live: bool  # the switch writes: a failover, or a drill with a test profile
     group: OriginGroupView | None = None
@@ -41,15 +36,6 @@ class Gate:
     patches: list[OriginPatch] | None = None
     secondary: dict[str, Any] | None = None
     warnings: list[str] = field(default_factory=list)
-    verdicts: list[Verdict] = field(default_factory=list)
-
-    @property
-    def refusal(self) -> DrError | None:
-        return next((verdict.refusal for verdict in self.verdicts if verdict.refusal is not None), None)
-
-    @property
-    def checks(self) -> list[Check]:
-        return [verdict.check for verdict in self.verdicts]
 
     def cleared(self) -> tuple[OriginGroupView, dict[str, OriginSetting], list[OriginPatch]]:
         if self.refusal is not None:
@@ -58,15 +44,6 @@ class Gate:
         assert self.desired is not None
         assert self.patches is not None
         return self.group, self.desired, self.patches
-
-    def passed(self, name: str, message: str, **facts: Any) -> None:
-        self.verdicts.append(Verdict(Check.passed(name, message, **facts)))
-
-    def warn(self, name: str, message: str, **facts: Any) -> None:
-        self.verdicts.append(Verdict(Check.warning(name, message, **facts)))
-
-    def refuse(self, name: str, error: DrError, message: str | None = None, **facts: Any) -> None:
-        self.verdicts.append(Verdict(Check.failed(name, message or error.message, code=error.code, **facts), error))
 
 
 def target_group_id(ctx: StepContext, params: FrontDoorOriginsStep) -> str:

@@ -14,9 +14,6 @@ from ...azure_lro import OperationRef
 from ...errors import NotFoundError
 from ..base import IsoTime
 
-TAG_DRILL_RUN = "dr-drill-run"
-TAG_DRILL_BASELINE = "dr-drill-baseline"
-TAG_VALUE_MAX = 256
 # AFDOrigin.priority: "Must be between 1 and 5" (openapi.json 2026-10-01); an origin without one counts as 1.
 TOP_PRIORITY = 1
 

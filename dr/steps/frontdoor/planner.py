@@ -11,7 +11,8 @@ import json
 
 from ...errors import InvalidInputError
 from ...plan import FrontDoorOriginsStep
-from .model import TAG_VALUE_MAX, TOP_PRIORITY, Frozen, HealthReading, OriginGroupView, OriginSetting, OriginView
+from ..switch import TAG_VALUE_MAX
+from .model import TOP_PRIORITY, Frozen, HealthReading, OriginGroupView, OriginSetting, OriginView
 
 
 def names(group: OriginGroupView, wanted: list[str]) -> list[str]:

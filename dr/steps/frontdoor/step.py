@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...durations import format_duration
 from ...errors import PermanentError
 from ...plan import FrontDoorOriginsStep
 from ..base import Check, StepContext, StepKind, StepProgress, TeardownResult
+from ..switch import TAG_DRILL_RUN, marked_by, recorded_baseline, verify_progress, with_mark, without_mark
 from .arm import operation_status, read_group, read_health, start_patch, write_profile_tags
 from .gate import assess, observations, probe_origin, target_group_id
-from .model import TAG_DRILL_BASELINE, TAG_DRILL_RUN, FrontDoorState, OriginGroupView, OriginSetting, PendingPatch
+from .model import FrontDoorState, OriginGroupView, OriginSetting, PendingPatch
 from .planner import decode_baseline, encode_baseline, names, patches_towards, routing_problems, serving
 
 
@@ -70,9 +70,9 @@ class FrontDoorOrigins(StepKind[FrontDoorOriginsStep]):
     ) -> dict[str, OriginSetting]:
         """The test group's settings before this run touched it: from its tag when this run already started (a
         retried begin), else as read now."""
-        tags = group.profile_tags
-        if tags.get(TAG_DRILL_RUN) == ctx.run_id and tags.get(TAG_DRILL_BASELINE):
-            return decode_baseline(tags[TAG_DRILL_BASELINE])
+        recorded = recorded_baseline(group.profile_tags, ctx.run_id, decode_baseline)
+        if recorded is not None:
+            return recorded
         return {name: group.origin(name).setting for name in desired}
 
     def _switched(
@@ -133,21 +133,16 @@ class FrontDoorOrigins(StepKind[FrontDoorOriginsStep]):
         seen = f"Front Door routes to {', '.join(routed) or 'no origin'}" + (
             f"; {'; '.join(problems)}" if problems else ""
         )
-        if not problems:
-            detail["verified_after_seconds"] = elapsed
-            return StepProgress(
-                done=True, state=remembered.dump(), summary=f"{group.name}: verified, {seen}", detail=detail
-            )
-        if ctx.now >= switch.verify_deadline:
-            raise PermanentError(
-                f"origin group {group.profile}/{group.name} not verified within "
-                f"{format_duration(params.verify_window)} of the switch: last seen: {seen}",
-                code="VerifyWindowExceeded",
-            )
-        return StepProgress(
+        return verify_progress(
+            ctx,
+            params,
+            switch.verify_deadline,
+            verified=not problems,
+            name=group.name,
+            subject=f"origin group {group.profile}/{group.name}",
+            seen=seen,
+            elapsed=elapsed,
             state=remembered.dump(),
-            poll_after_seconds=params.poll_interval.total_seconds(),
-            summary=f"{group.name}: verifying ({elapsed:g} s): {seen}",
             detail=detail,
         )
 
@@ -163,19 +158,15 @@ class FrontDoorOrigins(StepKind[FrontDoorOriginsStep]):
             return {"teardown": "nothing to undo (the production origin group was only read)"}
         group = read_group(target_group_id(ctx, params))
         tags = group.profile_tags
-        ours = tags.get(TAG_DRILL_RUN) == ctx.run_id
         original = FrontDoorState.model_validate(state).original if state else None
-        if original:
-            baseline = original
-        elif ours and tags.get(TAG_DRILL_BASELINE):
-            baseline = decode_baseline(tags[TAG_DRILL_BASELINE])
-        else:
+        baseline = original or recorded_baseline(tags, ctx.run_id, decode_baseline)
+        if baseline is None:
             return {"teardown": "nothing to undo (this run did not switch the test profile)"}
         patches = patches_towards(group, baseline)
         for patch in patches:
             start_patch(group, patch.origin, patch.change)
-        if ours:
-            write_profile_tags(group, {k: v for k, v in tags.items() if k not in (TAG_DRILL_RUN, TAG_DRILL_BASELINE)})
+        if marked_by(tags, ctx.run_id):
+            write_profile_tags(group, without_mark(tags))
         return {
             "teardown": "restored" if patches else "already restored",
             "origin_group": f"{group.profile}/{group.name}",
@@ -202,7 +193,7 @@ def _follow(group: OriginGroupView, pending: list[PendingPatch]) -> list[Pending
 
 def _write_drill_tags(ctx: StepContext, group: OriginGroupView, baseline: dict[str, OriginSetting]) -> list[str]:
     """Tag the test profile with this run and its baseline, once, before the first PATCH."""
-    if group.profile_tags.get(TAG_DRILL_RUN) == ctx.run_id:
+    if marked_by(group.profile_tags, ctx.run_id):
         return []
     warnings: list[str] = []
     other = group.profile_tags.get(TAG_DRILL_RUN)
@@ -211,11 +202,6 @@ def _write_drill_tags(ctx: StepContext, group: OriginGroupView, baseline: dict[s
             f"test profile {group.profile!r} still carried drill run {other}: its teardown may not have run; this "
             "drill takes the profile as it is now as its baseline"
         )
-    encoded = encode_baseline(baseline)
-    tags = {**group.profile_tags, TAG_DRILL_RUN: ctx.run_id}
-    if encoded is not None:
-        tags[TAG_DRILL_BASELINE] = encoded
-    else:
-        warnings.append("baseline too long for a tag: kept in the step state only")
+    tags, too_long = with_mark(group.profile_tags, ctx.run_id, encode_baseline(baseline))
     write_profile_tags(group, tags)
-    return warnings
+    return warnings + too_long

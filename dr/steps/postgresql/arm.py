@@ -14,7 +14,6 @@ from typing import Any
 
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError, ServiceRequestError, ServiceResponseError
 from azure.core.rest import HttpRequest
-from azure.mgmt.core.tools import parse_resource_id
 from azure.mgmt.postgresqlflexibleservers import PostgreSQLManagementClient
 from azure.mgmt.postgresqlflexibleservers.models import (
     Replica,
@@ -28,7 +27,7 @@ from ...azure_lro import ARM_CALL_OPTIONS, OperationRef, OperationStatus, check_
 from ...clients import get_clients
 from ...durations import parse_time
 from ...errors import PermanentError, azure_errors, from_azure_error
-from ..sdk import wire_text
+from ..sdk import ArmRef, wire_text
 from .planning import LAG_METRIC, Reading, ServerView
 
 # A server whose region may be down is asked once, quickly (pre-flight and begin must not hang on it).
@@ -39,15 +38,8 @@ UNREACHABLE_STATUS = frozenset({502, 503, 504})
 METRICS_API_VERSION = "2023-10-01"
 
 
-class ServerRef:
-    """The parts of a Microsoft.DBforPostgreSQL/flexibleServers id a call needs."""
-
-    def __init__(self, server_id: str) -> None:
-        parts = parse_resource_id(server_id)
-        self.id = server_id
-        self.subscription = str(parts["subscription"])
-        self.resource_group = str(parts["resource_group"])
-        self.name = str(parts["name"])
+class ServerRef(ArmRef):
+    """A Microsoft.DBforPostgreSQL/flexibleServers id."""
 
     def client(self) -> PostgreSQLManagementClient:
         return get_clients().postgresql(self.subscription)

@@ -10,7 +10,6 @@ geo-redundant backups, RPO < 1 hour (the backups are copied to the paired region
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime
 from typing import Literal
 
@@ -19,6 +18,7 @@ from pydantic import BaseModel, ConfigDict
 from ...durations import iso
 from ...plan import PostgresqlPromoteStep
 from ..base import StepContext
+from ..restores import RestoredBy, restored_by, restores_source
 
 DRILL_SUFFIX = "-drill"
 GEO_RESTORE_RPO_SECONDS = 3600.0
@@ -26,17 +26,10 @@ CONTINUITY_DOC = "Azure Database for PostgreSQL flexible server, 'Overview of bu
 LAG_METRIC = "physical_replication_delay_in_seconds"
 REPLICA_ROLES = ("AsyncReplica", "GeoAsyncReplica")
 
-# Tags a promotion or restore writes on its server: who made it, from what, when (ARM tag values <= 256 chars).
-TAG_RUN = "dr-run"
-TAG_MODE = "dr-mode"
-TAG_PLAN = "dr-plan"
-TAG_STEP = "dr-step"
-TAG_SOURCE = "dr-source"
-TAG_STARTED = "dr-started"
+# The tag a promotion writes on the replica it promotes (a restore writes those of dr.steps.restores).
 TAG_PROMOTED_BY = "dr-promoted-by-run"
 
 PromoteKind = Literal["planned", "forced"]
-Origin = Literal["this_run", "earlier_run"]
 
 
 class ServerView(BaseModel):
@@ -94,31 +87,13 @@ def restore_target_id(ctx: StepContext, params: PostgresqlPromoteStep) -> str:
     return f"{group}/{name[: 63 - len(DRILL_SUFFIX)].rstrip('-')}{DRILL_SUFFIX}"
 
 
-def tag_value(text: str) -> str:
-    lowered = text.lower()
-    return lowered if len(lowered) <= 256 else "sha256:" + hashlib.sha256(lowered.encode()).hexdigest()
-
-
-def restore_tags(ctx: StepContext, source_server_id: str) -> dict[str, str]:
-    return {
-        TAG_RUN: ctx.run_id,
-        TAG_MODE: ctx.mode,
-        TAG_PLAN: ctx.plan_name,
-        TAG_STEP: ctx.step_id,
-        TAG_SOURCE: tag_value(source_server_id),
-        TAG_STARTED: iso(ctx.now),
-    }
-
-
-def restore_origin(ctx: StepContext, source_server_id: str, server: ServerView) -> Origin | None:
+def restore_origin(ctx: StepContext, source_server_id: str, server: ServerView) -> RestoredBy | None:
     """How an existing target server came to be, as far as this step is concerned (None: not ours)."""
-    tags = server.tags
-    if tags.get(TAG_SOURCE) != tag_value(source_server_id):
+    if not restores_source(server.tags, source_server_id):
         return None
-    if tags.get(TAG_RUN) == ctx.run_id:
-        return "this_run"
-    # A drill's copy is never a failover's result (and vice versa); a drill only continues its own.
-    return "earlier_run" if tags.get(TAG_MODE) == ctx.mode and not ctx.is_drill else None
+    found = restored_by(ctx, server.tags)
+    # A drill only continues its own restore.
+    return None if found == "earlier_run" and ctx.is_drill else found
 
 
 def not_a_replica(view: ServerView, step_id: str) -> str:

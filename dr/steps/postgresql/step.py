@@ -10,19 +10,17 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel
-
-from ...azure_lro import OperationRef, OperationStatus
+from ...azure_lro import OperationStatus
 from ...durations import iso
 from ...errors import DrError, NotFoundError, PermanentError, PreconditionError, TransientError
 from ...plan import PostgresqlPromoteStep
 from ..base import Check, StepContext, StepKind, StepProgress, TeardownResult
+from ..operation import OperationState
+from ..restores import TAG_MODE, TAG_RUN, restore_tags
 from . import arm
 from .planning import (
     FAILBACK_NOTE,
-    TAG_MODE,
     TAG_PROMOTED_BY,
-    TAG_RUN,
     PromoteKind,
     Reading,
     ServerView,
@@ -31,7 +29,6 @@ from .planning import (
     promote_kind,
     promote_rpo,
     restore_origin,
-    restore_tags,
     restore_target_id,
     server_name,
 )
@@ -44,20 +41,16 @@ PLANNED_NEEDS_PRIMARY = (
 )
 
 
-class PgState(BaseModel):
+class PgState(OperationState):
     """What the step remembers between calls (small; travels in the orchestration history)."""
 
     method: Literal["promote_replica", "geo_restore"]
     server_id: str
     """The replica being promoted, or the server being restored."""
-    operation: OperationRef | None = None
     waiting_while_busy: bool = False
     ran: PromoteKind | None = None
     option: Literal["planned", "forced", "planned_then_forced"] = "planned"
-    rpo_estimate_seconds: float | None = None
     rpo_basis: str = ""
-    facts: dict[str, Any] = {}
-    warnings: list[str] = []
 
 
 class PostgresqlPromote(StepKind[PostgresqlPromoteStep]):
@@ -74,7 +67,7 @@ class PostgresqlPromote(StepKind[PostgresqlPromoteStep]):
 
     def _promote_checks(self, ctx: StepContext, params: PostgresqlPromoteStep) -> list[Check]:
         assert params.replica_server_id is not None
-        ref = arm.ServerRef(params.replica_server_id)
+        ref = arm.ServerRef.parse(params.replica_server_id)
         try:
             replica = arm.get_server(ref)
         except DrError as error:
@@ -163,13 +156,13 @@ class PostgresqlPromote(StepKind[PostgresqlPromoteStep]):
     def _primary(self, replica: ServerView) -> tuple[bool | None, str]:
         if not replica.source_server_id:
             return None, "the replica names no source server"
-        reachable, _, reason = arm.probe_server(arm.ServerRef(replica.source_server_id))
+        reachable, _, reason = arm.probe_server(arm.ServerRef.parse(replica.source_server_id))
         return reachable, reason
 
     def _restore_checks(self, ctx: StepContext, params: PostgresqlPromoteStep) -> list[Check]:
         assert params.source_server_id is not None
         assert params.target_location is not None
-        source = arm.ServerRef(params.source_server_id)
+        source = arm.ServerRef.parse(params.source_server_id)
         checks: list[Check] = []
         reachable, view, reason = arm.probe_server(source)
         if reachable and view is None:
@@ -214,7 +207,7 @@ class PostgresqlPromote(StepKind[PostgresqlPromoteStep]):
                         source_location=view.location,
                     )
                 )
-        target = arm.ServerRef(restore_target_id(ctx, params))
+        target = arm.ServerRef.parse(restore_target_id(ctx, params))
         try:
             existing = arm.get_server(target)
         except DrError as error:
@@ -255,7 +248,7 @@ class PostgresqlPromote(StepKind[PostgresqlPromoteStep]):
 
     def _begin_promote(self, ctx: StepContext, params: PostgresqlPromoteStep) -> StepProgress:
         assert params.replica_server_id is not None
-        ref = arm.ServerRef(params.replica_server_id)
+        ref = arm.ServerRef.parse(params.replica_server_id)
         replica = arm.get_server(ref)
         if replica is None:
             raise NotFoundError(f"replica server {ref.name} not found (replica_server_id of step {ctx.step_id!r})")
@@ -278,7 +271,7 @@ class PostgresqlPromote(StepKind[PostgresqlPromoteStep]):
                 rpo_basis="nothing promoted by this call",
             )
             return StepProgress(done=True, summary=f"{ref.name} is already standalone", detail=facts)
-        primary_ref = arm.ServerRef(replica.source_server_id) if replica.source_server_id else None
+        primary_ref = arm.ServerRef.parse(replica.source_server_id) if replica.source_server_id else None
         reachable, primary, reason = arm.probe_server(primary_ref) if primary_ref else (None, None, "no source")
         facts.update(
             primary_location=primary.location if primary is not None else None,
@@ -328,7 +321,7 @@ class PostgresqlPromote(StepKind[PostgresqlPromoteStep]):
         return self._promote(ctx, replica, state)
 
     def _promote(self, ctx: StepContext, replica: ServerView, state: PgState) -> StepProgress:
-        ref = arm.ServerRef(state.server_id)
+        ref = arm.ServerRef.parse(state.server_id)
         tags = {**replica.tags, TAG_PROMOTED_BY: ctx.run_id}
         if replica.source_server_id:
             tags["dr-promoted-from"] = replica.source_server_id[:256]
@@ -341,8 +334,8 @@ class PostgresqlPromote(StepKind[PostgresqlPromoteStep]):
     def _begin_restore(self, ctx: StepContext, params: PostgresqlPromoteStep) -> StepProgress:
         assert params.source_server_id is not None
         assert params.target_location is not None
-        source = arm.ServerRef(params.source_server_id)
-        target = arm.ServerRef(restore_target_id(ctx, params))
+        source = arm.ServerRef.parse(params.source_server_id)
+        target = arm.ServerRef.parse(restore_target_id(ctx, params))
         existing = arm.get_server(target)
         facts: dict[str, Any] = {
             "method": "geo_restore",
@@ -411,7 +404,7 @@ class PostgresqlPromote(StepKind[PostgresqlPromoteStep]):
         self, ctx: StepContext, params: PostgresqlPromoteStep, state: dict[str, Any], work_results: list[dict[str, Any]]
     ) -> StepProgress:
         current = PgState.model_validate(state)
-        ref = arm.ServerRef(current.server_id)
+        ref = arm.ServerRef.parse(current.server_id)
         if current.method == "promote_replica" and current.waiting_while_busy:
             replica = arm.get_server(ref)
             if replica is not None and replica.is_replica:
@@ -448,7 +441,7 @@ class PostgresqlPromote(StepKind[PostgresqlPromoteStep]):
 
     def _after_failure(self, ctx: StepContext, state: PgState, failure: PermanentError) -> StepProgress:
         if state.method == "promote_replica" and state.ran == "planned" and state.option == "planned_then_forced":
-            ref = arm.ServerRef(state.server_id)
+            ref = arm.ServerRef.parse(state.server_id)
             replica = arm.get_server(ref)
             if replica is not None and replica.is_replica:
                 rpo, basis = promote_rpo(
@@ -500,7 +493,7 @@ class PostgresqlPromote(StepKind[PostgresqlPromoteStep]):
                 else "nothing to undo: not a drill"
             }
         target_id = PgState.model_validate(state).server_id if state else restore_target_id(ctx, params)
-        ref = arm.ServerRef(target_id)
+        ref = arm.ServerRef.parse(target_id)
         server = arm.get_server(ref)
         delete_started = previous is not None and previous.teardown == "delete started"
         if server is None:
@@ -527,19 +520,15 @@ def _progress(state: PgState, status: OperationStatus | None, *, server_state: s
         else (status.status if status else "started")
     )
     what = f"{state.ran} promotion of {name}" if state.method == "promote_replica" else f"geo-restore into {name}"
-    retry_after = (
-        status.retry_after_seconds if status else (state.operation.retry_after_seconds if state.operation else None)
-    )
     detail = {**state.facts, "status": doing}
     if server_state:
         detail["server_state"] = server_state
-    return StepProgress(
-        state=state.model_dump(mode="json"),
-        poll_after_seconds=min(max(retry_after or POLL_SECONDS[state.method], 1.0), 120.0),
+    return state.report(
+        done=False,
         summary=f"{what}: {doing}",
         detail=detail,
-        warnings=state.warnings,
-        rpo_estimate_seconds=state.rpo_estimate_seconds,
+        retry_after=state.latest_retry_after(status),
+        poll_seconds=POLL_SECONDS[state.method],
     )
 
 
@@ -554,11 +543,4 @@ def _finish(state: PgState, server: ServerView, summary: str) -> StepProgress:
     if state.method == "promote_replica":
         detail["promotion_ran"] = state.ran
         detail["failback_note"] = FAILBACK_NOTE
-    return StepProgress(
-        done=True,
-        state=state.model_dump(mode="json"),
-        summary=summary,
-        detail=detail,
-        warnings=state.warnings,
-        rpo_estimate_seconds=state.rpo_estimate_seconds,
-    )
+    return state.report(done=True, summary=summary, detail=detail)

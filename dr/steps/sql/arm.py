@@ -185,8 +185,7 @@ def primary_ref(ref: SqlRef, group: FailoverGroup) -> SqlRef | None:
     partners = group.partner_servers or []
     if not partners or not partners[0].id:
         return None
-    partner = SqlRef.parse(partners[0].id)
-    return partner.model_copy(update={"child": ref.child})
+    return ref.group_on(partners[0].id)
 
 
 def primary_view(sql: SqlManagementClient, partner: SqlRef | None, location: str | None) -> PrimaryView:

@@ -224,11 +224,7 @@ class SqlFailoverGroup(StepKind[SqlFailoverGroupStep]):
     ) -> StepProgress:
         """The group is primary here: which failover ran (and why), what it lost, and whether the old
         primary still believes it is primary (two primaries until it reconnects and re-seeds)."""
-        old = (
-            SqlRef.parse(state.primary_server_id).model_copy(update={"child": ref.child})
-            if state.primary_server_id
-            else None
-        )
+        old = ref.group_on(state.primary_server_id) if state.primary_server_id else None
         location = (state.facts.get("primary") or {}).get("location")
         view = arm.primary_view(sql, old, location)
         ran, reason = _which_ran(state, view)

@@ -18,9 +18,10 @@ from ...durations import iso
 from ...errors import NotFoundError, PermanentError, PreconditionError, TransientError
 from ...plan import SqlGeoRestoreStep
 from ..base import Check, StepContext, StepKind, StepProgress, TeardownResult
+from ..restores import TAG_MODE, TAG_RUN, TAG_STARTED
 from ..sdk import wire_text
 from . import arm
-from .model import TAG_BACKUP, TAG_MODE, TAG_RUN, TAG_STARTED, GeoRestoreState, SqlRef
+from .model import TAG_BACKUP, GeoRestoreState, SqlRef
 from .planning import (
     adopted_rpo,
     geo_backup_rpo_basis,

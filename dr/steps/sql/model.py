@@ -1,5 +1,6 @@
-"""What the two SQL kinds know and remember: the parts of a Microsoft.Sql resource id, the tags a restore
-writes, and each kind's state between calls, with the one way both report an ARM operation in flight.
+"""What the two SQL kinds know and remember: the parts of a Microsoft.Sql resource id, the tag a geo-restore
+writes besides every restore's (:mod:`dr.steps.restores`), and each kind's state between calls, with the one way
+both report an ARM operation in flight (:mod:`dr.steps.operation`).
 
 Invariant: a state is small and JSON (it travels in the orchestration history), and a kind's progress is
 built from its state alone, so begin and poll report the same operation the same way.
@@ -9,43 +10,31 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
-from azure.mgmt.core.tools import parse_resource_id
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import model_validator
 
-from ...azure_lro import OperationRef, OperationStatus
+from ...azure_lro import OperationStatus
 from ..base import StepProgress
+from ..operation import OperationState
+from ..sdk import ArmRef
 
 DRILL_SUFFIX = "-drill"
 
-# Tags on every database a restore creates: who made it, from what, and when (ARM tag values <= 256 chars).
-TAG_RUN = "dr-run"
-TAG_MODE = "dr-mode"
-TAG_PLAN = "dr-plan"
-TAG_STEP = "dr-step"
-TAG_SOURCE = "dr-source"
+# Besides the tags every restore writes (dr.steps.restores): the geo-backup a restore started from.
 TAG_BACKUP = "dr-backup-time"
-TAG_STARTED = "dr-started"
 
 
-class SqlRef(BaseModel):
-    """The parts of a Microsoft.Sql resource id a call needs."""
+class SqlRef(ArmRef):
+    """A Microsoft.Sql resource id: ``server`` and, below it, ``child`` (a database or a failover group)."""
 
-    model_config = ConfigDict(frozen=True)
+    @property
+    def server(self) -> str:
+        return self.name
 
-    subscription: str
-    resource_group: str
-    server: str
-    child: str | None = None
-
-    @classmethod
-    def parse(cls, resource_id: str) -> SqlRef:
-        parts = parse_resource_id(resource_id)
-        return cls(
-            subscription=parts["subscription"],
-            resource_group=parts["resource_group"],
-            server=parts["name"],
-            child=parts.get("child_name_1"),
-        )
+    def group_on(self, server_id: str) -> SqlRef:
+        """This failover group as the server ``server_id`` (its partner) holds it: same name, other server."""
+        partner = SqlRef.parse(server_id)
+        group_id = f"{partner.id.rstrip('/')}/failoverGroups/{self.child}"
+        return partner.model_copy(update={"id": group_id, "child": self.child})
 
     def database_id(self, name: str) -> str:
         return (
@@ -54,51 +43,37 @@ class SqlRef(BaseModel):
         )
 
 
-def poll_after(retry_after: float | None, default: float) -> float:
-    """ARM's Retry-After when it gave one (kept within reason), else the kind's default."""
-    if retry_after is None or retry_after <= 0:
-        return default
-    return min(max(retry_after, 1.0), 120.0)
-
-
-class OperationState(BaseModel):
-    """What both kinds remember of the ARM operation they started and what it may cost."""
+class SqlOperationState(OperationState):
+    """What both SQL kinds remember of the ARM operation they started and what it may cost."""
 
     # How long to wait before looking again when ARM gives no Retry-After.
     poll_seconds: ClassVar[float]
 
-    operation: OperationRef | None = None
-    rpo_estimate_seconds: float | None = None
-    facts: dict[str, Any] = {}
-    warnings: list[str] = []
-
     def started(self, summary: str) -> StepProgress:
         """The progress right after ARM accepted the operation."""
-        retry_after = self.operation.retry_after_seconds if self.operation else None
-        return self._progress(False, summary, {**self.facts, "status": "started"}, retry_after)
+        detail = {**self.facts, "status": "started"}
+        return self.report(
+            done=False,
+            summary=summary,
+            detail=detail,
+            retry_after=self.latest_retry_after(None),
+            poll_seconds=self.poll_seconds,
+        )
 
     def progress(
         self, *, done: bool, summary: str, detail: dict[str, Any], status: OperationStatus | None
     ) -> StepProgress:
         """The progress after a look at the operation (``status``: None when the look was not at it)."""
-        return self._progress(done, summary, detail, status.retry_after_seconds if status else None)
-
-    def _progress(self, done: bool, summary: str, detail: dict[str, Any], retry_after: float | None) -> StepProgress:
-        return StepProgress(
-            done=done,
-            state=self.model_dump(mode="json"),
-            poll_after_seconds=0.0 if done else poll_after(retry_after, self.poll_seconds),
-            summary=summary,
-            detail=detail,
-            warnings=self.warnings,
-            rpo_estimate_seconds=self.rpo_estimate_seconds,
+        retry_after = status.retry_after_seconds if status else None
+        return self.report(
+            done=done, summary=summary, detail=detail, retry_after=retry_after, poll_seconds=self.poll_seconds
         )
 
 
 Origin = Literal["started", "this_run", "earlier_run", "recovery_of_source"]
 
 
-class GeoRestoreState(OperationState):
+class GeoRestoreState(SqlOperationState):
     """What geo-restore remembers between calls (small; travels in the orchestration history)."""
 
     poll_seconds: ClassVar[float] = 30.0
@@ -108,7 +83,7 @@ class GeoRestoreState(OperationState):
     origin: Origin
 
 
-class FailoverState(OperationState):
+class FailoverState(SqlOperationState):
     """What a failover-group failover remembers between calls."""
 
     poll_seconds: ClassVar[float] = 10.0

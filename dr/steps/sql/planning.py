@@ -7,7 +7,6 @@ decision, a message or a plain model.
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime
 from typing import Any, Literal, NamedTuple
 
@@ -17,20 +16,11 @@ from ...azure_lro import OperationStatus
 from ...durations import iso, parse_time
 from ...errors import DrError, NotFoundError, PermanentError, PreconditionError
 from ...plan import SqlFailoverGroupStep, SqlGeoRestoreStep
+from .. import restores
 from ..base import Check, StepContext
+from ..restores import TAG_STARTED, restored_by, restores_source
 from ..sdk import wire_text
-from .model import (
-    DRILL_SUFFIX,
-    TAG_BACKUP,
-    TAG_MODE,
-    TAG_PLAN,
-    TAG_RUN,
-    TAG_SOURCE,
-    TAG_STARTED,
-    TAG_STEP,
-    Origin,
-    SqlRef,
-)
+from .model import DRILL_SUFFIX, TAG_BACKUP, Origin, SqlRef
 
 PLANNED_FAILOVER_HINT = (
     "a planned failover (no data loss) needs the current primary to answer; if the primary region is down, "
@@ -79,21 +69,9 @@ def restore_target_name(ctx: StepContext, params: SqlGeoRestoreStep) -> str:
     return production if production.lower().endswith(DRILL_SUFFIX) else production + DRILL_SUFFIX
 
 
-def tag_value(text: str) -> str:
-    lowered = text.lower()
-    return lowered if len(lowered) <= 256 else "sha256:" + hashlib.sha256(lowered.encode()).hexdigest()
-
-
 def restore_tags(ctx: StepContext, params: SqlGeoRestoreStep, backup_time: datetime | None) -> dict[str, str]:
     """The tags a restore writes on the database it creates (how a later call recognises it)."""
-    tags = {
-        TAG_RUN: ctx.run_id,
-        TAG_MODE: ctx.mode,
-        TAG_PLAN: ctx.plan_name,
-        TAG_STEP: ctx.step_id,
-        TAG_SOURCE: tag_value(params.source_database_id),
-        TAG_STARTED: iso(ctx.now),
-    }
+    tags = restores.restore_tags(ctx, params.source_database_id)
     if backup_time:
         tags[TAG_BACKUP] = iso(backup_time)
     return tags
@@ -106,11 +84,8 @@ def _same_id(a: str | None, b: str | None) -> bool:
 def origin(ctx: StepContext, params: SqlGeoRestoreStep, database: Database) -> Origin | None:
     """How an existing target database came to be, as far as it concerns this step (None: not ours)."""
     tags = database.tags or {}
-    if tags.get(TAG_SOURCE) == tag_value(params.source_database_id):
-        if tags.get(TAG_RUN) == ctx.run_id:
-            return "this_run"
-        # A drill's copy is never a failover's result (and vice versa).
-        return "earlier_run" if tags.get(TAG_MODE) == ctx.mode else None
+    if restores_source(tags, params.source_database_id):
+        return restored_by(ctx, tags)
     if wire_text(database.create_mode) == "Recovery":
         source = SqlRef.parse(params.source_database_id)
         recoverable_id = (

@@ -10,9 +10,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
-from ...azure_lro import OperationRef
+from ..operation import OperationState
+from ..sdk import ArmRef
 
 FailoverType = Literal["planned", "unplanned"]
 
@@ -22,19 +23,8 @@ def region(name: str | None) -> str | None:
     return name.replace(" ", "").lower() if name else None
 
 
-class AccountRef(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    subscription: str
-    resource_group: str
-    name: str
-
-    @classmethod
-    def parse(cls, resource_id: str) -> AccountRef:
-        from azure.mgmt.core.tools import parse_resource_id
-
-        parts = parse_resource_id(resource_id)
-        return cls(subscription=parts["subscription"], resource_group=parts["resource_group"], name=parts["name"])
+class AccountRef(ArmRef):
+    """A Microsoft.Storage/storageAccounts id."""
 
 
 class GeoStats(BaseModel):
@@ -85,15 +75,11 @@ class AccountView(BaseModel):
         return found
 
 
-class FailoverState(BaseModel):
+class FailoverState(OperationState):
     """What the step remembers between begin and the polls (the facts of the account before the failover)."""
 
     account_id: str
     target_location: str
     failover_type: FailoverType
-    operation: OperationRef | None = None
     waiting_for_running_failover: bool = False
-    rpo_estimate_seconds: float | None = None
     rpo_basis: str = "unknown"
-    facts: dict[str, Any] = {}
-    warnings: list[str] = []

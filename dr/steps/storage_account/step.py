@@ -231,32 +231,28 @@ class StorageAccountFailover(StepKind[StorageAccountFailoverStep]):
                 "re-enable geo-redundancy (GRS or GZRS) to protect it again; a failback needs it"
             )
         finished = state.model_copy(update={"facts": facts, "warnings": warnings})
-        return StepProgress(
+        return finished.report(
             done=True,
-            state=finished.model_dump(mode="json"),
             summary=f"storage account {view.name}: primary now {view.primary_location} "
             f"({state.failover_type} failover)",
             detail=facts,
-            warnings=warnings,
-            rpo_estimate_seconds=state.rpo_estimate_seconds,
         )
 
     def _progress(
         self, params: StorageAccountFailoverStep, state: FailoverState, status: OperationStatus | None
     ) -> StepProgress:
+        # A look that gave no Retry-After falls back on the one ARM answered the failover's start with.
         retry_after = status.retry_after_seconds if status else None
         if retry_after is None and state.operation is not None:
             retry_after = state.operation.retry_after_seconds
-        wait = min(max(retry_after, 1.0), 120.0) if retry_after else params.poll_interval.total_seconds()
         running = "waiting for the failover already running" if state.waiting_for_running_failover else "InProgress"
         name = AccountRef.parse(state.account_id).name
-        return StepProgress(
-            state=state.model_dump(mode="json"),
-            poll_after_seconds=wait,
+        return state.report(
+            done=False,
             summary=f"{state.failover_type} failover of storage account {name} to {state.target_location}: {running}",
             detail={**state.facts, "status": running},
-            warnings=state.warnings,
-            rpo_estimate_seconds=state.rpo_estimate_seconds,
+            retry_after=retry_after,
+            poll_seconds=params.poll_interval.total_seconds(),
         )
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from ...clients import get_clients
 from ...errors import azure_errors
-from ..sdk import wire_text
+from ..sdk import ArmRef, wire_text
 from .model import EndpointView, MonitorView, ProfileView
 from .planner import EndpointPatch
 
@@ -21,9 +21,7 @@ ENDPOINT_TYPES = {name.lower(): name for name in ("AzureEndpoints", "ExternalEnd
 
 def profile_view(profile: Any, profile_id: str) -> ProfileView:
     """Read an azure-mgmt-trafficmanager Profile into a ProfileView."""
-    from azure.mgmt.core.tools import parse_resource_id
-
-    parts = parse_resource_id(profile_id)
+    ref = ArmRef.parse(profile_id)
     monitor = profile.monitor_config
     dns = profile.dns_config
     endpoints = []
@@ -44,8 +42,8 @@ def profile_view(profile: Any, profile_id: str) -> ProfileView:
         )
     return ProfileView(
         id=profile_id,
-        resource_group=parts["resource_group"],
-        name=parts["name"],
+        resource_group=ref.resource_group,
+        name=ref.name,
         routing_method=wire_text(profile.traffic_routing_method) or "",
         status=wire_text(profile.profile_status) or "Enabled",
         ttl=dns.ttl if dns is not None else None,
@@ -76,18 +74,14 @@ def _headers(items: Iterable[Any] | None) -> dict[str, str]:
 
 
 def _client(profile_id: str) -> Any:
-    from azure.mgmt.core.tools import parse_resource_id
-
-    return get_clients().traffic_manager(str(parse_resource_id(profile_id)["subscription"]))
+    return get_clients().traffic_manager(ArmRef.parse(profile_id).subscription)
 
 
 def read_profile(profile_id: str) -> ProfileView:
-    from azure.mgmt.core.tools import parse_resource_id
-
-    parts = parse_resource_id(profile_id)
+    ref = ArmRef.parse(profile_id)
     client = _client(profile_id)
-    with azure_errors(f"read Traffic Manager profile {parts['name']}"):
-        profile = client.profiles.get(parts["resource_group"], parts["name"])
+    with azure_errors(f"read Traffic Manager profile {ref.name}"):
+        profile = client.profiles.get(ref.resource_group, ref.name)
     return profile_view(profile, profile_id)
 
 

@@ -25,9 +25,9 @@ from ...errors import DrError, InvalidInputError, NotFoundError, PreconditionErr
 from ...plan import TrafficManagerFailoverStep
 from ...probe import redact_url
 from ..base import Check, StepContext
+from ..switch import TAG_DRILL_RUN, Verdicts
 from .arm import read_profile
 from .model import (
-    TAG_DRILL_RUN,
     TAG_LAST_FAILOVER,
     TAG_LAST_FAILOVER_RUN,
     UNFIT_SECONDARY,
@@ -65,16 +65,8 @@ def _advised(error: DrError) -> str:
     return f"{error.message}: {advice}" if advice else error.message
 
 
-@dataclass(frozen=True)
-class Verdict:
-    """One rule's outcome: what the pre-flight reports and, when the rule refuses, the error begin raises."""
-
-    check: Check
-    refusal: DrError | None = None
-
-
 @dataclass
-class Gate:
+class Gate(Verdicts):
     """What the rules read and decided about one switch (see :func:`assess`)."""
 
     profile_id: str
@@ -85,16 +77,6 @@ class Gate:
     secondary: dict[str, Any] | None = None  # the health gate's facts, for begin's detail
     cooldown_forced: bool = False
     warnings: list[str] = field(default_factory=list)  # what begin's report warns about
-    verdicts: list[Verdict] = field(default_factory=list)
-
-    @property
-    def refusal(self) -> DrError | None:
-        """The first refusal, in the rules' order: what begin raises."""
-        return next((verdict.refusal for verdict in self.verdicts if verdict.refusal is not None), None)
-
-    @property
-    def checks(self) -> list[Check]:
-        return [verdict.check for verdict in self.verdicts]
 
     def cleared(self) -> tuple[ProfileView, dict[str, EndpointSetting], list[EndpointPatch]]:
         """The profile, desired settings and PATCHes begin switches with, or the first refusal raised."""
@@ -105,17 +87,6 @@ class Gate:
         assert self.desired is not None
         assert self.patches is not None
         return self.profile, self.desired, self.patches
-
-    def passed(self, name: str, message: str, **facts: Any) -> None:
-        self.verdicts.append(Verdict(Check.passed(name, message, **facts)))
-
-    def warn(self, name: str, message: str, **facts: Any) -> None:
-        self.verdicts.append(Verdict(Check.warning(name, message, **facts)))
-
-    def refuse(self, name: str, error: DrError, message: str | None = None, **facts: Any) -> None:
-        """A failed rule: ``message`` is the pre-flight's sentence (default: the error's own message)."""
-        check = Check.failed(name, message or error.message, code=error.code, **facts)
-        self.verdicts.append(Verdict(check, error))
 
 
 def assess(ctx: StepContext, params: TrafficManagerFailoverStep, *, exhaustive: bool) -> Gate:

@@ -23,9 +23,6 @@ MAX_PRIORITY = 1000
 TAG_LAST_FAILOVER = "dr-last-failover"
 TAG_LAST_FAILOVER_RUN = "dr-last-failover-run"
 TAG_LAST_FAILOVER_PLAN = "dr-last-failover-plan"
-TAG_DRILL_RUN = "dr-drill-run"
-TAG_DRILL_BASELINE = "dr-drill-baseline"
-TAG_VALUE_MAX = 256
 
 
 class Frozen(BaseModel):

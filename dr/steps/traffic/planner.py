@@ -17,12 +17,12 @@ from typing import Any
 from ...durations import format_duration, iso, parse_time
 from ...errors import InvalidInputError, PreconditionError
 from ...plan import TrafficManagerFailoverStep
+from ..switch import TAG_VALUE_MAX
 from .model import (
     MAX_PRIORITY,
     TAG_LAST_FAILOVER,
     TAG_LAST_FAILOVER_PLAN,
     TAG_LAST_FAILOVER_RUN,
-    TAG_VALUE_MAX,
     EndpointSetting,
     EndpointView,
     Frozen,

@@ -11,16 +11,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...durations import format_duration, iso
-from ...errors import PermanentError
+from ...durations import iso
 from ...plan import TrafficManagerFailoverStep
 from ...probe import redact_url
 from ..base import Check, StepContext, StepKind, StepProgress, TeardownResult
+from ..switch import marked_by, recorded_baseline, verify_progress, with_mark, without_mark
 from .arm import apply_patches, read_profile, write_tags
 from .gate import assess, observations
 from .model import (
-    TAG_DRILL_BASELINE,
-    TAG_DRILL_RUN,
     TAG_LAST_FAILOVER,
     TAG_LAST_FAILOVER_PLAN,
     TAG_LAST_FAILOVER_RUN,
@@ -103,8 +101,9 @@ class TrafficManagerFailover(StepKind[TrafficManagerFailoverStep]):
     ) -> dict[str, EndpointSetting]:
         """The test profile's settings before this run touched it: from its tag when this run already
         started switching it (a retried begin), else as read now."""
-        if profile.tags.get(TAG_DRILL_RUN) == ctx.run_id and profile.tags.get(TAG_DRILL_BASELINE):
-            return decode_baseline(profile.tags[TAG_DRILL_BASELINE])
+        recorded = recorded_baseline(profile.tags, ctx.run_id, decode_baseline)
+        if recorded is not None:
+            return recorded
         return {name: profile.endpoint(name).setting for name in desired}
 
     # -- poll -----------------------------------------------------------------------------------------
@@ -134,21 +133,16 @@ class TrafficManagerFailover(StepKind[TrafficManagerFailoverStep]):
         }
         if probes:
             detail["health"] = probes
-        if not problems:
-            detail["verified_after_seconds"] = elapsed
-            return StepProgress(
-                done=True, state=switch.dump(), summary=f"{profile.name}: verified, {seen}", detail=detail
-            )
-        if ctx.now >= switch.verify_deadline:
-            raise PermanentError(
-                f"{profile.name!r} not verified within {format_duration(params.verify_window)} "
-                f"of the switch: last seen: {seen}",
-                code="VerifyWindowExceeded",
-            )
-        return StepProgress(
+        return verify_progress(
+            ctx,
+            params,
+            switch.verify_deadline,
+            verified=not problems,
+            name=profile.name,
+            subject=repr(profile.name),
+            seen=seen,
+            elapsed=elapsed,
             state=switch.dump(),
-            poll_after_seconds=params.poll_interval.total_seconds(),
-            summary=f"{profile.name}: verifying ({elapsed:g} s): {seen}",
             detail=detail,
         )
 
@@ -163,21 +157,14 @@ class TrafficManagerFailover(StepKind[TrafficManagerFailoverStep]):
         if not ctx.is_drill or params.drill_profile_id is None:
             return {"teardown": "nothing to undo (the production profile was only read)"}
         profile = read_profile(params.drill_profile_id)
-        tagged_by_this_run = profile.tags.get(TAG_DRILL_RUN) == ctx.run_id
         original = TrafficState.model_validate(state).original if state else None
-        if original:
-            baseline = original
-        elif tagged_by_this_run and profile.tags.get(TAG_DRILL_BASELINE):
-            baseline = decode_baseline(profile.tags[TAG_DRILL_BASELINE])
-        else:
+        baseline = original or recorded_baseline(profile.tags, ctx.run_id, decode_baseline)
+        if baseline is None:
             return {"teardown": "nothing to undo (this run did not switch the test profile)"}
         patches = patches_towards(profile, baseline)
         apply_patches(profile, patches)
-        if tagged_by_this_run:
-            write_tags(
-                profile,
-                {k: v for k, v in profile.tags.items() if k not in (TAG_DRILL_RUN, TAG_DRILL_BASELINE)},
-            )
+        if marked_by(profile.tags, ctx.run_id):
+            write_tags(profile, without_mark(profile.tags))
         return {
             "teardown": "restored" if patches else "already restored",
             "profile": profile.name,
@@ -190,14 +177,11 @@ def _write_record(ctx: StepContext, profile: ProfileView, baseline: dict[str, En
     begin of this run is not refused by it), a drill's run and baseline (so a retried begin after a partial
     switch still knows the true baseline). Answers the warnings."""
     if ctx.is_drill:
-        if profile.tags.get(TAG_DRILL_RUN) == ctx.run_id:
+        if marked_by(profile.tags, ctx.run_id):
             return []
-        encoded = encode_baseline(baseline)
-        tags = {**profile.tags, TAG_DRILL_RUN: ctx.run_id}
-        if encoded is not None:
-            tags[TAG_DRILL_BASELINE] = encoded
+        tags, warnings = with_mark(profile.tags, ctx.run_id, encode_baseline(baseline))
         write_tags(profile, tags)
-        return [] if encoded is not None else ["baseline too long for a tag: kept in the step state only"]
+        return warnings
     if profile.tags.get(TAG_LAST_FAILOVER_RUN) != ctx.run_id:
         write_tags(
             profile,
