@@ -6,6 +6,7 @@ import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -68,4 +69,46 @@ def health_server() -> Iterator[HealthServer]:
 
     with serving(Handler) as port:
         state.port = port
+        yield state
+
+
+@dataclass
+class HealthUrls:
+    """Regions' health endpoints on one server: every path answers 200 unless a test fails it."""
+
+    base: str = ""
+    statuses: dict[str, int] = field(default_factory=dict)
+    hits: list[str] = field(default_factory=list)
+
+    def url(self, path: str) -> str:
+        return f"{self.base}{path}"
+
+    @property
+    def port(self) -> int:
+        return int(self.base.rsplit(":", 1)[1])
+
+    def fail(self, path: str, status: int = 503) -> None:
+        self.statuses[path] = status
+
+
+@contextmanager
+def serving_health_urls() -> Iterator[HealthUrls]:
+    state = HealthUrls()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            path = self.path.split("?")[0]
+            state.hits.append(path)
+            status = state.statuses.get(path, 200)
+            body = b"ok" if status == 200 else b"unavailable"
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    with serving(Handler) as port:
+        state.base = f"http://127.0.0.1:{port}"
         yield state

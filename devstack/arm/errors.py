@@ -140,6 +140,11 @@ def method_not_allowed(method: str, path: str) -> ArmError:
     return ArmError(405, "MethodNotAllowed", f"The requested method '{method}' is not allowed on '{path}'.")
 
 
+def bad_request(message: str) -> ArmError:
+    """A provider's own 400 refusal of a request (ARM's generic code; the message says what was wrong)."""
+    return ArmError(400, "BadRequest", message)
+
+
 def invalid_request_content(detail: str) -> ArmError:
     return ArmError(
         400,

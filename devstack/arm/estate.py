@@ -114,6 +114,20 @@ class Provider(Protocol):
     def drop_resource_group(self, subscription_id: str, name: str) -> None: ...
 
 
+class ProviderDefaults:
+    """The Provider protocol's answers for what a provider does not model: nothing of its own changes with time, and
+    none of its resources has a region or a host name other providers look up. A backend overrides what it has."""
+
+    def tick(self, now: datetime) -> None:
+        return None
+
+    def location_of(self, resource_id: str) -> str | None:
+        return None
+
+    def hostname_of(self, resource_id: str) -> str | None:
+        return None
+
+
 class Estate:
     def __init__(self, clock: Clock | None = None) -> None:
         self.lock = threading.RLock()
@@ -263,4 +277,4 @@ class Estate:
         return operation
 
 
-__all__ = ["Clock", "EmulatorSettings", "Estate", "ExternalResource", "ResourceGroup"]
+__all__ = ["Clock", "EmulatorSettings", "Estate", "ExternalResource", "ProviderDefaults", "ResourceGroup"]

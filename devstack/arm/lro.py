@@ -88,6 +88,14 @@ class Operation:
             f"{self.namespace}/locations/{self.location}/{self.url_noun}OperationResults/{self.id}"
         )
 
+    def subscription_path(self, noun: str) -> str:
+        """A status URL on the subscription, as Cosmos DB, PostgreSQL and Storage hand them out:
+        `/subscriptions/{s}/providers/{namespace}/locations/{location}/{noun}/{id}`."""
+        return (
+            f"/subscriptions/{self.subscription_id}/providers/{self.namespace}/locations/{self.location}"
+            f"/{noun}/{self.id}"
+        )
+
     def status_body(self) -> dict[str, Any]:
         body: dict[str, Any] = {
             "id": self.async_operation_path(),
@@ -172,32 +180,57 @@ class OperationStore:
         self.planned_failures.clear()
 
 
+def retry_after(seconds: int) -> dict[str, str]:
+    """The Retry-After header of a 202 or a running status. 0 leaves it out: the SDK treats 0 as absent anyway
+    and falls back to its polling_interval."""
+    return {"Retry-After": str(seconds)} if seconds > 0 else {}
+
+
+def accepted_at(
+    request: ArmRequest,
+    retry_after_seconds: int,
+    *,
+    status_path: str | None = None,
+    location_path: str | None = None,
+    body: Any = None,
+    **query: str,
+) -> ArmResponse:
+    """202 Accepted with the polling headers a provider's spec examples give: `Azure-AsyncOperation` (the status
+    resource) and/or `Location` (the result), each left out when its path is None."""
+    headers: dict[str, str] = {}
+    if status_path is not None:
+        headers["Azure-AsyncOperation"] = request.url_for(status_path, **query)
+    if location_path is not None:
+        headers["Location"] = request.url_for(location_path, **query)
+    return ArmResponse(202, body, headers | retry_after(retry_after_seconds))
+
+
 def accepted(request: ArmRequest, operation: Operation, retry_after_seconds: int) -> ArmResponse:
-    """202 Accepted with the headers ARMPolling follows. Retry-After 0 is left out: the SDK treats 0 as
-    absent anyway and would fall back to its polling_interval."""
-    headers = {
-        "Azure-AsyncOperation": request.url_for(operation.async_operation_path()),
-        "Location": request.url_for(operation.location_path()),
-    }
-    if retry_after_seconds > 0:
-        headers["Retry-After"] = str(retry_after_seconds)
-    return ArmResponse(202, None, headers)
+    """202 Accepted with the headers ARMPolling follows, on Microsoft.Sql's per-resource-kind status URLs."""
+    return accepted_at(
+        request,
+        retry_after_seconds,
+        status_path=operation.async_operation_path(),
+        location_path=operation.location_path(),
+    )
 
 
-def status_response(operation: Operation, retry_after_seconds: int) -> ArmResponse:
-    """The Azure-AsyncOperation URL. While running it repeats Retry-After: the poller takes its next
-    delay from the latest response, and without the header it waits its full polling_interval."""
-    headers = {"Retry-After": str(retry_after_seconds)} if retry_after_seconds > 0 and not operation.done else {}
-    return ArmResponse(200, operation.status_body(), headers)
+def status_response(operation: Operation, retry_after_seconds: int, *, status_path: str | None = None) -> ArmResponse:
+    """The Azure-AsyncOperation URL (`status_path`, when the provider's is not Microsoft.Sql's, is its id). While
+    running it repeats Retry-After: the poller takes its next delay from the latest response, and without the
+    header it waits its full polling_interval."""
+    body = operation.status_body()
+    if status_path is not None:
+        body["id"] = status_path
+    return ArmResponse(200, body, {} if operation.done else retry_after(retry_after_seconds))
 
 
-def result_response(request: ArmRequest, operation: Operation, retry_after_seconds: int) -> ArmResponse:
+def result_response(
+    request: ArmRequest, operation: Operation, retry_after_seconds: int, *, location_path: str | None = None
+) -> ArmResponse:
     """The Location URL: 202 while running, the final resource (or 204) when done, the error if failed."""
     if not operation.done:
-        headers = {"Location": request.url_for(operation.location_path())}
-        if retry_after_seconds > 0:
-            headers["Retry-After"] = str(retry_after_seconds)
-        return ArmResponse(202, None, headers)
+        return accepted_at(request, retry_after_seconds, location_path=location_path or operation.location_path())
     if operation.error is not None:
         return ArmResponse(operation.error.status, operation.error.envelope())
     if operation.final_body is None:

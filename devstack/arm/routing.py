@@ -1,7 +1,8 @@
 """Routing for ARM paths: templates like ARM's REST specs, matched case-insensitively as ARM does.
 
 Each provider's `urls.py` registers its routes here (moto's shape): method, path template, handler, and
-the api-versions the provider accepts for that resource type.
+the api-versions the provider accepts for that resource type (through `Router.provider`, which names every
+route's resource type after the provider's namespace).
 """
 
 from __future__ import annotations
@@ -81,6 +82,16 @@ class Route:
     """None accepts any api-version (resource groups)."""
 
 
+def subscription_scope(namespace: str) -> str:
+    """The template prefix of a provider's subscription-wide paths (lists, status URLs)."""
+    return f"/subscriptions/{{subscriptionId}}/providers/{namespace}"
+
+
+def resource_group_scope(namespace: str) -> str:
+    """The template prefix of a provider's resources in a resource group."""
+    return f"/subscriptions/{{subscriptionId}}/resourceGroups/{{resourceGroupName}}/providers/{namespace}"
+
+
 def compile_template(template: str) -> re.Pattern[str]:
     parts: list[str] = []
     last = 0
@@ -128,3 +139,31 @@ class Router:
         if path_matched:
             raise errors.method_not_allowed(method, path)
         raise errors.invalid_resource_type(path)
+
+    def provider(self, namespace: str, api_versions: Iterable[str]) -> ProviderRoutes:
+        """Registration for one provider: `add(method, template, handler, 'servers/databases')` registers the
+        resource type `<namespace>/servers/databases` with the provider's api-versions."""
+        return ProviderRoutes(self, namespace, tuple(api_versions))
+
+
+@dataclass(frozen=True)
+class ProviderRoutes:
+    router: Router
+    namespace: str
+    api_versions: tuple[str, ...]
+
+    def add(self, method: str, template: str, handler: Handler, resource_type: str) -> None:
+        self.router.add(
+            method, template, handler, resource_type=f"{self.namespace}/{resource_type}", api_versions=self.api_versions
+        )
+
+    def monitor_metrics(self, resource_template: str, handler: Handler, api_versions: Iterable[str]) -> None:
+        """Azure Monitor's Metrics_List below one of the provider's resources: another namespace and its own
+        api-versions. Register it before the resource's own routes that could take the path."""
+        self.router.add(
+            "GET",
+            resource_template + "/providers/Microsoft.Insights/metrics",
+            handler,
+            resource_type="Microsoft.Insights/metrics",
+            api_versions=api_versions,
+        )

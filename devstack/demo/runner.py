@@ -67,6 +67,12 @@ class Api:
         self.session = requests.Session()
         self.session.headers["x-functions-key"] = key
 
+    @classmethod
+    def for_stack(cls, stack: LocalStack) -> Api:
+        """The operator's API of a running local stack."""
+        assert stack.info is not None, "the stack is not running"
+        return cls(stack.info.host_url, stack.info.function_key)
+
     def call(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         return self.session.request(method, f"{self.url}{path}", timeout=60, **kwargs)
 
@@ -572,7 +578,7 @@ def run_demo(mode: str, *, state_dir: Path, say: Say = print, plan: str = PLAN) 
         assert stack.host is not None
         azurite = stack.info.storage_accounts["primary"].blob_endpoint.rsplit("/", 1)[0]
         say(f"  host {stack.info.host_url} · ARM emulator {stack.info.arm_url} · Azurite via {azurite}")
-        api = Api(stack.info.host_url, stack.info.function_key)
+        api = Api.for_stack(stack)
         scenarios = {"failover": failover, "failback": failback}
         if plans is not None:  # the edge plan names the stack's application server, known once it listens
             assert stack.apps is not None

@@ -4,6 +4,10 @@ accounts ``primary`` and ``secondary``), optionally behind the devstack fault pr
 ``blob_world`` points the app's settings at Azurite and gives each test its own containers;
 ``world.run(step)`` drives a blob_backup step the way the per-step sub-orchestration does (begin, then work
 items with at most ``max_parallel`` in flight in threads, then poll), counting the calls.
+
+The kinds that talk to ARM (the sub-packages) share one devstack ARM emulator on a frozen ``clock``
+(tests/arm_fixtures.py): each package's ``arm`` fixture starts a test from ``fresh_emulator`` and seeds its own
+estate. ``health`` is a real local server for the health URLs steps probe, every path answering 200 again.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import pytest
 import yaml
 from azure.storage.blob import BlobServiceClient, ContainerClient, ContentSettings
 
+from devstack.arm import ArmEmulator
 from devstack.azurite import Azurite
 from devstack.faultproxy import FaultProxy
 from dr.clients import reset_for_tests
@@ -28,6 +33,8 @@ from dr.plan import BlobBackupStep, load_plan_file
 from dr.run import RunInput, RunState
 from dr.steps import get_kind
 from dr.steps.base import StepContext, StepProgress
+from tests.arm_fixtures import Clock, running_emulator
+from tests.health_server import HealthUrls, serving_health_urls
 
 BLOB = get_kind("blob_backup")
 PLAN = "shop-blobs"
@@ -225,3 +232,30 @@ def proxied_world(
 
 def seconds_between(a: str, b: datetime) -> float:
     return (b - datetime.fromisoformat(a.replace("Z", "+00:00"))) / timedelta(seconds=1)
+
+
+# -- the ARM emulator and health endpoints of the kinds that talk to ARM ------------------------------------
+
+
+@pytest.fixture(scope="package")
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture(scope="package")
+def emulator(tmp_path_factory: pytest.TempPathFactory, clock: Clock) -> Iterator[ArmEmulator]:
+    with running_emulator(tmp_path_factory, clock) as arm:
+        yield arm
+
+
+@pytest.fixture(scope="package")
+def health_server() -> Iterator[HealthUrls]:
+    with serving_health_urls() as server:
+        yield server
+
+
+@pytest.fixture
+def health(health_server: HealthUrls) -> HealthUrls:
+    health_server.statuses.clear()
+    health_server.hits.clear()
+    return health_server

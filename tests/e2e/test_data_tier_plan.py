@@ -5,7 +5,6 @@ database; the world is then inspected with the real azure-mgmt-cosmosdb and -pos
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from azure.mgmt.postgresqlflexibleservers import PostgreSQLManagementClient
 
 from devstack.demo.runner import Api
 from devstack.stack import LocalStack
+from tests.e2e.runs import run_report, start_run
 from tests.unit.test_run import REPORT_KEYS
 
 pytestmark = pytest.mark.slow
@@ -33,21 +33,9 @@ def stack(tmp_path: Path) -> Iterator[LocalStack]:
         yield running
 
 
-def _api(stack: LocalStack) -> Api:
-    assert stack.info is not None
-    return Api(stack.info.host_url, stack.info.function_key)
-
-
-def _run(api: Api, mode: str, reason: str, timeout: float = 120) -> dict[str, Any]:
+def _run(api: Api, mode: str, reason: str) -> dict[str, Any]:
     """Start a run of the plan over the operator API and follow it to its report."""
-    run_id = api.json("POST", "/api/recoveries", (202,), json={"plan": PLAN, "mode": mode, "reason": reason})["id"]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        view = api.json("GET", f"/api/recoveries/{run_id}", (200,))
-        if view.get("report"):
-            return dict(view["report"])
-        time.sleep(0.3)
-    raise AssertionError(f"run {run_id} did not finish within {timeout} s: {view}")
+    return run_report(api, start_run(api, PLAN, mode, reason), timeout=120, interval=0.3)
 
 
 def _cosmos(stack: LocalStack) -> CosmosDBManagementClient:
@@ -65,7 +53,7 @@ def _write_region(stack: LocalStack) -> str:
 
 
 def test_drill_then_failover_of_the_data_tier(stack: LocalStack) -> None:
-    api = _api(stack)
+    api = Api.for_stack(stack)
     pg = _postgresql(stack)
 
     drill = _run(api, "drill", "weekly data-tier drill")

@@ -21,6 +21,7 @@ from azure.mgmt.dns import DnsManagementClient
 
 from devstack.demo.runner import Api, watch
 from devstack.stack import DEMO_DIR, LocalStack
+from tests.e2e.runs import stack_with_rendered_plan, start_run
 
 pytestmark = pytest.mark.slow
 
@@ -33,27 +34,15 @@ TM_HOST = "shop-devstack.trafficmanager.net"
 
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[LocalStack]:
-    plans = tmp_path / "plans"
-    plans.mkdir()
-    with LocalStack(
-        state_dir=tmp_path / "stack", timers=False, estate=EDGE / "estate.yaml", plans_dir=plans
-    ) as running:
-        assert running.apps is not None
-        # The plan names the stack's application server: rendered once it listens (plans are read per run).
-        (plans / "plan.yaml").write_text((EDGE / "plan.yaml").read_text().replace("${APPS}", running.apps.url))
+    with stack_with_rendered_plan(tmp_path, EDGE) as running:
         yield running
 
 
-def _api(stack: LocalStack) -> Api:
-    assert stack.info is not None
-    return Api(stack.info.host_url, stack.info.function_key)
-
-
 def _run(stack: LocalStack, mode: str, reason: str) -> dict[str, Any]:
-    api = _api(stack)
-    started = api.json("POST", "/api/recoveries", (202,), json={"plan": PLAN, "mode": mode, "reason": reason})
-    view = watch(api, started["id"], lambda _line: None, timeout=180)
-    report = view["report"] or api.json("GET", f"/api/recoveries/{started['id']}/report", (200,))
+    api = Api.for_stack(stack)
+    run_id = start_run(api, PLAN, mode, reason)
+    view = watch(api, run_id, lambda _line: None, timeout=180)
+    report = view["report"] or api.json("GET", f"/api/recoveries/{run_id}/report", (200,))
     assert isinstance(report, dict)
     return report
 

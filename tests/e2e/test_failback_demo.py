@@ -21,8 +21,7 @@ def stack(tmp_path: Path) -> Iterator[LocalStack]:
 
 
 def test_failover_then_failback_brings_data_traffic_and_database_home(stack: LocalStack, tmp_path: Path) -> None:
-    assert stack.info is not None
-    api = Api(stack.info.host_url, stack.info.function_key)
+    api = Api.for_stack(stack)
 
     # Nothing to fail back before a failover: refused, and nothing starts.
     refused = api.call("POST", "/api/recoveries", json={"plan": PLAN, "mode": "failback", "reason": "too early"})

@@ -26,11 +26,6 @@ def stack(tmp_path: Path) -> Iterator[LocalStack]:
         yield running
 
 
-def _api(stack: LocalStack) -> Api:
-    assert stack.info is not None
-    return Api(stack.info.host_url, stack.info.function_key)
-
-
 def _contents(stack: LocalStack, account: str, container: str) -> dict[str, tuple[str, str | None, dict[str, str]]]:
     client = stack.blob_service(account).get_container_client(container)
     found = {}
@@ -46,7 +41,7 @@ def _time(value: str) -> datetime:
 
 def test_alert_driven_failover_end_to_end(stack: LocalStack, tmp_path: Path) -> None:
     said: list[str] = []
-    result: DemoResult = failover(stack, _api(stack), said.append, tmp_path)
+    result: DemoResult = failover(stack, Api.for_stack(stack), said.append, tmp_path)
     report = result.report
     assert report["status"] == "Succeeded", report
     for key in REPORT_KEYS:
@@ -54,7 +49,7 @@ def test_alert_driven_failover_end_to_end(stack: LocalStack, tmp_path: Path) -> 
     assert report["trigger"]["source"] == "alert" and report["trigger"]["monitoring_service"] == "Resource Health"
     assert {s["status"] for s in report["steps"]} == {"succeeded"}
     assert report["rto_seconds"] > 0
-    stored = _api(stack).json("GET", f"/api/recoveries/{result.run_id}/report", (200,))
+    stored = Api.for_stack(stack).json("GET", f"/api/recoveries/{result.run_id}/report", (200,))
     assert stored["steps"] == report["steps"]
 
     # Blobs: everything as of the last sync is on the secondary, identical (bytes, content type, metadata);
@@ -109,7 +104,7 @@ def test_alert_driven_failover_end_to_end(stack: LocalStack, tmp_path: Path) -> 
 
 def test_drill_changes_nothing_in_production_and_cleans_up(stack: LocalStack) -> None:
     said: list[str] = []
-    result = drill(stack, _api(stack), said.append)
+    result = drill(stack, Api.for_stack(stack), said.append)
     assert result.report["status"] == "Succeeded", result.report
     assert result.checks and all(result.checks.values()), result.checks
     teardowns = {s["id"]: s["detail"].get("teardown") for s in result.report["steps"]}
@@ -129,7 +124,7 @@ def _endpoints(stack: LocalStack) -> dict[str, Any]:
 def test_an_unfit_secondary_stops_the_failover_before_the_database_moves(stack: LocalStack) -> None:
     """Issue case 1: with the secondary unhealthy, the SQL step forced the failover group over and then the
     traffic step refused: database in West US, traffic in East US. Pre-flight now finds the refusal first."""
-    api = _api(stack)
+    api = Api.for_stack(stack)
     stack.region_outage("eastus")
     assert stack.apps is not None
     stack.apps.regions_down.add("westus")  # the secondary's health URL answers 503

@@ -15,6 +15,7 @@ import pytest
 from devstack.demo.runner import Api
 from devstack.stack import DEMO_DIR, LocalStack
 from tests.async_endpoint import TOKEN, AsyncEndpoint, async_endpoint
+from tests.e2e.runs import run_report, stack_with_rendered_plan, start_run
 from tests.unit.test_run import REPORT_KEYS
 
 pytestmark = pytest.mark.slow
@@ -34,20 +35,8 @@ def stack(tmp_path: Path, endpoint: AsyncEndpoint, monkeypatch: pytest.MonkeyPat
     # The webhook URLs are app settings (secrets); the host runs in this process and reads them at each call.
     monkeypatch.setenv("DR_WEBHOOK_STANDBY", endpoint.url("standby"))
     monkeypatch.setenv("DR_WEBHOOK_STANDBY_DRILL", endpoint.url("standby-drill"))
-    plans = tmp_path / "plans"
-    plans.mkdir()
-    with LocalStack(
-        state_dir=tmp_path / "stack", timers=False, plans_dir=plans, estate=HERE / "estate.yaml"
-    ) as running:
-        assert running.apps is not None
-        # Plans are read when a run starts: rendered once the application server's address is known.
-        (plans / "plan.yaml").write_text((HERE / "plan.yaml").read_text().replace("${APPS}", running.apps.url))
+    with stack_with_rendered_plan(tmp_path, HERE) as running:
         yield running
-
-
-def _api(stack: LocalStack) -> Api:
-    assert stack.info is not None
-    return Api(stack.info.host_url, stack.info.function_key)
 
 
 def _until_waiting(api: Api, run_id: str, step: str, timeout: float = 60) -> dict[str, Any]:
@@ -63,23 +52,16 @@ def _until_waiting(api: Api, run_id: str, step: str, timeout: float = 60) -> dic
     raise AssertionError(f"step {step} of {run_id} never waited")
 
 
-def _finished(api: Api, run_id: str, timeout: float = 60) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        view = api.json("GET", f"/api/recoveries/{run_id}", (200,))
-        if view["report"] is not None:
-            return dict(view["report"])
-        time.sleep(0.2)
-    raise AssertionError(f"run {run_id} did not finish")
+def _finished(api: Api, run_id: str) -> dict[str, Any]:
+    return run_report(api, run_id, timeout=60, interval=0.2)
 
 
 def _start(api: Api, mode: str) -> str:
-    body = {"plan": PLAN, "mode": mode, "reason": "payment region drill" if mode == "drill" else "East US is down"}
-    return str(api.json("POST", "/api/recoveries", (202,), json=body)["id"])
+    return start_run(api, PLAN, mode, "payment region drill" if mode == "drill" else "East US is down")
 
 
 def test_failover_then_drill_with_a_person_and_a_runbook(stack: LocalStack, endpoint: AsyncEndpoint) -> None:
-    api = _api(stack)
+    api = Api.for_stack(stack)
 
     # -- failover ---------------------------------------------------------------------------------------
     run_id = _start(api, "failover")

@@ -152,8 +152,7 @@ def real_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealRun]:
     chromium()  # before minutes of stack: skip (or fail in CI) first
     state = tmp_path_factory.mktemp("stack")
     with LocalStack(state_dir=state, timers=False) as stack:
-        assert stack.info is not None
-        api = Api(stack.info.host_url, stack.info.function_key)
+        api = Api.for_stack(stack)
         result = drill(stack, api, lambda _: None)
         served = api.call("GET", f"/api/recoveries/{result.run_id}/report.html")
         assert served.status_code == 200, served.text

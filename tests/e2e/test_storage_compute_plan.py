@@ -4,7 +4,6 @@ azure-mgmt-web on the ARM emulator)."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,9 +12,9 @@ import pytest
 from azure.mgmt.storage import StorageManagementClient
 from azure.mgmt.web import WebSiteManagementClient
 
-from devstack.arm import StaticTokenCredential
 from devstack.demo.runner import Api
-from devstack.stack import SUBSCRIPTION_ID, LocalStack
+from devstack.stack import LocalStack
+from tests.e2e.runs import run_report, start_run
 
 pytestmark = pytest.mark.slow
 
@@ -31,30 +30,13 @@ def stack(tmp_path: Path) -> Iterator[LocalStack]:
         yield running
 
 
-def _api(stack: LocalStack) -> Api:
-    assert stack.info is not None
-    return Api(stack.info.host_url, stack.info.function_key)
-
-
 def _clients(stack: LocalStack) -> tuple[StorageManagementClient, WebSiteManagementClient]:
-    assert stack.arm is not None
-    options: dict[str, Any] = {"base_url": stack.arm.url, "connection_verify": str(stack.arm.ca_path)}
-    return (
-        StorageManagementClient(StaticTokenCredential(), SUBSCRIPTION_ID, **options),
-        WebSiteManagementClient(StaticTokenCredential(), SUBSCRIPTION_ID, **options),
-    )
+    return stack._arm_client(StorageManagementClient), stack._arm_client(WebSiteManagementClient)
 
 
 def _run(api: Api, mode: str) -> dict[str, Any]:
     """Start a run over the operator API and follow its status until it has a report."""
-    started = api.json("POST", "/api/recoveries", (202,), json={"plan": PLAN, "mode": mode, "reason": f"e2e {mode}"})
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline:
-        view = api.json("GET", f"/api/recoveries/{started['id']}", (200,))
-        if view.get("report"):
-            return view["report"]  # type: ignore[no-any-return]
-        time.sleep(0.5)
-    raise AssertionError(f"run {started['id']} did not finish: {view}")
+    return run_report(api, start_run(api, PLAN, mode, f"e2e {mode}"), timeout=240, interval=0.5)
 
 
 def _steps(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -65,7 +47,7 @@ def test_failover_in_an_outage_fails_the_account_over_and_brings_up_the_standby(
     assert stack.arm is not None
     stack.region_outage("eastus")
 
-    report = _run(_api(stack), "failover")
+    report = _run(Api.for_stack(stack), "failover")
 
     assert report["status"] == "Succeeded", report
     steps = _steps(report)
@@ -96,7 +78,7 @@ def test_failover_in_an_outage_fails_the_account_over_and_brings_up_the_standby(
 def test_drill_reads_the_account_scales_only_its_test_resources_and_puts_them_back(stack: LocalStack) -> None:
     assert stack.arm is not None
 
-    report = _run(_api(stack), "drill")
+    report = _run(Api.for_stack(stack), "drill")
 
     assert report["status"] == "Succeeded", report
     steps = _steps(report)

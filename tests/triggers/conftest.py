@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -74,27 +75,54 @@ def write_plans(folder: Path, health_url: str) -> None:
     (folder / "quick.yaml").write_text(yaml.safe_dump(quick))
 
 
+def reports_settings(azurite: Azurite, plans_dir: Path) -> dict[str, str]:
+    """The app's settings for a host whose plans are in `plans_dir` and whose reports go to Azurite's `secondary`
+    account, its steps polled every 0.2 s."""
+    return {
+        "DR_PLANS_DIR": str(plans_dir),
+        "DR_REPORTS_ACCOUNT_URL": azurite.url_for("secondary"),
+        "DR_STORAGE_CONNECTION_STRINGS": json.dumps({"secondary": azurite.connection_string("secondary")}),
+        "DR_STEP_POLL_MIN_SECONDS": "0.2",
+    }
+
+
+@contextmanager
+def app_settings(env: Mapping[str, str]) -> Iterator[None]:
+    """The app's settings (environment variables) while a module's host runs, restored afterwards, with the app's
+    cached settings and clients dropped both times: module-scoped fixtures cannot use `monkeypatch`."""
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            for name, value in env.items():
+                patch.setenv(name, value)
+            reset_for_tests()
+            yield
+    finally:
+        reset_for_tests()
+
+
+@contextmanager
+def app_host(
+    azurite: Azurite, plans_dir: Path, env: Mapping[str, str] | None = None, **host: Any
+) -> Iterator[HostServer]:
+    """The real app in the devstack host (this process) with `reports_settings` and `env`; `host` goes to run_host
+    (activity_overrides=...)."""
+    with app_settings({**reports_settings(azurite, plans_dir), **(env or {})}), run_host(ROOT, **host) as server:
+        yield server
+
+
 @pytest.fixture(scope="module")
 def stack(azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     plans_dir = tmp_path_factory.mktemp("plans")
     with health_server() as health:
         write_plans(plans_dir, health.url())
-        env = {
-            "DR_PLANS_DIR": str(plans_dir),
-            "DR_REPORTS_ACCOUNT_URL": azurite.url_for("secondary"),
-            "DR_STORAGE_CONNECTION_STRINGS": json.dumps({"secondary": azurite.connection_string("secondary")}),
-            "DR_STEP_POLL_MIN_SECONDS": "0.2",
-        }
-        saved = {name: os.environ.get(name) for name in env}
-        os.environ.update(env)
-        reset_for_tests()
-        try:
-            with run_host(ROOT) as host:
-                yield Stack(host, plans_dir, health)
-        finally:
-            for name, value in saved.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
-            reset_for_tests()
+        with app_host(azurite, plans_dir) as host:
+            yield Stack(host, plans_dir, health)
+
+
+@pytest.fixture
+def roles_enforced() -> Iterator[None]:
+    os.environ["DR_ENFORCE_ROLES"] = "true"
+    reset_for_tests()
+    yield
+    os.environ.pop("DR_ENFORCE_ROLES")
+    reset_for_tests()

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -18,13 +17,13 @@ import requests
 import yaml
 
 from devstack.azurite import Azurite
-from devstack.host import HostServer, run_host
+from devstack.host import HostServer
 from dr import dispatch
-from dr.clients import reset_for_tests
 from tests.health_server import HealthServer, health_server
 from tests.webhook_receiver import Receiver, webhook_receiver
 
-ROOT = Path(__file__).resolve().parents[2]
+from .conftest import app_host
+
 SETTING = "DR_NOTIFY_WEBHOOK_OPS"
 PUBLIC_URL = "https://dr.example.com"
 FOG = "/subscriptions/s/resourceGroups/wus/providers/Microsoft.Sql/servers/shop-sql-wus/failoverGroups/shop-fog"
@@ -111,28 +110,10 @@ def stack(azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     plans_dir = tmp_path_factory.mktemp("plans")
     with health_server() as health, webhook_receiver() as receiver:
         _write_plans(plans_dir, health)
-        env = {
-            "DR_PLANS_DIR": str(plans_dir),
-            "DR_REPORTS_ACCOUNT_URL": azurite.url_for("secondary"),
-            "DR_STORAGE_CONNECTION_STRINGS": json.dumps({"secondary": azurite.connection_string("secondary")}),
-            "DR_STEP_POLL_MIN_SECONDS": "0.2",
-            "DR_PUBLIC_URL": PUBLIC_URL,
-            SETTING: receiver.url,
-        }
-        saved = {name: os.environ.get(name) for name in env}
-        os.environ.update(env)
-        reset_for_tests()
         overrides = {f"step_{operation}": _fake_fog(operation) for operation in ("check", "begin", "poll")}
-        try:
-            with run_host(ROOT, activity_overrides=overrides) as host:
-                yield Stack(host, receiver, health)
-        finally:
-            for name, value in saved.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
-            reset_for_tests()
+        env = {"DR_PUBLIC_URL": PUBLIC_URL, SETTING: receiver.url}
+        with app_host(azurite, plans_dir, env, activity_overrides=overrides) as host:
+            yield Stack(host, receiver, health)
 
 
 @pytest.fixture(autouse=True)

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from devstack.host import RuntimeStatus
 from dr.auth import encode_principal
-from dr.clients import reset_for_tests
 
 from .conftest import Stack
 
@@ -142,15 +139,6 @@ def test_bad_requests_say_what_was_wrong_and_start_nothing(
 def test_unknown_run_and_missing_report(stack: Stack) -> None:
     assert stack.call("GET", "/api/recoveries/nope").status_code == 404
     assert stack.call("GET", "/api/recoveries/nope/report").json()["error"]["code"] == "ReportNotFound"
-
-
-@pytest.fixture
-def roles_enforced() -> Iterator[None]:
-    os.environ["DR_ENFORCE_ROLES"] = "true"
-    reset_for_tests()
-    yield
-    os.environ.pop("DR_ENFORCE_ROLES")
-    reset_for_tests()
 
 
 def test_roles_are_checked_when_enforced(stack: Stack, roles_enforced: None) -> None:

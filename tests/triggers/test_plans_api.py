@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -20,11 +19,12 @@ from azure.storage.blob import BlobServiceClient
 
 from devstack.arm import ArmEmulator
 from devstack.azurite import Azurite
-from dr.clients import get_clients, reset_for_tests
+from dr.clients import get_clients
 from dr.history import REGRESSION_EVENT
 from dr.readiness import NOT_READY_EVENT, READY_EVENT, ReadinessRecord, read_readiness
+from tests.arm_fixtures import arm_settings
 
-from .conftest import Stack
+from .conftest import Stack, app_settings
 
 SUB = "00000000-0000-0000-0000-0000000000d5"
 GROUP = "shop-global"
@@ -34,24 +34,8 @@ PROFILE_ID = f"/subscriptions/{SUB}/resourceGroups/{GROUP}/providers/Microsoft.N
 @pytest.fixture(scope="module")
 def arm(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ArmEmulator]:
     """The ARM emulator, and the app's settings pointing at it (the host runs the app in this process)."""
-    with ArmEmulator(state_dir=Path(tmp_path_factory.mktemp("arm"))) as emulator:
-        env = {
-            "DR_ARM_ENDPOINT": emulator.url,
-            "DR_ARM_CA_BUNDLE": str(emulator.ca_path),
-            "DR_ARM_TOKEN": "devstack-arm-token",
-        }
-        saved = {name: os.environ.get(name) for name in env}
-        os.environ.update(env)
-        reset_for_tests()
-        try:
-            yield emulator
-        finally:
-            for name, value in saved.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
-            reset_for_tests()
+    with ArmEmulator(state_dir=Path(tmp_path_factory.mktemp("arm"))) as emulator, app_settings(arm_settings(emulator)):
+        yield emulator
 
 
 def seed_profile(arm: ArmEmulator) -> None:

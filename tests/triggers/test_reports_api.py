@@ -3,9 +3,7 @@ report in Azurite and served by the API), and a plan's history as JSON and HTML.
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 
@@ -13,7 +11,7 @@ import pytest
 
 from devstack.host import RuntimeStatus
 from dr.auth import encode_principal
-from dr.clients import get_clients, reset_for_tests
+from dr.clients import get_clients
 from dr.report import report_html_blob_name, reports_container, write_report
 from dr.run import RunReport
 
@@ -147,15 +145,6 @@ def test_history_bad_requests_say_what_was_wrong(stack: Stack, path: str, status
     response = stack.call("GET", path)
     assert response.status_code == status, response.text
     assert response.json()["error"]["code"] == code
-
-
-@pytest.fixture
-def roles_enforced() -> Iterator[None]:
-    os.environ["DR_ENFORCE_ROLES"] = "true"
-    reset_for_tests()
-    yield
-    os.environ.pop("DR_ENFORCE_ROLES")
-    reset_for_tests()
 
 
 def test_readers_only_when_roles_are_enforced(stack: Stack, drill: str, roles_enforced: None) -> None:

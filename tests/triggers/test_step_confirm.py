@@ -5,12 +5,8 @@ that says why."""
 
 from __future__ import annotations
 
-import json
-import os
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,25 +14,16 @@ import requests
 import yaml
 
 from devstack.azurite import Azurite
-from devstack.host import HostServer, run_host
 from dr.auth import encode_principal
-from dr.clients import reset_for_tests
 from tests.health_server import health_server
 
-ROOT = Path(__file__).resolve().parents[2]
+from . import conftest
+from .conftest import app_host
+
 INSTRUCTIONS = "Ask the payment provider to allow West US's egress IP 203.0.113.7"
 
 
-@dataclass
-class Stack:
-    host: HostServer
-
-    def call(
-        self, method: str, path: str, *, headers: dict[str, str] | None = None, **kwargs: Any
-    ) -> requests.Response:
-        sent = {"x-functions-key": self.host.function_key, **(headers or {})}
-        return requests.request(method, f"{self.host.url}{path}", headers=sent, timeout=30, **kwargs)
-
+class Stack(conftest.Stack):
     def start(self, mode: str = "failover") -> str:
         response = self.call("POST", "/api/recoveries", json={"plan": "runbook", "mode": mode, "reason": "outage"})
         assert response.status_code == 202, response.text
@@ -68,25 +55,8 @@ def stack(azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> Iterato
             ],
         }
         (plans_dir / "runbook.yaml").write_text(yaml.safe_dump(plan))
-        env = {
-            "DR_PLANS_DIR": str(plans_dir),
-            "DR_REPORTS_ACCOUNT_URL": azurite.url_for("secondary"),
-            "DR_STORAGE_CONNECTION_STRINGS": json.dumps({"secondary": azurite.connection_string("secondary")}),
-            "DR_STEP_POLL_MIN_SECONDS": "0.2",
-        }
-        saved = {name: os.environ.get(name) for name in env}
-        os.environ.update(env)
-        reset_for_tests()
-        try:
-            with run_host(ROOT) as host:
-                yield Stack(host)
-        finally:
-            for name, value in saved.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
-            reset_for_tests()
+        with app_host(azurite, plans_dir) as host:
+            yield Stack(host, plans_dir, health)
 
 
 def test_the_status_shows_the_wait_and_a_confirmation_lets_the_run_go_on(stack: Stack) -> None:
@@ -142,15 +112,6 @@ def test_what_cannot_be_confirmed_is_refused_with_the_reason(stack: Stack) -> No
     call, verify = report["steps"]
     assert call["status"] == "failed" and "the provider's line is dead" in call["detail"]["summary"]
     assert verify["status"] == "skipped"
-
-
-@pytest.fixture
-def roles_enforced() -> Iterator[None]:
-    os.environ["DR_ENFORCE_ROLES"] = "true"
-    reset_for_tests()
-    yield
-    os.environ.pop("DR_ENFORCE_ROLES")
-    reset_for_tests()
 
 
 def test_with_roles_enforced_an_operator_confirms_as_the_signed_in_name(stack: Stack, roles_enforced: None) -> None:

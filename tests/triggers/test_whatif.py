@@ -5,7 +5,6 @@ emulator."""
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -18,10 +17,12 @@ import yaml
 
 from devstack.arm import ArmEmulator
 from devstack.azurite import Azurite
-from devstack.host import HostServer, run_host
-from dr.clients import reset_for_tests
+from devstack.host import HostServer
 from dr.durations import iso
+from tests.arm_fixtures import arm_settings
 from tests.health_server import HealthServer, health_server
+
+from .conftest import app_host
 
 ROOT = Path(__file__).resolve().parents[2]
 ESTATE = ROOT / "devstack" / "demo" / "estate.yaml"
@@ -82,28 +83,8 @@ def stack(azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     with health_server() as health, ArmEmulator(state_dir=tmp_path_factory.mktemp("arm")) as arm:
         arm.seed(yaml.safe_load(ESTATE.read_text()))
         write_plan(plans_dir, health.url())
-        env = {
-            "DR_PLANS_DIR": str(plans_dir),
-            "DR_REPORTS_ACCOUNT_URL": azurite.url_for("secondary"),
-            "DR_STORAGE_CONNECTION_STRINGS": json.dumps({"secondary": azurite.connection_string("secondary")}),
-            "DR_ARM_ENDPOINT": arm.url,
-            "DR_ARM_CA_BUNDLE": str(arm.ca_path),
-            "DR_ARM_TOKEN": "devstack-arm-token",
-            "DR_STEP_POLL_MIN_SECONDS": "0.2",
-        }
-        saved = {name: os.environ.get(name) for name in env}
-        os.environ.update(env)
-        reset_for_tests()
-        try:
-            with run_host(ROOT) as host:
-                yield WhatIfStack(host, arm, health, azurite)
-        finally:
-            for name, value in saved.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
-            reset_for_tests()
+        with app_host(azurite, plans_dir, arm_settings(arm)) as host:
+            yield WhatIfStack(host, arm, health, azurite)
 
 
 def store_past_report(azurite: Azurite, run_id: str, traffic_seconds: float) -> None:
@@ -176,21 +157,15 @@ def test_what_if_of_an_unknown_plan_is_a_404(stack: WhatIfStack) -> None:
     assert missing.json()["error"]["code"] == "PlanNotFound"
 
 
-def test_a_reader_may_ask_a_what_if_but_not_start_a_run(stack: WhatIfStack) -> None:
+def test_a_reader_may_ask_a_what_if_but_not_start_a_run(stack: WhatIfStack, roles_enforced: None) -> None:
     """With roles enforced, a what-if (it changes nothing) needs either role, as reading runs does; a start still
     needs the operator role."""
     from tests.triggers.test_operator import encode_principal
 
-    os.environ["DR_ENFORCE_ROLES"] = "true"
-    reset_for_tests()
-    try:
-        approver = {"x-ms-client-principal": encode_principal("bo@contoso.com", ["dr.approver"])}
-        what_if = {"plan": PLAN, "mode": "what_if", "reason": "ready?"}
-        assert stack.post(what_if).status_code == 403  # no principal
-        assert stack.post(what_if, **approver).status_code == 200
-        refused = stack.post({"plan": PLAN, "mode": "failover", "reason": "go"}, **approver)
-        assert refused.status_code == 403
-        assert "starting a recovery" in refused.text
-    finally:
-        os.environ.pop("DR_ENFORCE_ROLES")
-        reset_for_tests()
+    approver = {"x-ms-client-principal": encode_principal("bo@contoso.com", ["dr.approver"])}
+    what_if = {"plan": PLAN, "mode": "what_if", "reason": "ready?"}
+    assert stack.post(what_if).status_code == 403  # no principal
+    assert stack.post(what_if, **approver).status_code == 200
+    refused = stack.post({"plan": PLAN, "mode": "failover", "reason": "go"}, **approver)
+    assert refused.status_code == 403
+    assert "starting a recovery" in refused.text

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pydantic import BaseModel, ConfigDict, Field
 
 from .. import errors
-from ..estate import Estate
+from ..estate import Estate, ProviderDefaults
 from ..ids import parse_resource_id
 from ..sql.models import SqlBackend
 from ..trafficmanager.models import NETWORK, TrafficManagerBackend
@@ -111,7 +111,7 @@ class _Grant:
     permissions: tuple[Permission, ...]
 
 
-class AuthorizationBackend:
+class AuthorizationBackend(ProviderDefaults):
     """The caller's permissions per scope (callers hold `estate.lock`)."""
 
     def __init__(self, estate: Estate, sql: SqlBackend, traffic_manager: TrafficManagerBackend) -> None:
@@ -124,15 +124,6 @@ class AuthorizationBackend:
     # -- Provider protocol ---------------------------------------------------------------------------
     def reset(self) -> None:
         self.grants = {ROOT: _Grant(ROOT, OWNER_EVERYWHERE)}
-
-    def tick(self, now: object) -> None:
-        return None
-
-    def location_of(self, resource_id: str) -> str | None:
-        return None
-
-    def hostname_of(self, resource_id: str) -> str | None:
-        return None
 
     def drop_resource_group(self, subscription_id: str, name: str) -> None:
         """Role assignments at a deleted resource group (or below it) go with it."""

@@ -25,12 +25,13 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import errors
-from ..errors import ArmError
-from ..estate import Estate
+from .. import errors, resources
+from ..errors import ArmError, bad_request
+from ..estate import Estate, ProviderDefaults
 from ..ids import key, parse_resource_id
 from ..lro import Operation
 from .bodies import (
@@ -53,10 +54,6 @@ DEFAULT_LOAD_BALANCING: dict[str, Any] = {
     "successfulSamplesRequired": 3,
     "additionalLatencyInMilliseconds": 50,
 }
-
-
-def bad_request(message: str) -> ArmError:
-    return ArmError(400, "BadRequest", message)
 
 
 @dataclass
@@ -215,7 +212,7 @@ def endpoint_host_name(subscription_id: str, resource_group: str, profile: str, 
     return f"{name.lower()}-{digest[:16]}.z01.azurefd.net"
 
 
-class CdnBackend:
+class CdnBackend(ProviderDefaults):
     def __init__(self, estate: Estate) -> None:
         self.estate = estate
         self.profiles: dict[tuple[str, ...], CdnProfile] = {}
@@ -224,15 +221,8 @@ class CdnBackend:
     def reset(self) -> None:
         self.profiles.clear()
 
-    def tick(self, now: Any) -> None:
-        return None
-
     def drop_resource_group(self, subscription_id: str, name: str) -> None:
-        for profile in self.profiles_in(subscription_id, name):
-            self.profiles.pop(key(profile.subscription_id, profile.resource_group, profile.name), None)
-
-    def location_of(self, resource_id: str) -> str | None:
-        return None
+        resources.drop_resource_group(self.profiles, subscription_id, name)
 
     def hostname_of(self, resource_id: str) -> str | None:
         """An AFD endpoint's host name (a Traffic Manager endpoint or a CNAME may point at it)."""
@@ -248,19 +238,10 @@ class CdnBackend:
         return self.profiles.get(key(subscription_id, resource_group, name))
 
     def profile(self, subscription_id: str, resource_group: str, name: str) -> CdnProfile:
-        self.estate.resource_group(subscription_id, resource_group)
-        profile = self.find(subscription_id, resource_group, name)
-        if profile is None:
-            raise errors.resource_not_found(f"{CDN}/profiles/{name}", resource_group)
-        return profile
+        return resources.existing(self.estate, self.profiles, subscription_id, resource_group, name, f"{CDN}/profiles")
 
     def profiles_in(self, subscription_id: str, resource_group: str | None = None) -> list[CdnProfile]:
-        return [
-            p
-            for p in self.profiles.values()
-            if p.subscription_id.lower() == subscription_id.lower()
-            and (resource_group is None or p.resource_group.lower() == resource_group.lower())
-        ]
+        return resources.in_scope(self.profiles.values(), subscription_id, resource_group)
 
     def put_profile(self, subscription_id: str, resource_group: str, name: str, body: ProfileBody) -> CdnProfile:
         group = self.estate.resource_group(subscription_id, resource_group)
@@ -292,12 +273,8 @@ class CdnBackend:
 
     # -- endpoints -----------------------------------------------------------------------------------
     def endpoint(self, profile: CdnProfile, name: str) -> AfdEndpoint:
-        found = profile.endpoints.get(name.lower())
-        if found is None:
-            raise errors.resource_not_found(
-                f"{CDN}/profiles/{profile.name}/afdendpoints/{name}", profile.resource_group
-            )
-        return found
+        type_path = f"{CDN}/profiles/{profile.name}/afdendpoints"
+        return resources.child(profile.endpoints, name, type_path, profile.resource_group)
 
     def put_endpoint(self, profile: CdnProfile, name: str, body: EndpointBody) -> AfdEndpoint:
         if body.location is not None and body.location.lower() != "global":
@@ -315,12 +292,8 @@ class CdnBackend:
 
     # -- origin groups -------------------------------------------------------------------------------
     def origin_group(self, profile: CdnProfile, name: str) -> AfdOriginGroup:
-        found = profile.origin_groups.get(name.lower())
-        if found is None:
-            raise errors.resource_not_found(
-                f"{CDN}/profiles/{profile.name}/origingroups/{name}", profile.resource_group
-            )
-        return found
+        type_path = f"{CDN}/profiles/{profile.name}/origingroups"
+        return resources.child(profile.origin_groups, name, type_path, profile.resource_group)
 
     def put_origin_group(self, profile: CdnProfile, name: str, body: OriginGroupBody) -> AfdOriginGroup:
         existing = profile.origin_groups.get(name.lower())
@@ -348,12 +321,8 @@ class CdnBackend:
 
     # -- origins -------------------------------------------------------------------------------------
     def origin(self, profile: CdnProfile, group: AfdOriginGroup, name: str) -> AfdOrigin:
-        found = group.origins.get(name.lower())
-        if found is None:
-            raise errors.resource_not_found(
-                f"{CDN}/profiles/{profile.name}/origingroups/{group.name}/origins/{name}", profile.resource_group
-            )
-        return found
+        type_path = f"{CDN}/profiles/{profile.name}/origingroups/{group.name}/origins"
+        return resources.child(group.origins, name, type_path, profile.resource_group)
 
     def put_origin(
         self, profile: CdnProfile, group: AfdOriginGroup, name: str, body: OriginBody, *, location: str | None = None
@@ -407,6 +376,20 @@ class CdnBackend:
             target.provisioning_state = "Failed"
             target.deployment_status = "Failed"
 
+        return self._start(profile, kind, complete, abandon)
+
+    def start_origin_delete(self, profile: CdnProfile, group: AfdOriginGroup, origin: AfdOrigin) -> Operation:
+        origin.provisioning_state = "Deleting"
+
+        def complete() -> None:
+            group.origins.pop(origin.name.lower(), None)
+
+        return self._start(profile, "cdn.origin.delete", complete)
+
+    def _start(
+        self, profile: CdnProfile, kind: str, complete: Callable[[], None], abandon: Callable[[], None] | None = None
+    ) -> Operation:
+        # Front Door is global: its operations are filed under the profile's group, location "global".
         return self.estate.start_operation(
             kind=kind,
             subscription_id=profile.subscription_id,
@@ -416,22 +399,6 @@ class CdnBackend:
             url_noun="",
             complete=complete,
             abandon=abandon,
-        )
-
-    def start_origin_delete(self, profile: CdnProfile, group: AfdOriginGroup, origin: AfdOrigin) -> Operation:
-        origin.provisioning_state = "Deleting"
-
-        def complete() -> None:
-            group.origins.pop(origin.name.lower(), None)
-
-        return self.estate.start_operation(
-            kind="cdn.origin.delete",
-            subscription_id=profile.subscription_id,
-            resource_group=profile.resource_group,
-            location="global",
-            namespace=CDN,
-            url_noun="",
-            complete=complete,
         )
 
     # -- health (Azure Monitor's OriginHealthPercentage) -----------------------------------------------

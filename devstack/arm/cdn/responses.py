@@ -17,9 +17,9 @@ import re
 from datetime import timedelta
 from typing import Any
 
-from ..errors import ArmError
+from ..errors import bad_request
 from ..estate import Estate
-from ..lro import Operation, iso, status_response
+from ..lro import Operation, accepted_at, iso, status_response
 from ..routing import ArmRequest, ArmResponse
 from .bodies import EndpointBody, OriginBody, OriginGroupBody, ProfileBody
 from .models import CDN, CdnBackend, CdnProfile
@@ -43,10 +43,7 @@ class CdnResponses:
             f"/subscriptions/{profile.subscription_id}/resourcegroups/{profile.resource_group}/providers/{CDN}"
             f"/operationresults/{operation.id}"
         )
-        headers = {"Azure-AsyncOperation": request.url_for(path)}
-        if self.estate.settings.retry_after_seconds > 0:
-            headers["Retry-After"] = str(self.estate.settings.retry_after_seconds)
-        return ArmResponse(202, body, headers)
+        return accepted_at(request, self.estate.settings.retry_after_seconds, status_path=path, body=body)
 
     def operation_status(self, request: ArmRequest) -> ArmResponse:
         operation = self.estate.find_operation(request.params["operationId"])
@@ -160,9 +157,7 @@ class CdnResponses:
         names = [name.strip() for name in request.query.get("metricnames", "").split(",") if name.strip()]
         unknown = [name for name in names if name.lower() != ORIGIN_HEALTH.lower()]
         if not names or unknown:
-            raise ArmError(
-                400,
-                "BadRequest",
+            raise bad_request(
                 f"Failed to find metric configuration for provider: {CDN}, resource Type: profiles, metric: "
                 f"{', '.join(unknown) or '(none)'}. Valid metrics here: {ORIGIN_HEALTH}",
             )

@@ -8,25 +8,22 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from ..estate import Estate
+from ..seeding import SeedModel, seeded_provider
 from .bodies import EndpointBody, OriginBody, OriginGroupBody, ProfileBody
 from .models import CdnBackend
 
 
-class _Seed(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class HealthProbeSeed(_Seed):
+class HealthProbeSeed(SeedModel):
     path: str = "/health"
     protocol: Literal["Http", "Https"] = "Https"
     request_type: Literal["GET", "HEAD"] = "HEAD"
     interval_in_seconds: int = Field(100, ge=1, le=255)
 
 
-class OriginSeed(_Seed):
+class OriginSeed(SeedModel):
     name: str
     host_name: str
     location: str | None = Field(None, description="The region whose outage makes it fail Front Door's probes.")
@@ -39,7 +36,7 @@ class OriginSeed(_Seed):
     https_port: int = 443
 
 
-class OriginGroupSeed(_Seed):
+class OriginGroupSeed(SeedModel):
     name: str
     health_probe: HealthProbeSeed | None = Field(default_factory=HealthProbeSeed, description="null: not probed.")
     sample_size: int = 4
@@ -47,7 +44,7 @@ class OriginGroupSeed(_Seed):
     origins: list[OriginSeed] = Field(default_factory=list)
 
 
-class FrontDoorProfileSeed(_Seed):
+class FrontDoorProfileSeed(SeedModel):
     name: str
     resource_group: str
     sku: Literal["Standard_AzureFrontDoor", "Premium_AzureFrontDoor"] = "Standard_AzureFrontDoor"
@@ -58,14 +55,12 @@ class FrontDoorProfileSeed(_Seed):
     origin_groups: list[OriginGroupSeed] = Field(default_factory=list)
 
 
-class FrontDoorSeed(_Seed):
+class FrontDoorSeed(SeedModel):
     profiles: list[FrontDoorProfileSeed] = Field(default_factory=list)
 
     def apply(self, estate: Estate, subscription_id: str) -> None:
-        backend = next((p for p in estate.providers if isinstance(p, CdnBackend)), None)
+        backend = seeded_provider(estate, CdnBackend, "Microsoft.Cdn", needed=bool(self.profiles))
         if backend is None:
-            if self.profiles:
-                raise ValueError("the emulator has no Microsoft.Cdn provider")
             return
         for seed in self.profiles:
             profile = backend.put_profile(

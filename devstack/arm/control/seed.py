@@ -12,36 +12,33 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from ..cdn.seed import FrontDoorSeed
 from ..cosmosdb.seed import CosmosSeed
 from ..dns.seed import DnsSeed
 from ..estate import EmulatorSettings, Estate
 from ..postgresql.seed import PostgreSqlSeed
+from ..seeding import References, SeedModel
 from ..sql.models import FailoverGroup, SqlBackend, SqlServer
 from ..trafficmanager.bodies import ProfileBody
 from ..trafficmanager.models import TrafficManagerBackend
-from .seed_storage import apply_storage_accounts
+from .seed_storage import StorageAccountSeed, apply_storage_accounts
 from .seed_web import WebSeed
 
 
-class _Seed(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class ResourceGroupSeed(_Seed):
+class ResourceGroupSeed(SeedModel):
     name: str
     location: str
     tags: dict[str, str] = Field(default_factory=dict)
 
 
-class GeoBackupSeed(_Seed):
+class GeoBackupSeed(SeedModel):
     last_available_backup_date: datetime | None = None
     age_minutes: float = Field(60.0, ge=0, description="Used when no date is given: the backup is this old.")
 
 
-class DatabaseSeed(_Seed):
+class DatabaseSeed(SeedModel):
     name: str
     sku: dict[str, Any] = Field(default_factory=lambda: {"name": "S0", "tier": "Standard"})
     tags: dict[str, str] = Field(default_factory=dict)
@@ -50,7 +47,7 @@ class DatabaseSeed(_Seed):
     )
 
 
-class SqlServerSeed(_Seed):
+class SqlServerSeed(SeedModel):
     name: str
     resource_group: str
     location: str | None = Field(None, description="Defaults to the resource group's location.")
@@ -59,7 +56,7 @@ class SqlServerSeed(_Seed):
     databases: list[DatabaseSeed] = Field(default_factory=list)
 
 
-class FailoverGroupSeed(_Seed):
+class FailoverGroupSeed(SeedModel):
     name: str
     primary: str
     secondary: str
@@ -69,12 +66,12 @@ class FailoverGroupSeed(_Seed):
     replication_lag_seconds: float = Field(0.0, ge=0)
 
 
-class SqlSeed(_Seed):
+class SqlSeed(SeedModel):
     servers: list[SqlServerSeed] = Field(default_factory=list)
     failover_groups: list[FailoverGroupSeed] = Field(default_factory=list)
 
 
-class MonitorSeed(_Seed):
+class MonitorSeed(SeedModel):
     protocol: Literal["HTTP", "HTTPS", "TCP"] = "HTTPS"
     port: int = 443
     path: str | None = "/health"
@@ -83,7 +80,7 @@ class MonitorSeed(_Seed):
     tolerated_number_of_failures: int = 3
 
 
-class EndpointSeed(_Seed):
+class EndpointSeed(SeedModel):
     name: str
     type: Literal["ExternalEndpoints", "AzureEndpoints", "NestedEndpoints"] = "ExternalEndpoints"
     target: str | None = None
@@ -94,7 +91,7 @@ class EndpointSeed(_Seed):
     status: Literal["Enabled", "Disabled"] = "Enabled"
 
 
-class ProfileSeed(_Seed):
+class ProfileSeed(SeedModel):
     name: str
     resource_group: str
     relative_name: str | None = Field(None, description="DNS label; defaults to the profile name.")
@@ -106,11 +103,11 @@ class ProfileSeed(_Seed):
     endpoints: list[EndpointSeed] = Field(default_factory=list)
 
 
-class TrafficManagerSeed(_Seed):
+class TrafficManagerSeed(SeedModel):
     profiles: list[ProfileSeed] = Field(default_factory=list)
 
 
-class ExternalResourceSeed(_Seed):
+class ExternalResourceSeed(SeedModel):
     """An Azure resource outside the emulated providers (a web app) that AzureEndpoints can target."""
 
     id: str
@@ -118,27 +115,7 @@ class ExternalResourceSeed(_Seed):
     hostname: str
 
 
-class StorageAccountSeed(_Seed):
-    """A storage account of the estate. Its blob data lives in Azurite (the local stack serves one Azurite account
-    per name, devstack.local_estate); its location is the region whose outage makes it unreachable."""
-
-    name: str = Field(pattern=r"^[a-z0-9]{3,24}$")
-    location: str
-    resource_group: str | None = None
-    # With a resource_group the account is also in the Microsoft.Storage management plane (control.seed_storage):
-    # these are its properties there (location is its primary region).
-    sku: str = "Standard_RAGRS"
-    kind: Literal["StorageV2", "Storage", "BlobStorage", "BlockBlobStorage", "FileStorage"] = "StorageV2"
-    secondary_location: str | None = Field(None, description="Geo-redundant SKUs; default: the primary's pair.")
-    replication_lag_seconds: float = Field(0.0, ge=0, description="The Last Sync Time is this long before now.")
-    is_hns_enabled: bool = False
-    enable_nfs_v3: bool = False
-    is_sftp_enabled: bool = False
-    failover_blocked: str | None = Field(None, description="A blocker the emulator does not model: no failover.")
-    tags: dict[str, str] = Field(default_factory=dict)
-
-
-class EstateSeed(_Seed):
+class EstateSeed(SeedModel):
     subscription_id: str
     subscription_name: str | None = None
     resource_groups: list[ResourceGroupSeed] = Field(default_factory=list)
@@ -176,7 +153,7 @@ def apply_seed(estate: Estate, sql: SqlBackend, tm: TrafficManagerBackend, seed:
     for resource in seed.resources:
         estate.add_external_resource(resource.id, resource.location, resource.hostname)
 
-    servers: dict[str, SqlServer] = {}
+    servers: References[SqlServer] = References()
     for server_seed in seed.sql.servers:
         location = server_seed.location or estate.resource_group(sub, server_seed.resource_group).location
         server = sql.add_server(
@@ -187,8 +164,7 @@ def apply_seed(estate: Estate, sql: SqlBackend, tm: TrafficManagerBackend, seed:
             administrator_login=server_seed.administrator_login,
             tags=server_seed.tags,
         )
-        servers.setdefault(server_seed.name.lower(), server)
-        servers[f"{server_seed.resource_group}/{server_seed.name}".lower()] = server
+        servers.add(server_seed.resource_group, server_seed.name, server)
         for db_seed in server_seed.databases:
             database = sql.add_database(server, db_seed.name, sku=db_seed.sku, tags=db_seed.tags, created_at=now)
             if db_seed.geo_backup is False:
@@ -228,8 +204,8 @@ def apply_seed(estate: Estate, sql: SqlBackend, tm: TrafficManagerBackend, seed:
         estate.outages.setdefault(location.replace(" ", "").lower(), now)
 
 
-def _server(servers: dict[str, SqlServer], reference: str) -> SqlServer:
-    server = servers.get(reference.lower())
+def _server(servers: References[SqlServer], reference: str) -> SqlServer:
+    server = servers.get(reference)
     if server is None:
         raise ValueError(f"failover group names server {reference!r}, which the seed does not define")
     return server

@@ -5,57 +5,40 @@ failover). Its blob data stays Azurite's (devstack.local_estate); nothing here t
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Protocol
+from typing import Literal
+
+from pydantic import Field
 
 from ..estate import Estate
+from ..seeding import SeedModel, seeded_provider
 from ..storage.models import StorageBackend
 
 
-class StorageAccountEntry(Protocol):
-    """What an estate's storage account says of its management plane (control.seed.StorageAccountSeed)."""
+class StorageAccountSeed(SeedModel):
+    """A storage account of the estate. Its blob data lives in Azurite (the local stack serves one Azurite account
+    per name, devstack.local_estate); its location is the region whose outage makes it unreachable."""
 
-    @property
-    def name(self) -> str: ...
-
-    @property
-    def location(self) -> str: ...
-
-    @property
-    def resource_group(self) -> str | None: ...
-
-    @property
-    def sku(self) -> str: ...
-
-    @property
-    def kind(self) -> str: ...
-
-    @property
-    def secondary_location(self) -> str | None: ...
-
-    @property
-    def replication_lag_seconds(self) -> float: ...
-
-    @property
-    def is_hns_enabled(self) -> bool: ...
-
-    @property
-    def enable_nfs_v3(self) -> bool: ...
-
-    @property
-    def is_sftp_enabled(self) -> bool: ...
-
-    @property
-    def failover_blocked(self) -> str | None: ...
-
-    @property
-    def tags(self) -> dict[str, str]: ...
+    name: str = Field(pattern=r"^[a-z0-9]{3,24}$")
+    location: str
+    resource_group: str | None = None
+    # With a resource_group the account is also in the Microsoft.Storage management plane (apply_storage_accounts):
+    # these are its properties there (location is its primary region).
+    sku: str = "Standard_RAGRS"
+    kind: Literal["StorageV2", "Storage", "BlobStorage", "BlockBlobStorage", "FileStorage"] = "StorageV2"
+    secondary_location: str | None = Field(None, description="Geo-redundant SKUs; default: the primary's pair.")
+    replication_lag_seconds: float = Field(0.0, ge=0, description="The Last Sync Time is this long before now.")
+    is_hns_enabled: bool = False
+    enable_nfs_v3: bool = False
+    is_sftp_enabled: bool = False
+    failover_blocked: str | None = Field(None, description="A blocker the emulator does not model: no failover.")
+    tags: dict[str, str] = Field(default_factory=dict)
 
 
-def apply_storage_accounts(estate: Estate, subscription_id: str, accounts: Iterable[StorageAccountEntry]) -> None:
+def apply_storage_accounts(estate: Estate, subscription_id: str, accounts: Iterable[StorageAccountSeed]) -> None:
     managed = [account for account in accounts if account.resource_group]
-    if not managed:
+    backend = seeded_provider(estate, StorageBackend, "Microsoft.Storage", needed=bool(managed))
+    if backend is None:
         return
-    backend = next(p for p in estate.providers if isinstance(p, StorageBackend))
     for account in managed:
         assert account.resource_group is not None
         backend.add_account(

@@ -5,17 +5,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from ..estate import Estate
+from ..seeding import References, SeedModel, seeded_provider
 from ..web.models import AppServicePlan, WebBackend
 
 
-class _Seed(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class PlanSkuSeed(_Seed):
+class PlanSkuSeed(SeedModel):
     name: str = "P1v3"
     tier: str = "PremiumV3"
     size: str | None = None
@@ -23,7 +20,7 @@ class PlanSkuSeed(_Seed):
     capacity: int = Field(1, ge=0)
 
 
-class AppServicePlanSeed(_Seed):
+class AppServicePlanSeed(SeedModel):
     name: str
     resource_group: str
     location: str | None = Field(None, description="Defaults to the resource group's.")
@@ -32,7 +29,7 @@ class AppServicePlanSeed(_Seed):
     tags: dict[str, str] = Field(default_factory=dict)
 
 
-class SiteSeed(_Seed):
+class SiteSeed(SeedModel):
     name: str
     resource_group: str
     plan: str = Field(description="The plan's name, or 'resource-group/name'.")
@@ -41,7 +38,7 @@ class SiteSeed(_Seed):
     tags: dict[str, str] = Field(default_factory=dict)
 
 
-class WebSeed(_Seed):
+class WebSeed(SeedModel):
     plans: list[AppServicePlanSeed] = Field(default_factory=list)
     sites: list[SiteSeed] = Field(default_factory=list)
 
@@ -50,10 +47,10 @@ class WebSeed(_Seed):
 
 
 def apply_web_seed(estate: Estate, subscription_id: str, seed: WebSeed) -> None:
-    if not seed.plans and not seed.sites:
+    backend = seeded_provider(estate, WebBackend, "Microsoft.Web", needed=bool(seed.plans or seed.sites))
+    if backend is None:
         return
-    backend = next(p for p in estate.providers if isinstance(p, WebBackend))
-    plans: dict[str, AppServicePlan] = {}
+    plans: References[AppServicePlan] = References()
     for plan_seed in seed.plans:
         location = plan_seed.location or estate.resource_group(subscription_id, plan_seed.resource_group).location
         sku = plan_seed.sku.model_dump()
@@ -67,10 +64,9 @@ def apply_web_seed(estate: Estate, subscription_id: str, seed: WebSeed) -> None:
             kind=plan_seed.kind,
             tags=plan_seed.tags,
         )
-        plans.setdefault(plan_seed.name.lower(), plan)
-        plans[f"{plan_seed.resource_group}/{plan_seed.name}".lower()] = plan
+        plans.add(plan_seed.resource_group, plan_seed.name, plan)
     for site_seed in seed.sites:
-        found = plans.get(site_seed.plan.lower())
+        found = plans.get(site_seed.plan)
         if found is None:
             raise ValueError(f"site {site_seed.name!r} names plan {site_seed.plan!r}, which the seed does not define")
         backend.add_site(

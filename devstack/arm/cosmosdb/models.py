@@ -39,12 +39,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from .. import errors
-from ..errors import ArmError
+from .. import errors, resources
+from ..errors import ArmError, bad_request
 from ..estate import Estate, normalize_location
-from ..ids import key, parse_resource_id, provider_id
+from ..ids import key, provider_id
 from ..lro import Operation
-from ..routing import ArmRequest, ArmResponse
 from .bodies import FailoverPoliciesBody
 
 DOCUMENTDB = "Microsoft.DocumentDB"
@@ -57,10 +56,6 @@ ONLINE_REGION = "cosmosdb.online_region"
 OPERATION_KINDS = (FAILOVER_PRIORITY_CHANGE, OFFLINE_REGION, ONLINE_REGION)
 CONSISTENCY_LEVELS = ("Eventual", "Session", "BoundedStaleness", "Strong", "ConsistentPrefix")
 AUTOMATIC_FAILOVER_AFTER = timedelta(hours=1)
-
-
-def bad_request(message: str) -> ArmError:
-    return ArmError(400, "BadRequest", message)
 
 
 def operation_in_progress(account: str) -> ArmError:
@@ -201,8 +196,7 @@ class CosmosDbBackend:
                 _promote(account, candidates[0])
 
     def drop_resource_group(self, subscription_id: str, name: str) -> None:
-        for account_key in [k for k in self.accounts if k[:2] == key(subscription_id, name)]:
-            del self.accounts[account_key]
+        resources.drop_resource_group(self.accounts, subscription_id, name)
 
     def location_of(self, resource_id: str) -> str | None:
         account = self._from_id(resource_id)
@@ -213,10 +207,7 @@ class CosmosDbBackend:
         return f"{account.name}.documents.azure.com" if account is not None else None
 
     def _from_id(self, resource_id: str) -> CosmosAccount | None:
-        parsed = parse_resource_id(resource_id)
-        if parsed is None or not parsed.type_is(DOCUMENTDB, "databaseAccounts"):
-            return None
-        return self.accounts.get(key(parsed.subscription_id, parsed.resource_group, parsed.name()))
+        return resources.by_id(self.accounts, resource_id, DOCUMENTDB, "databaseAccounts")
 
     # -- accounts ------------------------------------------------------------------------------------
     def add_account(self, account: CosmosAccount) -> CosmosAccount:
@@ -233,12 +224,7 @@ class CosmosDbBackend:
         return found
 
     def accounts_in(self, subscription_id: str, resource_group: str | None = None) -> list[CosmosAccount]:
-        return [
-            a
-            for a in self.accounts.values()
-            if a.subscription_id.lower() == subscription_id.lower()
-            and (resource_group is None or a.resource_group.lower() == resource_group.lower())
-        ]
+        return resources.in_scope(self.accounts.values(), subscription_id, resource_group)
 
     # -- the region operations -----------------------------------------------------------------------
     def failover_priority_change(self, account: CosmosAccount, body: FailoverPoliciesBody) -> Operation | None:
@@ -364,23 +350,5 @@ def _move_last(account: CosmosAccount, region: CosmosRegion) -> None:
 
 
 def operation_path(operation: Operation) -> str:
-    return (
-        f"/subscriptions/{operation.subscription_id}/providers/{DOCUMENTDB}/locations/{operation.location}"
-        f"/operationsStatus/{operation.id}"
-    )
-
-
-def accepted(request: ArmRequest, operation: Operation, retry_after_seconds: int) -> ArmResponse:
-    """202 with Location and Azure-AsyncOperation both on the operation's status (as the spec's examples)."""
-    url = request.url_for(operation_path(operation))
-    headers = {"Azure-AsyncOperation": url, "Location": url}
-    if retry_after_seconds > 0:
-        headers["Retry-After"] = str(retry_after_seconds)
-    return ArmResponse(202, None, headers)
-
-
-def status_response(operation: Operation, retry_after_seconds: int) -> ArmResponse:
-    body = operation.status_body()
-    body["id"] = operation_path(operation)
-    headers = {"Retry-After": str(retry_after_seconds)} if retry_after_seconds > 0 and not operation.done else {}
-    return ArmResponse(200, body, headers)
+    """Location and Azure-AsyncOperation both (as the spec's examples): the subscription's operationsStatus."""
+    return operation.subscription_path("operationsStatus")

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from ..estate import Estate
+from ..lro import Operation, accepted_at, status_response
 from ..routing import ArmRequest, ArmResponse
 from .bodies import FailoverPoliciesBody, RegionBody
-from .models import CosmosAccount, CosmosDbBackend, accepted, status_response
+from .models import CosmosAccount, CosmosDbBackend, operation_path
 
 
 class CosmosDbResponses:
@@ -16,6 +17,10 @@ class CosmosDbResponses:
     def _account(self, request: ArmRequest) -> CosmosAccount:
         p = request.params
         return self.backend.account(p["subscriptionId"], p["resourceGroupName"], p["accountName"])
+
+    def _accepted(self, request: ArmRequest, operation: Operation) -> ArmResponse:
+        path = operation_path(operation)
+        return accepted_at(request, self.estate.settings.retry_after_seconds, status_path=path, location_path=path)
 
     def get_account(self, request: ArmRequest) -> ArmResponse:
         return ArmResponse(200, self._account(request).to_resource())
@@ -34,18 +39,20 @@ class CosmosDbResponses:
         operation = self.backend.failover_priority_change(account, request.parse(FailoverPoliciesBody))
         if operation is None:
             return ArmResponse(204)
-        return accepted(request, operation, self.estate.settings.retry_after_seconds)
+        return self._accepted(request, operation)
 
     def offline_region(self, request: ArmRequest) -> ArmResponse:
         account = self._account(request)
         operation = self.backend.offline_region(account, request.parse(RegionBody).region)
-        return accepted(request, operation, self.estate.settings.retry_after_seconds)
+        return self._accepted(request, operation)
 
     def online_region(self, request: ArmRequest) -> ArmResponse:
         account = self._account(request)
         operation = self.backend.online_region(account, request.parse(RegionBody).region)
-        return accepted(request, operation, self.estate.settings.retry_after_seconds)
+        return self._accepted(request, operation)
 
     def operation_status(self, request: ArmRequest) -> ArmResponse:
         operation = self.backend.operation(request.params["operationId"])
-        return status_response(operation, self.estate.settings.retry_after_seconds)
+        return status_response(
+            operation, self.estate.settings.retry_after_seconds, status_path=operation_path(operation)
+        )

@@ -8,17 +8,14 @@ from __future__ import annotations
 import uuid
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from ..estate import Estate
+from ..seeding import SeedModel, seeded_provider
 from .models import CosmosAccount, CosmosDbBackend, CosmosRegion
 
 
-class _Seed(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class CosmosAccountSeed(_Seed):
+class CosmosAccountSeed(SeedModel):
     name: str = Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", min_length=3, max_length=50)
     resource_group: str
     regions: list[str] = Field(min_length=1, description="In failover priority order: the first is the write region.")
@@ -32,14 +29,12 @@ class CosmosAccountSeed(_Seed):
     tags: dict[str, str] = Field(default_factory=dict)
 
 
-class CosmosSeed(_Seed):
+class CosmosSeed(SeedModel):
     accounts: list[CosmosAccountSeed] = Field(default_factory=list)
 
     def apply(self, estate: Estate, subscription_id: str) -> None:
-        backend = next((p for p in estate.providers if isinstance(p, CosmosDbBackend)), None)
+        backend = seeded_provider(estate, CosmosDbBackend, "Microsoft.DocumentDB", needed=bool(self.accounts))
         if backend is None:
-            if self.accounts:
-                raise ValueError("the emulator has no Microsoft.DocumentDB provider")
             return
         for seed in self.accounts:
             estate.resource_group(subscription_id, seed.resource_group)

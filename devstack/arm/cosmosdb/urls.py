@@ -4,24 +4,17 @@ specification/cosmos-db/resource-manager/Microsoft.DocumentDB/DocumentDB/stable/
 
 from __future__ import annotations
 
-from ..routing import Handler, Router
-from .models import API_VERSIONS
+from ..routing import Router, resource_group_scope, subscription_scope
+from .models import API_VERSIONS, DOCUMENTDB
 from .responses import CosmosDbResponses
 
-_SUB = "/subscriptions/{subscriptionId}/providers/Microsoft.DocumentDB"
-_ACCOUNTS = (
-    "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.DocumentDB/databaseAccounts"
-)
+_SUB = subscription_scope(DOCUMENTDB)
+_ACCOUNTS = resource_group_scope(DOCUMENTDB) + "/databaseAccounts"
 _ACCOUNT = _ACCOUNTS + "/{accountName}"
 
 
 def register(router: Router, responses: CosmosDbResponses) -> None:
-    def add(method: str, template: str, handler: Handler, resource_type: str) -> None:
-        router.add(
-            method, template, handler, resource_type=f"Microsoft.DocumentDB/{resource_type}", api_versions=API_VERSIONS
-        )
-
-    r = responses
+    add, r = router.provider(DOCUMENTDB, API_VERSIONS).add, responses
     add("GET", _SUB + "/databaseAccounts", r.list_accounts, "databaseAccounts")
     add("GET", _ACCOUNTS, r.list_by_resource_group, "databaseAccounts")
     add("GET", _ACCOUNT, r.get_account, "databaseAccounts")

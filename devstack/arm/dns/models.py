@@ -27,9 +27,9 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import errors
-from ..errors import ArmError
-from ..estate import Estate
+from .. import errors, resources
+from ..errors import ArmError, bad_request
+from ..estate import Estate, ProviderDefaults
 from ..ids import key, provider_id
 from .bodies import RECORD_KEYS, RecordSetBody, ZoneBody
 
@@ -37,10 +37,6 @@ NETWORK = "Microsoft.Network"
 API_VERSIONS = ("2016-04-01", "2017-09-01", "2017-10-01", "2018-03-01-preview", "2018-05-01", "2023-07-01-preview")
 APEX = "@"
 MAX_RECORD_SETS = 10_000  # Azure DNS limits: record sets per public zone
-
-
-def bad_request(message: str) -> ArmError:
-    return ArmError(400, "BadRequest", message)
 
 
 def precondition_failed(what: str, wanted: str) -> ArmError:
@@ -142,7 +138,7 @@ def check_if_match(current_etag: str | None, if_match: str | None, what: str) ->
         raise precondition_failed(what, f"If-Match: {if_match}")
 
 
-class DnsBackend:
+class DnsBackend(ProviderDefaults):
     def __init__(self, estate: Estate) -> None:
         self.estate = estate
         self.zones: dict[tuple[str, ...], DnsZone] = {}
@@ -151,37 +147,18 @@ class DnsBackend:
     def reset(self) -> None:
         self.zones.clear()
 
-    def tick(self, now: Any) -> None:
-        return None
-
     def drop_resource_group(self, subscription_id: str, name: str) -> None:
-        for zone in self.zones_in(subscription_id, name):
-            self.zones.pop(key(zone.subscription_id, zone.resource_group, zone.name), None)
-
-    def location_of(self, resource_id: str) -> str | None:
-        return None
-
-    def hostname_of(self, resource_id: str) -> str | None:
-        return None
+        resources.drop_resource_group(self.zones, subscription_id, name)
 
     # -- zones ---------------------------------------------------------------------------------------
     def find(self, subscription_id: str, resource_group: str, name: str) -> DnsZone | None:
         return self.zones.get(key(subscription_id, resource_group, name))
 
     def zone(self, subscription_id: str, resource_group: str, name: str) -> DnsZone:
-        self.estate.resource_group(subscription_id, resource_group)
-        found = self.find(subscription_id, resource_group, name)
-        if found is None:
-            raise errors.resource_not_found(f"{NETWORK}/dnszones/{name}", resource_group)
-        return found
+        return resources.existing(self.estate, self.zones, subscription_id, resource_group, name, f"{NETWORK}/dnszones")
 
     def zones_in(self, subscription_id: str, resource_group: str | None = None) -> list[DnsZone]:
-        return [
-            z
-            for z in self.zones.values()
-            if z.subscription_id.lower() == subscription_id.lower()
-            and (resource_group is None or z.resource_group.lower() == resource_group.lower())
-        ]
+        return resources.in_scope(self.zones.values(), subscription_id, resource_group)
 
     def zone_by_name(self, name: str) -> DnsZone | None:
         wanted = name.rstrip(".").lower()

@@ -8,18 +8,15 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from ..estate import Estate
+from ..seeding import SeedModel, seeded_provider
 from .bodies import RecordSetBody, ZoneBody
 from .models import DnsBackend
 
 
-class _Seed(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class RecordSeed(_Seed):
+class RecordSeed(SeedModel):
     name: str = Field(description="Relative to the zone; '@' for the apex.")
     type: Literal["CNAME", "A"] = "CNAME"
     ttl: int = Field(300, ge=0)
@@ -39,21 +36,19 @@ class RecordSeed(_Seed):
         return self
 
 
-class ZoneSeed(_Seed):
+class ZoneSeed(SeedModel):
     name: str
     resource_group: str
     tags: dict[str, str] = Field(default_factory=dict)
     records: list[RecordSeed] = Field(default_factory=list)
 
 
-class DnsSeed(_Seed):
+class DnsSeed(SeedModel):
     zones: list[ZoneSeed] = Field(default_factory=list)
 
     def apply(self, estate: Estate, subscription_id: str) -> None:
-        backend = next((p for p in estate.providers if isinstance(p, DnsBackend)), None)
+        backend = seeded_provider(estate, DnsBackend, "Microsoft.Network/dnsZones", needed=bool(self.zones))
         if backend is None:
-            if self.zones:
-                raise ValueError("the emulator has no Microsoft.Network/dnsZones provider")
             return
         for seed in self.zones:
             zone, _ = backend.put_zone(

@@ -4,23 +4,18 @@ dns.json). `recordsets` and `all` are registered before `{recordType}`: the rout
 
 from __future__ import annotations
 
-from ..routing import Handler, Router
-from .models import API_VERSIONS
+from ..routing import Router, resource_group_scope, subscription_scope
+from .models import API_VERSIONS, NETWORK
 from .responses import DnsResponses
 
-_RG = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Network"
+_RG = resource_group_scope(NETWORK)
 _ZONE = _RG + "/dnsZones/{zoneName}"
 _RECORD = _ZONE + "/{recordType}/{relativeRecordSetName}"
 
 
 def register(router: Router, responses: DnsResponses) -> None:
-    def add(method: str, template: str, handler: Handler, resource_type: str) -> None:
-        router.add(
-            method, template, handler, resource_type=f"Microsoft.Network/{resource_type}", api_versions=API_VERSIONS
-        )
-
-    r = responses
-    add("GET", "/subscriptions/{subscriptionId}/providers/Microsoft.Network/dnszones", r.list_zones, "dnszones")
+    add, r = router.provider(NETWORK, API_VERSIONS).add, responses
+    add("GET", subscription_scope(NETWORK) + "/dnszones", r.list_zones, "dnszones")
     add("GET", _RG + "/dnsZones", r.list_zones, "dnszones")
     add("GET", _ZONE, r.get_zone, "dnszones")
     add("PUT", _ZONE, r.put_zone, "dnszones")

@@ -37,12 +37,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from .. import errors
+from .. import errors, resources
 from ..errors import ArmError
-from ..estate import Estate, normalize_location
-from ..ids import key, parse_resource_id, provider_id
+from ..estate import Estate, ProviderDefaults, normalize_location
+from ..ids import key, provider_id
 from ..lro import Operation, iso
-from ..routing import ArmRequest, ArmResponse
+from ..routing import ArmRequest
 from ..sql.skus import paired_region
 from .bodies import ServerBody
 
@@ -164,7 +164,7 @@ class PgServer:
         }
 
 
-class PostgreSqlBackend:
+class PostgreSqlBackend(ProviderDefaults):
     """All Microsoft.DBforPostgreSQL state of the estate (callers hold `estate.lock`)."""
 
     def __init__(self, estate: Estate) -> None:
@@ -174,9 +174,6 @@ class PostgreSqlBackend:
     # -- Provider protocol ---------------------------------------------------------------------------
     def reset(self) -> None:
         self.servers.clear()
-
-    def tick(self, now: datetime) -> None:
-        return None
 
     def drop_resource_group(self, subscription_id: str, name: str) -> None:
         for server in [s for s in self.servers.values() if s.key[:2] == key(subscription_id, name)]:
@@ -192,10 +189,7 @@ class PostgreSqlBackend:
 
     # -- look-ups ------------------------------------------------------------------------------------
     def by_id(self, resource_id: str) -> PgServer | None:
-        parsed = parse_resource_id(resource_id)
-        if parsed is None or not parsed.type_is(POSTGRESQL, "flexibleServers"):
-            return None
-        return self.servers.get(key(parsed.subscription_id, parsed.resource_group, parsed.name()))
+        return resources.by_id(self.servers, resource_id, POSTGRESQL, "flexibleServers")
 
     def find(self, subscription_id: str, resource_group: str, name: str) -> PgServer | None:
         return self.servers.get(key(subscription_id, resource_group, name))
@@ -209,13 +203,9 @@ class PostgreSqlBackend:
         return found
 
     def servers_in(self, subscription_id: str, resource_group: str | None = None) -> list[PgServer]:
-        return [
-            s
-            for s in self.servers.values()
-            if s.subscription_id.lower() == subscription_id.lower()
-            and (resource_group is None or s.resource_group.lower() == resource_group.lower())
-            and not self.estate.region_down(s.location)
-        ]
+        """Lists leave out the servers of a region that is down (their provider does not answer)."""
+        listed = resources.in_scope(self.servers.values(), subscription_id, resource_group)
+        return [s for s in listed if not self.estate.region_down(s.location)]
 
     def replicas_of(self, server: PgServer) -> list[PgServer]:
         return [s for s in self.servers.values() if s.source is server]
@@ -480,45 +470,9 @@ def _clear(server: PgServer) -> None:
 # -- long-running operations, on the subscription's status URLs ---------------------------------------------
 
 
-def _status_path(operation: Operation) -> str:
-    return (
-        f"/subscriptions/{operation.subscription_id}/providers/{POSTGRESQL}/locations/{operation.location}"
-        f"/azureAsyncOperation/{operation.id}"
-    )
+def status_path(operation: Operation) -> str:
+    return operation.subscription_path("azureAsyncOperation")
 
 
-def _result_path(operation: Operation) -> str:
-    return (
-        f"/subscriptions/{operation.subscription_id}/providers/{POSTGRESQL}/locations/{operation.location}"
-        f"/operationResults/{operation.id}"
-    )
-
-
-def accepted(request: ArmRequest, operation: Operation, retry_after_seconds: int) -> ArmResponse:
-    headers = {
-        "Azure-AsyncOperation": request.url_for(_status_path(operation)),
-        "Location": request.url_for(_result_path(operation)),
-    }
-    if retry_after_seconds > 0:
-        headers["Retry-After"] = str(retry_after_seconds)
-    return ArmResponse(202, None, headers)
-
-
-def status_response(operation: Operation, retry_after_seconds: int) -> ArmResponse:
-    body = operation.status_body()
-    body["id"] = _status_path(operation)
-    headers = {"Retry-After": str(retry_after_seconds)} if retry_after_seconds > 0 and not operation.done else {}
-    return ArmResponse(200, body, headers)
-
-
-def result_response(request: ArmRequest, operation: Operation, retry_after_seconds: int) -> ArmResponse:
-    if not operation.done:
-        headers = {"Location": request.url_for(_result_path(operation))}
-        if retry_after_seconds > 0:
-            headers["Retry-After"] = str(retry_after_seconds)
-        return ArmResponse(202, None, headers)
-    if operation.error is not None:
-        return ArmResponse(operation.error.status, operation.error.envelope())
-    if operation.final_body is None:
-        return ArmResponse(204)
-    return ArmResponse(200, operation.final_body)
+def result_path(operation: Operation) -> str:
+    return operation.subscription_path("operationResults")

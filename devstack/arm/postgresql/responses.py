@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from ..estate import Estate
+from ..lro import Operation, accepted_at, result_response, status_response
 from ..routing import ArmRequest, ArmResponse
 from .bodies import ServerBody
-from .models import PgServer, PostgreSqlBackend, accepted, result_response, status_response
+from .models import PgServer, PostgreSqlBackend, result_path, status_path
 
 
 class PostgreSqlResponses:
@@ -17,8 +18,13 @@ class PostgreSqlResponses:
         p = request.params
         return self.backend.server(p["subscriptionId"], p["resourceGroupName"], p["serverName"])
 
-    def _accepted(self, request: ArmRequest, operation: object) -> ArmResponse:
-        return accepted(request, operation, self.estate.settings.retry_after_seconds)  # type: ignore[arg-type]
+    def _accepted(self, request: ArmRequest, operation: Operation) -> ArmResponse:
+        return accepted_at(
+            request,
+            self.estate.settings.retry_after_seconds,
+            status_path=status_path(operation),
+            location_path=result_path(operation),
+        )
 
     def get_server(self, request: ArmRequest) -> ArmResponse:
         return ArmResponse(200, self._server(request).to_resource(self.backend))
@@ -61,8 +67,10 @@ class PostgreSqlResponses:
 
     def operation_status(self, request: ArmRequest) -> ArmResponse:
         operation = self.backend.operation(request.params["operationId"])
-        return status_response(operation, self.estate.settings.retry_after_seconds)
+        return status_response(operation, self.estate.settings.retry_after_seconds, status_path=status_path(operation))
 
     def operation_result(self, request: ArmRequest) -> ArmResponse:
         operation = self.backend.operation(request.params["operationId"])
-        return result_response(request, operation, self.estate.settings.retry_after_seconds)
+        return result_response(
+            request, operation, self.estate.settings.retry_after_seconds, location_path=result_path(operation)
+        )

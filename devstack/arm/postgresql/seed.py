@@ -7,17 +7,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from ..estate import Estate, normalize_location
+from ..seeding import References, SeedModel, seeded_provider
 from .models import PgServer, PostgreSqlBackend
 
 
-class _Seed(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class PgServerSeed(_Seed):
+class PgServerSeed(SeedModel):
     name: str = Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", min_length=3, max_length=63)
     resource_group: str
     location: str | None = Field(None, description="Defaults to the resource group's location.")
@@ -31,17 +28,16 @@ class PgServerSeed(_Seed):
     tags: dict[str, str] = Field(default_factory=dict)
 
 
-class PostgreSqlSeed(_Seed):
+class PostgreSqlSeed(SeedModel):
     servers: list[PgServerSeed] = Field(default_factory=list)
 
     def apply(self, estate: Estate, subscription_id: str) -> None:
-        backend = next((p for p in estate.providers if isinstance(p, PostgreSqlBackend)), None)
+        backend = seeded_provider(estate, PostgreSqlBackend, "Microsoft.DBforPostgreSQL", needed=bool(self.servers))
         if backend is None:
-            if self.servers:
-                raise ValueError("the emulator has no Microsoft.DBforPostgreSQL provider")
             return
         now = estate.now()
-        by_name: dict[str, PgServer] = {}
+        by_name: References[PgServer] = References()
+        seeded: list[tuple[PgServerSeed, PgServer]] = []
         for seed in self.servers:
             group = estate.resource_group(subscription_id, seed.resource_group)
             server = backend.add_server(
@@ -60,14 +56,14 @@ class PostgreSqlSeed(_Seed):
                     replication_lag_seconds=seed.replication_lag_seconds,
                 )
             )
-            by_name.setdefault(seed.name.lower(), server)
-            by_name[f"{seed.resource_group}/{seed.name}".lower()] = server
-        for seed in self.servers:
+            by_name.add(seed.resource_group, seed.name, server)
+            seeded.append((seed, server))
+        for seed, server in seeded:
             if seed.replica_of is None:
                 continue
-            primary = by_name.get(seed.replica_of.lower())
+            primary = by_name.get(seed.replica_of)
             if primary is None:
                 raise ValueError(
                     f"server {seed.name!r} is a replica of {seed.replica_of!r}, which the seed does not define"
                 )
-            by_name[f"{seed.resource_group}/{seed.name}".lower()].source = primary
+            server.source = primary

@@ -6,36 +6,19 @@ specification/monitor/resource-manager/Microsoft.Insights/stable/2023-10-01/metr
 
 from __future__ import annotations
 
-from ..routing import Handler, Router
-from .models import API_VERSIONS, METRICS_API_VERSIONS
+from ..routing import Router, resource_group_scope, subscription_scope
+from .models import API_VERSIONS, METRICS_API_VERSIONS, POSTGRESQL
 from .responses import PostgreSqlResponses
 
-_SUB = "/subscriptions/{subscriptionId}/providers/Microsoft.DBforPostgreSQL"
-_SERVERS = (
-    "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.DBforPostgreSQL"
-    "/flexibleServers"
-)
+_SUB = subscription_scope(POSTGRESQL)
+_SERVERS = resource_group_scope(POSTGRESQL) + "/flexibleServers"
 _SERVER = _SERVERS + "/{serverName}"
 
 
 def register(router: Router, responses: PostgreSqlResponses) -> None:
-    def add(method: str, template: str, handler: Handler, resource_type: str) -> None:
-        router.add(
-            method,
-            template,
-            handler,
-            resource_type=f"Microsoft.DBforPostgreSQL/{resource_type}",
-            api_versions=API_VERSIONS,
-        )
-
-    r = responses
-    router.add(
-        "GET",
-        _SERVER + "/providers/Microsoft.Insights/metrics",
-        r.metrics,
-        resource_type="Microsoft.Insights/metrics",
-        api_versions=METRICS_API_VERSIONS,
-    )
+    routes, r = router.provider(POSTGRESQL, API_VERSIONS), responses
+    routes.monitor_metrics(_SERVER, r.metrics, METRICS_API_VERSIONS)
+    add = routes.add
     add("GET", _SUB + "/flexibleServers", r.list_servers, "flexibleServers")
     add("GET", _SERVERS, r.list_by_resource_group, "flexibleServers")
     add("GET", _SERVER, r.get_server, "flexibleServers")

@@ -4,11 +4,11 @@ specification/sql/resource-manager/Microsoft.Sql/stable/2025-01-01/)."""
 
 from __future__ import annotations
 
-from ..routing import Handler, Router
-from .models import API_VERSIONS
+from ..routing import Router, resource_group_scope, subscription_scope
+from .models import API_VERSIONS, SQL
 from .responses import SqlResponses
 
-_RG = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Sql"
+_RG = resource_group_scope(SQL)
 _SERVER = _RG + "/servers/{serverName}"
 _DATABASE = _SERVER + "/databases/{databaseName}"
 _GROUP = _SERVER + "/failoverGroups/{failoverGroupName}"
@@ -16,17 +16,8 @@ _LOCATION = _RG + "/locations/{locationName}"
 
 
 def register(router: Router, responses: SqlResponses) -> None:
-    def add(method: str, template: str, handler: Handler, resource_type: str) -> None:
-        router.add(
-            method,
-            template,
-            handler,
-            resource_type=f"Microsoft.Sql/{resource_type}",
-            api_versions=API_VERSIONS,
-        )
-
-    r = responses
-    add("GET", "/subscriptions/{subscriptionId}/providers/Microsoft.Sql/servers", r.list_servers, "servers")
+    add, r = router.provider(SQL, API_VERSIONS).add, responses
+    add("GET", subscription_scope(SQL) + "/servers", r.list_servers, "servers")
     add("GET", _RG + "/servers", r.list_servers_by_resource_group, "servers")
     add("GET", _SERVER, r.get_server, "servers")
     add("PUT", _SERVER, r.put_server, "servers")

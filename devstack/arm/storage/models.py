@@ -39,9 +39,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from .. import errors
-from ..estate import Estate, normalize_location
-from ..ids import key, parse_resource_id, provider_id
+from .. import errors, resources
+from ..estate import Estate, ProviderDefaults, normalize_location
+from ..ids import key, provider_id
 from ..lro import Operation, iso
 from ..sql.skus import paired_region
 from . import exceptions as storageerr
@@ -217,7 +217,7 @@ class StorageAccount:
         }
 
 
-class StorageBackend:
+class StorageBackend(ProviderDefaults):
     def __init__(self, estate: Estate) -> None:
         self.estate = estate
         self.accounts: dict[tuple[str, ...], StorageAccount] = {}
@@ -232,37 +232,23 @@ class StorageBackend:
                 account.bootstrap_until = None
 
     def drop_resource_group(self, subscription_id: str, name: str) -> None:
-        for account in self.accounts_in(subscription_id, name):
-            self.accounts.pop(key(account.subscription_id, account.resource_group, account.name), None)
+        resources.drop_resource_group(self.accounts, subscription_id, name)
 
     def location_of(self, resource_id: str) -> str | None:
         account = self.by_id(resource_id)
         return account.location if account is not None else None
 
-    def hostname_of(self, resource_id: str) -> str | None:
-        return None
-
     # -- accounts ------------------------------------------------------------------------------------------
     def by_id(self, resource_id: str) -> StorageAccount | None:
-        parsed = parse_resource_id(resource_id)
-        if parsed is None or not parsed.type_is(STORAGE, "storageAccounts"):
-            return None
-        return self.accounts.get(key(parsed.subscription_id, parsed.resource_group, parsed.name()))
+        return resources.by_id(self.accounts, resource_id, STORAGE, "storageAccounts")
 
     def accounts_in(self, subscription_id: str, resource_group: str | None = None) -> list[StorageAccount]:
-        return [
-            a
-            for a in self.accounts.values()
-            if a.subscription_id.lower() == subscription_id.lower()
-            and (resource_group is None or a.resource_group.lower() == resource_group.lower())
-        ]
+        return resources.in_scope(self.accounts.values(), subscription_id, resource_group)
 
     def account(self, subscription_id: str, resource_group: str, name: str) -> StorageAccount:
-        self.estate.resource_group(subscription_id, resource_group)
-        found = self.accounts.get(key(subscription_id, resource_group, name))
-        if found is None:
-            raise errors.resource_not_found(f"Microsoft.Storage/storageAccounts/{name}", resource_group)
-        return found
+        return resources.existing(
+            self.estate, self.accounts, subscription_id, resource_group, name, f"{STORAGE}/storageAccounts"
+        )
 
     def add_account(
         self,
@@ -365,7 +351,4 @@ class StorageBackend:
 
 def status_path(operation: Operation) -> str:
     """The failover's Location: subscription-level, as StorageAccountFailover.json shows it."""
-    return (
-        f"/subscriptions/{operation.subscription_id}/providers/{STORAGE}/locations/{operation.location}"
-        f"/asyncoperations/{operation.id}"
-    )
+    return operation.subscription_path("asyncoperations")

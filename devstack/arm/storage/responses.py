@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..estate import Estate
+from ..lro import Operation, accepted_at
 from ..routing import ArmRequest, ArmResponse
 from . import exceptions as storageerr
 from .bodies import AccountUpdateBody
@@ -47,21 +48,19 @@ class StorageResponses:
         account = self._account(request)
         planned = request.query.get("failoverType", "").lower() == "planned"
         operation = self.backend.failover(account, planned=planned)
-        return ArmResponse(202, None, self._poll_headers(request, status_path(operation)))
+        return self._accepted(request, operation)
 
     def operation_status(self, request: ArmRequest) -> ArmResponse:
         """The Location of a failover: 202 (Location, Retry-After) while it runs, 200 once done, the failure's own
         status and ARM error once failed (ARM's Location protocol, final-state-via location)."""
         operation = self.estate.find_operation(request.params["operationId"])
         if not operation.done:
-            return ArmResponse(202, None, self._poll_headers(request, status_path(operation)))
+            return self._accepted(request, operation)
         if operation.error is not None:
             return ArmResponse(operation.error.status, operation.error.envelope())
         return ArmResponse(200)
 
-    def _poll_headers(self, request: ArmRequest, path: str) -> dict[str, str]:
-        headers = {"Location": request.url_for(path, monitor="true")}
-        retry_after = self.estate.settings.retry_after_seconds
-        if retry_after > 0:
-            headers["Retry-After"] = str(retry_after)
-        return headers
+    def _accepted(self, request: ArmRequest, operation: Operation) -> ArmResponse:
+        """202 with only Location (`?monitor=true`, as StorageAccountFailover.json) and Retry-After."""
+        retry_after_seconds = self.estate.settings.retry_after_seconds
+        return accepted_at(request, retry_after_seconds, location_path=status_path(operation), monitor="true")

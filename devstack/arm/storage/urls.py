@@ -5,27 +5,18 @@ Location as its examples give it)."""
 
 from __future__ import annotations
 
-from ..routing import Handler, Router
+from ..routing import Router, resource_group_scope, subscription_scope
 from .models import API_VERSIONS, STORAGE
 from .responses import StorageResponses
 
-_ACCOUNTS = (
-    "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Storage/storageAccounts"
-)
+_SUB = subscription_scope(STORAGE)
+_ACCOUNTS = resource_group_scope(STORAGE) + "/storageAccounts"
 _ACCOUNT = _ACCOUNTS + "/{accountName}"
 
 
 def register(router: Router, responses: StorageResponses) -> None:
-    def add(method: str, template: str, handler: Handler, resource_type: str) -> None:
-        router.add(method, template, handler, resource_type=f"{STORAGE}/{resource_type}", api_versions=API_VERSIONS)
-
-    r = responses
-    add(
-        "GET",
-        "/subscriptions/{subscriptionId}/providers/Microsoft.Storage/storageAccounts",
-        r.list_accounts,
-        "storageAccounts",
-    )
+    add, r = router.provider(STORAGE, API_VERSIONS).add, responses
+    add("GET", _SUB + "/storageAccounts", r.list_accounts, "storageAccounts")
     add("GET", _ACCOUNTS, r.list_by_resource_group, "storageAccounts")
     add("GET", _ACCOUNT, r.get_properties, "storageAccounts")
     add("PATCH", _ACCOUNT, r.update, "storageAccounts")
@@ -33,7 +24,7 @@ def register(router: Router, responses: StorageResponses) -> None:
     # Any api-version: the examples' Location carries another one (2022-09-01) than the request's.
     router.add(
         "GET",
-        "/subscriptions/{subscriptionId}/providers/Microsoft.Storage/locations/{location}/asyncoperations/{operationId}",
+        _SUB + "/locations/{location}/asyncoperations/{operationId}",
         r.operation_status,
         resource_type=f"{STORAGE}/locations/asyncoperations",
         api_versions=None,

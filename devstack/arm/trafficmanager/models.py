@@ -29,10 +29,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from .. import errors
-from ..errors import ArmError
-from ..estate import Estate
-from ..ids import key, parse_resource_id, provider_id
+from .. import errors, resources
+from ..errors import ArmError, bad_request
+from ..estate import Estate, ProviderDefaults
+from ..ids import key, provider_id
 from .bodies import EndpointBody, EndpointPropertiesBody, MonitorConfigBody, ProfileBody
 
 NETWORK = "Microsoft.Network"
@@ -53,10 +53,6 @@ DEFAULT_MONITOR: dict[str, Any] = {
     "toleratedNumberOfFailures": 3,
 }
 SERVING = {"Online", "CheckingEndpoint", "Unmonitored"}
-
-
-def bad_request(message: str) -> ArmError:
-    return ArmError(400, "BadRequest", message)
 
 
 def endpoint_type(segment: str) -> tuple[str, str]:
@@ -227,7 +223,7 @@ class ResolveAnswer(BaseModel):
     candidates: list[ResolveCandidate]
 
 
-class TrafficManagerBackend:
+class TrafficManagerBackend(ProviderDefaults):
     def __init__(self, estate: Estate) -> None:
         self.estate = estate
         self.profiles: dict[tuple[str, ...], TmProfile] = {}
@@ -236,21 +232,11 @@ class TrafficManagerBackend:
     def reset(self) -> None:
         self.profiles.clear()
 
-    def tick(self, now: datetime) -> None:
-        return None
-
     def drop_resource_group(self, subscription_id: str, name: str) -> None:
-        for profile in self.profiles_in(subscription_id, name):
-            self.profiles.pop(key(profile.subscription_id, profile.resource_group, profile.name), None)
-
-    def location_of(self, resource_id: str) -> str | None:
-        return None
+        resources.drop_resource_group(self.profiles, subscription_id, name)
 
     def hostname_of(self, resource_id: str) -> str | None:
-        parsed = parse_resource_id(resource_id)
-        if parsed is None or not parsed.type_is(NETWORK, "trafficManagerProfiles"):
-            return None
-        profile = self.profiles.get(key(parsed.subscription_id, parsed.resource_group, parsed.name()))
+        profile = resources.by_id(self.profiles, resource_id, NETWORK, "trafficManagerProfiles")
         return profile.fqdn if profile is not None else None
 
     # -- profiles ------------------------------------------------------------------------------------
@@ -258,19 +244,12 @@ class TrafficManagerBackend:
         return self.profiles.get(key(subscription_id, resource_group, name))
 
     def profile(self, subscription_id: str, resource_group: str, name: str) -> TmProfile:
-        self.estate.resource_group(subscription_id, resource_group)
-        profile = self.find(subscription_id, resource_group, name)
-        if profile is None:
-            raise errors.resource_not_found(f"Microsoft.Network/trafficManagerProfiles/{name}", resource_group)
-        return profile
+        return resources.existing(
+            self.estate, self.profiles, subscription_id, resource_group, name, f"{NETWORK}/trafficManagerProfiles"
+        )
 
     def profiles_in(self, subscription_id: str, resource_group: str | None = None) -> list[TmProfile]:
-        return [
-            p
-            for p in self.profiles.values()
-            if p.subscription_id.lower() == subscription_id.lower()
-            and (resource_group is None or p.resource_group.lower() == resource_group.lower())
-        ]
+        return resources.in_scope(self.profiles.values(), subscription_id, resource_group)
 
     def profile_by_name(self, name: str) -> TmProfile | None:
         """By fqdn ('shop.trafficmanager.net'), relative name, or profile resource id."""

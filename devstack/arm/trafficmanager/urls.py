@@ -4,35 +4,18 @@ trafficmanager.json)."""
 
 from __future__ import annotations
 
-from ..routing import Handler, Router
-from .models import API_VERSIONS
+from ..routing import Router, resource_group_scope, subscription_scope
+from .models import API_VERSIONS, NETWORK
 from .responses import TrafficManagerResponses
 
-_PROFILES = (
-    "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Network"
-    "/trafficmanagerprofiles"
-)
+_PROFILES = resource_group_scope(NETWORK) + "/trafficmanagerprofiles"
 _PROFILE = _PROFILES + "/{profileName}"
 _ENDPOINT = _PROFILE + "/{endpointType}/{endpointName}"
 
 
 def register(router: Router, responses: TrafficManagerResponses) -> None:
-    def add(method: str, template: str, handler: Handler, resource_type: str) -> None:
-        router.add(
-            method,
-            template,
-            handler,
-            resource_type=f"Microsoft.Network/{resource_type}",
-            api_versions=API_VERSIONS,
-        )
-
-    r = responses
-    add(
-        "GET",
-        "/subscriptions/{subscriptionId}/providers/Microsoft.Network/trafficmanagerprofiles",
-        r.list_profiles,
-        "trafficManagerProfiles",
-    )
+    add, r = router.provider(NETWORK, API_VERSIONS).add, responses
+    add("GET", subscription_scope(NETWORK) + "/trafficmanagerprofiles", r.list_profiles, "trafficManagerProfiles")
     add("GET", _PROFILES, r.list_profiles_by_resource_group, "trafficManagerProfiles")
     add("GET", _PROFILE, r.get_profile, "trafficManagerProfiles")
     add("PUT", _PROFILE, r.put_profile, "trafficManagerProfiles")

@@ -29,10 +29,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from .. import errors
-from ..errors import ArmError
-from ..estate import Estate, normalize_location
-from ..ids import key, parse_resource_id, provider_id
+from .. import errors, resources
+from ..errors import ArmError, bad_request
+from ..estate import Estate, ProviderDefaults, normalize_location
+from ..ids import key, provider_id
 from ..lro import Operation, iso
 
 WEB = "Microsoft.Web"
@@ -72,10 +72,6 @@ SITE_STATES = ("Running", "Stopped")
 
 def display_name(location: str) -> str:
     return DISPLAY_NAMES.get(normalize_location(location), location)
-
-
-def bad_request(message: str) -> ArmError:
-    return ArmError(400, "BadRequest", message)
 
 
 def plan_busy(name: str) -> ArmError:
@@ -210,7 +206,7 @@ class Site:
         }
 
 
-class WebBackend:
+class WebBackend(ProviderDefaults):
     def __init__(self, estate: Estate) -> None:
         self.estate = estate
         self.plans: dict[tuple[str, ...], AppServicePlan] = {}
@@ -221,14 +217,9 @@ class WebBackend:
         self.plans.clear()
         self.sites.clear()
 
-    def tick(self, now: datetime) -> None:
-        return None
-
     def drop_resource_group(self, subscription_id: str, name: str) -> None:
-        wanted = (subscription_id.lower(), name.lower())
-        for table in (self.sites, self.plans):
-            for found in [k for k in table if k[:2] == wanted]:
-                table.pop(found)
+        resources.drop_resource_group(self.sites, subscription_id, name)
+        resources.drop_resource_group(self.plans, subscription_id, name)
 
     def location_of(self, resource_id: str) -> str | None:
         found = self._by_id(resource_id)
@@ -239,30 +230,18 @@ class WebBackend:
         return found.default_host_name if isinstance(found, Site) else None
 
     def _by_id(self, resource_id: str) -> AppServicePlan | Site | None:
-        parsed = parse_resource_id(resource_id)
-        if parsed is None:
-            return None
-        entry = key(parsed.subscription_id, parsed.resource_group, parsed.name())
-        if parsed.type_is(WEB, "sites"):
-            return self.sites.get(entry)
-        if parsed.type_is(WEB, "serverfarms"):
-            return self.plans.get(entry)
-        return None
+        return resources.by_id(self.sites, resource_id, WEB, "sites") or resources.by_id(
+            self.plans, resource_id, WEB, "serverfarms"
+        )
 
     # -- look-ups (a resource in a region that is down times out at the gateway) ------------------------------
     def plan(self, subscription_id: str, resource_group: str, name: str) -> AppServicePlan:
-        self.estate.resource_group(subscription_id, resource_group)
-        found = self.plans.get(key(subscription_id, resource_group, name))
-        if found is None:
-            raise errors.resource_not_found(f"Microsoft.Web/serverfarms/{name}", resource_group)
+        found = resources.existing(self.estate, self.plans, subscription_id, resource_group, name, f"{WEB}/serverfarms")
         self.estate.require_region(found.location, WEB)
         return found
 
     def site(self, subscription_id: str, resource_group: str, name: str) -> Site:
-        self.estate.resource_group(subscription_id, resource_group)
-        found = self.sites.get(key(subscription_id, resource_group, name))
-        if found is None:
-            raise errors.resource_not_found(f"Microsoft.Web/sites/{name}", resource_group)
+        found = resources.existing(self.estate, self.sites, subscription_id, resource_group, name, f"{WEB}/sites")
         self.estate.require_region(found.location, WEB)
         return found
 

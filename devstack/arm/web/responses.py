@@ -6,7 +6,7 @@ from typing import Any
 
 from .. import errors
 from ..estate import Estate
-from ..lro import Operation, status_response
+from ..lro import Operation, accepted_at, status_response
 from ..routing import ArmRequest, ArmResponse
 from .models import AppServicePlan, Site, WebBackend
 
@@ -53,11 +53,14 @@ class WebResponses:
         if operation is None:
             return ArmResponse(200, plan.to_resource(self.backend))
         # CreateOrUpdateAppServicePlan.json's 202: both headers name the plan's operationresults/{id}.
-        status = request.url_for(_operation_path(plan, operation))
-        headers = {"Azure-AsyncOperation": status, "Location": status}
-        if self.estate.settings.retry_after_seconds > 0:
-            headers["Retry-After"] = str(self.estate.settings.retry_after_seconds)
-        return ArmResponse(202, plan.to_resource(self.backend), headers)
+        status = _operation_path(plan, operation)
+        return accepted_at(
+            request,
+            self.estate.settings.retry_after_seconds,
+            status_path=status,
+            location_path=status,
+            body=plan.to_resource(self.backend),
+        )
 
     def patch_plan(self, request: ArmRequest) -> ArmResponse:
         plan = self.backend.patch_plan(self._plan(request), self._object(request))

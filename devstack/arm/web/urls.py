@@ -5,20 +5,17 @@ CreateOrUpdateAppServicePlan.json gives it)."""
 
 from __future__ import annotations
 
-from ..routing import Handler, Router
+from ..routing import Router, resource_group_scope
 from .models import API_VERSIONS, WEB
 from .responses import WebResponses
 
-_RG = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web"
+_RG = resource_group_scope(WEB)
 _PLAN = _RG + "/serverfarms/{name}"
 _SITE = _RG + "/sites/{name}"
 
 
 def register(router: Router, responses: WebResponses) -> None:
-    def add(method: str, template: str, handler: Handler, resource_type: str) -> None:
-        router.add(method, template, handler, resource_type=f"{WEB}/{resource_type}", api_versions=API_VERSIONS)
-
-    r = responses
+    add, r = router.provider(WEB, API_VERSIONS).add, responses
     add("GET", _RG + "/serverfarms", r.list_plans_by_resource_group, "serverfarms")
     add("GET", _PLAN, r.get_plan, "serverfarms")
     add("PUT", _PLAN, r.put_plan, "serverfarms")

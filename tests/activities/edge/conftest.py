@@ -1,29 +1,24 @@
 """front_door_origins and dns_record_switch against the devstack ARM emulator, through the azure-mgmt-cdn and
 azure-mgmt-dns clients the app builds (dr.clients), with health URLs served by a real local HTTP server.
 
-One emulator (its clock frozen at NOW unless a test moves it, so Front Door's deployments and the verify window
-line up with the step's ctx.now) and one health server for the package; every test starts from an empty
-estate with fast operations and every health URL answering 200.
+The activity tests share one emulator (its clock frozen at NOW unless a test moves it, so Front Door's deployments
+and the verify window line up with the step's ctx.now) and one health server (tests/activities/conftest.py); every
+test starts from an empty estate with fast operations and every health URL answering 200.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-from datetime import UTC, datetime
-from http.server import ThreadingHTTPServer
-from pathlib import Path
+from datetime import datetime
 from typing import Any
 
 import pytest
 
 from devstack.arm import ArmEmulator
-from dr.clients import reset_for_tests
 from dr.steps.base import StepContext
-from tests.activities.traffic.conftest import Clock, HealthServer, _handler
+from tests.activities.kind_calls import step_context
+from tests.arm_fixtures import Clock, fresh_emulator
 
 SUB = "00000000-0000-0000-0000-0000000000e1"
-NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 GROUP = "edge"
 CDN = f"/subscriptions/{SUB}/resourceGroups/{GROUP}/providers/Microsoft.Cdn/profiles"
 ORIGIN_GROUP_ID = f"{CDN}/shop-fd/originGroups/web"
@@ -34,49 +29,12 @@ TM_HOST = "shop-bypass.trafficmanager.net"
 OPERATION_SECONDS = 30.0
 
 
-@pytest.fixture(scope="package")
-def health_server() -> Iterator[HealthServer]:
-    server = HealthServer()
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(server))
-    server.base = f"http://127.0.0.1:{httpd.server_address[1]}"
-    thread = threading.Thread(target=httpd.serve_forever, name="edge-health-server", daemon=True)
-    thread.start()
-    yield server
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join(timeout=5)
-
-
 @pytest.fixture
-def health(health_server: HealthServer) -> HealthServer:
-    health_server.statuses.clear()
-    health_server.hits.clear()
-    return health_server
-
-
-@pytest.fixture(scope="package")
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture(scope="package")
-def emulator(tmp_path_factory: pytest.TempPathFactory, clock: Clock) -> Iterator[ArmEmulator]:
-    with ArmEmulator(state_dir=Path(tmp_path_factory.mktemp("arm")), clock=clock) as arm:
-        yield arm
-
-
-@pytest.fixture
-def arm(emulator: ArmEmulator, clock: Clock, monkeypatch: pytest.MonkeyPatch) -> Iterator[ArmEmulator]:
-    emulator.reset()
-    clock.now = NOW
+def arm(emulator: ArmEmulator, clock: Clock, monkeypatch: pytest.MonkeyPatch) -> ArmEmulator:
+    fresh_emulator(emulator, clock, monkeypatch)
     emulator.configure(retry_after_seconds=0, default_operation_seconds=OPERATION_SECONDS)
-    monkeypatch.setenv("DR_ARM_ENDPOINT", emulator.url)
-    monkeypatch.setenv("DR_ARM_CA_BUNDLE", str(emulator.ca_path))
-    monkeypatch.setenv("DR_ARM_TOKEN", "devstack-arm-token")
-    reset_for_tests()
     emulator.seed({"subscription_id": SUB, "resource_groups": [{"name": GROUP, "location": "eastus"}]})
-    yield emulator
-    reset_for_tests()
+    return emulator
 
 
 def origin(name: str, location: str, **fields: Any) -> dict[str, Any]:
@@ -131,12 +89,4 @@ def context(
     now: datetime | None = None,
     force: bool = False,
 ) -> StepContext:
-    return StepContext(
-        run_id=run_id,
-        plan_name="edge",
-        mode=mode,  # type: ignore[arg-type]
-        step=step_fields,
-        started_at=NOW,
-        now=now or NOW,
-        force=force,
-    )
+    return step_context(step_fields, plan_name="edge", mode=mode, run_id=run_id, now=now, force=force)

@@ -11,14 +11,16 @@ from devstack.arm import ArmEmulator
 from dr.errors import NotFoundError, PermanentError, PreconditionError, TransientError
 from dr.plan import DnsRecordSwitchStep
 from dr.steps import get_kind
-from dr.steps.base import StepProgress
+from tests.activities.kind_calls import KindCalls
+from tests.arm_fixtures import Clock
+from tests.health_server import HealthUrls
 
-from .conftest import FD_HOST, GROUP, SUB, TM_HOST, ZONE_ID, Clock, HealthServer, context, seed_zone
+from .conftest import FD_HOST, GROUP, SUB, TM_HOST, ZONE_ID, context, seed_zone
 
 KIND = get_kind("dns_record_switch")
 
 
-def step(health: HealthServer | None = None, **fields: Any) -> dict[str, Any]:
+def step(health: HealthUrls | None = None, **fields: Any) -> dict[str, Any]:
     values: dict[str, Any] = {
         "id": "dns",
         "kind": "dns_record_switch",
@@ -42,19 +44,8 @@ def record(arm: ArmEmulator, name: str = "www") -> tuple[str, int, dict[str, str
         return None if found is None else (found.data["cname"], found.ttl, dict(found.metadata), found.etag)
 
 
-def begin(fields: dict[str, Any], **ctx: Any) -> StepProgress:
-    c = context(fields, **ctx)
-    return KIND.begin(c, c.params())
-
-
-def poll(fields: dict[str, Any], state: dict[str, Any], **ctx: Any) -> StepProgress:
-    c = context(fields, **ctx)
-    return KIND.poll(c, c.params(), state, [])
-
-
-def checks(fields: dict[str, Any], **ctx: Any) -> dict[str, Any]:
-    c = context(fields, **ctx)
-    return {check.name: check for check in KIND.check(c, c.params())}
+CALLS = KindCalls(KIND, context)
+begin, poll, checks = CALLS.begin, CALLS.poll, CALLS.checks
 
 
 def www(ttl: int = 120, target: str = FD_HOST) -> dict[str, Any]:
@@ -62,7 +53,7 @@ def www(ttl: int = 120, target: str = FD_HOST) -> dict[str, Any]:
 
 
 def test_failover_points_the_record_at_the_target_under_its_etag_and_reports_the_ttl(
-    arm: ArmEmulator, clock: Clock, health: HealthServer
+    arm: ArmEmulator, clock: Clock, health: HealthUrls
 ) -> None:
     seed_zone(arm, www(ttl=120))
     etag_before = record(arm)[3]  # type: ignore[index]
@@ -77,7 +68,7 @@ def test_failover_points_the_record_at_the_target_under_its_etag_and_reports_the
     assert verified.done and verified.detail["target"] == TM_HOST
 
 
-def test_a_record_already_on_the_target_is_left_alone(arm: ArmEmulator, health: HealthServer) -> None:
+def test_a_record_already_on_the_target_is_left_alone(arm: ArmEmulator, health: HealthUrls) -> None:
     seed_zone(arm, www(target=TM_HOST))
     etag = record(arm)[3]  # type: ignore[index]
 
@@ -87,7 +78,7 @@ def test_a_record_already_on_the_target_is_left_alone(arm: ArmEmulator, health: 
     assert checks(step(health))["record"].message.endswith("nothing to switch")
 
 
-def test_a_record_someone_pointed_elsewhere_is_refused_unless_forced(arm: ArmEmulator, health: HealthServer) -> None:
+def test_a_record_someone_pointed_elsewhere_is_refused_unless_forced(arm: ArmEmulator, health: HealthUrls) -> None:
     seed_zone(arm, www(target="maintenance.example.net"))
 
     with pytest.raises(PreconditionError) as refused:
@@ -100,7 +91,7 @@ def test_a_record_someone_pointed_elsewhere_is_refused_unless_forced(arm: ArmEmu
 
 
 def test_a_concurrent_change_between_read_and_write_is_not_overwritten(
-    arm: ArmEmulator, health: HealthServer, monkeypatch: pytest.MonkeyPatch
+    arm: ArmEmulator, health: HealthUrls, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     seed_zone(arm, www())
     from dr.steps.dns import arm as dns_arm
@@ -122,7 +113,7 @@ def test_a_concurrent_change_between_read_and_write_is_not_overwritten(
     assert record(arm)[0] == "someone.example.net"  # type: ignore[index]
 
 
-def test_a_missing_record_or_zone_fails_with_what_to_do(arm: ArmEmulator, health: HealthServer) -> None:
+def test_a_missing_record_or_zone_fails_with_what_to_do(arm: ArmEmulator, health: HealthUrls) -> None:
     seed_zone(arm)
 
     with pytest.raises(NotFoundError, match="create it pointing at"):
@@ -131,7 +122,7 @@ def test_a_missing_record_or_zone_fails_with_what_to_do(arm: ArmEmulator, health
     assert missing_zone["zone_exists"].status == "failed" and "correct zone_id" in missing_zone["zone_exists"].message
 
 
-def test_an_unhealthy_target_is_refused_before_the_switch(arm: ArmEmulator, health: HealthServer) -> None:
+def test_an_unhealthy_target_is_refused_before_the_switch(arm: ArmEmulator, health: HealthUrls) -> None:
     seed_zone(arm, www())
     health.fail("/tm/health")
 
@@ -142,9 +133,7 @@ def test_an_unhealthy_target_is_refused_before_the_switch(arm: ArmEmulator, heal
     assert checks(step(health))["target_healthy"].status == "failed"
 
 
-def test_verification_fails_when_someone_reverts_the_record(
-    arm: ArmEmulator, clock: Clock, health: HealthServer
-) -> None:
+def test_verification_fails_when_someone_reverts_the_record(arm: ArmEmulator, clock: Clock, health: HealthUrls) -> None:
     seed_zone(arm, www())
     started = begin(step(health))
     seed_zone(arm, www())  # reverted by hand
@@ -156,7 +145,7 @@ def test_verification_fails_when_someone_reverts_the_record(
 
 
 def test_the_checks_report_the_ttl_as_the_convergence_the_what_if_model_uses(
-    arm: ArmEmulator, health: HealthServer
+    arm: ArmEmulator, health: HealthUrls
 ) -> None:
     seed_zone(arm, www(ttl=300))
 
@@ -166,7 +155,7 @@ def test_the_checks_report_the_ttl_as_the_convergence_the_what_if_model_uses(
     assert found["zone_exists"].status == found["record"].status == found["target_healthy"].status == "passed"
 
 
-def test_a_read_only_drill_changes_nothing(arm: ArmEmulator, health: HealthServer) -> None:
+def test_a_read_only_drill_changes_nothing(arm: ArmEmulator, health: HealthUrls) -> None:
     seed_zone(arm, www())
     etag = record(arm)[3]  # type: ignore[index]
 
@@ -176,7 +165,7 @@ def test_a_read_only_drill_changes_nothing(arm: ArmEmulator, health: HealthServe
     assert progress.detail["would_change"] == f"point it at {TM_HOST}" and record(arm)[3] == etag  # type: ignore[index]
 
 
-def test_a_drill_creates_its_own_record_and_teardown_deletes_it(arm: ArmEmulator, health: HealthServer) -> None:
+def test_a_drill_creates_its_own_record_and_teardown_deletes_it(arm: ArmEmulator, health: HealthUrls) -> None:
     seed_zone(arm, www())
     fields = step(health, drill_record="www-drill")
     run = "edge--drill--dns2"
@@ -191,7 +180,7 @@ def test_a_drill_creates_its_own_record_and_teardown_deletes_it(arm: ArmEmulator
     assert record(arm, "www-drill") is None
 
 
-def test_a_drill_on_an_existing_drill_record_restores_it(arm: ArmEmulator, health: HealthServer) -> None:
+def test_a_drill_on_an_existing_drill_record_restores_it(arm: ArmEmulator, health: HealthUrls) -> None:
     seed_zone(arm, www(), {"name": "www-drill", "target": FD_HOST, "ttl": 30, "metadata": {"owner": "ops"}})
     fields = step(health, drill_record="www-drill")
     run = "edge--drill--dns3"

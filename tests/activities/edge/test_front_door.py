@@ -11,17 +11,16 @@ from devstack.arm import ArmEmulator
 from dr.errors import PermanentError, PreconditionError, TransientError
 from dr.plan import FrontDoorOriginsStep
 from dr.steps import get_kind
-from dr.steps.base import StepProgress
+from tests.activities.kind_calls import KindCalls
+from tests.arm_fixtures import NOW, Clock
+from tests.health_server import HealthUrls
 
 from .conftest import (
     DRILL_PROFILE_ID,
     GROUP,
-    NOW,
     OPERATION_SECONDS,
     ORIGIN_GROUP_ID,
     SUB,
-    Clock,
-    HealthServer,
     context,
     origin,
     seed_front_door,
@@ -31,7 +30,7 @@ from .conftest import (
 KIND = get_kind("front_door_origins")
 
 
-def step(health: HealthServer | None = None, **fields: Any) -> dict[str, Any]:
+def step(health: HealthUrls | None = None, **fields: Any) -> dict[str, Any]:
     values: dict[str, Any] = {
         "id": "edge",
         "kind": "front_door_origins",
@@ -64,26 +63,15 @@ def writes(arm: ArmEmulator) -> list[str]:
     return [f"{r.method} {r.path.rsplit('/', 1)[-1]}" for r in arm.requests() if r.method in ("PATCH", "PUT", "DELETE")]
 
 
-def begin(fields: dict[str, Any], **ctx: Any) -> StepProgress:
-    c = context(fields, **ctx)
-    return KIND.begin(c, c.params())
-
-
-def poll(fields: dict[str, Any], state: dict[str, Any], **ctx: Any) -> StepProgress:
-    c = context(fields, **ctx)
-    return KIND.poll(c, c.params(), state, [])
-
-
-def checks(fields: dict[str, Any], **ctx: Any) -> dict[str, Any]:
-    c = context(fields, **ctx)
-    return {check.name: check for check in KIND.check(c, c.params())}
+CALLS = KindCalls(KIND, context)
+begin, poll, checks = CALLS.begin, CALLS.poll, CALLS.checks
 
 
 # -- failover --------------------------------------------------------------------------------------------------
 
 
 def test_failover_enables_the_secondary_first_then_disables_the_primary_and_verifies(
-    arm: ArmEmulator, clock: Clock, health: HealthServer
+    arm: ArmEmulator, clock: Clock, health: HealthUrls
 ) -> None:
     shop_origins(arm)
     arm.clear_requests()
@@ -109,7 +97,7 @@ def test_failover_enables_the_secondary_first_then_disables_the_primary_and_veri
 
 
 def test_a_repeated_begin_finds_the_switch_done_and_writes_nothing(
-    arm: ArmEmulator, clock: Clock, health: HealthServer
+    arm: ArmEmulator, clock: Clock, health: HealthUrls
 ) -> None:
     shop_origins(arm)
     first = begin(step(health))
@@ -125,7 +113,7 @@ def test_a_repeated_begin_finds_the_switch_done_and_writes_nothing(
 
 
 def test_the_priority_switch_promotes_the_secondary_and_keeps_the_primary_enabled_behind(
-    arm: ArmEmulator, clock: Clock, health: HealthServer
+    arm: ArmEmulator, clock: Clock, health: HealthUrls
 ) -> None:
     seed_front_door(arm, origin("shop-eus", "eastus", priority=1), origin("shop-wus", "westus", priority=3))
 
@@ -138,7 +126,7 @@ def test_the_priority_switch_promotes_the_secondary_and_keeps_the_primary_enable
 
 
 def test_a_secondary_front_door_reports_unhealthy_is_refused_before_any_write(
-    arm: ArmEmulator, health: HealthServer
+    arm: ArmEmulator, health: HealthUrls
 ) -> None:
     shop_origins(arm, wus_enabled=True)  # enabled at priority 1 too: Front Door probes it
     seed_front_door(arm, origin("shop-eus", "eastus", priority=1), origin("shop-wus", "westus", priority=2))
@@ -156,7 +144,7 @@ def test_a_secondary_front_door_reports_unhealthy_is_refused_before_any_write(
 
 
 def test_a_failing_health_url_is_refused_and_an_outage_of_the_primary_is_a_warning(
-    arm: ArmEmulator, health: HealthServer
+    arm: ArmEmulator, health: HealthUrls
 ) -> None:
     shop_origins(arm, wus_enabled=False)
     arm.region_outage("eastus")
@@ -174,7 +162,7 @@ def test_a_failing_health_url_is_refused_and_an_outage_of_the_primary_is_a_warni
     assert found["changes"].status == "passed" and found["switch_reaches_secondary"].status == "passed"
 
 
-def test_an_origin_that_would_still_share_the_top_priority_is_refused(arm: ArmEmulator, health: HealthServer) -> None:
+def test_an_origin_that_would_still_share_the_top_priority_is_refused(arm: ArmEmulator, health: HealthUrls) -> None:
     seed_front_door(
         arm,
         origin("shop-eus", "eastus", priority=1),
@@ -188,7 +176,7 @@ def test_an_origin_that_would_still_share_the_top_priority_is_refused(arm: ArmEm
     assert refused.value.code == "SwitchWouldNotReachSecondary" and "shop-cus" in refused.value.message
 
 
-def test_unknown_origins_and_groups_fail_the_checks_with_what_to_do(arm: ArmEmulator, health: HealthServer) -> None:
+def test_unknown_origins_and_groups_fail_the_checks_with_what_to_do(arm: ArmEmulator, health: HealthUrls) -> None:
     shop_origins(arm)
 
     missing_origin = checks(step(health, to_origins=["shop-xyz"]))
@@ -201,7 +189,7 @@ def test_unknown_origins_and_groups_fail_the_checks_with_what_to_do(arm: ArmEmul
 
 
 def test_a_secondary_unhealthy_after_the_switch_fails_verification_when_the_window_ends(
-    arm: ArmEmulator, clock: Clock, health: HealthServer
+    arm: ArmEmulator, clock: Clock, health: HealthUrls
 ) -> None:
     shop_origins(arm)
     started = begin(step(health))
@@ -217,7 +205,7 @@ def test_a_secondary_unhealthy_after_the_switch_fails_verification_when_the_wind
 
 
 def test_a_failed_origin_update_fails_the_step_saying_it_may_be_half_switched(
-    arm: ArmEmulator, clock: Clock, health: HealthServer
+    arm: ArmEmulator, clock: Clock, health: HealthUrls
 ) -> None:
     shop_origins(arm)
     arm.fail_next_operation("cdn.origin.write", "InternalServerError", "edge deployment failed")
@@ -229,7 +217,7 @@ def test_a_failed_origin_update_fails_the_step_saying_it_may_be_half_switched(
     assert failed.value.code == "OriginUpdateFailed" and "half switched" in failed.value.message
 
 
-def test_throttling_is_transient(arm: ArmEmulator, health: HealthServer) -> None:
+def test_throttling_is_transient(arm: ArmEmulator, health: HealthUrls) -> None:
     shop_origins(arm)
     arm.inject_fault("*/originGroups/web", method="GET", status=429, count=5)
 
@@ -241,7 +229,7 @@ def test_throttling_is_transient(arm: ArmEmulator, health: HealthServer) -> None
 
 
 def test_a_drill_without_a_test_profile_only_reads_and_says_what_a_failover_would_change(
-    arm: ArmEmulator, health: HealthServer
+    arm: ArmEmulator, health: HealthUrls
 ) -> None:
     shop_origins(arm)
     arm.clear_requests()
@@ -260,7 +248,7 @@ def test_a_drill_without_a_test_profile_only_reads_and_says_what_a_failover_woul
 
 
 def test_a_drill_switches_the_test_profile_and_teardown_restores_its_baseline(
-    arm: ArmEmulator, clock: Clock, health: HealthServer
+    arm: ArmEmulator, clock: Clock, health: HealthUrls
 ) -> None:
     shop_origins(arm)
     shop_origins(arm, name="shop-fd-drill")
@@ -289,7 +277,7 @@ def test_a_drill_switches_the_test_profile_and_teardown_restores_its_baseline(
     assert KIND.teardown(c, c.params(), {})["teardown"].startswith("nothing to undo")
 
 
-def test_a_retried_drill_begin_keeps_the_true_baseline_from_the_tag(arm: ArmEmulator, health: HealthServer) -> None:
+def test_a_retried_drill_begin_keeps_the_true_baseline_from_the_tag(arm: ArmEmulator, health: HealthUrls) -> None:
     shop_origins(arm)
     shop_origins(arm, name="shop-fd-drill")
     fields = step(health, drill_profile_id=DRILL_PROFILE_ID)
@@ -305,7 +293,7 @@ def test_a_retried_drill_begin_keeps_the_true_baseline_from_the_tag(arm: ArmEmul
     assert origins_of(arm, "shop-fd-drill")["shop-wus"][0] == "Disabled"
 
 
-def test_the_sync_never_runs_the_switch(arm: ArmEmulator, health: HealthServer) -> None:
+def test_the_sync_never_runs_the_switch(arm: ArmEmulator, health: HealthUrls) -> None:
     shop_origins(arm)
 
     assert checks(step(health), mode="sync")["mode"].status == "failed"

@@ -16,8 +16,9 @@ from dr.errors import NotFoundError, PermanentError, TransientError
 from dr.plan import SqlFailoverGroupStep
 from dr.steps import get_kind
 from dr.steps.base import Check
+from tests.arm_fixtures import Clock, arm_calls
 
-from .conftest import EUS, FOG_ON_EUS, FOG_ON_WUS, WUS, Clock, Driver, arm_calls, make_ctx, shop_estate
+from .conftest import EUS, FOG_ON_EUS, FOG_ON_WUS, WUS, Driver, make_ctx, shop_estate
 
 FAILOVER = get_kind("sql_failover_group")
 ORDERS_ON_EUS = f"{EUS}/databases/orders"

@@ -12,8 +12,9 @@ from devstack.arm import ArmEmulator
 from dr import dispatch
 from dr.errors import NotFoundError, PermanentError, PreconditionError, TransientError
 from dr.steps import get_kind
+from tests.arm_fixtures import NOW, arm_calls
 
-from .conftest import BACKUP_AGE, EUS, NOW, SOURCE_DB, WUS, Driver, arm_calls, shop_estate
+from .conftest import BACKUP_AGE, EUS, SOURCE_DB, WUS, Driver, shop_estate
 
 RESTORE = get_kind("sql_geo_restore")
 

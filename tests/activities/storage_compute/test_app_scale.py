@@ -9,11 +9,10 @@ import pytest
 
 from devstack.arm import ArmEmulator
 from dr.errors import PermanentError, PreconditionError, TransientError
-from dr.failback import FailoverToUndo, failback_plan
-from dr.plan import parse_plan
 from dr.steps.base import TeardownResult
+from tests.arm_fixtures import arm_calls
 
-from .conftest import CONSUMPTION_PLAN, DRILL_PLAN, DRILL_SITE, PLAN, SITE, WORKER, Driver, calls, web_client
+from .conftest import CONSUMPTION_PLAN, DRILL_PLAN, DRILL_SITE, PLAN, SITE, WORKER, Driver, failback_step, web_client
 
 
 def step(**fields: Any) -> dict[str, Any]:
@@ -201,19 +200,7 @@ def test_a_drill_acts_on_its_test_resources_and_teardown_puts_them_back(arm: Arm
 
 
 def test_failback_scales_back_to_the_recorded_count_and_stops_what_the_failover_started(arm: ArmEmulator) -> None:
-    failover = Driver(step())
-    failover.begin()
-    arm.finish_operations()
-    done = failover.poll()
-    plan_doc = parse_plan(
-        {
-            "name": "shop",
-            "steps": [step()],
-            "failback": {"primary_health": {"urls": ["https://shop-eus.example.com/health"]}},
-        }
-    )
-    entry = {"id": "compute", "kind": "app_scale", "status": "succeeded", "detail": done.detail}
-    back = failback_plan(plan_doc, FailoverToUndo.from_report({"instance_id": "run-1", "steps": [entry]})).plan.steps[0]
+    back = failback_step(arm, step())
 
     assert back.model_dump(include={"instance_count", "scale", "site_ids", "site_state"}) == {
         "instance_count": 1,
@@ -227,4 +214,4 @@ def test_failback_scales_back_to_the_recorded_count_and_stops_what_the_failover_
     assert home.poll().done
     assert plan(arm).sku.capacity == 1
     assert site_state(arm, "shop-wus-app") == "Stopped" and site_state(arm, "shop-wus-worker") == "Running"
-    assert calls(arm, "POST", "shop-wus-worker/stop") == []
+    assert arm_calls(arm, "POST", "shop-wus-worker/stop") == []

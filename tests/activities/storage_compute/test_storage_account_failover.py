@@ -9,10 +9,9 @@ import pytest
 
 from devstack.arm import ArmEmulator
 from dr.errors import PermanentError, PreconditionError
-from dr.failback import FailoverToUndo, failback_plan
-from dr.plan import parse_plan
+from tests.arm_fixtures import Clock, arm_calls
 
-from .conftest import ACCOUNT, LAG_SECONDS, LRS_ACCOUNT, Clock, Driver, calls, storage_client
+from .conftest import ACCOUNT, LAG_SECONDS, LRS_ACCOUNT, Driver, failback_step, storage_client
 
 
 def step(**fields: Any) -> dict[str, Any]:
@@ -30,7 +29,7 @@ def account(arm: ArmEmulator, name: str = "shopdata") -> Any:
 
 
 def failovers(arm: ArmEmulator) -> list[str]:
-    return calls(arm, "POST", "/failover")
+    return arm_calls(arm, "POST", "/failover")
 
 
 # -- pre-flight ------------------------------------------------------------------------------------------------
@@ -49,7 +48,7 @@ def test_check_reads_the_account_and_says_what_an_unplanned_failover_would_lose(
     assert risk.facts["rpo_estimate_seconds"] == LAG_SECONDS
     assert risk.facts["last_sync_time"] == "2026-03-02T11:59:30Z"
     assert "now - lastSyncTime" in risk.facts["rpo_basis"]
-    assert failovers(arm) == [] and calls(arm, "PATCH", "storageAccounts") == []
+    assert failovers(arm) == [] and arm_calls(arm, "PATCH", "storageAccounts") == []
 
 
 def test_check_of_an_account_that_is_not_geo_redundant_fails_and_names_the_fix(arm: ArmEmulator) -> None:
@@ -154,7 +153,7 @@ def test_a_planned_failover_with_the_primary_down_is_refused_before_any_request(
 
     assert refused.value.code == "PrimaryUnavailable"
     assert "failover_type unplanned" in refused.value.message
-    assert failovers(arm) == [] and calls(arm, "PATCH", "storageAccounts") == []
+    assert failovers(arm) == [] and arm_calls(arm, "PATCH", "storageAccounts") == []
 
 
 @pytest.mark.parametrize(
@@ -255,20 +254,7 @@ def test_a_drill_of_an_account_the_service_would_refuse_reports_the_refusal(arm:
 
 
 def test_failback_needs_geo_redundancy_back_then_fails_over_home_planned(arm: ArmEmulator, clock: Clock) -> None:
-    failover = Driver(step())
-    failover.begin()
-    arm.finish_operations()
-    done = failover.poll()
-    plan = parse_plan(
-        {
-            "name": "shop",
-            "steps": [step()],
-            "failback": {"primary_health": {"urls": ["https://shop-eus.example.com/health"]}},
-        }
-    )
-    entry = {"id": "data", "kind": "storage_account_failover", "status": "succeeded", "detail": done.detail}
-    report = {"instance_id": "run-1", "steps": [entry]}
-    back = failback_plan(plan, FailoverToUndo.from_report(report)).plan.steps[0]
+    back = failback_step(arm, step())
     assert back.model_dump(include={"target_location", "failover_type"}) == {
         "target_location": "eastus",
         "failover_type": "planned",

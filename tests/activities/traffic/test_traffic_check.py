@@ -13,19 +13,10 @@ from dr import dispatch
 from dr.clients import get_clients
 from dr.errors import DrError, NotFoundError, PreconditionError
 from dr.steps import get_kind
+from tests.arm_fixtures import NOW
+from tests.health_server import HealthUrls
 
-from .conftest import (
-    DRILL_PROFILE_ID,
-    GROUP,
-    NOW,
-    SUB,
-    HealthServer,
-    context,
-    endpoint,
-    seed_profile,
-    shop_priority,
-    step,
-)
+from .conftest import DRILL_PROFILE_ID, GROUP, SUB, context, endpoint, seed_profile, shop_priority, step
 
 KIND = get_kind("traffic_manager_failover")
 FAILBACK_RUN = "shop-back--failover--run2"
@@ -64,19 +55,17 @@ def writes(arm: ArmEmulator) -> list[str]:
     return [f"{r.method} {r.path}" for r in arm.requests() if r.method in ("PATCH", "PUT", "POST", "DELETE")]
 
 
-def failover_by_run1(health: HealthServer) -> None:
+def failover_by_run1(health: HealthUrls) -> None:
     """A failover of shop by run1 at NOW: its anti-flap tag starts a one-hour cool-down."""
     c = context(step(health))
     KIND.begin(c, c.params())
 
 
-def failback(health: HealthServer) -> dict[str, Any]:
+def failback(health: HealthUrls) -> dict[str, Any]:
     return step(health, from_endpoints=["shop-wus"], to_endpoints=["shop-eus"], health_url=health.url("/eus/health"))
 
 
-def test_healthy_profile_passes_every_check_and_reports_what_it_verified(
-    arm: ArmEmulator, health: HealthServer
-) -> None:
+def test_healthy_profile_passes_every_check_and_reports_what_it_verified(arm: ArmEmulator, health: HealthUrls) -> None:
     shop_priority(arm, wus_status="Disabled")
     before = client_view()
     arm.clear_requests()
@@ -108,7 +97,7 @@ def test_healthy_profile_passes_every_check_and_reports_what_it_verified(
 
 @pytest.mark.parametrize("force", [False, True], ids=["unforced", "forced"])
 def test_degraded_secondary_fails_the_check_as_begin_would_refuse_and_changes_nothing(
-    arm: ArmEmulator, health: HealthServer, force: bool
+    arm: ArmEmulator, health: HealthUrls, force: bool
 ) -> None:
     # The split-estate bug: the SQL step was forced over, then the traffic step refused. Force overrides only
     # the cool-down, so a forced pre-flight must still stop on the secondary's health.
@@ -133,7 +122,7 @@ def test_degraded_secondary_fails_the_check_as_begin_would_refuse_and_changes_no
     assert (error.code, error.message) == ("SecondaryUnhealthy", refused["message"])
 
 
-def test_failing_health_url_fails_the_check_without_showing_its_key(arm: ArmEmulator, health: HealthServer) -> None:
+def test_failing_health_url_fails_the_check_without_showing_its_key(arm: ArmEmulator, health: HealthUrls) -> None:
     shop_priority(arm)
     health.fail("/wus/health")
 
@@ -145,7 +134,7 @@ def test_failing_health_url_fails_the_check_without_showing_its_key(arm: ArmEmul
     assert "s3cret" not in str(checks)
 
 
-def test_active_cooldown_fails_the_check_saying_until_when(arm: ArmEmulator, health: HealthServer) -> None:
+def test_active_cooldown_fails_the_check_saying_until_when(arm: ArmEmulator, health: HealthUrls) -> None:
     shop_priority(arm)
     failover_by_run1(health)
     before = client_view()
@@ -167,7 +156,7 @@ def test_active_cooldown_fails_the_check_saying_until_when(arm: ArmEmulator, hea
     assert (error.code, error.message) == ("CooldownActive", cooldown["message"])
 
 
-def test_forced_run_passes_the_cooldown_check_with_a_note(arm: ArmEmulator, health: HealthServer) -> None:
+def test_forced_run_passes_the_cooldown_check_with_a_note(arm: ArmEmulator, health: HealthUrls) -> None:
     shop_priority(arm)
     failover_by_run1(health)
     later = NOW.replace(minute=20)
@@ -185,7 +174,7 @@ def test_forced_run_passes_the_cooldown_check_with_a_note(arm: ArmEmulator, heal
     assert KIND.begin(c, c.params()).warnings == [cooldown["message"]]
 
 
-def test_missing_endpoint_fails_the_check_naming_it(arm: ArmEmulator, health: HealthServer) -> None:
+def test_missing_endpoint_fails_the_check_naming_it(arm: ArmEmulator, health: HealthUrls) -> None:
     shop_priority(arm)
 
     checks = run_check(step(health, to_endpoints=["shop-cus"]))
@@ -200,7 +189,7 @@ def test_missing_endpoint_fails_the_check_naming_it(arm: ArmEmulator, health: He
     assert error.code == "EndpointNotFound"
 
 
-def test_missing_profile_fails_the_check(arm: ArmEmulator, health: HealthServer) -> None:
+def test_missing_profile_fails_the_check(arm: ArmEmulator, health: HealthUrls) -> None:
     shop_priority(arm, name="shop-other")
 
     checks = run_check(step(health))
@@ -209,7 +198,7 @@ def test_missing_profile_fails_the_check(arm: ArmEmulator, health: HealthServer)
     assert "profile 'shop' (profile_id) was not found: correct profile_id" in checks[0]["message"]
 
 
-def test_a_disabled_profile_fails_the_check_and_begin_refuses_it(arm: ArmEmulator, health: HealthServer) -> None:
+def test_a_disabled_profile_fails_the_check_and_begin_refuses_it(arm: ArmEmulator, health: HealthUrls) -> None:
     """A Disabled profile answers no DNS query: moving its endpoints would bring nobody back."""
     from azure.mgmt.trafficmanager.models import Profile
 
@@ -226,7 +215,7 @@ def test_a_disabled_profile_fails_the_check_and_begin_refuses_it(arm: ArmEmulato
     assert writes(arm) == []
 
 
-def test_routing_method_that_does_not_fit_the_switch_fails_the_check(arm: ArmEmulator, health: HealthServer) -> None:
+def test_routing_method_that_does_not_fit_the_switch_fails_the_check(arm: ArmEmulator, health: HealthUrls) -> None:
     seed_profile(
         arm,
         endpoint("shop-eus", "eastus", weight=100),
@@ -243,7 +232,7 @@ def test_routing_method_that_does_not_fit_the_switch_fails_the_check(arm: ArmEmu
     assert named(checks, "secondary_healthy")["status"] == "passed"  # checked all the same
 
 
-def test_switch_that_would_route_to_a_third_endpoint_fails_the_check(arm: ArmEmulator, health: HealthServer) -> None:
+def test_switch_that_would_route_to_a_third_endpoint_fails_the_check(arm: ArmEmulator, health: HealthUrls) -> None:
     seed_profile(
         arm,
         endpoint("shop-eus", "eastus", priority=1),
@@ -260,7 +249,7 @@ def test_switch_that_would_route_to_a_third_endpoint_fails_the_check(arm: ArmEmu
     assert begin_refusal(step(health)).message == reach["message"]
 
 
-def test_degraded_primary_is_a_warning_in_a_failover(arm: ArmEmulator, health: HealthServer) -> None:
+def test_degraded_primary_is_a_warning_in_a_failover(arm: ArmEmulator, health: HealthUrls) -> None:
     shop_priority(arm)
     arm.region_outage("eastus")
 
@@ -273,7 +262,7 @@ def test_degraded_primary_is_a_warning_in_a_failover(arm: ArmEmulator, health: H
     assert primary["facts"]["monitor_status"] == {"shop-eus": "Degraded"}
 
 
-def test_slow_dns_convergence_is_a_warning_with_the_expected_seconds(arm: ArmEmulator, health: HealthServer) -> None:
+def test_slow_dns_convergence_is_a_warning_with_the_expected_seconds(arm: ArmEmulator, health: HealthUrls) -> None:
     seed_profile(arm, endpoint("shop-eus", "eastus", priority=1), endpoint("shop-wus", "westus", priority=2), ttl=300)
 
     checks = run_check(step(health))
@@ -285,9 +274,7 @@ def test_slow_dns_convergence_is_a_warning_with_the_expected_seconds(arm: ArmEmu
     assert "lower the profile's TTL or probe interval" in slow["message"]
 
 
-def test_already_switched_profile_passes_and_skips_the_gates_begin_skips(
-    arm: ArmEmulator, health: HealthServer
-) -> None:
+def test_already_switched_profile_passes_and_skips_the_gates_begin_skips(arm: ArmEmulator, health: HealthUrls) -> None:
     seed_profile(
         arm, endpoint("shop-eus", "eastus", priority=1, status="Disabled"), endpoint("shop-wus", "westus", priority=2)
     )
@@ -301,7 +288,7 @@ def test_already_switched_profile_passes_and_skips_the_gates_begin_skips(
     assert health.hits == []
 
 
-def test_drill_checks_the_test_profile_and_leaves_production_alone(arm: ArmEmulator, health: HealthServer) -> None:
+def test_drill_checks_the_test_profile_and_leaves_production_alone(arm: ArmEmulator, health: HealthUrls) -> None:
     shop_priority(arm)
     arm.set_target_health("shop-wus.example.com", healthy=False)  # production's secondary: not the drill's
     seed_profile(
@@ -322,7 +309,7 @@ def test_drill_checks_the_test_profile_and_leaves_production_alone(arm: ArmEmula
     assert (client_view(), client_view("shop-drill")) == before
 
 
-def test_drill_with_a_missing_test_profile_fails_the_check(arm: ArmEmulator, health: HealthServer) -> None:
+def test_drill_with_a_missing_test_profile_fails_the_check(arm: ArmEmulator, health: HealthUrls) -> None:
     shop_priority(arm)
 
     checks = run_check(step(health, drill_profile_id=DRILL_PROFILE_ID), mode="drill", run_id="shop--drill--run1")
@@ -334,7 +321,7 @@ def test_drill_with_a_missing_test_profile_fails_the_check(arm: ArmEmulator, hea
 
 
 def test_drill_without_a_test_profile_reads_production_and_warns_of_the_cooldown(
-    arm: ArmEmulator, health: HealthServer
+    arm: ArmEmulator, health: HealthUrls
 ) -> None:
     shop_priority(arm)
     failover_by_run1(health)

@@ -3,29 +3,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from devstack.arm import ArmEmulator
 from dr.errors import PermanentError, PreconditionError
 from dr.steps import get_kind
-from dr.steps.base import StepProgress
+from tests.activities.kind_calls import KindCalls
+from tests.arm_fixtures import NOW, Clock
+from tests.health_server import HealthUrls
 
-from .conftest import (
-    DRILL_PROFILE_ID,
-    GROUP,
-    NOW,
-    PROFILE_ID,
-    SUB,
-    Clock,
-    HealthServer,
-    context,
-    endpoint,
-    seed_profile,
-    shop_priority,
-    step,
-)
+from .conftest import DRILL_PROFILE_ID, GROUP, PROFILE_ID, SUB, context, endpoint, seed_profile, shop_priority, step
 
 KIND = get_kind("traffic_manager_failover")
 
@@ -49,17 +36,11 @@ def writes(arm: ArmEmulator) -> list[str]:
     return [f"{r.method} {r.path}" for r in arm.requests() if r.method in ("PATCH", "PUT", "POST", "DELETE")]
 
 
-def begin(fields: dict[str, Any], **ctx: Any) -> StepProgress:
-    c = context(fields, **ctx)
-    return KIND.begin(c, c.params())
+CALLS = KindCalls(KIND, context)
+begin, poll = CALLS.begin, CALLS.poll
 
 
-def poll(fields: dict[str, Any], state: dict[str, Any], **ctx: Any) -> StepProgress:
-    c = context(fields, **ctx)
-    return KIND.poll(c, c.params(), state, [])
-
-
-def test_priority_disable_switches_verifies_and_reports_convergence(arm: ArmEmulator, health: HealthServer) -> None:
+def test_priority_disable_switches_verifies_and_reports_convergence(arm: ArmEmulator, health: HealthUrls) -> None:
     shop_priority(arm, wus_status="Disabled")
     fields = step(health)
 
@@ -84,7 +65,7 @@ def test_priority_disable_switches_verifies_and_reports_convergence(arm: ArmEmul
     assert verified.detail["expected_dns_convergence_seconds"] == 60
 
 
-def test_swap_priorities_gives_the_secondary_the_best_priority(arm: ArmEmulator, health: HealthServer) -> None:
+def test_swap_priorities_gives_the_secondary_the_best_priority(arm: ArmEmulator, health: HealthUrls) -> None:
     seed_profile(
         arm,
         endpoint("shop-eus", "eastus", priority=1),
@@ -113,7 +94,7 @@ def test_swap_priorities_gives_the_secondary_the_best_priority(arm: ArmEmulator,
     ],
 )
 def test_weighted_profile_moves_the_traffic(
-    arm: ArmEmulator, health: HealthServer, switch: str, expected: dict[str, tuple[str, int]]
+    arm: ArmEmulator, health: HealthUrls, switch: str, expected: dict[str, tuple[str, int]]
 ) -> None:
     seed_profile(
         arm,
@@ -132,7 +113,7 @@ def test_weighted_profile_moves_the_traffic(
     assert f"{share:.1%}" in verified.detail["dns_answer"]
 
 
-def test_rerun_changes_nothing_and_says_already_switched(arm: ArmEmulator, health: HealthServer) -> None:
+def test_rerun_changes_nothing_and_says_already_switched(arm: ArmEmulator, health: HealthUrls) -> None:
     shop_priority(arm)
     fields = step(health)
     begin(fields)
@@ -148,7 +129,7 @@ def test_rerun_changes_nothing_and_says_already_switched(arm: ArmEmulator, healt
     assert poll(fields, again.state, now=NOW.replace(minute=3)).done is True
 
 
-def test_degraded_secondary_is_refused_and_the_profile_left_alone(arm: ArmEmulator, health: HealthServer) -> None:
+def test_degraded_secondary_is_refused_and_the_profile_left_alone(arm: ArmEmulator, health: HealthUrls) -> None:
     shop_priority(arm)
     arm.set_target_health("shop-wus.example.com", healthy=False)
     before = (endpoints_of(arm), tags_of(arm))
@@ -164,7 +145,7 @@ def test_degraded_secondary_is_refused_and_the_profile_left_alone(arm: ArmEmulat
 
 @pytest.mark.parametrize("derived", [False, True], ids=["plan-health-url", "derived-from-monitor-config"])
 def test_failing_health_url_is_refused_and_the_profile_left_alone(
-    arm: ArmEmulator, health: HealthServer, derived: bool
+    arm: ArmEmulator, health: HealthUrls, derived: bool
 ) -> None:
     if derived:
         # What Traffic Manager itself probes: http://<target>:<monitor port><monitor path>.
@@ -196,7 +177,7 @@ def test_failing_health_url_is_refused_and_the_profile_left_alone(
 
 
 def test_region_outage_of_the_primary_switch_succeeds_and_verification_sees_the_secondary(
-    arm: ArmEmulator, health: HealthServer
+    arm: ArmEmulator, health: HealthUrls
 ) -> None:
     shop_priority(arm)
     arm.region_outage("eastus")
@@ -211,7 +192,7 @@ def test_region_outage_of_the_primary_switch_succeeds_and_verification_sees_the_
     assert arm.resolve(PROFILE_ID).endpoint == "shop-wus"
 
 
-def test_cooldown_refuses_a_flap_unless_forced(arm: ArmEmulator, health: HealthServer) -> None:
+def test_cooldown_refuses_a_flap_unless_forced(arm: ArmEmulator, health: HealthUrls) -> None:
     shop_priority(arm)
     health_eus = health.url("/eus/health")
     begin(step(health))  # failover by run1 at 12:00
@@ -236,7 +217,7 @@ def test_cooldown_refuses_a_flap_unless_forced(arm: ArmEmulator, health: HealthS
     assert tags_of(arm)["dr-last-failover-run"] == "shop-back--failover--run2"
 
 
-def test_drill_without_a_test_profile_only_reads_and_reports(arm: ArmEmulator, health: HealthServer) -> None:
+def test_drill_without_a_test_profile_only_reads_and_reports(arm: ArmEmulator, health: HealthUrls) -> None:
     shop_priority(arm)
     before = (endpoints_of(arm), tags_of(arm))
 
@@ -260,7 +241,7 @@ def test_drill_without_a_test_profile_only_reads_and_reports(arm: ArmEmulator, h
     ],
 )
 def test_drill_with_a_test_profile_switches_it_and_teardown_restores_it(
-    arm: ArmEmulator, health: HealthServer, switch: str, switched: dict[str, tuple[str, int, int]]
+    arm: ArmEmulator, health: HealthUrls, switch: str, switched: dict[str, tuple[str, int, int]]
 ) -> None:
     shop_priority(arm)
     shop_priority(arm, name="shop-drill", wus_status="Disabled")
@@ -287,7 +268,7 @@ def test_drill_with_a_test_profile_switches_it_and_teardown_restores_it(
 
 
 def test_drill_begin_retried_after_a_partial_switch_still_restores_the_true_baseline(
-    arm: ArmEmulator, health: HealthServer
+    arm: ArmEmulator, health: HealthUrls
 ) -> None:
     shop_priority(arm, name="shop-drill", wus_status="Disabled")
     original = endpoints_of(arm, "shop-drill")
@@ -306,7 +287,7 @@ def test_drill_begin_retried_after_a_partial_switch_still_restores_the_true_base
 
 
 def test_verify_window_exceeded_fails_with_what_was_last_seen(
-    arm: ArmEmulator, health: HealthServer, clock: Clock
+    arm: ArmEmulator, health: HealthUrls, clock: Clock
 ) -> None:
     arm.configure(endpoint_checking_seconds=3600)  # the secondary stays CheckingEndpoint
     shop_priority(arm, wus_status="Disabled")
@@ -326,7 +307,7 @@ def test_verify_window_exceeded_fails_with_what_was_last_seen(
 
 
 def test_verification_waits_for_the_secondary_to_come_online_then_its_health_url(
-    arm: ArmEmulator, health: HealthServer, clock: Clock
+    arm: ArmEmulator, health: HealthUrls, clock: Clock
 ) -> None:
     arm.configure(endpoint_checking_seconds=30)
     shop_priority(arm, wus_status="Disabled")
@@ -345,7 +326,7 @@ def test_verification_waits_for_the_secondary_to_come_online_then_its_health_url
     assert verified.detail["verified_after_seconds"] == 45
 
 
-def test_switch_that_would_route_to_a_third_endpoint_is_refused(arm: ArmEmulator, health: HealthServer) -> None:
+def test_switch_that_would_route_to_a_third_endpoint_is_refused(arm: ArmEmulator, health: HealthUrls) -> None:
     seed_profile(
         arm,
         endpoint("shop-eus", "eastus", priority=1),

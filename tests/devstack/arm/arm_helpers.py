@@ -6,24 +6,12 @@ from typing import Any
 
 from azure.core.exceptions import HttpResponseError
 
-from devstack.arm import ArmEmulator
-
 SUB = "00000000-0000-0000-0000-000000000001"
 EUS_SERVER_ID = f"/subscriptions/{SUB}/resourceGroups/shop-eus/providers/Microsoft.Sql/servers/shop-eus"
 WUS_SERVER_ID = f"/subscriptions/{SUB}/resourceGroups/shop-wus/providers/Microsoft.Sql/servers/shop-wus"
 SHOP_DB_ID = f"{EUS_SERVER_ID}/databases/shop"
 SHOP_SECONDARY_DB_ID = f"{WUS_SERVER_ID}/databases/shop"
 SHOP_GEO_BACKUP_ID = f"{EUS_SERVER_ID}/recoverableDatabases/shop"
-FAST_POLL = 0.05
-
-
-def client_kwargs(arm: ArmEmulator, **overrides: Any) -> dict[str, Any]:
-    return {
-        "base_url": arm.url,
-        "connection_verify": str(arm.ca_path),
-        "polling_interval": FAST_POLL,
-        **overrides,
-    }
 
 
 def error_code(exc: HttpResponseError) -> str | None:

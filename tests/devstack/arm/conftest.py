@@ -13,9 +13,10 @@ import pytest
 from azure.mgmt.sql import SqlManagementClient
 from azure.mgmt.trafficmanager import TrafficManagerManagementClient
 
-from devstack.arm import EXAMPLE_ESTATE, ArmEmulator, StaticTokenCredential
+from devstack.arm import EXAMPLE_ESTATE, ArmEmulator
+from tests.arm_fixtures import arm_client
 
-from .arm_helpers import SUB, client_kwargs
+from .arm_helpers import SUB
 
 
 @pytest.fixture(scope="session")
@@ -35,18 +36,18 @@ def arm(emulator: ArmEmulator) -> ArmEmulator:
 
 @pytest.fixture
 def sql(arm: ArmEmulator) -> Iterator[SqlManagementClient]:
-    with SqlManagementClient(StaticTokenCredential(), SUB, **client_kwargs(arm)) as client:
+    with arm_client(SqlManagementClient, arm, SUB) as client:
         yield client
 
 
 @pytest.fixture
 def sql_no_retry(arm: ArmEmulator) -> Iterator[SqlManagementClient]:
     """A client that surfaces the first error (no retries), for outage and error-shape tests."""
-    with SqlManagementClient(StaticTokenCredential(), SUB, **client_kwargs(arm, retry_total=0)) as client:
+    with arm_client(SqlManagementClient, arm, SUB, retry_total=0) as client:
         yield client
 
 
 @pytest.fixture
 def tm(arm: ArmEmulator) -> Iterator[TrafficManagerManagementClient]:
-    with TrafficManagerManagementClient(StaticTokenCredential(), SUB, **client_kwargs(arm)) as client:
+    with arm_client(TrafficManagerManagementClient, arm, SUB) as client:
         yield client

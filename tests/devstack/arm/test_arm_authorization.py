@@ -16,8 +16,9 @@ from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.mgmt.authorization import AuthorizationManagementClient
 
 from devstack.arm import ArmEmulator, StaticTokenCredential
+from tests.arm_fixtures import arm_client, client_kwargs
 
-from .arm_helpers import EUS_SERVER_ID, SHOP_DB_ID, SUB, WUS_SERVER_ID, client_kwargs, error_code
+from .arm_helpers import EUS_SERVER_ID, SHOP_DB_ID, SUB, WUS_SERVER_ID, error_code
 from .test_arm_spec_examples import differences
 
 EXAMPLES = Path(__file__).parent / "spec_examples" / "authorization" / "2022-04-01"
@@ -30,7 +31,7 @@ PERMISSION_KEYS = {"actions", "notActions", "dataActions", "notDataActions"}
 
 @pytest.fixture
 def authz(arm: ArmEmulator) -> Iterator[AuthorizationManagementClient]:
-    with AuthorizationManagementClient(StaticTokenCredential(), SUB, **client_kwargs(arm, retry_total=0)) as client:
+    with arm_client(AuthorizationManagementClient, arm, SUB, retry_total=0) as client:
         yield client
 
 

@@ -18,8 +18,9 @@ from azure.mgmt.sql import SqlManagementClient
 from azure.mgmt.trafficmanager import TrafficManagerManagementClient
 
 from devstack.arm import EXAMPLE_ESTATE, OPERATION_KINDS, ArmEmulator, EstateSeed, StaticTokenCredential
+from tests.arm_fixtures import arm_client
 
-from .arm_helpers import SHOP_DB_ID, SUB, client_kwargs, error_code
+from .arm_helpers import SHOP_DB_ID, SUB, error_code
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -60,7 +61,7 @@ def test_seed_rejects_unknown_keys(arm: ArmEmulator) -> None:
 def test_reset_and_seed_over_http(control: Control, arm: ArmEmulator, sql: SqlManagementClient) -> None:
     control.call("POST", "/reset")
     with pytest.raises(HttpResponseError) as caught:
-        SqlManagementClient(StaticTokenCredential(), SUB, **client_kwargs(arm, retry_total=0)).servers.list().next()
+        arm_client(SqlManagementClient, arm, SUB, retry_total=0).servers.list().next()
     assert error_code(caught.value) == "SubscriptionNotFound"
 
     estate = yaml.safe_load(Path(EXAMPLE_ESTATE).read_text())

@@ -21,8 +21,9 @@ from azure.mgmt.sql import SqlManagementClient
 from azure.mgmt.trafficmanager import TrafficManagerManagementClient
 
 from devstack.arm import ArmEmulator, StaticTokenCredential
+from tests.arm_fixtures import arm_client, client_kwargs
 
-from .arm_helpers import SUB, client_kwargs, error_code
+from .arm_helpers import SUB, error_code
 
 SERVERS_PATH = f"/subscriptions/{SUB}/providers/Microsoft.Sql/servers"
 
@@ -114,7 +115,7 @@ def test_unknown_subscription_and_resource_group(arm: ArmEmulator) -> None:
     stranger = SqlManagementClient(
         StaticTokenCredential(), "11111111-2222-3333-4444-555555555555", **client_kwargs(arm)
     )
-    client = TrafficManagerManagementClient(StaticTokenCredential(), SUB, **client_kwargs(arm))
+    client = arm_client(TrafficManagerManagementClient, arm, SUB)
 
     with pytest.raises(ResourceNotFoundError) as no_subscription:
         stranger.servers.get("shop-eus", "shop-eus")

@@ -33,13 +33,13 @@ from azure.mgmt.sql.models import (
 from azure.mgmt.trafficmanager import TrafficManagerManagementClient
 from azure.mgmt.trafficmanager.models import Endpoint
 
-from devstack.arm import ArmEmulator, StaticTokenCredential
+from devstack.arm import ArmEmulator
+from tests.arm_fixtures import arm_client
 
 from .arm_helpers import (
     EUS_SERVER_ID,
     SHOP_DB_ID,
     WUS_SERVER_ID,
-    client_kwargs,
     error_code,
     raw_and_model,
     undeclared_keys,
@@ -99,7 +99,7 @@ def differences(expected: Any, actual: Any, path: str = "", skip: set[str] | fro
 
 @contextmanager
 def sql_client(arm: ArmEmulator, subscription_id: str) -> Iterator[SqlManagementClient]:
-    with SqlManagementClient(StaticTokenCredential(), subscription_id, **client_kwargs(arm)) as client:
+    with arm_client(SqlManagementClient, arm, subscription_id) as client:
         yield client
 
 
@@ -543,7 +543,7 @@ def test_nested_endpoints_given_by_target_answer_as_the_example(arm: ArmEmulator
         {"subscription_id": TM_SUB, "resource_groups": [{"name": params["resourceGroupName"], "location": "westus"}]}
     )
     arm.configure(endpoint_checking_seconds=60)  # freshly enabled endpoints: CheckingEndpoint, as in the example
-    with TrafficManagerManagementClient(StaticTokenCredential(), TM_SUB, **client_kwargs(arm)) as tm:
+    with arm_client(TrafficManagerManagementClient, arm, TM_SUB) as tm:
         raw, model = raw_and_model(
             tm.profiles.create_or_update, params["resourceGroupName"], params["profileName"], params["parameters"]
         )

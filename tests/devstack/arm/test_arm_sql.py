@@ -463,9 +463,7 @@ def test_forced_failover_records_the_lag_as_data_loss(sql: SqlManagementClient, 
 
 
 def test_subscription_id_is_case_insensitive(arm: ArmEmulator) -> None:
-    from devstack.arm import StaticTokenCredential
+    from tests.arm_fixtures import arm_client
 
-    from .arm_helpers import client_kwargs
-
-    with SqlManagementClient(StaticTokenCredential(), SUB.upper(), **client_kwargs(arm)) as client:
+    with arm_client(SqlManagementClient, arm, SUB.upper()) as client:
         assert client.servers.get("SHOP-EUS", "Shop-Eus").name == "shop-eus"

@@ -22,9 +22,10 @@ from azure.mgmt.cdn.models import (
     ProfileUpdateParameters,
 )
 
-from devstack.arm import ArmEmulator, StaticTokenCredential
+from devstack.arm import ArmEmulator
+from tests.arm_fixtures import arm_client
 
-from .arm_helpers import SUB, client_kwargs, error_code, raw_and_model, undeclared_keys
+from .arm_helpers import SUB, error_code, raw_and_model, undeclared_keys
 from .test_arm_spec_examples import differences
 
 EXAMPLES = Path(__file__).parent / "spec_examples" / "cdn" / "2026-10-01"
@@ -38,7 +39,7 @@ def example(name: str) -> dict[str, Any]:
 
 @pytest.fixture
 def cdn(arm: ArmEmulator) -> Iterator[CdnManagementClient]:
-    with CdnManagementClient(StaticTokenCredential(), SUB, **client_kwargs(arm)) as client:
+    with arm_client(CdnManagementClient, arm, SUB) as client:
         yield client
 
 
@@ -62,7 +63,7 @@ def example_cdn(arm: ArmEmulator) -> Iterator[CdnManagementClient]:
             },
         }
     )
-    with CdnManagementClient(StaticTokenCredential(), EXAMPLE_SUB, **client_kwargs(arm)) as client:
+    with arm_client(CdnManagementClient, arm, EXAMPLE_SUB) as client:
         yield client
 
 

@@ -17,9 +17,10 @@ from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.mgmt.cosmosdb import CosmosDBManagementClient
 from azure.mgmt.cosmosdb.models import FailoverPolicies, FailoverPolicy, RegionForOnlineOffline
 
-from devstack.arm import ArmEmulator, StaticTokenCredential
+from devstack.arm import ArmEmulator
+from tests.arm_fixtures import arm_client
 
-from .arm_helpers import client_kwargs, error_code, raw_and_model, undeclared_keys
+from .arm_helpers import error_code, raw_and_model, undeclared_keys
 from .test_arm_spec_examples import differences, example
 
 VERSION = "2026-03-15"  # azure-mgmt-cosmosdb 10.0.0's default api-version
@@ -71,7 +72,7 @@ def cosmos(arm: ArmEmulator) -> Iterator[CosmosDBManagementClient]:
             },
         }
     )
-    with CosmosDBManagementClient(StaticTokenCredential(), EXAMPLE_SUB, **client_kwargs(arm)) as client:
+    with arm_client(CosmosDBManagementClient, arm, EXAMPLE_SUB) as client:
         yield client
 
 

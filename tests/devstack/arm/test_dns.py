@@ -14,9 +14,10 @@ from azure.core.exceptions import HttpResponseError, ResourceExistsError, Resour
 from azure.mgmt.dns import DnsManagementClient
 from azure.mgmt.dns.models import ARecord, CnameRecord, RecordSet, Zone
 
-from devstack.arm import ArmEmulator, StaticTokenCredential
+from devstack.arm import ArmEmulator
+from tests.arm_fixtures import arm_client
 
-from .arm_helpers import SUB, client_kwargs, error_code
+from .arm_helpers import SUB, error_code
 from .test_arm_spec_examples import differences
 
 EXAMPLES = Path(__file__).parent / "spec_examples" / "dns" / "2018-05-01"
@@ -36,7 +37,7 @@ def raw(operation: Any, *args: Any, **kwargs: Any) -> tuple[int, dict[str, Any]]
 
 @pytest.fixture
 def dns(arm: ArmEmulator) -> Iterator[DnsManagementClient]:
-    with DnsManagementClient(StaticTokenCredential(), SUB, **client_kwargs(arm)) as client:
+    with arm_client(DnsManagementClient, arm, SUB) as client:
         yield client
 
 
@@ -49,7 +50,7 @@ def example_dns(arm: ArmEmulator) -> Iterator[DnsManagementClient]:
             "dns": {"zones": [{"name": "zone1", "resource_group": "rg1", "tags": {"key1": "value1"}}]},
         }
     )
-    with DnsManagementClient(StaticTokenCredential(), EXAMPLE_SUB, **client_kwargs(arm)) as client:
+    with arm_client(DnsManagementClient, arm, EXAMPLE_SUB) as client:
         yield client
 
 

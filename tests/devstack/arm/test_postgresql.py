@@ -25,9 +25,10 @@ from azure.mgmt.postgresqlflexibleservers.models import (
     ServerPropertiesForPatch,
 )
 
-from devstack.arm import ArmEmulator, StaticTokenCredential
+from devstack.arm import ArmEmulator
+from tests.arm_fixtures import arm_client
 
-from .arm_helpers import client_kwargs, error_code, undeclared_keys
+from .arm_helpers import error_code, undeclared_keys
 from .test_arm_spec_examples import differences, example
 
 VERSION = "2026-10-01"  # azure-mgmt-postgresqlflexibleservers 3.0.0's default api-version
@@ -72,7 +73,7 @@ def pg(arm: ArmEmulator) -> Iterator[PostgreSQLManagementClient]:
             },
         }
     )
-    with PostgreSQLManagementClient(StaticTokenCredential(), SUB, **client_kwargs(arm)) as client:
+    with arm_client(PostgreSQLManagementClient, arm, SUB) as client:
         yield client
 
 

@@ -16,8 +16,9 @@ from azure.mgmt.storage import StorageManagementClient
 from azure.mgmt.storage.models import Sku, StorageAccountUpdateParameters
 
 from devstack.arm import ArmEmulator, StaticTokenCredential
+from tests.arm_fixtures import arm_client
 
-from .arm_helpers import client_kwargs, error_code, raw_and_model, undeclared_keys
+from .arm_helpers import error_code, raw_and_model, undeclared_keys
 from .test_arm_spec_examples import differences
 
 EXAMPLES = Path(__file__).parent / "spec_examples" / "storage" / "2025-08-01"
@@ -56,7 +57,7 @@ def storage(arm: ArmEmulator) -> Iterator[StorageManagementClient]:
             ],
         }
     )
-    with StorageManagementClient(StaticTokenCredential(), SUB, **client_kwargs(arm)) as client:
+    with arm_client(StorageManagementClient, arm, SUB) as client:
         yield client
 
 
@@ -81,7 +82,7 @@ def examples(arm: ArmEmulator) -> Iterator[StorageManagementClient]:
             ],
         }
     )
-    with StorageManagementClient(StaticTokenCredential(), EXAMPLE_SUB, **client_kwargs(arm)) as client:
+    with arm_client(StorageManagementClient, arm, EXAMPLE_SUB) as client:
         yield client
 
 
@@ -179,7 +180,7 @@ def test_failover_in_progress_is_reported_and_a_second_one_refused(
 
 
 def test_what_the_service_refuses(arm: ArmEmulator, storage: StorageManagementClient) -> None:
-    with StorageManagementClient(StaticTokenCredential(), SUB, **client_kwargs(arm, retry_total=0)) as no_retry:
+    with arm_client(StorageManagementClient, arm, SUB, retry_total=0) as no_retry:
         with pytest.raises(HttpResponseError) as lrs:
             no_retry.storage_accounts.begin_failover("shop-eus", "shoplogs", failover_type=None)
         assert lrs.value.status_code == 400 and error_code(lrs.value) == "FailoverNotSupportedForAccountType"

@@ -15,8 +15,9 @@ from azure.mgmt.web import WebSiteManagementClient
 from azure.mgmt.web.models import AppServicePlan, AppServicePlanPatchResource, SkuDescription
 
 from devstack.arm import ArmEmulator, StaticTokenCredential
+from tests.arm_fixtures import arm_client
 
-from .arm_helpers import client_kwargs, error_code, raw_and_model, undeclared_keys
+from .arm_helpers import error_code, raw_and_model, undeclared_keys
 from .test_arm_spec_examples import differences
 
 EXAMPLES = Path(__file__).parent / "spec_examples" / "web" / "2025-05-01"
@@ -55,7 +56,7 @@ def examples(arm: ArmEmulator) -> Iterator[WebSiteManagementClient]:
             },
         }
     )
-    with WebSiteManagementClient(StaticTokenCredential(), EXAMPLE_SUB, **client_kwargs(arm)) as client:
+    with arm_client(WebSiteManagementClient, arm, EXAMPLE_SUB) as client:
         yield client
 
 
@@ -75,7 +76,7 @@ def web(arm: ArmEmulator) -> Iterator[WebSiteManagementClient]:
             },
         }
     )
-    with WebSiteManagementClient(StaticTokenCredential(), SUB, **client_kwargs(arm)) as client:
+    with arm_client(WebSiteManagementClient, arm, SUB) as client:
         yield client
 
 
@@ -209,7 +210,7 @@ def test_a_plan_busy_with_a_scale_refuses_another_and_too_many_instances_are_ref
 
 def test_a_region_outage_times_out_at_the_gateway(arm: ArmEmulator, web: WebSiteManagementClient) -> None:
     arm.region_outage("westus")
-    with WebSiteManagementClient(StaticTokenCredential(), SUB, **client_kwargs(arm, retry_total=0)) as no_retry:
+    with arm_client(WebSiteManagementClient, arm, SUB, retry_total=0) as no_retry:
         with pytest.raises(HttpResponseError) as plan:
             no_retry.app_service_plans.get("shop-wus", "standby")
         with pytest.raises(HttpResponseError) as start:
