@@ -7,11 +7,10 @@ with now (its `resolve` control call) and answers as that endpoint's region woul
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from .loopback import LoopbackJsonServer
 
 
 class RegionApps:
@@ -22,14 +21,13 @@ class RegionApps:
         self.endpoint_regions = dict(endpoint_regions)
         self.public_names = dict(public_names)  # URL name -> Traffic Manager profile id
         self.regions_down: set[str] = set()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._server = LoopbackJsonServer(
+            lambda _method, path, _headers: self.answer(path), name="the application server", thread_name="region-apps"
+        )
 
     @property
     def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("the application server is not running")
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return self._server.url
 
     def answer(self, path: str) -> tuple[int, dict[str, Any]]:
         parts = [part for part in path.split("?", maxsplit=1)[0].split("/") if part]
@@ -53,28 +51,8 @@ class RegionApps:
         return 200, {**body, "status": "healthy"}
 
     def start(self) -> RegionApps:
-        apps = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                status, body = apps.answer(self.path)
-                raw = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="region-apps", daemon=True)
-        self._thread.start()
+        self._server.start()
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        self._server.stop()

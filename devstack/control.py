@@ -16,11 +16,11 @@ local process could reach the port, only the one that can read the developer's s
 from __future__ import annotations
 
 import hmac
-import json
 import re
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
+
+from .loopback import LoopbackJsonServer
 
 TOKEN_HEADER = "x-devstack-token"
 _ROUTE = re.compile(r"^/regions/(?P<region>[A-Za-z0-9 %-]{1,60})/(?P<action>outage|restore)$")
@@ -41,13 +41,16 @@ class StackControl:
         self._stack = stack
         self.token = token
         self._lock = threading.Lock()  # one outage or restore at a time: each touches three servers
-        self._server: ThreadingHTTPServer | None = None
+        self._server = LoopbackJsonServer(
+            lambda method, path, headers: self.answer(method, path, headers.get(TOKEN_HEADER)),
+            name="the control server",
+            thread_name="stack-control",
+            methods=("GET", "POST"),
+        )
 
     @property
     def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("the control server is not running")
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return self._server.url
 
     def answer(self, method: str, path: str, token: str | None) -> tuple[int, dict[str, Any]]:
         if token is None or not hmac.compare_digest(token, self.token):
@@ -73,29 +76,8 @@ class StackControl:
         return {"regions": {region: {"down": down} for region, down in sorted(self._stack.regions().items())}}
 
     def start(self) -> StackControl:
-        control = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _reply(self) -> None:
-                status, body = control.answer(self.command, self.path, self.headers.get(TOKEN_HEADER))
-                raw = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
-
-            do_GET = do_POST = _reply
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, name="stack-control", daemon=True).start()
+        self._server.start()
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        self._server.stop()

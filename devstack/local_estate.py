@@ -24,6 +24,8 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from devstack.arm.estate import normalize_location
+from devstack.arm.ids import provider_id
 from dr.errors import PlanError
 
 APPS = "${APPS}"
@@ -54,16 +56,15 @@ class LocalEstate:
         rewrites: dict[str, str] = {}
         for profile in (estate.get("traffic_manager") or {}).get("profiles", []):
             group = profile["resource_group"]
-            public_names[profile["name"]] = (
-                f"/subscriptions/{subscription}/resourceGroups/{group}/providers/Microsoft.Network/"
-                f"trafficManagerProfiles/{profile['name']}"
+            public_names[profile["name"]] = provider_id(
+                subscription, group, "Microsoft.Network", "trafficManagerProfiles", profile["name"]
             )
             relative = profile.get("relative_name") or profile["name"]
             rewrites[f"{relative}.trafficmanager.net".lower()] = f"{APPS}/{profile['name']}"
             for endpoint in profile.get("endpoints", []):
                 region = endpoint.get("location") or locations.get(group)
                 if region:
-                    endpoint_regions[endpoint["name"]] = region.replace(" ", "").lower()
+                    endpoint_regions[endpoint["name"]] = normalize_location(region)
                     if endpoint.get("target"):
                         rewrites[str(endpoint["target"]).lower()] = f"{APPS}/{endpoint_regions[endpoint['name']]}"
         declared = {item["name"]: item["location"] for item in estate.get("storage_accounts", [])}
@@ -75,7 +76,7 @@ class LocalEstate:
         ]
         return cls(
             accounts=accounts,
-            account_regions={name: declared[name].replace(" ", "").lower() for name in accounts if name in declared},
+            account_regions={name: normalize_location(declared[name]) for name in accounts if name in declared},
             endpoint_regions=endpoint_regions,
             public_names=public_names,
             host_rewrites=rewrites,
@@ -88,7 +89,7 @@ class LocalEstate:
         into.mkdir(parents=True, exist_ok=True)
         written: list[Path] = []
         foreign: list[str] = []
-        for path in sorted([*plans_dir.glob("*.yaml"), *plans_dir.glob("*.yml")]):
+        for path in _plan_files(plans_dir):
             document = yaml.safe_load(path.read_text(encoding="utf-8"))
             rendered = self._rewrite(document, path.name, foreign)
             text = yaml.safe_dump(rendered, sort_keys=False, allow_unicode=True).replace(APPS, apps_url)
@@ -127,6 +128,10 @@ class LocalEstate:
         return f"{base}/{parts.path.rstrip('/').rsplit('/', 1)[-1] or 'health'}"
 
 
+def _plan_files(plans_dir: Path) -> list[Path]:
+    return sorted([*plans_dir.glob("*.yaml"), *plans_dir.glob("*.yml")])
+
+
 def _plan_accounts(plans_dir: Path) -> set[str]:
     """Account names of every blob location in the plans (any key: source, target, drill overrides)."""
     found: set[str] = set()
@@ -141,6 +146,6 @@ def _plan_accounts(plans_dir: Path) -> set[str]:
         elif isinstance(node, str) and (match := _BLOB_ACCOUNT.match(node)):
             found.add(match.group(1))
 
-    for path in [*plans_dir.glob("*.yaml"), *plans_dir.glob("*.yml")]:
+    for path in _plan_files(plans_dir):
         walk(yaml.safe_load(path.read_text(encoding="utf-8")))
     return found

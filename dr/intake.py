@@ -84,6 +84,12 @@ def parse_json_model(body: bytes, model: type[BaseModel], what: str) -> Any:
         raise InvalidInputError(f"{what}: {problems}", code="InvalidRequest") from None
 
 
+def _operator_start(who: str | None, now: datetime) -> tuple[str, dict[str, Any]]:
+    """An operator's run: its instance id suffix (unique per request) and its trigger."""
+    suffix = f"op-{now.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
+    return suffix, {"source": "operator", "requested_by": who, "requested_at": now.isoformat()}
+
+
 def operator_run(
     plan: Plan, request: StartRequest, who: str | None, now: datetime, settings: Settings
 ) -> tuple[str, RunInput]:
@@ -91,13 +97,13 @@ def operator_run(
         raise InvalidInputError("a what-if starts no run (POST /api/recoveries answers it at once)")
     if request.mode == "failback":
         raise InvalidInputError("a failback is derived from the failover it undoes (failback_run)")
-    suffix = f"op-{now.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
+    suffix, trigger = _operator_start(who, now)
     overrides = RunOverrides(sql_failover_mode=request.sql_failover_mode)
     run = RunInput(
         plan=overrides.apply(plan.for_mode(request.mode)),
         overrides=overrides,
         mode=request.mode,
-        trigger={"source": "operator", "requested_by": who, "requested_at": now.isoformat()},
+        trigger=trigger,
         requested_at=now,
         requested_by=who,
         reason=request.reason,
@@ -136,8 +142,7 @@ def failback_run(
     derived = failback_plan(plan, FailoverToUndo.from_report(failover_report))
     overrides = RunOverrides(sql_failover_mode=request.sql_failover_mode)
     if alert is None:
-        suffix = f"op-{now.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
-        trigger = {"source": "operator", "requested_by": who, "requested_at": now.isoformat()}
+        suffix, trigger = _operator_start(who, now)
     else:
         suffix, trigger = f"alert-{alert_fingerprint(alert.essentials.alert_id)}", alert.facts()
     run = RunInput(

@@ -38,7 +38,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -60,9 +60,6 @@ from .plan import (
     TrafficManagerFailoverStep,
 )
 from .steps.base import Check
-
-if TYPE_CHECKING:
-    pass
 
 
 class StepPrediction(BaseModel):

@@ -117,13 +117,17 @@ class Api:
         return response
 
     def get(self, path: str, **params: Any) -> Any:
-        return self._json(self.request("GET", path, params={k: v for k, v in params.items() if v is not None}))
+        return self._json(self._get(path, **params))
 
     def post(self, path: str, body: dict[str, Any]) -> Any:
         return self._json(self.request("POST", path, json=body))
 
-    def get_bytes(self, path: str) -> bytes:
-        return self.request("GET", path).content
+    def get_bytes(self, path: str, **params: Any) -> bytes:
+        return self._get(path, **params).content
+
+    def _get(self, path: str, **params: Any) -> requests.Response:
+        """GET with the query ``params`` that are not None."""
+        return self.request("GET", path, params={k: v for k, v in params.items() if v is not None})
 
     @staticmethod
     def _json(response: requests.Response) -> Any:

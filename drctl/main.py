@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import quote
 
 import typer
 from rich.table import Table
@@ -266,8 +267,6 @@ def plans_show(
 
 
 def _quoted(value: str) -> str:
-    from urllib.parse import quote
-
     return quote(value, safe="")
 
 
@@ -594,13 +593,9 @@ def history(
         else:
             out.print(f"plan {plan}: no stored run{' in the last ' + str(days) + ' day(s)' if days else ''}")
     if html is not None:
-        page = api.request("GET", f"/api/plans/{_quoted(plan)}/history.html", params=_present(query)).content
+        page = api.get_bytes(f"/api/plans/{_quoted(plan)}/history.html", **query)
         _save(html, page)
         print(f"HTML history: {html}", file=sys.stderr if as_json else sys.stdout)
-
-
-def _present(values: dict[str, Any]) -> dict[str, Any]:
-    return {name: value for name, value in values.items() if value is not None}
 
 
 def _save(path: Path, content: bytes) -> None:

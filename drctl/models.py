@@ -70,9 +70,7 @@ class RunView(_Read):
     will_do: list[StepPreview] | None = None
     duration_seconds: float | None = None
     rto_seconds: float | None = None
-    rpo_estimate_seconds: float | None = Field(
-        None, validation_alias=AliasChoices("rpo_estimate_seconds", "rpo_seconds")
-    )
+    rpo_estimate_seconds: float | None = Field(None, validation_alias=_RPO)
 
     @property
     def terminal(self) -> bool:
@@ -131,9 +129,7 @@ class HistoryEntry(_Read):
     finished_at: str | None = None
     rto_seconds: float | None = None
     service_restored_seconds: float | None = None
-    rpo_estimate_seconds: float | None = Field(
-        None, validation_alias=AliasChoices("rpo_estimate_seconds", "rpo_seconds")
-    )
+    rpo_estimate_seconds: float | None = Field(None, validation_alias=_RPO)
     rto_regression: dict[str, Any] | None = None
 
 

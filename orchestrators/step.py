@@ -66,24 +66,28 @@ def call_with_retry(
     payload: BaseModel,
     policy: RetryPolicy,
     *,
-    first_attempt: int = 1,
+    first_failure: Exception | None = None,
 ) -> Generator[Any, Any, Any]:
     """Call an activity with its input model (as JSON); retry only what the activity called transient,
-    waiting on durable timers.
+    waiting on durable timers. ``first_failure``: the first try was yielded elsewhere (with a cancel waiter)
+    and failed so; the retries go on from there.
 
     The SDK's own retry option retries every failure, including a refused precondition; this one
     reads the failure's category (see dr.errors.parse_failure) and gives up at once on permanent ones.
     """
-    attempt = first_attempt
+    attempt = 1
+    error = first_failure
     while True:
-        try:
-            return (yield context.call_activity(activity, payload.model_dump(mode="json")))
-        except Exception as exc:  # the SDK raises a bare Exception carrying the activity's message
-            failure = parse_failure(str(exc))
+        if error is not None:
+            failure = parse_failure(str(error))
             if not failure.retryable or attempt >= policy.attempts:
                 raise StepFailed(failure, attempt) from None
             attempt += 1
             yield context.create_timer(context.current_utc_datetime + policy.delay_before(attempt))
+        try:
+            return (yield context.call_activity(activity, payload.model_dump(mode="json")))
+        except Exception as exc:  # the SDK raises a bare Exception carrying the activity's message
+            error = exc
 
 
 @bp.orchestration_trigger(context_name="context", orchestration=STEP_ORCHESTRATOR)
@@ -157,8 +161,8 @@ def _run(context: df.DurableOrchestrationContext, run: StepRunInput) -> Generato
         first = context.call_activity("step_begin", begin.model_dump(mode="json"))
         try:
             answer = yield from watch.first(first)
-        except Exception as exc:  # begin failed: retried (if transient) as call_with_retry would
-            answer = yield from _retry_after_first_failure(context, begin, policy, exc)
+        except Exception as exc:  # begin failed: retried if transient
+            answer = yield from call_with_retry(context, "step_begin", begin, policy, first_failure=exc)
         progress = StepProgress.model_validate(answer)
         calls += 1
         if spec.waits_for_confirmation and not progress.done and not watch.stop_now(context.current_utc_datetime):
@@ -325,17 +329,6 @@ def _await_confirmation(
     decided = StepProgress.model_validate((yield from call_with_retry(context, "step_poll", poll, policy)))
     context.set_custom_status(StepCustomStatus(step=step.id, summary=decided.summary, calls=calls + 1).model_dump())
     return decided
-
-
-def _retry_after_first_failure(
-    context: df.DurableOrchestrationContext, payload: BaseModel, policy: RetryPolicy, error: Exception
-) -> Generator[Any, Any, Any]:
-    """call_with_retry's rule for an activity whose first try was yielded elsewhere (with the cancel waiter)."""
-    failure = parse_failure(str(error))
-    if not failure.retryable or policy.attempts <= 1:
-        raise StepFailed(failure, 1)
-    yield context.create_timer(context.current_utc_datetime + policy.delay_before(2))
-    return (yield from call_with_retry(context, "step_begin", payload, policy, first_attempt=2))
 
 
 def _teardown(

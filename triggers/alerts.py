@@ -24,7 +24,7 @@ from dr.durations import iso
 from dr.errors import ConflictError, DrError, InvalidInputError, TransientError
 from dr.intake import alert_failback_request, alert_run, failback_run
 from dr.plan import Plan, load_catalog
-from dr.plan_state import alert_refusal_by_state, failover_to_undo
+from dr.plan_state import alert_refusal_by_state, failover_to_undo, read_plan_state
 from dr.run import RunInput
 from dr.settings import Settings, get_settings
 
@@ -73,7 +73,10 @@ async def _by_state(
     and its failover: the failover goes ahead (the plan lock and the steps' own checks still apply)."""
     direction = alert_direction(plan, alert) or "failover"
     try:
-        state, failover_report = await asyncio.to_thread(failover_to_undo, get_clients(), plan)
+        if direction == "failback":
+            state, failover_report = await asyncio.to_thread(failover_to_undo, get_clients(), plan)
+        else:  # the state alone decides a failover: no read of the last failover's report on this path
+            state = await asyncio.to_thread(read_plan_state, get_clients(), plan.name, plan.regions)
     except DrError as exc:
         if direction == "failback":
             raise TransientError(f"the state of plan {plan.name!r} could not be read: {exc.message}") from None

@@ -42,11 +42,16 @@ class ArmRequest:
         except ValueError as exc:
             raise errors.invalid_request_content(str(exc)) from exc
 
-    def parse(self, model: type[M], *, on_invalid: Callable[[str], errors.ArmError] | None = None) -> M:
-        """The body validated against a pydantic model; a bad body is ARM's 400 (or the provider's code)."""
+    def json_object(self) -> dict[str, Any]:
+        """The body as a JSON object; anything else is ARM's 400 InvalidRequestContent."""
         payload = self.json()
         if not isinstance(payload, dict):
             raise errors.invalid_request_content("the request body must be a JSON object")
+        return payload
+
+    def parse(self, model: type[M], *, on_invalid: Callable[[str], errors.ArmError] | None = None) -> M:
+        """The body validated against a pydantic model; a bad body is ARM's 400 (or the provider's code)."""
+        payload = self.json_object()
         try:
             return model.model_validate(payload)
         except ValidationError as exc:

@@ -428,8 +428,8 @@ def failback(stack: LocalStack, api: Api, say: Say, state_dir: Path) -> DemoResu
     for line in summary_table(out.report):
         say(line)
     assert stack.arm is not None
-    with stack.arm.estate.lock:  # Azure takes minutes to rejoin a stale old primary; the demo has seconds
-        stack.arm.estate.settings.sql_stale_primary_reconnect_seconds = 1.0
+    # Azure takes minutes to rejoin a stale old primary; the demo has seconds.
+    stack.arm.configure(sql_stale_primary_reconnect_seconds=1.0)
     written = write_during_outage(stack)
     say(f"{len(written)} blobs written in {SECONDARY_REGION} while it served")
     time.sleep(1.1)

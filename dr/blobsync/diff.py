@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Literal
 
 from .listing import PageFetcher
 from .model import (
-    MAX_CONFLICT_SAMPLES,
     BlobInfo,
     Chunk,
     Cursor,
@@ -26,6 +25,7 @@ from .model import (
     Op,
     SideCursor,
     is_newer,
+    keep_samples,
     max_iso,
 )
 
@@ -225,8 +225,7 @@ def _account(
     if decision in ("keep_newer", "overwrite"):
         assert s is not None
         stats.conflicts += 1
-        if len(stats.conflict_samples) < MAX_CONFLICT_SAMPLES:
-            stats.conflict_samples.append(s.name)
+        keep_samples(stats.conflict_samples, [s.name])
         if decision == "keep_newer":
             return None  # neither unchanged (skipped) nor copied: reported as a conflict kept
         stats.conflicts_overwritten += 1

@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
 from ..durations import iso
+from ..errors import PreconditionError
 from ..plan import Step, StepBase
 
 # A moment in a kind's state, written as reports and statuses write time (``2026-11-28T12:00:00Z``).
@@ -104,11 +105,6 @@ class StepContext(BaseModel):
     @property
     def is_drill(self) -> bool:
         return self.mode == "drill"
-
-    @property
-    def moves_production(self) -> bool:
-        """A failover or a failback: the run changes which side serves (a drill and the sync do not)."""
-        return self.mode in ("failover", "failback")
 
 
 class StepProgress(BaseModel):
@@ -217,3 +213,11 @@ class StepKind[P: StepBase](ABC):
         same ``state`` and its last answer as ``previous``, until an answer without ``"done": False``.
         """
         return {"teardown": "nothing to undo"}
+
+
+def refuse_sync(ctx: StepContext, kind: str) -> None:
+    """The standing sync runs blob steps only: a kind that moves production refuses it (every such kind's begin)."""
+    if ctx.mode == "sync":
+        raise PreconditionError(
+            f"{kind} runs in a failover, failback or drill, not in the standing sync", code="WrongMode"
+        )

@@ -95,7 +95,7 @@ from ..errors import (
     TransientError,
     from_azure_error,
 )
-from ..plan import BlobBackupStep, BlobLocation
+from ..plan import BlobBackupStep
 from ..settings import get_settings
 from .base import Check, StepContext, StepKind, StepProgress, TeardownResult
 
@@ -168,12 +168,6 @@ class BlobBackupState(BaseModel):
 
 def location(account_url: str, container: str) -> str:
     return f"{account_name_from_url(account_url)}/{container}"
-
-
-def same_location(a: BlobLocation, b: BlobLocation) -> bool:
-    """One container of one account, however the URLs are written (the plan's own rule, so that validation,
-    begin and check agree)."""
-    return a.same_container(b)
 
 
 @dataclass(frozen=True)
@@ -297,7 +291,7 @@ class BlobBackup(StepKind[BlobBackupStep]):
         return run_async(lambda: self._begin(ctx, params))
 
     def _check_plan(self, ctx: StepContext, params: BlobBackupStep) -> None:
-        if same_location(params.source, params.target):
+        if params.source.same_container(params.target):
             raise InvalidInputError(f"step {ctx.step_id!r}: source and target are the same container")
         if params.target.container == get_settings().state_container:
             raise InvalidInputError(
@@ -305,7 +299,7 @@ class BlobBackup(StepKind[BlobBackupStep]):
             )
         if ctx.is_drill:
             production = ctx.failover_step()
-            if isinstance(production, BlobBackupStep) and same_location(production.target, params.target):
+            if isinstance(production, BlobBackupStep) and production.target.same_container(params.target):
                 raise PreconditionError(
                     f"drill of step {ctx.step_id!r} would copy into the production target "
                     f"{location(params.target.account_url, params.target.container)}: give the drill its own "
@@ -328,7 +322,7 @@ class BlobBackup(StepKind[BlobBackupStep]):
             "target": f"{params.target.account_url.rstrip('/')}/{params.target.container}",
         }
         checks: list[Check] = []
-        if same_location(params.source, params.target):
+        if params.source.same_container(params.target):
             checks.append(
                 Check.failed(
                     "distinct_locations",
@@ -362,7 +356,7 @@ class BlobBackup(StepKind[BlobBackupStep]):
                 drill_target=target_name,
             )
         production_name = location(production.target.account_url, production.target.container)
-        if same_location(production.target, params.target):
+        if production.target.same_container(params.target):
             return Check.failed(
                 "drill_target_differs",
                 f"the drill of step {ctx.step_id!r} would copy into the production target {production_name}: give "

@@ -14,7 +14,20 @@ from typing import Any
 from pydantic import BaseModel
 
 from ..azure_lro import OperationRef, OperationStatus
+from ..errors import PermanentError
 from .base import StepProgress
+
+
+class OperationFailed(PermanentError):
+    """ARM reports the operation a step started failed or canceled (not: a call about it failed)."""
+
+
+def operation_failure(what: str, status: OperationStatus) -> OperationFailed | None:
+    """The error of an operation ARM reports failed or canceled (None while it runs or once it succeeded)."""
+    if status.status not in ("Failed", "Canceled"):
+        return None
+    code = status.error_code or ("OperationCanceled" if status.status == "Canceled" else "Failed")
+    return OperationFailed(f"{what} {status.status.lower()}: {code}: {status.error_message or 'no message'}", code=code)
 
 
 def poll_after(retry_after: float | None, default: float) -> float:

@@ -26,8 +26,6 @@ The custom action no other kind covers: an Azure Automation runbook's webhook, a
 from __future__ import annotations
 
 import json
-import socket
-import time
 from typing import Any, Literal
 from urllib.parse import SplitResult, quote, urljoin, urlsplit
 
@@ -37,7 +35,7 @@ from ..durations import iso
 from ..errors import PermanentError, PreconditionError, TransientError, redact_secrets
 from ..notify import HttpAnswer, exchange
 from ..plan import WebhookStatusPoll, WebhookStep
-from ..probe import resolve
+from ..probe import resolve, tcp_probe
 from ..settings import get_settings
 from .base import Check, StepContext, StepKind, StepProgress, TeardownResult
 
@@ -417,28 +415,23 @@ def _setting_checks(setting: str, params: WebhookStep) -> list[Check]:
             )
         ]
     limit = min(params.request_timeout.total_seconds(), CONNECT_CHECK_SECONDS)
-    started = time.monotonic()
-    try:
-        with socket.create_connection((found[0], port), timeout=limit):
-            pass
-    except OSError as error:
-        reason = "no answer" if isinstance(error, TimeoutError) else (error.strerror or type(error).__name__)
+    connect = tcp_probe(found[0], port, timeout_seconds=limit)
+    if not connect.ok:
         return [
             Check.warning(
                 "webhook_reachable",
-                f"the webhook in {setting} (host {host}:{port}) does not accept connections ({reason}); the call "
-                f"is retried as transient, then the step fails: check the endpoint",
+                f"the webhook in {setting} (host {host}:{port}) does not accept connections ({connect.error}); the "
+                f"call is retried as transient, then the step fails: check the endpoint",
                 setting=setting,
                 host=host,
             )
         ]
-    millis = round((time.monotonic() - started) * 1000, 1)
     return [
         Check.passed(
             "webhook_reachable",
-            f"the webhook in {setting} (host {host}) accepts connections ({millis} ms); nothing was sent",
+            f"the webhook in {setting} (host {host}) accepts connections ({connect.latency_ms} ms); nothing was sent",
             setting=setting,
             host=host,
-            connect_ms=millis,
+            connect_ms=connect.latency_ms,
         )
     ]

@@ -134,7 +134,6 @@ def step(step_id: str, **fields: Any) -> dict[str, Any]:
 
 SQL = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Sql/servers"
 TRAFFIC = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/trafficManagerProfiles"
-TRAFFIC = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/trafficManagerProfiles"
 
 
 def data_step(step_id: str, **fields: Any) -> dict[str, Any]:

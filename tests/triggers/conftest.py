@@ -4,7 +4,6 @@ reports and a real local health endpoint for the plan's steps."""
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -121,8 +120,5 @@ def stack(azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 
 @pytest.fixture
 def roles_enforced() -> Iterator[None]:
-    os.environ["DR_ENFORCE_ROLES"] = "true"
-    reset_for_tests()
-    yield
-    os.environ.pop("DR_ENFORCE_ROLES")
-    reset_for_tests()
+    with app_settings({"DR_ENFORCE_ROLES": "true"}):
+        yield

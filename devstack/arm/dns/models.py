@@ -36,7 +36,9 @@ from .bodies import RECORD_KEYS, RecordSetBody, ZoneBody
 NETWORK = "Microsoft.Network"
 API_VERSIONS = ("2016-04-01", "2017-09-01", "2017-10-01", "2018-03-01-preview", "2018-05-01", "2023-07-01-preview")
 APEX = "@"
-MAX_RECORD_SETS = 10_000  # Azure DNS limits: record sets per public zone
+# Azure DNS limits ("Record sets per public DNS zone": 10,000), in
+# https://learn.microsoft.com/azure/azure-resource-manager/management/azure-subscription-service-limits
+MAX_RECORD_SETS = 10_000
 
 
 def precondition_failed(what: str, wanted: str) -> ArmError:

@@ -60,6 +60,8 @@ SERVER_PROMOTE = "postgresql.server.promote"
 SERVER_DELETE = "postgresql.server.delete"
 OPERATION_KINDS = (SERVER_CREATE, SERVER_GEO_RESTORE, SERVER_REPLICA, SERVER_UPDATE, SERVER_PROMOTE, SERVER_DELETE)
 REPLICA_ROLES = ("AsyncReplica", "GeoAsyncReplica")
+# A primary's replicaCapacity (replica.capacity): 5, as `az postgres flexible-server show` answers for a primary;
+# no example of the spec shows a primary's (ReplicasListByServer.json shows a replica's, 0).
 REPLICA_CAPACITY = 5
 
 

@@ -40,7 +40,10 @@ API_VERSIONS = ("2022-09-01", "2023-01-01", "2023-12-01", "2024-04-01", "2024-11
 PLAN_SCALE = "serverfarm.scale"
 OPERATION_KINDS = (PLAN_SCALE,)
 
-# maximumNumberOfWorkers by SKU tier (lower case); 0: the platform scales the plan by itself.
+# maximumNumberOfWorkers by SKU tier (lower case); 0: the platform scales the plan by itself. Premium's 20 is
+# GetAppServicePlan.json's; the others the "App Service limits" table (maximum instances per tier) of
+# https://learn.microsoft.com/azure/azure-resource-manager/management/azure-subscription-service-limits, and
+# ElasticPremium the Functions Premium plan's (MicrosoftDocs/azure-docs includes/functions-limits.md).
 MAX_WORKERS: dict[str, int] = {
     "free": 1,
     "shared": 1,

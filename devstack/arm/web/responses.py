@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from .. import errors
+from .. import resources
 from ..estate import Estate
 from ..lro import Operation, accepted_at, status_response
 from ..routing import ArmRequest, ArmResponse
@@ -24,12 +22,6 @@ class WebResponses:
         p = request.params
         return self.backend.site(p["subscriptionId"], p["resourceGroupName"], p["name"])
 
-    def _object(self, request: ArmRequest) -> dict[str, Any]:
-        body = request.json()
-        if not isinstance(body, dict):
-            raise errors.invalid_request_content("the request body must be a JSON object")
-        return body
-
     # -- plans ---------------------------------------------------------------------------------------------
     def get_plan(self, request: ArmRequest) -> ArmResponse:
         return ArmResponse(200, self._plan(request).to_resource(self.backend))
@@ -37,18 +29,13 @@ class WebResponses:
     def list_plans_by_resource_group(self, request: ArmRequest) -> ArmResponse:
         p = request.params
         group = self.estate.resource_group(p["subscriptionId"], p["resourceGroupName"])
-        plans = [
-            plan.to_resource(self.backend)
-            for plan in self.backend.plans.values()
-            if plan.subscription_id.lower() == group.subscription_id.lower()
-            and plan.resource_group.lower() == group.name.lower()
-        ]
-        return ArmResponse(200, {"value": plans})
+        plans = resources.in_scope(self.backend.plans.values(), group.subscription_id, group.name)
+        return ArmResponse(200, {"value": [plan.to_resource(self.backend) for plan in plans]})
 
     def put_plan(self, request: ArmRequest) -> ArmResponse:
         p = request.params
         plan, operation = self.backend.put_plan(
-            p["subscriptionId"], p["resourceGroupName"], p["name"], self._object(request)
+            p["subscriptionId"], p["resourceGroupName"], p["name"], request.json_object()
         )
         if operation is None:
             return ArmResponse(200, plan.to_resource(self.backend))
@@ -63,7 +50,7 @@ class WebResponses:
         )
 
     def patch_plan(self, request: ArmRequest) -> ArmResponse:
-        plan = self.backend.patch_plan(self._plan(request), self._object(request))
+        plan = self.backend.patch_plan(self._plan(request), request.json_object())
         return ArmResponse(200, plan.to_resource(self.backend))
 
     def plan_operation(self, request: ArmRequest) -> ArmResponse:

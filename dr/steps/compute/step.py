@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 
 from ...errors import NotFoundError, PermanentError, PreconditionError
 from ...plan import AppScaleStep
-from ..base import Check, StepContext, StepKind, StepProgress, TeardownResult
+from ..base import Check, StepContext, StepKind, StepProgress, TeardownResult, refuse_sync
 from . import arm
 from .planner import (
     PlanTarget,
@@ -96,10 +96,7 @@ class AppScale(StepKind[AppScaleStep]):
         return checks
 
     def begin(self, ctx: StepContext, params: AppScaleStep) -> StepProgress:
-        if ctx.mode == "sync":
-            raise PreconditionError(
-                f"{self.kind} runs in a failover, failback or drill, not in the standing sync", code="WrongMode"
-            )
+        refuse_sync(ctx, self.kind)
         plan_target, site_targets = _targets(ctx, params)
         state = ScaleState()
         would: list[str] = []

@@ -15,7 +15,7 @@ from azure.mgmt.cosmosdb.models import FailoverPolicies, FailoverPolicy, RegionF
 
 from ...azure_lro import ARM_CALL_OPTIONS, OperationRef, OperationStatus, check_operation, start_operation
 from ...clients import get_clients
-from ...errors import PermanentError, azure_errors, from_azure_error
+from ...errors import azure_errors, from_azure_error
 from ..sdk import ArmRef, wire_text
 from .planning import AccountView, RegionView
 
@@ -120,10 +120,3 @@ def operation_status(account: Account, operation: OperationRef, what: str) -> Op
     """One look at an operation (on the ARM endpoint the clients were built for only)."""
     with azure_errors(what):
         return check_operation(account.client(), operation, endpoint=get_clients().settings.arm_endpoint)
-
-
-def operation_failed(what: str, status: OperationStatus) -> PermanentError | None:
-    if status.status not in ("Failed", "Canceled"):
-        return None
-    code = status.error_code or ("OperationCanceled" if status.status == "Canceled" else "Failed")
-    return PermanentError(f"{what} {status.status.lower()}: {code}: {status.error_message or 'no message'}", code=code)

@@ -14,8 +14,8 @@ from typing import Any, Literal
 from ...azure_lro import OperationStatus
 from ...errors import NotFoundError, PermanentError, PreconditionError
 from ...plan import CosmosFailoverStep
-from ..base import Check, StepContext, StepKind, StepProgress
-from ..operation import OperationState
+from ..base import Check, StepContext, StepKind, StepProgress, refuse_sync
+from ..operation import OperationState, operation_failure
 from . import arm
 from .planning import (
     AccountView,
@@ -148,8 +148,7 @@ class CosmosFailover(StepKind[CosmosFailoverStep]):
 
     # -- begin ----------------------------------------------------------------------------------------
     def begin(self, ctx: StepContext, params: CosmosFailoverStep) -> StepProgress:
-        if ctx.mode == "sync":
-            raise PreconditionError(f"{self.kind} runs in a failover, failback or drill", code="WrongMode")
+        refuse_sync(ctx, self.kind)
         account = arm.Account.parse(params.account_id)
         view = arm.read_account(account)
         refused = refusal(view, params)
@@ -225,14 +224,14 @@ class CosmosFailover(StepKind[CosmosFailoverStep]):
             return self._start_phase(ctx, params, account, arm.read_account(account), current)
         what = f"{current.phase.replace('_', ' ')} of Cosmos DB account {account.name}"
         status = arm.operation_status(account, current.operation, what)
-        if status.status in ("InProgress",):
+        if status.status == "InProgress":
             return _progress(current, status)
-        failure = arm.operation_failed(what, status)
+        failure = operation_failure(what, status)
         if failure is not None:
             return self._after_failure(ctx, params, account, current, failure)
         view = arm.read_account(account)
         if view.is_write_region(current.target_region):
-            return _finish(current, view, status)
+            return _finish(current, view)
         if current.phase in ("online_target", "offline_write_region"):
             # The target is online now / the old write region is offline and another region took the writes:
             # a priority change among the regions that answer makes the target the write region.
@@ -295,7 +294,7 @@ class CosmosFailover(StepKind[CosmosFailoverStep]):
     ) -> StepProgress:
         """Start the state's phase (or find its work done); a busy account is waited for."""
         if view.is_write_region(state.target_region):
-            return _finish(state, view, None)
+            return _finish(state, view)
         if state.phase == "online_target":
             target = view.region(state.target_region)
             if target is not None and not target.offline:
@@ -335,7 +334,7 @@ def _progress(state: CosmosState, status: OperationStatus | None) -> StepProgres
     )
 
 
-def _finish(state: CosmosState, view: AccountView, status: OperationStatus | None) -> StepProgress:
+def _finish(state: CosmosState, view: AccountView) -> StepProgress:
     detail = {
         **state.facts,
         "status": "done",

@@ -11,10 +11,10 @@ from datetime import timedelta
 from typing import Any, Literal
 
 from ...durations import format_duration, iso
-from ...errors import DrError, InvalidInputError, NotFoundError, PermanentError, PreconditionError
+from ...errors import DrError, NotFoundError, PermanentError, PreconditionError
 from ...plan import DnsRecordSwitchStep
 from ...probe import probe, redact_url
-from ..base import Check, StepContext, StepKind, StepProgress, TeardownResult
+from ..base import Check, StepContext, StepKind, StepProgress, TeardownResult, refuse_sync
 from .arm import RecordView, delete_cname, read_cname, read_zone, write_cname
 
 META_DRILL_RUN = "dr_drill_run"
@@ -118,8 +118,7 @@ class DnsRecordSwitch(StepKind[DnsRecordSwitchStep]):
 
     # -- begin ----------------------------------------------------------------------------------------
     def begin(self, ctx: StepContext, params: DnsRecordSwitchStep) -> StepProgress:
-        if ctx.mode == "sync":
-            raise InvalidInputError(f"{params.kind} runs in a failover, failback or drill, not in the standing sync")
+        refuse_sync(ctx, params.kind)
         drill_record = ctx.is_drill and params.drill_record is not None
         name = params.drill_record if drill_record and params.drill_record else params.record
         production = read_cname(params.zone_id, params.record)

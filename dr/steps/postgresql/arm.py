@@ -26,7 +26,7 @@ from azure.mgmt.postgresqlflexibleservers.models import (
 from ...azure_lro import ARM_CALL_OPTIONS, OperationRef, OperationStatus, check_operation, start_operation
 from ...clients import get_clients
 from ...durations import parse_time
-from ...errors import PermanentError, azure_errors, from_azure_error
+from ...errors import azure_errors, from_azure_error
 from ..sdk import ArmRef, wire_text
 from .planning import LAG_METRIC, Reading, ServerView
 
@@ -193,10 +193,3 @@ def start_delete(ref: ServerRef) -> OperationRef | None:
 def operation_status(ref: ServerRef, operation: OperationRef, what: str) -> OperationStatus:
     with azure_errors(what):
         return check_operation(ref.client(), operation, endpoint=get_clients().settings.arm_endpoint)
-
-
-def operation_failed(what: str, status: OperationStatus) -> PermanentError | None:
-    if status.status not in ("Failed", "Canceled"):
-        return None
-    code = status.error_code or ("OperationCanceled" if status.status == "Canceled" else "Failed")
-    return PermanentError(f"{what} {status.status.lower()}: {code}: {status.error_message or 'no message'}", code=code)

@@ -14,8 +14,8 @@ from ...azure_lro import OperationStatus
 from ...durations import iso
 from ...errors import DrError, NotFoundError, PermanentError, PreconditionError, TransientError
 from ...plan import PostgresqlPromoteStep
-from ..base import Check, StepContext, StepKind, StepProgress, TeardownResult
-from ..operation import OperationState
+from ..base import Check, StepContext, StepKind, StepProgress, TeardownResult, refuse_sync
+from ..operation import OperationState, operation_failure
 from ..restores import TAG_MODE, TAG_RUN, restore_tags
 from . import arm
 from .planning import (
@@ -240,8 +240,7 @@ class PostgresqlPromote(StepKind[PostgresqlPromoteStep]):
 
     # -- begin ----------------------------------------------------------------------------------------
     def begin(self, ctx: StepContext, params: PostgresqlPromoteStep) -> StepProgress:
-        if ctx.mode == "sync":
-            raise PreconditionError(f"{self.kind} runs in a failover, failback or drill", code="WrongMode")
+        refuse_sync(ctx, self.kind)
         if params.method == "promote_replica":
             return self._begin_promote(ctx, params)
         return self._begin_restore(ctx, params)
@@ -420,7 +419,7 @@ class PostgresqlPromote(StepKind[PostgresqlPromoteStep]):
             status = arm.operation_status(ref, current.operation, what)
             if status.status == "InProgress":
                 return _progress(current, status)
-            failure = arm.operation_failed(what, status)
+            failure = operation_failure(what, status)
             if failure is not None:
                 return self._after_failure(ctx, current, failure)
         server = arm.get_server(ref)

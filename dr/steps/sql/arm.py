@@ -24,6 +24,7 @@ from azure.mgmt.sql.models import (
 from ...azure_lro import ARM_CALL_OPTIONS, OperationRef, OperationStatus, check_operation, start_operation
 from ...clients import get_clients
 from ...errors import NotFoundError, TransientError, azure_errors, from_azure_error
+from ..operation import operation_failure
 from ..sdk import wire_text
 from .model import SqlRef
 from .planning import (
@@ -36,7 +37,6 @@ from .planning import (
     database_names,
     describe_primary,
     group_facts,
-    operation_failure,
     survey_lag,
 )
 

@@ -19,7 +19,8 @@ from ...azure_lro import OperationRef, OperationStatus
 from ...durations import iso
 from ...errors import DrError, NotFoundError, PermanentError, TransientError
 from ...plan import SqlFailoverGroupStep
-from ..base import Check, StepContext, StepKind, StepProgress
+from ..base import Check, StepContext, StepKind, StepProgress, refuse_sync
+from ..operation import OperationFailed
 from ..sdk import wire_text
 from . import arm
 from .model import FailoverState, SqlRef
@@ -27,7 +28,6 @@ from .planning import (
     FailoverKind,
     GroupSurvey,
     LagReading,
-    OperationFailed,
     PrimaryView,
     describe_primary,
     expected_failover,
@@ -37,7 +37,6 @@ from .planning import (
     failover_what,
     old_primary_unreachable_warning,
     planned_refused,
-    refuse_sync,
     stale_primary_message,
     two_primaries_warning,
 )

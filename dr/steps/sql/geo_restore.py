@@ -17,7 +17,7 @@ from ...azure_lro import OperationStatus
 from ...durations import iso
 from ...errors import NotFoundError, PermanentError, PreconditionError, TransientError
 from ...plan import SqlGeoRestoreStep
-from ..base import Check, StepContext, StepKind, StepProgress, TeardownResult
+from ..base import Check, StepContext, StepKind, StepProgress, TeardownResult, refuse_sync
 from ..restores import TAG_MODE, TAG_RUN, TAG_STARTED
 from ..sdk import wire_text
 from . import arm
@@ -26,7 +26,6 @@ from .planning import (
     adopted_rpo,
     geo_backup_rpo_basis,
     origin,
-    refuse_sync,
     restore_tags,
     restore_target_name,
     seconds_between,

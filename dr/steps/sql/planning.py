@@ -12,9 +12,8 @@ from typing import Any, Literal, NamedTuple
 
 from azure.mgmt.sql.models import Database, FailoverGroup, RecoverableDatabase, ReplicationLink, Sku
 
-from ...azure_lro import OperationStatus
 from ...durations import iso, parse_time
-from ...errors import DrError, NotFoundError, PermanentError, PreconditionError
+from ...errors import DrError, NotFoundError
 from ...plan import SqlFailoverGroupStep, SqlGeoRestoreStep
 from .. import restores
 from ..base import Check, StepContext
@@ -29,30 +28,8 @@ PLANNED_FAILOVER_HINT = (
 )
 
 
-def refuse_sync(ctx: StepContext, kind: str) -> None:
-    if ctx.mode == "sync":
-        raise PreconditionError(
-            f"{kind} runs in a failover, failback or drill, not in the standing sync", code="WrongMode"
-        )
-
-
 def seconds_between(later: datetime, earlier: datetime) -> float:
     return round(max(0.0, (later - earlier).total_seconds()), 3)
-
-
-class OperationFailed(PermanentError):
-    """ARM reports the operation a step started failed or canceled (not: a call about it failed)."""
-
-
-def operation_failure(what: str, status: OperationStatus) -> OperationFailed | None:
-    """The error of an operation ARM reports failed or canceled (None while it runs or once it succeeded)."""
-    if status.status not in ("Failed", "Canceled"):
-        return None
-    code = status.error_code or ("OperationCanceled" if status.status == "Canceled" else "Failed")
-    return OperationFailed(
-        f"{what} {status.status.lower()}: {code}: {status.error_message or 'no message'}",
-        code=code,
-    )
 
 
 # -- geo-restore -------------------------------------------------------------------------------------------

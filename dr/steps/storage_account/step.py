@@ -14,7 +14,7 @@ from ...azure_lro import OperationStatus
 from ...durations import iso
 from ...errors import DrError, NotFoundError, PermanentError, PreconditionError
 from ...plan import StorageAccountFailoverStep
-from ..base import Check, StepContext, StepKind, StepProgress
+from ..base import Check, StepContext, StepKind, StepProgress, refuse_sync
 from . import arm
 from .model import AccountRef, AccountView, FailoverState, FailoverType, region
 from .rules import WHAT_IT_DOES, Assessment, assess, is_geo
@@ -51,10 +51,7 @@ class StorageAccountFailover(StepKind[StorageAccountFailoverStep]):
         return self._assess(ctx, params, view, tags).checks
 
     def begin(self, ctx: StepContext, params: StorageAccountFailoverStep) -> StepProgress:
-        if ctx.mode == "sync":
-            raise PreconditionError(
-                f"{self.kind} runs in a failover, failback or drill, not in the standing sync", code="WrongMode"
-            )
+        refuse_sync(ctx, self.kind)
         ref = AccountRef.parse(params.account_id)
         view, tags = arm.read_account(ref)
         found = self._assess(ctx, params, view, tags)
@@ -90,11 +87,7 @@ class StorageAccountFailover(StepKind[StorageAccountFailoverStep]):
         )
         if view.failover_in_progress and ours:  # this run's own failover, from an earlier try of begin
             return self._progress(params, state.model_copy(update={"waiting_for_running_failover": True}), None)
-        refusal = found.refusal
-        if refusal is not None:
-            raise PreconditionError(
-                f"step {ctx.step_id!r}: {refusal.message}", code=REFUSAL_CODES.get(refusal.name, "FailoverRefused")
-            )
+        _raise_refusal(ctx, found)
         return self._start(ctx, params, ref, tags, state)
 
     def poll(
@@ -124,12 +117,7 @@ class StorageAccountFailover(StepKind[StorageAccountFailoverStep]):
             return self._finish(current, view)
         if current.waiting_for_running_failover:
             # The failover that was running is over and left the primary elsewhere: ask for ours now.
-            found = self._assess(ctx, params, view, tags)
-            if found.refusal is not None:
-                raise PreconditionError(
-                    f"step {ctx.step_id!r}: {found.refusal.message}",
-                    code=REFUSAL_CODES.get(found.refusal.name, "FailoverRefused"),
-                )
+            _raise_refusal(ctx, self._assess(ctx, params, view, tags))
             waiting = current.model_copy(update={"waiting_for_running_failover": False})
             return self._start(ctx, params, ref, tags, waiting)
         raise PermanentError(
@@ -253,6 +241,15 @@ class StorageAccountFailover(StepKind[StorageAccountFailoverStep]):
             detail={**state.facts, "status": running},
             retry_after=retry_after,
             poll_seconds=params.poll_interval.total_seconds(),
+        )
+
+
+def _raise_refusal(ctx: StepContext, found: Assessment) -> None:
+    """The first rule that refuses the failover, as begin's error (nothing when every rule passed)."""
+    refusal = found.refusal
+    if refusal is not None:
+        raise PreconditionError(
+            f"step {ctx.step_id!r}: {refusal.message}", code=REFUSAL_CODES.get(refusal.name, "FailoverRefused")
         )
 
 
