@@ -69,7 +69,13 @@ class StepPrediction(BaseModel):
     kind: str
     seconds: float | None = Field(description="None: no model can tell (the basis says why).")
     basis: str
+    measured: bool = Field(
+        False, description="True: from this plan's own past runs; False: the kind's model (documented or assumed)."
+    )
     earliest_finish_seconds: float | None = Field(None, description="On the step graph, from the run's start.")
+    clients_follow_seconds: float | None = Field(
+        None, description="Traffic steps: how long after the step resolvers may still answer the old endpoint (TTL)."
+    )
 
 
 class StorePrediction(BaseModel):
@@ -90,6 +96,17 @@ class PlanEvaluation(BaseModel):
     ready: bool = Field(description="No check failed.")
     checks: dict[str, list[Check]] = Field(default_factory=dict, description="By step id, in plan order.")
     predicted_rto_seconds: float | None = None
+    predicted_service_restored_seconds: float | None = Field(
+        None, description="The run's start to its last traffic or verification step done (the report's measure)."
+    )
+    predicted_clients_follow_seconds: float | None = Field(
+        None, description="Service restored + the longest DNS TTL of a traffic step: every client on the target."
+    )
+    uncalibrated_steps: list[str] = Field(
+        default_factory=list,
+        description="Steps no past run of the plan measured: their time is Azure's documented or an assumed figure, "
+        "which a drill or a run on this estate replaces.",
+    )
     predicted_rpo_seconds: float | None = Field(None, description="The worst store; None if any store is unknown.")
     rpo_bound_by: str | None = Field(None, description="The data step whose loss bounds the RPO.")
     critical_path: list[str] = Field(default_factory=list, description="Step ids, first to last.")
@@ -129,6 +146,12 @@ HISTORY_SAMPLES = 5
 HISTORY_REPORTS = 20
 # evaluate_plan: each step's checks get this long (they bound their own probes; this bounds the rest).
 CHECK_TIMEOUT_SECONDS = 30.0
+
+
+class PlanHistoryInput(BaseModel):
+    """plan_history's input (the activity answers dr.whatif.measurements of the plan's newest reports)."""
+
+    plan: str
 
 
 class _Measured(BaseModel):
@@ -229,6 +252,35 @@ def measured_steps(
         measured.seconds = [s for s, _ in chosen][:HISTORY_SAMPLES]
         measured.modes = [m for _, m in chosen][:HISTORY_SAMPLES]
     return found
+
+
+# What measured_steps, measured_overhead and _copy_rate read of a report: a run's pre-flight carries only this
+# through the orchestration's history (a full report is tens of KB).
+_MEASURED_DETAIL = ("action", "mode", "already_switched", "source_unavailable", "copied", "bytes_copied")
+
+
+def measurements(reports: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The reports cut to what the predictions measure: per run its plan, mode and RTO, per step its times,
+    status and the detail that says whether it measured a failover's work."""
+    kept: list[dict[str, Any]] = []
+    for report in reports:
+        if not isinstance(report, dict):
+            continue
+        steps = []
+        for entry in report.get("steps") or []:
+            if not isinstance(entry, dict):
+                continue
+            detail = entry.get("detail")
+            detail = detail if isinstance(detail, dict) else {}
+            cut = {key: detail[key] for key in _MEASURED_DETAIL if key in detail}
+            changes = detail.get("changes")
+            if changes:
+                cut["changes"] = changes[:1] if isinstance(changes, list) else True
+            steps.append(
+                {key: entry.get(key) for key in ("id", "kind", "status", "started_at", "finished_at")} | {"detail": cut}
+            )
+        kept.append({key: report.get(key) for key in ("plan", "mode", "rto_seconds")} | {"steps": steps})
+    return kept
 
 
 def measured_overhead(plan: Plan, history: list[dict[str, Any]] | None) -> list[float]:
@@ -352,22 +404,43 @@ def _failover_group_model(checks: list[Check]) -> tuple[float | None, str]:
 
 
 def _traffic_model(step: TrafficManagerFailoverStep, checks: list[Check]) -> tuple[float | None, str]:
+    """What the step waits for: its writes, then every target endpoint Online. A target Traffic Manager does
+    not report Online now (disabled, or not probed yet) is CheckingEndpoint until its first probe, one probing
+    interval. Resolvers' caches (the TTL) come after the step: ``clients_follow_seconds``, not the step's time.
+    Traffic Manager's own failure detection, interval x (tolerated failures + 1), does not apply: the step
+    disables the primary itself instead of waiting for probes to fail."""
     dns = _facts(checks, "dns_convergence") or {}
     model = dns.get("convergence")
     if not isinstance(model, dict):
         return None, "unknown: the profile could not be read (no convergence facts)"
     interval = float(model.get("interval_seconds") or 30)
-    tolerated = int(model.get("tolerated_failures", 3) or 0)
-    timeout = float(model.get("timeout_seconds") or (9 if interval == 10 else 10))
-    ttl = float(model.get("ttl_seconds", 60) or 0)
     changes = (_facts(checks, "changes") or {}).get("changes")
     writes = len(changes) if isinstance(changes, list) else len(step.from_endpoints) + len(step.to_endpoints)
-    seconds = interval * (tolerated + 1) + timeout + ttl + writes * ASSUMED_TM_WRITE_SECONDS
+    statuses = (_facts(checks, "secondary_healthy") or {}).get("monitor_status")
+    statuses = statuses if isinstance(statuses, dict) else dict.fromkeys(step.to_endpoints)
+    unprobed = sorted(name for name, status in statuses.items() if status != "Online")
+    seconds = writes * ASSUMED_TM_WRITE_SECONDS + (interval if unprobed else 0.0)
     return seconds, (
-        f"Traffic Manager: {interval:g} s probing interval x ({tolerated} tolerated failures + 1) + {timeout:g} s "
-        f"probe timeout + {ttl:g} s TTL (Traffic Manager endpoint monitoring) + {writes} write(s) x "
-        f"{ASSUMED_TM_WRITE_SECONDS:g} s (assumed)"
+        f"Traffic Manager: {writes} write(s) x {ASSUMED_TM_WRITE_SECONDS:g} s (assumed)"
+        + (
+            f" + {interval:g} s probing interval until {', '.join(unprobed)} report(s) Online (CheckingEndpoint "
+            "until the first probe, Traffic Manager endpoint monitoring)"
+            if unprobed
+            else "; the targets are Online already"
+        )
     )
+
+
+def _clients_follow(step: StepBase, checks: list[Check]) -> float | None:
+    """A traffic step's DNS TTL: how long after it ends resolvers may still answer from their caches (RFC 1035
+    3.2.1; Traffic Manager answers the switched endpoints at once, its TTL bounds the caches)."""
+    facts: Any = _facts(checks, "dns_convergence") or {}
+    if isinstance(step, TrafficManagerFailoverStep):
+        facts = facts.get("convergence") if isinstance(facts.get("convergence"), dict) else {}
+    elif not isinstance(step, DnsRecordSwitchStep):
+        return None
+    ttl = facts.get("ttl_seconds")
+    return float(ttl) if isinstance(ttl, int | float) else None
 
 
 def _dns_record_model(checks: list[Check]) -> tuple[float | None, str]:
@@ -377,9 +450,9 @@ def _dns_record_model(checks: list[Check]) -> tuple[float | None, str]:
         return None, "unknown: the record could not be read (no TTL)"
     if convergence.get("already_switched"):
         return 1.0, "the record already points at the target: nothing to switch"
-    return float(ttl) + ASSUMED_DNS_WRITE_SECONDS, (
-        f"the record's TTL, {ttl:g} s: resolvers may answer from cache that long after the switch (RFC 1035 "
-        f"3.2.1) + one record write, {ASSUMED_DNS_WRITE_SECONDS:g} s (assumed)"
+    return ASSUMED_DNS_WRITE_SECONDS, (
+        f"one record write, {ASSUMED_DNS_WRITE_SECONDS:g} s (assumed); resolvers may answer from cache for the "
+        f"record's TTL, {ttl:g} s, after it (clients_follow_seconds)"
     )
 
 
@@ -613,7 +686,16 @@ def predict(
             )
         else:
             seconds, basis = _model(step, checks.get(step.id, []), history)
-        steps.append(StepPrediction(step=step.id, kind=step.kind, seconds=seconds, basis=basis))
+        steps.append(
+            StepPrediction(
+                step=step.id,
+                kind=step.kind,
+                seconds=seconds,
+                basis=basis,
+                measured=bool(taken.seconds),
+                clients_follow_seconds=_clients_follow(step, checks.get(step.id, [])),
+            )
+        )
         if seconds is not None:
             durations[step.id] = seconds
 
@@ -630,6 +712,7 @@ def predict(
         cursor = via[cursor]
     path.reverse()
 
+    restored, follow = _service_restored(plan, steps, finishes, known=not unknown)
     stores, rpo, bound_by = _stores(plan, checks, now)
     unknown_stores = [store for store in stores if store.seconds is None]
     all_checks = [check for step_checks in checks.values() for check in step_checks]
@@ -640,6 +723,9 @@ def predict(
         ready=not any(check.status == "failed" for check in all_checks),
         checks=ordered,
         predicted_rto_seconds=None if unknown or last is None else round(finishes[last], 3),
+        predicted_service_restored_seconds=restored,
+        predicted_clients_follow_seconds=follow,
+        uncalibrated_steps=[prediction.step for prediction in steps if not prediction.measured],
         predicted_rpo_seconds=rpo,
         rpo_bound_by=bound_by,
         critical_path=path,
@@ -672,6 +758,22 @@ def predict(
             "history_reports": len(history or []),
         },
     )
+
+
+def _service_restored(
+    plan: Plan, steps: list[StepPrediction], finishes: dict[str, float], *, known: bool
+) -> tuple[float | None, float | None]:
+    """When the last traffic or verification step would be done (dr.run.RunState.service_restored's measure),
+    and when every client would follow (that + the longest TTL of a traffic step); None without such steps or
+    with any step's time unknown."""
+    from .steps import spec_of
+
+    service = [step for step in steps if spec_of(step.kind).role in ("traffic", "verification")]
+    if not known or not service or not plan.steps:
+        return None, None
+    restored = round(max(finishes[step.step] for step in service), 3)
+    ttls = [step.clients_follow_seconds for step in service if step.clients_follow_seconds is not None]
+    return restored, round(restored + max(ttls, default=0.0), 3)
 
 
 # -- evaluating ----------------------------------------------------------------------------------------

@@ -43,7 +43,7 @@ from dr.teardown import (
     DrillTeardownOutput,
     drill_teardown_instance_id,
 )
-from dr.whatif import predict
+from dr.whatif import PlanHistoryInput, predict
 
 from .notify import notify_approval_wait, notify_outcome
 from .step import REPORT_RETRY, StepFailed, call_with_retry, step_outcomes, wait_for_steps
@@ -90,9 +90,9 @@ def _recovery(context: df.DurableOrchestrationContext, run: RunInput) -> Generat
         primary_healthy = yield from _primary_health(context, state, publish)
     state.phase = "preflight"
     publish()
-    yield from _preflight(context, state)
+    history = yield from _preflight(context, state)
     blocking = run.mode in ("failover", "failback") and bool(state.failed_checks())
-    over_budget = _predict(state, context.current_utc_datetime)
+    over_budget = _predict(state, context.current_utc_datetime, history)
     if not primary_healthy:
         pass  # every step is already marked: the failback changed nothing
     elif over_budget and plan.rpo_budget_exceeded == "abort":
@@ -213,9 +213,10 @@ def _record_plan_state(context: df.DurableOrchestrationContext, state: RunState)
         state.estate_after = {"error": f"the plan's state was not stored: {failed.failure.message[:300]}"}
 
 
-def _preflight(context: df.DurableOrchestrationContext, state: RunState) -> Generator[Any, Any]:
+def _preflight(context: df.DurableOrchestrationContext, state: RunState) -> Generator[Any, Any, list[Any]]:
     """Every step's read-only checks, all at once, before anything changes. A check activity that could not
-    run at all is a failed check: pre-flight never passes by not looking."""
+    run at all is a failed check: pre-flight never passes by not looking. Beside them, what the plan's past
+    runs measured (for the prediction; none when unreadable: it never holds a run back)."""
     now = context.current_utc_datetime
     step_ids = [step.id for step in state.plan.steps]
     tasks = [
@@ -224,29 +225,35 @@ def _preflight(context: df.DurableOrchestrationContext, state: RunState) -> Gene
         )
         for step_id in step_ids
     ]
+    history_task = context.call_activity("plan_history", PlanHistoryInput(plan=state.plan.name).model_dump())
     with contextlib.suppress(Exception):
-        yield context.task_all(tasks)
+        yield context.task_all([*tasks, history_task])
     for step_id, task in zip(step_ids, tasks, strict=True):
         if task.state.name == "SUCCEEDED":
             checks = [Check.model_validate(item) for item in task.result or []]
         else:
             checks = [Check.failed("check_ran", f"the pre-flight check could not run: {str(task.result)[:500]}")]
         state.record_checks(step_id, checks, context.current_utc_datetime)
+    succeeded = history_task.state.name == "SUCCEEDED" and isinstance(history_task.result, list)
+    return list(history_task.result) if succeeded else []
 
 
-def _predict(state: RunState, now: datetime) -> bool:
-    """What pre-flight predicts (dr.whatif.predict: pure, so replays agree), kept for the report; True when
+def _predict(state: RunState, now: datetime, history: list[Any]) -> bool:
+    """What pre-flight predicts (dr.whatif.predict: pure, so replays agree; ``history``: what the plan's past
+    runs measured, an activity's recorded answer), kept for the report; True when
     the data-loss gate applies: an alert-started failover whose predicted RPO exceeds the plan's rpo_budget
     (an unknown RPO exceeds any budget: it cannot be shown to fit). A prediction that fails never blocks a run."""
     checks = {step_id: record.checks for step_id, record in state.steps.items()}
     try:
-        evaluation = predict(state.plan, checks, now=now)
+        evaluation = predict(state.plan, checks, now=now, history=history)
     except Exception as exc:  # a bug in a model must not stand between an outage and its failover
         state.prediction = {"error": f"no prediction: {type(exc).__name__}: {str(exc)[:300]}"}
         return False
     stores = [store.model_dump(mode="json") for store in evaluation.stores]
     state.prediction = {
         "rto_seconds": evaluation.predicted_rto_seconds,
+        "service_restored_seconds": evaluation.predicted_service_restored_seconds,
+        "uncalibrated_steps": evaluation.uncalibrated_steps,
         "rpo_seconds": evaluation.predicted_rpo_seconds,
         "rpo_bound_by": evaluation.rpo_bound_by,
         "critical_path": evaluation.critical_path,

@@ -15,6 +15,7 @@ import pytest
 from devstack.host import DurableEngine, IndexedApp, VirtualClock, load_app
 from dr.plan import parse_plan
 from dr.run import RunInput
+from dr.whatif import measurements
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -41,6 +42,7 @@ class FakeSteps:
         self.primary_probes = 0
         self.on_primary_probe: Callable[[int], None] | None = None  # called with the round's number
         self.plan_states: list[dict[str, Any]] = []
+        self.history_unreadable = False  # plan_history raises, as with the reports container unreachable
         self._lock = threading.Lock()
 
     def _check(self, payload: dict[str, Any]) -> list[dict[str, Any]]:
@@ -80,7 +82,16 @@ class FakeSteps:
             "write_report": write_report,
             "probe_primary": self._probe_primary,
             "record_plan_state": self._record_plan_state,
+            "plan_history": self._plan_history,
         }
+
+    def _plan_history(self, payload: dict[str, Any]) -> list[dict[str, Any]]:
+        """The reports this engine's runs wrote, newest first, as the real activity cuts stored ones."""
+        if self.history_unreadable:
+            raise RuntimeError("reports container unreachable")
+        with self._lock:
+            mine = [report for report in reversed(self.reports) if report.get("plan") == payload["plan"]]
+        return measurements(mine)
 
     def _probe_primary(self, payload: dict[str, Any]) -> dict[str, Any]:
         with self._lock:

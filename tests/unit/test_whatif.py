@@ -11,6 +11,7 @@ from dr.durations import iso
 from dr.plan import Plan, parse_plan
 from dr.steps.base import Check
 from dr.whatif import (
+    ASSUMED_TM_WRITE_SECONDS,
     DEFAULT_COPY_BYTES_PER_SECOND,
     ORCHESTRATOR_HOP_SECONDS,
     ORCHESTRATOR_START_SECONDS,
@@ -18,6 +19,7 @@ from dr.whatif import (
     SQL_GEO_RESTORE_SECONDS,
     PlanEvaluation,
     StorePrediction,
+    measurements,
     predict,
 )
 
@@ -87,7 +89,13 @@ def restore_checks(backup_age: float | None = 1200.0) -> list[Check]:
 
 
 def traffic_checks(
-    *, interval: int = 30, tolerated: int = 3, timeout: int = 10, ttl: int = 30, writes: int = 2
+    *,
+    interval: int = 30,
+    tolerated: int = 3,
+    timeout: int = 10,
+    ttl: int = 30,
+    writes: int = 2,
+    target_status: str = "Online",
 ) -> list[Check]:
     model = {
         "interval_seconds": interval,
@@ -96,6 +104,7 @@ def traffic_checks(
         "ttl_seconds": ttl,
     }
     return [
+        Check.passed("secondary_healthy", "fit", monitor_status={"shop-wus": target_status}),
         Check.passed("changes", "changes", changes=[f"change {n}" for n in range(writes)]),
         Check.passed("dns_convergence", "clients follow", convergence=model),
     ]
@@ -151,21 +160,37 @@ def report(steps: dict[str, float], *, mode: str = "failover", rto: float | None
 # -- the kinds' models ----------------------------------------------------------------------------------
 
 
-def test_traffic_manager_formula_with_the_switch_writes() -> None:
-    evaluation = predict(plan(traffic()), {"traffic": traffic_checks(writes=2)}, now=NOW)
+def test_traffic_manager_switch_is_its_writes_and_clients_follow_within_the_ttl_after_it() -> None:
+    evaluation = predict(plan(traffic()), {"traffic": traffic_checks(writes=2, ttl=30)}, now=NOW)
 
     prediction = step_of(evaluation, "traffic")
-    # 30 s x (3 + 1) + 10 s timeout + 30 s TTL + 2 PATCHes x 5 s
-    assert prediction.seconds == 30 * 4 + 10 + 30 + 2 * 5
-    assert "probing interval" in prediction.basis and "TTL" in prediction.basis
+    # The step disables the primary itself: no probe has to fail first. 2 PATCHes x 5 s; the target is Online.
+    assert prediction.seconds == 2 * ASSUMED_TM_WRITE_SECONDS
+    assert "Online already" in prediction.basis and prediction.measured is False
+    assert prediction.clients_follow_seconds == 30
     assert evaluation.predicted_rto_seconds == pytest.approx(prediction.seconds + ORCHESTRATOR_START_SECONDS)
+    # What customers feel: the switch done, then every resolver's cache expired.
+    assert evaluation.predicted_service_restored_seconds == evaluation.predicted_rto_seconds
+    assert evaluation.predicted_clients_follow_seconds == pytest.approx(evaluation.predicted_rto_seconds + 30)
+    assert evaluation.uncalibrated_steps == ["traffic"]
 
 
-def test_traffic_manager_fast_probing() -> None:
-    evaluation = predict(
-        plan(traffic()), {"traffic": traffic_checks(interval=10, tolerated=1, timeout=9, ttl=10)}, now=NOW
+def test_a_target_endpoint_not_online_yet_adds_one_probing_interval() -> None:
+    disabled = predict(
+        plan(traffic()), {"traffic": traffic_checks(interval=10, target_status="Disabled", writes=2)}, now=NOW
     )
-    assert step_of(evaluation, "traffic").seconds == 10 * 2 + 9 + 10 + 2 * 5
+    prediction = step_of(disabled, "traffic")
+    assert prediction.seconds == 2 * ASSUMED_TM_WRITE_SECONDS + 10
+    assert "shop-wus" in prediction.basis and "CheckingEndpoint" in prediction.basis
+
+
+def test_a_measured_switch_is_calibrated_and_says_so() -> None:
+    history = [report({"traffic": 1.5}, traffic_kind="traffic_manager_failover", rto=2.5)]
+    evaluation = predict(plan(traffic()), {"traffic": traffic_checks()}, now=NOW, history=history)
+    prediction = step_of(evaluation, "traffic")
+    assert (prediction.seconds, prediction.measured) == (1.5, True)
+    assert evaluation.uncalibrated_steps == []
+    assert evaluation.predicted_clients_follow_seconds == pytest.approx(evaluation.predicted_rto_seconds + 30)
 
 
 def test_sql_failover_group_planned_waits_for_the_lag_and_forced_does_not() -> None:
@@ -280,6 +305,29 @@ def test_orchestrator_time_is_measured_from_history_when_it_can_be() -> None:
     assert evaluation.predicted_rto_seconds == 3.0  # measured 2.0 + 1.0
 
 
+def test_what_a_run_carries_of_its_history_predicts_what_the_whole_reports_do() -> None:
+    """Pre-flight gets dr.whatif.measurements of the reports (an activity's answer): the same prediction."""
+    whole = [
+        report(
+            {"images": 4.0, "db": 30.0, "traffic": 2.0},
+            images_kind="blob_backup",
+            images={"bytes_copied": 5_000_000, "copied": 20, "samples": ["a"] * 500, "source_unavailable": "no"},
+            db_kind="sql_failover_group",
+            db={"action": "forced failover", "partners": {"big": "x" * 5000}},
+            traffic_kind="traffic_manager_failover",
+            traffic={"changes": ["disable a", "enable b"], "mode": "failover"},
+            rto=40.0,
+        ),
+        report({"db": 0.2}, mode="drill", db_kind="sql_failover_group", db={"action": "none (drill: ...)"}),
+    ]
+    checks = {"images": blob_checks(reachable=False), "db": fog_checks(expected="forced"), "traffic": traffic_checks()}
+    the_plan = plan(blob(), fog(), traffic())
+    cut = measurements(whole)
+
+    assert len(str(cut)) < len(str(whole)) / 4
+    assert predict(the_plan, checks, now=NOW, history=cut) == predict(the_plan, checks, now=NOW, history=whole)
+
+
 # -- the graph and the stores ---------------------------------------------------------------------------
 
 
@@ -291,7 +339,7 @@ def test_critical_path_on_a_diamond() -> None:
         health("end", after=["left", "right"]),
     )
     checks = {
-        "start": traffic_checks(interval=10, tolerated=0, timeout=5, ttl=5, writes=0),  # 20 s
+        "start": traffic_checks(interval=10, ttl=5, writes=2, target_status="Disabled"),  # 2 x 5 s + 10 s
         "left": fog_checks(expected="forced"),  # 30 s
         "right": restore_checks(),  # 12 h
         "end": health_checks(100.0),  # 0.1 s

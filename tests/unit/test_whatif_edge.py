@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
 from dr.plan import parse_plan
 from dr.steps.base import Check
 from dr.whatif import ASSUMED_DNS_WRITE_SECONDS, predict
@@ -43,8 +45,11 @@ def test_the_dns_switch_is_predicted_from_the_record_ttl() -> None:
     evaluation = predict(plan, {"bypass": convergence(300)}, now=NOW)
 
     (step,) = evaluation.steps
-    assert step.seconds == 300 + ASSUMED_DNS_WRITE_SECONDS and "TTL, 300 s" in step.basis
+    # The step writes the record; resolvers' caches expire after it, within the TTL.
+    assert step.seconds == ASSUMED_DNS_WRITE_SECONDS and "TTL, 300 s" in step.basis
+    assert step.clients_follow_seconds == 300
     assert evaluation.predicted_rto_seconds is not None
+    assert evaluation.predicted_clients_follow_seconds == pytest.approx(evaluation.predicted_rto_seconds + 300)
 
 
 def test_a_record_already_switched_costs_next_to_nothing_and_an_unread_one_is_unknown() -> None:
