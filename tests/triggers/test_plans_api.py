@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 import yaml
+from azure.mgmt.trafficmanager import TrafficManagerManagementClient
+from azure.mgmt.trafficmanager.models import Profile
 from azure.storage.blob import BlobServiceClient
 
 from devstack.arm import ArmEmulator
@@ -22,7 +24,7 @@ from devstack.azurite import Azurite
 from dr.clients import get_clients
 from dr.history import REGRESSION_EVENT
 from dr.readiness import NOT_READY_EVENT, READY_EVENT, ReadinessRecord, read_readiness
-from tests.arm_fixtures import arm_settings
+from tests.arm_fixtures import arm_client, arm_settings
 
 from .conftest import Stack, app_settings
 
@@ -309,3 +311,95 @@ def test_a_drill_rto_regression_is_logged_once_and_shown(
     assert isinstance(details["recent_runs"], list)
     listed = {p["name"]: p for p in stack.call("GET", "/api/plans").json()["plans"]}
     assert listed["quick"]["last_drill"]["id"] == ids[-1] and listed["quick"]["last_drill_rto_seconds"] == 150.0
+
+
+# -- a precondition turned off in the emulator flips readiness within one evaluation ------------------------
+
+
+def evaluate_once(stack: Stack, plan: str) -> ReadinessRecord:
+    """One run of the readiness timer, and the evaluation of `plan` it stored."""
+    before = record(plan)
+    run_timer(stack, "readiness_timer")
+    return wait_for(evaluated_after(plan, before.evaluated_at if before else None))
+
+
+def failed_names(evaluated: ReadinessRecord) -> set[tuple[str, str]]:
+    return {(failed.step, failed.check) for failed in evaluated.failed_checks}
+
+
+def test_a_permission_taken_from_the_identity_turns_the_plan_red_in_one_evaluation(
+    stack: Stack, arm: ArmEmulator
+) -> None:
+    seed_profile(arm)
+    write_plan(stack, "tm.yaml", tm_plan(stack.health.url()))
+    assert evaluate_once(stack, "tm").readiness == "green"
+
+    # Someone replaces the app's role with a reader's: it may still read the profile, not write it.
+    arm.set_permissions("/", [])
+    arm.set_permissions(PROFILE_ID, [{"actions": ["Microsoft.Network/trafficManagerProfiles/read"]}])
+    try:
+        red = evaluate_once(stack, "tm")
+    finally:
+        arm.set_permissions(PROFILE_ID, [])
+        arm.set_permissions("/", [{"actions": ["*"]}])
+    assert (red.readiness, red.reason) == ("red", "checks_failed")
+    assert failed_names(red) == {("traffic", "permissions_profile")}
+    (why,) = [failed.message for failed in red.failed_checks]
+    assert "Microsoft.Network/trafficManagerProfiles/write" in why and PROFILE_ID in why
+
+    assert evaluate_once(stack, "tm").readiness == "green"
+
+
+def test_a_disabled_traffic_manager_profile_turns_the_plan_red_in_one_evaluation(
+    stack: Stack, arm: ArmEmulator
+) -> None:
+    seed_profile(arm)
+    write_plan(stack, "tm.yaml", tm_plan(stack.health.url()))
+    assert evaluate_once(stack, "tm").readiness == "green"
+
+    profiles = arm_client(TrafficManagerManagementClient, arm, SUB).profiles
+    profiles.update(GROUP, "shop-tm", Profile(profile_status="Disabled"))  # as an operator would, through ARM
+    red = evaluate_once(stack, "tm")
+    assert red.readiness == "red" and ("traffic", "profile_enabled") in failed_names(red)
+
+    profiles.update(GROUP, "shop-tm", Profile(profile_status="Enabled"))
+    assert evaluate_once(stack, "tm").readiness == "green"
+
+
+def test_a_standing_sync_gone_stale_turns_the_plan_red_in_one_evaluation(stack: Stack, azurite: Azurite) -> None:
+    service = BlobServiceClient.from_connection_string(azurite.connection_string("secondary"))
+    live, copy = f"live-{int(time.time())}", f"copy-{int(time.time())}"
+    service.create_container(live).upload_blob("a.txt", b"a")
+    service.create_container(copy)
+    account = azurite.url_for("secondary")
+    write_plan(
+        stack,
+        "synced.yaml",
+        {
+            "name": "synced",
+            "steps": [
+                {
+                    "id": "files",
+                    "kind": "blob_backup",
+                    "source": {"account_url": account, "container": live},
+                    "target": {"account_url": account, "container": copy},
+                }
+            ],
+        },
+    )
+    never = evaluate_once(stack, "synced")
+    assert never.readiness == "red" and ("files", "standing_sync_fresh") in failed_names(never)
+
+    run_timer(stack, "standing_sync_timer")  # the timer's sync of every plan's blob steps
+    wait_for(lambda: list(service.get_container_client(copy).list_blobs()))
+    synced = wait_for(lambda: (found := evaluate_once(stack, "synced")).ready and found)
+    assert synced.readiness == "green"
+
+    # The sync stops (its timer is off, say): once its last run is older than DR_SYNC_STALE_MINUTES, the next
+    # evaluation turns the plan red and says how old it is.
+    with app_settings({"DR_SYNC_STALE_MINUTES": "0.05"}):
+        time.sleep(3.5)
+        stale = evaluate_once(stack, "synced")
+    assert stale.readiness == "red" and failed_names(stale) == {("files", "standing_sync_fresh")}
+    assert "DR_SYNC_STALE_MINUTES" in stale.failed_checks[0].message
+    (stack.plans_dir / "synced.yaml").unlink()
