@@ -255,12 +255,13 @@ HISTORY_KEPT = 20
 
 
 def import_history(stack: LocalStack, state_dir: Path, say: Say) -> int:
-    """Reports of this plan from earlier `make demo` runs on this machine (their state dirs under .devstack),
-    copied into this stack's reports container: what a long-lived reports container holds in Azure, and what
-    the what-if reads its measured step times from. The newest HISTORY_KEPT, by file time."""
+    """Reports of this plan from earlier demo runs on this machine (the state dirs beside this one, which
+    `make demo` keeps under .devstack), copied into this stack's reports container: what a long-lived reports
+    container holds in Azure, and what the what-if reads its measured step times from. The newest
+    HISTORY_KEPT, by file time."""
     found = [
         path
-        for path in (ROOT / ".devstack").glob("demo-*/reports/*.json")
+        for path in state_dir.resolve().parent.glob("demo-*/reports/*.json")
         if state_dir.resolve() not in path.resolve().parents and path.name.startswith(f"{PLAN}--")
     ]
     found.sort(key=lambda path: path.stat().st_mtime, reverse=True)
@@ -273,8 +274,9 @@ def import_history(stack: LocalStack, state_dir: Path, say: Say) -> int:
     say(
         f"plan history: {shown} report(s) of earlier demo runs imported into the reports container"
         if shown
-        else "plan history: none (first demo on this machine): the prediction uses documented Azure figures, and "
-        "the emulator runs every operation in about a second"
+        else "plan history: none (first demo on this machine): steps no run has measured are predicted from Azure's "
+        "documented figures, which the emulator (about a second per operation) does not follow; this run's "
+        "measurements calibrate the next demo's prediction"
     )
     return shown
 
@@ -298,6 +300,16 @@ def what_if(api: Api, say: Say) -> dict[str, Any]:
     )
     for step in body["steps"]:
         say(f"    {step['step']:<10} {_seconds(step['seconds']):>9}  {step['basis'][:90]}")
+    say(
+        f"  service restored {_seconds(body['predicted_service_restored_seconds'])}, every client following within "
+        f"{_seconds(body['predicted_clients_follow_seconds'])} (DNS TTL)"
+    )
+    uncalibrated = body["uncalibrated_steps"]
+    say(
+        f"  not yet measured on this estate (Azure's documented or assumed figures): {', '.join(uncalibrated)}"
+        if uncalibrated
+        else "  every step's time is measured by this plan's past runs"
+    )
     rpo = body["predicted_rpo_seconds"]
     say(f"  RPO {_seconds(rpo) if rpo is not None else 'unknown'}, bound by {body['rpo_bound_by']}")
     for store in body["stores"]:
@@ -313,6 +325,11 @@ def comparison(prediction: dict[str, Any] | None, report: dict[str, Any]) -> lis
     rto_p, rto_m = prediction.get("predicted_rto_seconds"), report.get("rto_seconds")
     ratio = f" (measured / predicted {rto_m / rto_p:.2f})" if rto_p and rto_m else ""
     lines.append(f"    RTO  predicted {_seconds(rto_p):>9}  measured {_seconds(rto_m):>9}{ratio}")
+    restored_p, restored_m = (
+        prediction.get("predicted_service_restored_seconds"),
+        report.get("service_restored_seconds"),
+    )
+    lines.append(f"    service restored  predicted {_seconds(restored_p):>9}  measured {_seconds(restored_m):>9}")
     rpo_p, rpo_m = prediction.get("predicted_rpo_seconds"), report.get("rpo_estimate_seconds")
     lines.append(
         f"    RPO  predicted {_seconds(rpo_p) if rpo_p is not None else 'unknown':>9} (bound by "
