@@ -1,16 +1,13 @@
-"""The report activities: write a run report, read a stored one back (a teardown retry rewrites it), and read
-the plan's past reports for pre-flight's prediction."""
+"""The report activities: write a run report, and read a stored one back (a teardown retry rewrites it)."""
 
 from __future__ import annotations
 
 import azure.durable_functions as df
 
 from dr.clients import get_clients
-from dr.history import plan_reports
 from dr.report import ReadReportInput, WriteReportInput
 from dr.report import read_report as load_report
 from dr.report import write_report as store_report
-from dr.whatif import HISTORY_REPORTS, PlanHistoryInput, measurements
 
 # Binding annotations are plain classes (dict, list): the Functions Python runtime refuses a builtin
 # generic alias such as dict[str, Any] at load ("invalid non-type annotation"), and the worker then
@@ -28,11 +25,3 @@ def write_report(payload: dict) -> str:
 def read_report(payload: dict) -> dict:
     """The stored report of a run (a teardown retry rewrites it); NotFoundError when there is none."""
     return load_report(get_clients(), ReadReportInput.model_validate(payload).instance_id)
-
-
-@bp.activity_trigger(input_name="payload", activity="plan_history")
-def plan_history(payload: dict) -> list:
-    """What the plan's newest reports measured (dr.whatif.measurements), newest first: pre-flight predicts
-    from the plan's own step times, as the what-if does."""
-    request = PlanHistoryInput.model_validate(payload)
-    return measurements(plan_reports(get_clients(), request.plan, limit=HISTORY_REPORTS))

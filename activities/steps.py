@@ -6,11 +6,16 @@ from __future__ import annotations
 import azure.durable_functions as df
 
 from dr import dispatch
+from dr.clients import get_clients
+from dr.history import plan_reports
+from dr.steps import load_all_kinds
+from dr.whatif import HISTORY_REPORTS, PreflightInput, run_preflight
 
 # Binding annotations are plain classes (dict, list): the Functions Python runtime refuses a builtin
 # generic alias such as dict[str, Any] at load ("invalid non-type annotation"), and the worker then
 # loads no function of the app at all.
 bp = df.Blueprint()
+load_all_kinds()
 
 
 @bp.activity_trigger(input_name="payload", activity="step_begin")
@@ -21,6 +26,15 @@ def step_begin(payload: dict) -> dict:
 @bp.activity_trigger(input_name="payload", activity="step_check")
 def step_check(payload: dict) -> list:
     return dispatch.check(payload)
+
+
+@bp.activity_trigger(input_name="payload", activity="preflight")
+def preflight(payload: dict) -> dict:
+    """A run's pre-flight: every step's checks at once and the plan's past runs, in one activity (one
+    dispatch and one orchestrator episode per run, not one per step)."""
+    request = PreflightInput.model_validate(payload)
+    result = run_preflight(request, lambda: plan_reports(get_clients(), request.plan, limit=HISTORY_REPORTS))
+    return result.model_dump(mode="json")
 
 
 @bp.activity_trigger(input_name="payload", activity="step_poll")

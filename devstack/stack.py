@@ -162,6 +162,8 @@ class LocalStack:
             state_dir=self.state_dir / "host",
             function_key=self.function_key,
             timers=self.timers,
+            # The app runs in a worker process of its own, as in Azure (DEVSTACK_WORKER_PROCESS=0: in this one).
+            worker_process=os.environ.get("DEVSTACK_WORKER_PROCESS", "1") != "0",
         )
         self.host.start()
         self.info = StackInfo(

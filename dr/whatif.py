@@ -148,10 +148,21 @@ HISTORY_REPORTS = 20
 CHECK_TIMEOUT_SECONDS = 30.0
 
 
-class PlanHistoryInput(BaseModel):
-    """plan_history's input (the activity answers dr.whatif.measurements of the plan's newest reports)."""
+class PreflightInput(BaseModel):
+    """The preflight activity's input: each step's step_check payload (dr.steps.base.StepCheckInput as JSON)
+    by step id, and the plan whose past runs the prediction reads."""
 
     plan: str
+    checks: dict[str, dict[str, Any]]
+
+
+class PreflightResult(BaseModel):
+    """Every step's checks, and what the plan's past runs measured (``measurements``; empty when the reports
+    could not be read, ``history_error`` saying why: a prediction without history still stands)."""
+
+    checks: dict[str, list[Check]]
+    history: list[dict[str, Any]] = Field(default_factory=list)
+    history_error: str | None = None
 
 
 class _Measured(BaseModel):
@@ -792,6 +803,59 @@ def check_payloads(plan: Plan, *, now: datetime, mode: Mode, run_id: str) -> dic
     }
 
 
+def run_checks(
+    payloads: dict[str, dict[str, Any]],
+    *,
+    check: Callable[[dict[str, Any]], list[dict[str, Any]]] | None = None,
+    timeout: float = CHECK_TIMEOUT_SECONDS,
+) -> dict[str, list[Check]]:
+    """Every step's checks (dr.dispatch.check), all at once, each bounded: a check that times out or raises is
+    a failed check of its step, never a missing one, and the others still report."""
+    from . import dispatch
+
+    call = check or dispatch.check
+    pool = ThreadPoolExecutor(max_workers=max(1, min(16, len(payloads))), thread_name_prefix="checks")
+    try:
+        futures = {step_id: pool.submit(call, payload) for step_id, payload in payloads.items()}
+        results: dict[str, list[Check]] = {}
+        for step_id, future in futures.items():
+            try:
+                raw = future.result(timeout=timeout)
+                results[step_id] = [Check.model_validate(item) for item in raw]
+            except FutureTimeout:
+                results[step_id] = [
+                    Check.failed("readable", f"the checks of step {step_id!r} did not finish within {timeout:g} s")
+                ]
+            except Exception as error:  # a bug in a check: every other step still reports
+                results[step_id] = [
+                    Check.failed(
+                        "readable", f"the checks of step {step_id!r} could not run: {type(error).__name__}: {error}"
+                    )
+                ]
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+    return results
+
+
+def run_preflight(
+    request: PreflightInput,
+    read_history: Callable[[], list[dict[str, Any]]],
+    *,
+    check: Callable[[dict[str, Any]], list[dict[str, Any]]] | None = None,
+) -> PreflightResult:
+    """A run's pre-flight in one activity: every step's checks and, beside them, the plan's history."""
+    reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="history")
+    try:
+        history = reader.submit(read_history)
+        checks = run_checks(request.checks, check=check)
+        try:
+            return PreflightResult(checks=checks, history=measurements(history.result(timeout=CHECK_TIMEOUT_SECONDS)))
+        except Exception as error:  # no history: the kinds' models predict alone
+            return PreflightResult(checks=checks, history_error=f"{type(error).__name__}: {str(error)[:300]}")
+    finally:
+        reader.shutdown(wait=False, cancel_futures=True)
+
+
 def evaluate_plan(
     plan: Plan, *, now: datetime, mode: Mode = "failover", history: list[dict[str, Any]] | None = None
 ) -> PlanEvaluation:
@@ -808,29 +872,8 @@ def _evaluate(
     check: Callable[[dict[str, Any]], list[dict[str, Any]]] | None = None,
     timeout: float = CHECK_TIMEOUT_SECONDS,
 ) -> PlanEvaluation:
-    from . import dispatch
-
     run_plan = plan.for_mode(mode) if mode == "drill" and not plan.drill.failover_values else plan
     run_id = f"{plan.name}--what-if--{now.strftime('%Y%m%dT%H%M%S')}"
-    payloads = check_payloads(run_plan, now=now, mode=mode, run_id=run_id)
-    call = check or dispatch.check
-    pool = ThreadPoolExecutor(max_workers=max(1, min(16, len(payloads))), thread_name_prefix="what-if")
-    try:
-        futures = {step_id: pool.submit(call, payload) for step_id, payload in payloads.items()}
-        results: dict[str, list[Check]] = {}
-        for step_id, future in futures.items():
-            try:
-                raw = future.result(timeout=timeout)
-                results[step_id] = [Check.model_validate(item) for item in raw]
-            except FutureTimeout:
-                results[step_id] = [
-                    Check.failed("readable", f"the checks of step {step_id!r} did not finish within {timeout:g} s")
-                ]
-            except Exception as error:  # a bug in a check: the evaluation still reports every other step
-                results[step_id] = [
-                    Check.failed("readable", f"could not check step {step_id!r}: {type(error).__name__}: {error}")
-                ]
-    finally:
-        pool.shutdown(wait=False, cancel_futures=True)
+    results = run_checks(check_payloads(run_plan, now=now, mode=mode, run_id=run_id), check=check, timeout=timeout)
     evaluation = predict(run_plan, results, now=now, history=history)
     return evaluation.model_copy(update={"mode": mode})

@@ -8,7 +8,6 @@ a drill records them and goes as far as it can. A cancel stops new steps and let
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Generator
 from datetime import datetime, timedelta
 from typing import Any
@@ -43,7 +42,7 @@ from dr.teardown import (
     DrillTeardownOutput,
     drill_teardown_instance_id,
 )
-from dr.whatif import PlanHistoryInput, predict
+from dr.whatif import PreflightInput, PreflightResult, predict
 
 from .notify import notify_approval_wait, notify_outcome
 from .step import REPORT_RETRY, StepFailed, call_with_retry, step_outcomes, wait_for_steps
@@ -214,28 +213,27 @@ def _record_plan_state(context: df.DurableOrchestrationContext, state: RunState)
 
 
 def _preflight(context: df.DurableOrchestrationContext, state: RunState) -> Generator[Any, Any, list[Any]]:
-    """Every step's read-only checks, all at once, before anything changes. A check activity that could not
-    run at all is a failed check: pre-flight never passes by not looking. Beside them, what the plan's past
-    runs measured (for the prediction; none when unreadable: it never holds a run back)."""
+    """Every step's read-only checks, all at once in one activity, before anything changes; and what the
+    plan's past runs measured, for the prediction (none when unreadable: it never holds a run back). A
+    pre-flight that could not run at all is a failed check of every step: it never passes by not looking."""
     now = context.current_utc_datetime
-    step_ids = [step.id for step in state.plan.steps]
-    tasks = [
-        context.call_activity(
-            "step_check", StepCheckInput(context=state.step_input(step_id, now).context).model_dump(mode="json")
-        )
-        for step_id in step_ids
-    ]
-    history_task = context.call_activity("plan_history", PlanHistoryInput(plan=state.plan.name).model_dump())
-    with contextlib.suppress(Exception):
-        yield context.task_all([*tasks, history_task])
-    for step_id, task in zip(step_ids, tasks, strict=True):
-        if task.state.name == "SUCCEEDED":
-            checks = [Check.model_validate(item) for item in task.result or []]
-        else:
-            checks = [Check.failed("check_ran", f"the pre-flight check could not run: {str(task.result)[:500]}")]
+    payloads = {
+        step.id: StepCheckInput(context=state.step_input(step.id, now).context).model_dump(mode="json")
+        for step in state.plan.steps
+    }
+    request = PreflightInput(plan=state.plan.name, checks=payloads)
+    result: PreflightResult | None = None
+    failure = ""
+    try:
+        result = PreflightResult.model_validate((yield context.call_activity("preflight", request.model_dump())))
+    except Exception as exc:
+        failure = str(exc)
+    for step_id in payloads:
+        checks = result.checks.get(step_id) if result is not None else None
+        if checks is None:
+            checks = [Check.failed("check_ran", f"the pre-flight check could not run: {failure[:500] or 'no answer'}")]
         state.record_checks(step_id, checks, context.current_utc_datetime)
-    succeeded = history_task.state.name == "SUCCEEDED" and isinstance(history_task.result, list)
-    return list(history_task.result) if succeeded else []
+    return result.history if result is not None else []
 
 
 def _predict(state: RunState, now: datetime, history: list[Any]) -> bool:

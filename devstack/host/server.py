@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import time
@@ -28,6 +29,7 @@ from .indexer import AuthLevel, FunctionInfo, IndexedApp, TriggerKind, load_app,
 from .invoker import InvocationFailed, Invoker, web_response
 from .keys import key_matches, presented_key, resolve_function_key
 from .sdk_compat import close_session_for_this_loop, install_session_per_loop
+from .worker_process import WorkerPool, remote
 
 log = logging.getLogger("devstack.host")
 
@@ -329,9 +331,17 @@ class HostServer:
         activity_overrides: Mapping[str, Callable[..., Any]] | None = None,
         max_concurrent_activities: int | None = None,
         verify_replay: bool = False,
+        worker_process: bool = False,
     ) -> None:
+        indexed = load_app(app, settings_file=settings_file)
+        # worker_process: invocations go to worker processes of their own (devstack.host.worker_process), as in
+        # Azure (FUNCTIONS_WORKER_PROCESS_COUNT of them); started with the host, stopped with it.
+        self._worker: WorkerPool | None = None
+        if worker_process:
+            self._worker = WorkerPool.from_settings(indexed.app_dir).start()
+            indexed = dataclasses.replace(indexed, loaded=remote(indexed.loaded, self._worker))
         self.runtime = HostRuntime(
-            load_app(app, settings_file=settings_file),
+            indexed,
             host=host,
             port=port,
             state_dir=state_dir,
@@ -370,6 +380,8 @@ class HostServer:
         with contextlib.suppress(Exception):
             self._loop_thread.run(self.runtime.stop(), timeout=30)
         self._loop_thread.stop()
+        if self._worker is not None:
+            self._worker.stop()
 
     def __enter__(self) -> HostServer:
         return self.start()

@@ -169,6 +169,13 @@ _instances: dict[str, StepKind[Any]] = {}
 _loading = threading.Lock()
 
 
+def load_all_kinds() -> None:
+    """Import every kind now: the function app calls this as it loads, so the first alert, which is the
+    disaster, does not wait about a second for the kinds' modules and their Azure SDK packages."""
+    for kind in REGISTRY:
+        get_kind(kind)
+
+
 def get_kind(kind: str) -> StepKind[Any]:
     """The StepKind instance of a kind name (one per kind, its module imported on first use)."""
     spec = spec_of(kind)

@@ -15,7 +15,7 @@ import pytest
 from devstack.host import DurableEngine, IndexedApp, VirtualClock, load_app
 from dr.plan import parse_plan
 from dr.run import RunInput
-from dr.whatif import measurements
+from dr.whatif import PreflightInput, run_preflight
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -42,7 +42,7 @@ class FakeSteps:
         self.primary_probes = 0
         self.on_primary_probe: Callable[[int], None] | None = None  # called with the round's number
         self.plan_states: list[dict[str, Any]] = []
-        self.history_unreadable = False  # plan_history raises, as with the reports container unreachable
+        self.history_unreadable = False  # the preflight's history read fails (reports container unreachable)
         self._lock = threading.Lock()
 
     def _check(self, payload: dict[str, Any]) -> list[dict[str, Any]]:
@@ -74,7 +74,7 @@ class FakeSteps:
             return f"memory://reports/{payload['report']['instance_id']}.json"
 
         return {
-            "step_check": self._check,
+            "preflight": self._preflight,
             "step_begin": lambda payload: self._call("begin", payload),
             "step_poll": lambda payload: self._call("poll", payload),
             "step_work": lambda payload: self._call("work", payload),
@@ -82,16 +82,20 @@ class FakeSteps:
             "write_report": write_report,
             "probe_primary": self._probe_primary,
             "record_plan_state": self._record_plan_state,
-            "plan_history": self._plan_history,
         }
 
-    def _plan_history(self, payload: dict[str, Any]) -> list[dict[str, Any]]:
-        """The reports this engine's runs wrote, newest first, as the real activity cuts stored ones."""
-        if self.history_unreadable:
-            raise RuntimeError("reports container unreachable")
-        with self._lock:
-            mine = [report for report in reversed(self.reports) if report.get("plan") == payload["plan"]]
-        return measurements(mine)
+    def _preflight(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """The preflight activity (dr.whatif.run_preflight) over the scripted checks, with the reports this
+        engine's runs wrote as the plan's history."""
+
+        def history() -> list[dict[str, Any]]:
+            if self.history_unreadable:
+                raise RuntimeError("reports container unreachable")
+            with self._lock:
+                return [report for report in reversed(self.reports) if report.get("plan") == payload["plan"]]
+
+        request = PreflightInput.model_validate(payload)
+        return run_preflight(request, history, check=self._check).model_dump(mode="json")
 
     def _probe_primary(self, payload: dict[str, Any]) -> dict[str, Any]:
         with self._lock:

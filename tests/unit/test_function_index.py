@@ -59,7 +59,7 @@ ACTIVITIES = {
     "write_report",
     "list_sync_targets",
     "read_report",
-    "plan_history",
+    "preflight",
     "notify",
     "probe_primary",
     "record_plan_state",
