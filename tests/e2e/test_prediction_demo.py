@@ -37,5 +37,5 @@ def test_the_demo_estate_predicts_its_failover_once_one_run_measured_it(tmp_path
     # The RPO: the geo-restore's backup age bounds it (the failover group's loss is unknown only after a forced
     # failover, which the pre-outage prediction cannot know: the primary still answers then).
     assert second.prediction["rpo_bound_by"] == "orders-db"
-    # The run's own pre-flight predicted from the same history (the plan_history activity).
+    # The run's own pre-flight predicted from the same history (the preflight activity reads it).
     assert not {"orders-db", "shop-db", "traffic"} & set(second.report["predicted"]["uncalibrated_steps"])

@@ -1,5 +1,5 @@
 """Pre-flight's prediction in the run report: from the kinds' documented figures on a plan's first run, from
-the plan's own measured step times (the plan_history activity) on the next."""
+the plan's own measured step times (the preflight activity reads them) on the next."""
 
 from __future__ import annotations
 
