@@ -151,7 +151,7 @@ class LocalStack:
             "DR_WATCHDOG_SCHEDULE": os.environ.get("DR_WATCHDOG_SCHEDULE", "0 */5 * * * *"),
             "DR_READINESS_SCHEDULE": os.environ.get("DR_READINESS_SCHEDULE", "0 */30 * * * *"),
         }
-        # The host runs the app in this process: its settings are this process's environment.
+        # The app's settings are this process's environment: the host's, and the worker processes' from their start.
         for name, value in settings.items():
             self._saved_env.setdefault(name, os.environ.get(name))
             os.environ[name] = value

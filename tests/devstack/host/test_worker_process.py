@@ -1,0 +1,88 @@
+"""The app in worker processes of its own (devstack.host.worker_process), as in Azure: HTTP functions,
+orchestrators and activities run there through Microsoft's runtime, FUNCTIONS_WORKER_PROCESS_COUNT of
+them share the invocations, and a worker that dies fails its invocations instead of hanging them."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import requests
+
+from devstack.host import RuntimeStatus, run_host
+
+PID_APP = textwrap.dedent("""
+    import json
+    import os
+    import time
+
+    import azure.durable_functions as df
+    import azure.functions as func
+
+    app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+
+
+    @app.route(route="pid", methods=["GET"])
+    def pid(req: func.HttpRequest) -> func.HttpResponse:
+        time.sleep(float(req.params.get("sleep", "0")))
+        return func.HttpResponse(json.dumps({"pid": os.getpid(), "setting": os.environ.get("SAMPLE_SETTING")}))
+
+
+    @app.route(route="die", methods=["GET"])
+    def die(req: func.HttpRequest) -> func.HttpResponse:
+        os._exit(3)
+
+
+    @app.orchestration_trigger(context_name="context")
+    def pids(context: df.DurableOrchestrationContext):
+        first = yield context.call_activity("where", None)
+        return {"orchestrator": os.getpid(), "activity": first}
+
+
+    @app.activity_trigger(input_name="payload")
+    def where(payload: str) -> int:
+        return os.getpid()
+""")
+
+
+@pytest.fixture
+def pid_app(tmp_path: Path) -> Path:
+    app_dir = tmp_path / "pid_app"
+    app_dir.mkdir()
+    (app_dir / "function_app.py").write_text(PID_APP, encoding="utf-8")
+    return app_dir
+
+
+def test_functions_run_in_worker_processes_with_the_hosts_settings(
+    pid_app: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SAMPLE_SETTING", "from the host")
+    monkeypatch.setenv("FUNCTIONS_WORKER_PROCESS_COUNT", "2")
+    with run_host(pid_app, worker_process=True) as host:
+        answers = [requests.get(f"{host.url}/api/pid", timeout=30).json() for _ in range(2)]
+        assert {answer["setting"] for answer in answers} == {"from the host"}
+        assert os.getpid() not in {answer["pid"] for answer in answers}
+
+        # Invocations in flight at once are spread over both processes.
+        def slow_pid(_: int) -> dict:
+            return dict(requests.get(f"{host.url}/api/pid?sleep=0.3", timeout=30).json())
+
+        with ThreadPoolExecutor(8) as pool:
+            spread = list(pool.map(slow_pid, range(8)))
+        assert len({answer["pid"] for answer in spread}) == 2
+
+        done = host.engine.wait(host.engine.start("pids", None), timeout=30)
+        assert done.runtime_status is RuntimeStatus.COMPLETED
+        assert os.getpid() not in done.output.values()
+
+
+def test_a_worker_that_dies_fails_its_invocation_instead_of_hanging_it(pid_app: Path) -> None:
+    with run_host(pid_app, worker_process=True) as host:
+        started = time.monotonic()
+        answer = requests.get(f"{host.url}/api/die", timeout=30)
+        assert answer.status_code == 500
+        assert time.monotonic() - started < 10
