@@ -323,9 +323,10 @@ async def alert_refusal(
     None means the caller holds the plan's lock for ``instance_id`` and no such instance exists: it starts
     the run (a start that meets "already exists" is a duplicate too).
     """
-    if await store.status(instance_id) is not None:
+    # Both reads at once: each is a round trip to the Durable backend, on the path from alert to failover.
+    existing, running = await asyncio.gather(store.status(instance_id), failover_in_progress(store, plan_name))
+    if existing is not None:
         return duplicate_alert(instance_id)
-    running = await failover_in_progress(store, plan_name)
     if running is not None:
         return _lock_refusal(plan_name, instance_id, running.instance_id)
     if not lock:
