@@ -23,11 +23,6 @@ def step_begin(payload: dict) -> dict:
     return dispatch.begin(payload)
 
 
-@bp.activity_trigger(input_name="payload", activity="step_check")
-def step_check(payload: dict) -> list:
-    return dispatch.check(payload)
-
-
 @bp.activity_trigger(input_name="payload", activity="preflight")
 def preflight(payload: dict) -> dict:
     """A run's pre-flight: every step's checks at once and the plan's past runs, in one activity (one

@@ -78,7 +78,8 @@ class Clients:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._lock = threading.Lock()
+        # Reentrant: building a management client builds (or finds) the credential under the same lock.
+        self._lock = threading.RLock()
         self._cache: dict[tuple[str, ...], Any] = {}
 
     def _once(self, key: tuple[str, ...], build: Any) -> Any:

@@ -19,6 +19,7 @@ import yaml
 from devstack.azurite import Azurite
 from devstack.host import HostServer
 from dr import dispatch
+from dr.whatif import PreflightInput, run_preflight
 from tests.health_server import HealthServer, health_server
 from tests.webhook_receiver import Receiver, webhook_receiver
 
@@ -79,6 +80,12 @@ def _fake_fog(operation: str) -> Callable[[dict[str, Any]], Any]:
     return call
 
 
+def _fake_preflight(payload: dict[str, Any]) -> dict[str, Any]:
+    """The preflight activity with the failover group's checks faked (no history: not what this tests)."""
+    request = PreflightInput.model_validate(payload)
+    return run_preflight(request, lambda: [], check=_fake_fog("check")).model_dump(mode="json")
+
+
 def _write_plans(folder: Path, health: HealthServer) -> None:
     notify = {"webhook_url_setting": SETTING}
     gated = {
@@ -110,7 +117,10 @@ def stack(azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     plans_dir = tmp_path_factory.mktemp("plans")
     with health_server() as health, webhook_receiver() as receiver:
         _write_plans(plans_dir, health)
-        overrides = {f"step_{operation}": _fake_fog(operation) for operation in ("check", "begin", "poll")}
+        overrides: dict[str, Callable[[dict[str, Any]], Any]] = {
+            f"step_{operation}": _fake_fog(operation) for operation in ("begin", "poll")
+        }
+        overrides["preflight"] = _fake_preflight
         env = {"DR_PUBLIC_URL": PUBLIC_URL, SETTING: receiver.url}
         with app_host(azurite, plans_dir, env, activity_overrides=overrides) as host:
             yield Stack(host, receiver, health)

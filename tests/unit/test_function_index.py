@@ -51,7 +51,6 @@ TIMERS = {
 # Timers that start no orchestration (no Durable client binding).
 PLAIN_TIMERS = {"readiness_timer", "readiness_changes_timer"}
 ACTIVITIES = {
-    "step_check",
     "step_begin",
     "step_poll",
     "step_work",
