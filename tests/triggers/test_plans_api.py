@@ -366,6 +366,24 @@ def test_a_disabled_traffic_manager_profile_turns_the_plan_red_in_one_evaluation
     assert evaluate_once(stack, "tm").readiness == "green"
 
 
+def test_a_secondary_endpoint_failing_its_probes_turns_the_plan_red_in_one_evaluation(
+    stack: Stack, arm: ArmEmulator
+) -> None:
+    seed_profile(arm)
+    write_plan(stack, "tm.yaml", tm_plan(stack.health.url()))
+    assert evaluate_once(stack, "tm").readiness == "green"
+
+    arm.set_target_health("wus.example.com", healthy=False)  # Traffic Manager now reports shop-wus Degraded
+    try:
+        red = evaluate_once(stack, "tm")
+    finally:
+        arm.set_target_health("wus.example.com", healthy=True)
+    assert red.readiness == "red" and ("traffic", "secondary_healthy") in failed_names(red)
+    assert "Degraded" in next(f.message for f in red.failed_checks if f.check == "secondary_healthy")
+
+    assert evaluate_once(stack, "tm").readiness == "green"
+
+
 def test_a_standing_sync_gone_stale_turns_the_plan_red_in_one_evaluation(stack: Stack, azurite: Azurite) -> None:
     service = BlobServiceClient.from_connection_string(azurite.connection_string("secondary"))
     live, copy = f"live-{int(time.time())}", f"copy-{int(time.time())}"
