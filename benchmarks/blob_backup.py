@@ -3,20 +3,27 @@
     .venv/bin/python benchmarks/blob_backup.py                 # 2,000 x 1 KiB + 4 x 4 MiB, with and without 20 ms RTT
     .venv/bin/python benchmarks/blob_backup.py --blobs 10000 --skip-naive --rtt-ms 0   # bigger Azurite run
     .venv/bin/python benchmarks/blob_backup.py --engine-only --engine-scale 2000 --engine-scale 1000000
+    # 100,000 blobs end to end on one in-memory Azurite (seeding takes ~10 minutes, the copy ~25 on 2 cores)
+    .venv/bin/python benchmarks/blob_backup.py --blobs 100000 --repeat 1 --skip-raw --skip-naive --skip-rerun \\
+        --rtt-ms 0 --engine-scale 2000
 
-Measured, each into a fresh target container:
+Measured, each into a fresh target container, ``--repeat`` times (default 5; every figure is given as its
+median, range and spread, ratios pair by pair, since the machine may be shared):
 - step:   the blob_backup step driven as the sub-orchestration drives it (begin, rounds of work items run in
-          ``max_parallel`` threads, poll), in a child process so its peak RSS is its own;
+          ``max_parallel`` threads, poll), in a child process so its peak RSS is its own; where its time went
+          (``breakdown``: begin, copy rounds, listing-only and verification rounds, polls, the rest);
+- raw:    an asyncio server-side copier (list, then start_copy_from_url with a SAS) at its best concurrency,
+          alternating with the step runs; where its time went (waiting for listing pages, first copy, tail);
 - naive:  what a first example does: list, then for each blob download it and upload it, one after another
           (timed on a sample of the small blobs and given as a rate);
-- raw:    an asyncio server-side copier (list, then start_copy_from_url with a SAS) at its best concurrency;
 - rerun:  the step again with nothing changed, next to listing both containers;
-- engine: the diff and the verification pass alone at 2,000 and 100,000 blobs over generated listings
-          (Azurite's per-request cost grows with its store: it cannot hold 100,000 blobs at a usable speed).
+- engine: the diff and the verification alone at 2,000 and 100,000 blobs over generated listings (the step's
+          own CPU and memory per blob, no server in the way).
 ``--rtt-ms N`` puts the devstack fault proxy (its own process) in front of Azurite adding N ms per request,
-standing in for a cross-region round trip; by default the run measures both without and with 20 ms.
-Azurite is started here unless DR_STORAGE_CONNECTION_STRINGS names the accounts primary and secondary.
-Prints one JSON document.
+standing in for a cross-region round trip; by default the run measures both without and with 20 ms, the
+raw copier too (``raw_rtt20``, its concurrency scanned again through the proxy).
+Azurite is started here (in memory) unless DR_STORAGE_CONNECTION_STRINGS names the accounts primary and
+secondary. Prints one JSON document.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ import json
 import os
 import re
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -64,7 +72,7 @@ def _reroute(connection_string: str, endpoint: str) -> str:
 
 @contextlib.contextmanager
 def storage() -> Iterator[dict[str, str]]:
-    """Connection strings of the accounts primary and secondary: configured, or a fresh Azurite."""
+    """Connection strings of the accounts primary and secondary: configured, or a fresh Azurite (in memory)."""
     configured = json.loads(os.environ.get("DR_STORAGE_CONNECTION_STRINGS") or "{}")
     if {"primary", "secondary"} <= set(configured):
         yield {name: configured[name] for name in ("primary", "secondary")}
@@ -172,9 +180,19 @@ def run_step(args: argparse.Namespace) -> dict[str, Any]:
     activity_calls, timers, rounds = 1, 0, 0
     largest_payload = 0
     timeline: list[tuple[str, float]] = []
+    # Where the time goes (seconds): begin (set-up and the first listing), rounds by what they hold, polls,
+    # and the list items' own time inside copy rounds (overlapped with the copies, so not added up).
+    breakdown = dict.fromkeys(("begin", "copy_rounds", "listing_rounds", "verify_rounds", "polls"), 0.0)
+    breakdown["list_items_in_copy_rounds"] = 0.0
+
+    def timed_work(c: StepContext, item: dict[str, Any]) -> tuple[dict[str, Any], float]:
+        mark = time.perf_counter()
+        return kind.work(c, step, item), time.perf_counter() - mark
+
     started = time.perf_counter()
     progress = kind.begin(ctx, step)
     timeline.append(("begin", time.perf_counter() - started))
+    breakdown["begin"] = timeline[-1][1]
     with ThreadPoolExecutor(max_workers=progress.max_parallel) as pool:
         while not progress.done:
             ctx = ctx.model_copy(update={"now": datetime.now(UTC)})
@@ -183,9 +201,17 @@ def run_step(args: argparse.Namespace) -> dict[str, Any]:
                 rounds += 1
                 activity_calls += len(progress.work)
                 mark = time.perf_counter()
-                results = list(pool.map(lambda item, c=ctx: kind.work(c, step, item), progress.work))
-                ops = "+".join(sorted({item["op"] for item in progress.work}))
-                timeline.append((f"{len(progress.work)} x {ops}", time.perf_counter() - mark))
+                timed = list(pool.map(lambda item, c=ctx: timed_work(c, item), progress.work))
+                results = [result for result, _ in timed]
+                wall = time.perf_counter() - mark
+                ops = {item["op"] for item in progress.work}
+                timeline.append((f"{len(progress.work)} x {'+'.join(sorted(ops))}", wall))
+                kind_of_round = "copy" if ops & {"copy", "pending"} else "verify" if "verify" in ops else "listing"
+                breakdown[f"{kind_of_round}_rounds"] += wall
+                if kind_of_round == "copy":
+                    breakdown["list_items_in_copy_rounds"] += sum(
+                        seconds for item, (_, seconds) in zip(progress.work, timed, strict=True) if item["op"] == "list"
+                    )
                 largest_payload = max(largest_payload, *(len(json.dumps(r)) for r in results))
             elif progress.poll_after_seconds:
                 timers += 1  # a durable timer; Azurite never leaves a copy pending, so never waited here
@@ -193,9 +219,14 @@ def run_step(args: argparse.Namespace) -> dict[str, Any]:
             mark = time.perf_counter()
             progress = kind.poll(ctx, step, progress.state, results)
             timeline.append(("poll", time.perf_counter() - mark))
+            breakdown["polls"] += timeline[-1][1]
             largest_payload = max(largest_payload, len(progress.model_dump_json()))
     seconds = time.perf_counter() - started
+    breakdown["orchestration_other"] = seconds - sum(
+        v for k, v in breakdown.items() if k != "list_items_in_copy_rounds"
+    )
     return {
+        "breakdown": breakdown,
         "seconds": seconds,
         "activity_calls": activity_calls,
         "timers": timers,
@@ -264,8 +295,12 @@ def naive_rate(strings: dict[str, str], target_container: str, sample: int) -> d
     return {"sample_blobs": copied, "seconds": seconds, "blobs_per_second": copied / seconds}
 
 
-async def raw_copy(strings: dict[str, str], target_container: str, concurrency: int, limit: int | None) -> float:
-    """List the source, then copy server-side with a SAS at ``concurrency``; the seconds it took."""
+async def raw_copy(
+    strings: dict[str, str], target_container: str, concurrency: int, limit: int | None
+) -> dict[str, float]:
+    """List the source, then copy server-side with a SAS at ``concurrency``. Where its time went: ``listing``
+    (waiting for listing pages, overlapped with the copies), ``first_copy_at`` (nothing copies before the
+    first page), ``after_listing`` (the copies still running once every name was listed), ``seconds`` (all)."""
     from azure.storage.blob import ContainerSasPermissions, generate_container_sas
     from azure.storage.blob.aio import BlobServiceClient
 
@@ -286,25 +321,43 @@ async def raw_copy(strings: dict[str, str], target_container: str, concurrency: 
             expiry=datetime.now(UTC) + timedelta(hours=2),
         )
         started = time.perf_counter()
+        times = {"listing": 0.0, "first_copy_at": 0.0, "listed_at": 0.0}
         queue: asyncio.Queue[str | None] = asyncio.Queue(maxsize=concurrency * 4)
 
         async def lister() -> None:
             count = 0
-            async for blob in source.list_blobs(results_per_page=5000):
-                await queue.put(blob.name)
-                count += 1
-                if limit is not None and count >= limit:
+            pages = source.list_blobs(results_per_page=5000).by_page()
+            while limit is None or count < limit:
+                mark = time.perf_counter()
+                try:
+                    page = await pages.__anext__()
+                    names = [blob.name async for blob in page]
+                except StopAsyncIteration:
                     break
+                finally:
+                    times["listing"] += time.perf_counter() - mark
+                for name in names[: None if limit is None else limit - count]:
+                    await queue.put(name)
+                    count += 1
+            times["listed_at"] = time.perf_counter() - started
             for _ in range(concurrency):
                 await queue.put(None)
 
         async def copier() -> None:
             while (name := await queue.get()) is not None:
+                if not times["first_copy_at"]:
+                    times["first_copy_at"] = time.perf_counter() - started
                 url = f"{source.get_blob_client(name).url}?{sas}"
                 await target.get_blob_client(name).start_copy_from_url(url)
 
         await asyncio.gather(lister(), *(copier() for _ in range(concurrency)))
-        return time.perf_counter() - started
+        seconds = time.perf_counter() - started
+        return {
+            "seconds": seconds,
+            "listing": times["listing"],
+            "first_copy_at": times["first_copy_at"],
+            "after_listing": seconds - times["listed_at"],
+        }
 
 
 def listing_seconds(strings: dict[str, str], target_container: str, page_size: int) -> dict[str, float]:
@@ -363,15 +416,15 @@ def fresh(name: str) -> str:
 
 
 def drop(strings: dict[str, str], container: str) -> None:
-    """Delete a target container once measured: Azurite slows down as its store fills (copies into a
-    fresh container ran at 143 blobs/s with an empty account, 78/s with 14,000 blobs elsewhere in it)."""
+    """Delete a target container once measured, so every run meets the same store: Azurite's listings filter and
+    sort the account's blobs on every page (and Azurite before 3.36 scanned them on every request)."""
     from azure.storage.blob import BlobServiceClient
 
     with contextlib.suppress(Exception):
         BlobServiceClient.from_connection_string(strings["secondary"]).delete_container(container)
 
 
-def timed_raw(strings: dict[str, str], concurrency: int, limit: int | None) -> float:
+def timed_raw(strings: dict[str, str], concurrency: int, limit: int | None) -> dict[str, float]:
     container = fresh("raw")
     try:
         return asyncio.run(raw_copy(strings, container, concurrency, limit))
@@ -383,19 +436,18 @@ def timed_raw(strings: dict[str, str], concurrency: int, limit: int | None) -> f
 
 
 def run_engine(blobs: int, page_size: int) -> dict[str, Any]:
-    """The diff and the verification pass of a full sync of ``blobs`` names, over listings generated page by
-    page (nothing holds all names) and a state store on disk: the step's own memory and CPU per blob.
-
-    Azurite cannot stand in here: its per-request cost grows with its store (uploads went from 278/s on an
-    empty server to 36/s at 25,000 blobs), so seeding 100,000 blobs alone takes hours.
+    """The diff and the verification of a full sync of ``blobs`` names, over listings generated page by page
+    (nothing holds all names) and a state store on disk: the step's own memory and CPU per blob, without a
+    server's cost in the way. Each chunk is checked as its copy item checks it: the target listed from the
+    chunk's first name on.
     """
     import tempfile
 
     from pydantic import BaseModel
 
     from dr.blobsync.diff import Budget, diff_segment
-    from dr.blobsync.model import BlobInfo, ChunkOutcome, CopyResult, Cursor, VerifyCursor
-    from dr.blobsync.verifier import VerifyPass, outcome_name, result_name
+    from dr.blobsync.model import BlobInfo, Chunk, ChunkOutcome, Cursor
+    from dr.blobsync.verifier import ListingCheck, copies_made
 
     class DiskStore:
         def __init__(self, folder: str) -> None:
@@ -423,21 +475,21 @@ def run_engine(blobs: int, page_size: int) -> dict[str, Any]:
             synced_etag=f"0x{index:08X}" if copied else None,
         )
 
-    def pages(count: int, copied: bool) -> Any:
+    def pages(count: int, copied: bool, first: int = 0) -> Any:
         async def fetch(token: str | None) -> tuple[list[BlobInfo], str | None]:
-            start = int(token or 0)
+            start = int(token or first)
             end = min(count, start + page_size)
             return [blob(i, copied) for i in range(start, end)], (str(end) if end < count else None)
 
         return fetch
 
     async def go(store: Any) -> dict[str, Any]:
-        started = time.perf_counter()
+        diff_seconds = verify_seconds = 0.0
         cursor: Cursor | None = Cursor()
-        batches: list[tuple[str, int]] = []
-        calls = 0
+        calls = verified = 0
         while cursor is not None:
             calls += 1
+            started = time.perf_counter()
             outcome = await diff_segment(
                 cursor=cursor,
                 source_pages=pages(blobs, copied=False),
@@ -447,21 +499,17 @@ def run_engine(blobs: int, page_size: int) -> dict[str, Any]:
                 chunk_size=min(page_size, 1000),
                 budget=Budget(max_chunks=4, seconds=20),
             )
-            batches.append((outcome.token, len(outcome.chunks)))
-            for index in range(len(outcome.chunks)):  # what the copy items leave for the pass
-                ref = f"chunk-{outcome.token}-{index:04d}.json"
-                await store.write(outcome_name(ref), ChunkOutcome())
-                await store.write(result_name(ref), CopyResult(verify_method="deferred"))
+            diff_seconds += time.perf_counter() - started
+            started = time.perf_counter()
+            for ref in outcome.chunks:  # each copy item's own check, once its copies are done
+                chunk = await store.read(ref, Chunk)
+                expected = copies_made(chunk, ChunkOutcome())
+                check = ListingCheck(pages(blobs, copied=True, first=int(expected[0].name[6:13])))
+                check.counts.copied = len(expected)
+                await check.check_stretch(expected)
+                verified += check.counts.verified
+            verify_seconds += time.perf_counter() - started
             cursor = outcome.cursor
-        diff_seconds = time.perf_counter() - started
-        started = time.perf_counter()
-        verify: VerifyCursor | None = VerifyCursor(batches=batches)
-        verified = 0
-        while verify is not None:
-            verifier = VerifyPass(store, pages(blobs, copied=True))
-            verify = await verifier.run(verify, 20)
-            verified += verifier.counts.verified
-        verify_seconds = time.perf_counter() - started
         assert verified == blobs
         return {
             "blobs": blobs,
@@ -483,26 +531,56 @@ def engine_in_child(blobs: int, page_size: int) -> dict[str, Any]:
     return json.loads(done.stdout)
 
 
-def engine_scale(sizes: list[int], page_size: int) -> dict[str, Any]:
-    note(f"engine alone at {', '.join(map(str, sizes))} blobs")
-    # Best of three per size: a run of 2,000 blobs lasts a tenth of a second, easily upset on a shared machine.
-    runs = [
-        min(
-            (engine_in_child(size, page_size) for _ in range(3)),
-            key=lambda r: r["diff_us_per_blob"] + r["verify_us_per_blob"],
-        )
-        for size in sizes
-    ]
-    out: dict[str, Any] = {"engine_scale": runs}
-    if len(runs) >= 2:
-        small, large = runs[0], runs[-1]
+# -- medians and spread ----------------------------------------------------------------------------------
 
-        def per_blob(run: dict[str, Any]) -> float:
-            return float(run["diff_us_per_blob"] + run["verify_us_per_blob"])
 
-        out["engine_peak_rss_ratio"] = round(large["peak_rss_mb"] / small["peak_rss_mb"], 2)
-        out["engine_time_per_blob_ratio"] = round(per_blob(large) / per_blob(small), 2)
+def figure(values: list[float], digits: int = 2) -> dict[str, Any]:
+    """One figure of N runs: the median, the range, and the spread (max - min) relative to the median. The
+    machine may be shared: a best-of-N would hide how often a target is missed."""
+    middle = statistics.median(values)
+    return {
+        "median": round(middle, digits),
+        "min": round(min(values), digits),
+        "max": round(max(values), digits),
+        "spread_pct": round((max(values) - min(values)) / middle * 100, 1) if middle else 0.0,
+        "runs": [round(v, digits) for v in values],
+    }
+
+
+def figures(runs: list[dict[str, float]], digits: int = 2) -> dict[str, Any]:
+    """:func:`figure` of every key the runs share."""
+    return {key: figure([run[key] for run in runs], digits) for key in runs[0]}
+
+
+def pair_ratio(raws: list[dict[str, float]], steps: list[dict[str, Any]]) -> dict[str, Any]:
+    """The step's speed over the raw copier's, run pair by pair (each pair ran back to back)."""
+    return figure([raw["seconds"] / step["seconds"] for raw, step in zip(raws, steps, strict=True)])
+
+
+def engine_scale(sizes: list[int], page_size: int, repeat: int) -> dict[str, Any]:
+    note(f"engine alone at {', '.join(map(str, sizes))} blobs, {repeat} runs each")
+    by_size = {size: [engine_in_child(size, page_size) for _ in range(repeat)] for size in sizes}
+
+    def per_blob(run: dict[str, Any]) -> float:
+        return float(run["diff_us_per_blob"] + run["verify_us_per_blob"])
+
+    out: dict[str, Any] = {
+        "engine_scale": [
+            {"blobs": size, "diff_calls": runs[0]["diff_calls"]}
+            | figures([{k: run[k] for k in ("diff_us_per_blob", "verify_us_per_blob", "peak_rss_mb")} for run in runs])
+            for size, runs in by_size.items()
+        ]
+    }
+    if len(sizes) >= 2:
+        small, large = by_size[sizes[0]], by_size[sizes[-1]]
+        median_rss = [statistics.median(run["peak_rss_mb"] for run in runs) for runs in (small, large)]
+        out["engine_peak_rss_ratio"] = round(median_rss[1] / median_rss[0], 2)
+        median_us = [statistics.median(per_blob(run) for run in runs) for runs in (small, large)]
+        out["engine_time_per_blob_ratio"] = round(median_us[1] / median_us[0], 2)
     return out
+
+
+# -- the run ---------------------------------------------------------------------------------------------
 
 
 def measure(args: argparse.Namespace) -> dict[str, Any]:
@@ -514,84 +592,88 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         "large_blobs": LARGE_COUNT,
         "large_bytes": LARGE,
         "cpus": os.cpu_count(),
+        "runs_per_figure": args.repeat,
     }
     with storage() as strings:
         started = time.perf_counter()
         asyncio.run(seed(strings["primary"], "bench-src", args.blobs))
         out["seed_seconds"] = round(time.perf_counter() - started, 1)
 
-        scan: dict[int, float] = (
-            {} if args.skip_raw else raw_concurrency_scan(strings, min(args.blobs, RAW_SCAN_SAMPLE))
-        )
+        scan_sample = min(args.blobs, RAW_SCAN_SAMPLE)
+        scan = {} if args.skip_raw else raw_concurrency_scan(strings, scan_sample, (4, 8, 16, 32, 64))
         best_c = min(scan, key=lambda c: scan[c]) if scan else 8
         # The step's total concurrency matches the raw copier's best (plan knobs: copy_concurrency per item).
         copy_concurrency = args.copy_concurrency or max(2, best_c // 4)
         knobs = {"page_size": args.page_size, "max_parallel_pages": 4, "copy_concurrency": copy_concurrency}
         out["step_knobs"] = knobs
 
-        steps, raws, target = alternating_step_and_raw_runs(args, strings, knobs, best_c)
-        step = min(steps, key=lambda run: run["seconds"])
-        out["step"] = _step_summary(step, total) | {"all_seconds": [round(run["seconds"], 2) for run in steps]}
-        raw_best = _raw_summary(raws, best_c, scan, min(args.blobs, RAW_SCAN_SAMPLE), total) if raws else None
-        if raw_best:
-            out["raw"] = raw_best
-        out |= rerun_against_listing(args, strings, target, knobs, total)
-        out["peak_rss_mb"] = round(step["peak_rss_mb"], 1)
-        out["history_events_per_1000_blobs"] = round(step["history_events"] * 1000 / total, 2)
-        out["seconds_per_1000_blobs"] = round(step["seconds"] * 1000 / total, 3)
-        if raw_best:
-            out["step_vs_raw"] = round(raw_best["seconds"] / step["seconds"], 2)
+        steps, raws, target = alternating_step_and_raw_runs(args, strings, strings, knobs, best_c)
+        out["step"] = _step_figures(steps, total)
+        if raws:
+            out["raw"] = _raw_figures(raws, best_c, scan, scan_sample, total)
+            out["step_vs_raw"] = pair_ratio(raws, steps)
+        if args.skip_rerun:
+            drop(strings, target)
+        else:
+            out |= rerun_against_listing(args, strings, target, knobs, total)
+        out["peak_rss_mb"] = out["step"]["peak_rss_mb"]
+        median_step = statistics.median(run["seconds"] for run in steps)
+        out["history_events_per_1000_blobs"] = round(steps[0]["history_events"] * 1000 / total, 2)
+        out["seconds_per_1000_blobs"] = round(median_step * 1000 / total, 3)
         if not args.skip_naive:
             note("naive copy")
             out["naive"], out["step_vs_naive"] = naive_against_step(
-                strings, strings, "naive", min(args.blobs, args.naive_sample), step, total
+                args, strings, strings, min(args.blobs, args.naive_sample), median_step, total
             )
 
         for rtt in args.rtt_ms:
             if rtt > 0:
-                out |= step_with_round_trip(args, strings, knobs, rtt, total)
+                out |= with_round_trip(args, strings, knobs, rtt, total)
     return out
 
 
-def raw_concurrency_scan(strings: dict[str, str], sample: int) -> dict[int, float]:
+def raw_concurrency_scan(strings: dict[str, str], sample: int, levels: tuple[int, ...]) -> dict[int, float]:
     """Seconds of the raw copier on ``sample`` blobs at each concurrency tried."""
     note(f"raw copier: concurrency scan on {sample} blobs")
-    return {c: timed_raw(strings, c, sample) for c in (4, 8, 16, 32, 64)}
+    return {c: timed_raw(strings, c, sample)["seconds"] for c in levels}
 
 
 def alternating_step_and_raw_runs(
-    args: argparse.Namespace, strings: dict[str, str], knobs: dict[str, int], raw_concurrency: int
-) -> tuple[list[dict[str, Any]], list[float], str]:
-    """``--repeat`` step runs (and raw runs unless skipped), and the last step's target container.
-
-    The machine may be shared: step and raw runs alternate, and the caller keeps the best of each.
-    """
+    args: argparse.Namespace,
+    routed: dict[str, str],
+    strings: dict[str, str],
+    knobs: dict[str, int],
+    raw_concurrency: int,
+    label: str = "",
+) -> tuple[list[dict[str, Any]], list[dict[str, float]], str]:
+    """``--repeat`` step runs and as many raw runs (unless skipped) through ``routed``, and the last step's
+    target container. The machine may be shared: step and raw runs alternate, so each pair saw about the same
+    load, and the ratio is taken pair by pair."""
     steps: list[dict[str, Any]] = []
-    raws: list[float] = []
+    raws: list[dict[str, float]] = []
     target = ""
     for attempt in range(args.repeat):
-        # Each run starts from the same store (Azurite slows as it fills): nothing measured stays behind
-        # but the last step's target, which the re-run needs.
+        # Each run starts from the same store: nothing measured stays behind but the last step's target,
+        # which the re-run needs.
         if target:
             drop(strings, target)
         if not args.skip_raw:
-            note(f"raw run {attempt + 1}/{args.repeat} (concurrency {raw_concurrency})")
-            raws.append(timed_raw(strings, raw_concurrency, None))
+            note(f"raw run{label} {attempt + 1}/{args.repeat} (concurrency {raw_concurrency})")
+            raws.append(timed_raw(routed, raw_concurrency, None))
         target = fresh("step")
-        note(f"step run {attempt + 1}/{args.repeat}")
-        steps.append(step_in_child(strings, target, **knobs))
+        note(f"step run{label} {attempt + 1}/{args.repeat}")
+        steps.append(step_in_child(routed, target, **knobs))
     return steps, raws, target
 
 
-def _raw_summary(
-    raws: list[float], concurrency: int, scan: dict[int, float], scan_sample: int, total: int
+def _raw_figures(
+    raws: list[dict[str, float]], concurrency: int, scan: dict[int, float], scan_sample: int, total: int
 ) -> dict[str, Any]:
-    seconds = min(raws)
     return {
         "concurrency": concurrency,
-        "seconds": round(seconds, 2),
-        "all_seconds": [round(s, 2) for s in raws],
-        "blobs_per_second": round(total / seconds, 1),
+        "seconds": figure([raw["seconds"] for raw in raws]),
+        "blobs_per_second": figure([total / raw["seconds"] for raw in raws], 1),
+        "breakdown": figures([{k: v for k, v in raw.items() if k != "seconds"} for raw in raws]),
         "scan_blobs_per_second": {str(c): round(scan_sample / s, 1) for c, s in scan.items()},
     }
 
@@ -605,80 +687,98 @@ def rerun_against_listing(
     for _ in range(args.repeat):
         reruns.append(step_in_child(strings, target, **knobs))
         listings.append(listing_seconds(strings, target, args.page_size))
-    rerun = min(reruns, key=lambda run: run["seconds"])
-    listing = {key: min(entry[key] for entry in listings) for key in listings[0]}
     drop(strings, target)
+    seconds = [run["seconds"] for run in reruns]
+
+    def against(listing_kind: str) -> dict[str, Any]:
+        return figure([s / listing[listing_kind] for s, listing in zip(seconds, listings, strict=True)])
+
     return {
-        "rerun": _step_summary(rerun, total),
-        "listing_both_sides_seconds": {k: round(v, 3) for k, v in listing.items()},
-        "rerun_copies": rerun["detail"]["copied"],
+        "rerun": _step_figures(reruns, total),
+        "listing_both_sides_seconds": figures(listings, 3),
+        "rerun_copies": max(run["detail"]["copied"] for run in reruns),
         # Against the SDK listing both sides (what a diff written with list_blobs costs), and against the
-        # same listing with the step's own page parser (the floor).
-        "rerun_vs_listing": round(rerun["seconds"] / listing["concurrent"], 2),
-        "rerun_vs_listing_sequential": round(rerun["seconds"] / listing["sequential"], 2),
-        "rerun_vs_listing_same_parser": round(rerun["seconds"] / listing["concurrent_fast_parser"], 2),
+        # same listing with the step's own page parser (the floor); pair by pair.
+        "rerun_vs_listing": against("concurrent"),
+        "rerun_vs_listing_sequential": against("sequential"),
+        "rerun_vs_listing_same_parser": against("concurrent_fast_parser"),
     }
 
 
 def naive_against_step(
-    routed: dict[str, str], strings: dict[str, str], container: str, sample: int, step: dict[str, Any], total: int
-) -> tuple[dict[str, Any], float]:
-    """The naive copy's rates through ``routed`` (rounded), and the step's speed-up over it."""
-    target = fresh(container)
-    naive = naive_rate(routed, target, sample)
-    drop(strings, target)
-    speedup = round((total / step["seconds"]) / naive["blobs_per_second"], 2)
-    return {k: round(v, 2) for k, v in naive.items()}, speedup
+    args: argparse.Namespace,
+    routed: dict[str, str],
+    strings: dict[str, str],
+    sample: int,
+    step_seconds: float,
+    total: int,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The naive copy's rate through ``routed`` (``--repeat`` runs), and the step's speed-up over each."""
+    rates = []
+    for _ in range(args.repeat):
+        target = fresh("naive")
+        rates.append(naive_rate(routed, target, sample)["blobs_per_second"])
+        drop(strings, target)
+    step_rate = total / step_seconds
+    return (
+        {"sample_blobs": sample, "blobs_per_second": figure(rates)},
+        figure([step_rate / rate for rate in rates]),
+    )
 
 
-def step_with_round_trip(
+def with_round_trip(
     args: argparse.Namespace, strings: dict[str, str], knobs: dict[str, int], rtt: float, total: int
 ) -> dict[str, Any]:
-    """The step (and the naive copy unless skipped) through the delay proxy adding ``rtt`` ms per request."""
+    """The raw copier, the step and the naive copy (unless skipped) through the delay proxy adding ``rtt`` ms
+    per request. Latency wants more requests in flight: the raw copier scans again through the proxy."""
+    key = f"rtt{rtt:g}"
     with delay_proxy(_endpoint_of(strings["primary"]), rtt) as proxy:
         routed = {name: _reroute(value, proxy) for name, value in strings.items()}
         rtt_knobs = dict(knobs, copy_concurrency=max(knobs["copy_concurrency"], 16))
-        runs = []
-        for attempt in range(args.repeat):
-            note(f"step with {rtt:g} ms per request, run {attempt + 1}/{args.repeat}")
-            rtt_target = fresh("step-rtt")
-            runs.append(step_in_child(routed, rtt_target, **rtt_knobs))
-            drop(strings, rtt_target)
-        step_rtt = min(runs, key=lambda run: run["seconds"])
-        key = f"rtt{rtt:g}"
-        out: dict[str, Any] = {
-            f"step_{key}": _step_summary(step_rtt, total)
-            | {"knobs": rtt_knobs, "all_seconds": [round(run["seconds"], 2) for run in runs]}
-        }
+        sample = min(args.blobs, RAW_SCAN_SAMPLE)
+        scan = {} if args.skip_raw else raw_concurrency_scan(routed, sample, (16, 32, 64, 128))
+        best_c = min(scan, key=lambda c: scan[c]) if scan else 64
+        steps, raws, target = alternating_step_and_raw_runs(
+            args, routed, strings, rtt_knobs, best_c, label=f" with {rtt:g} ms per request"
+        )
+        drop(strings, target)
+        out: dict[str, Any] = {f"step_{key}": _step_figures(steps, total) | {"knobs": rtt_knobs}}
+        if raws:
+            out[f"raw_{key}"] = _raw_figures(raws, best_c, scan, sample, total)
+            out[f"step_vs_raw_{key}"] = pair_ratio(raws, steps)
         if not args.skip_naive:
             note(f"naive copy with {rtt:g} ms per request")
-            sample = min(args.blobs, max(50, args.naive_sample // 4))
+            median_step = statistics.median(run["seconds"] for run in steps)
+            naive_sample = min(args.blobs, max(50, args.naive_sample // 4))
             out[f"naive_{key}"], out[f"step_vs_naive_{key}"] = naive_against_step(
-                routed, strings, "naive-rtt", sample, step_rtt, total
+                args, routed, strings, naive_sample, median_step, total
             )
     return out
 
 
-def _step_summary(run: dict[str, Any], total: int) -> dict[str, Any]:
-    detail = run["detail"]
+def _step_figures(runs: list[dict[str, Any]], total: int) -> dict[str, Any]:
+    """Medians and spread of the step's runs; counts and the timeline of the median run."""
+    ordered = sorted(runs, key=lambda run: run["seconds"])
+    middle = ordered[(len(ordered) - 1) // 2]
+    detail = middle["detail"]
+    timeline = middle["timeline"]
     return {
-        "seconds": round(run["seconds"], 2),
-        "blobs_per_second": round(total / run["seconds"], 1),
+        "seconds": figure([run["seconds"] for run in runs]),
+        "blobs_per_second": figure([total / run["seconds"] for run in runs], 1),
+        "breakdown": figures([run["breakdown"] for run in runs]),
         "copied": detail["copied"],
         "skipped": detail["skipped"],
         "failed": detail["failed"],
         "verified": detail["verified"],
         "copy_method": detail["copy_method"],
         "verify_method": detail["verify_method"],
-        "activity_calls": run["activity_calls"],
-        "rounds": run["rounds"],
-        "timers": run["timers"],
-        "largest_payload_bytes": run["largest_payload_bytes"],
-        "peak_rss_mb": round(run["peak_rss_mb"], 1),
-        "cpu_seconds": round(run["cpu_seconds"], 1),
-        "timeline": run["timeline"]
-        if len(run["timeline"]) <= 12
-        else [*run["timeline"][:6], ("...", 0), *run["timeline"][-5:]],
+        "activity_calls": middle["activity_calls"],
+        "rounds": middle["rounds"],
+        "timers": middle["timers"],
+        "largest_payload_bytes": max(run["largest_payload_bytes"] for run in runs),
+        "peak_rss_mb": figure([run["peak_rss_mb"] for run in runs], 1),
+        "cpu_seconds": figure([run["cpu_seconds"] for run in runs], 1),
+        "timeline_of_median_run": timeline if len(timeline) <= 12 else [*timeline[:6], ("...", 0), *timeline[-5:]],
     }
 
 
@@ -689,9 +789,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--page-size", type=int, default=500)
     parser.add_argument("--copy-concurrency", type=int, default=0, help="per work item; 0: from the raw scan")
     parser.add_argument("--naive-sample", type=int, default=400)
-    parser.add_argument("--repeat", type=int, default=0, help="runs of step and raw (best kept); 0: 3, 1 at scale")
+    parser.add_argument("--repeat", type=int, default=5, help="runs behind every figure (median and spread)")
     parser.add_argument("--skip-naive", action="store_true")
     parser.add_argument("--skip-raw", action="store_true")
+    # At 100,000 blobs Azurite filters and sorts the whole account on every listing page: the listings the
+    # re-run is compared with take many minutes, and Azurite stops accepting connections meanwhile.
+    parser.add_argument("--skip-rerun", action="store_true", help="no unchanged re-run, no listing comparison")
     # Internal: one step run in this (child) process.
     parser.add_argument("--engine-scale", type=int, action="append", help="engine-only sizes; default 2000, 100000")
     parser.add_argument("--engine-only", action="store_true", help="only the engine-at-scale measurement")
@@ -709,9 +812,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(run_engine(args.blobs, args.page_size)))
         return 0
     args.rtt_ms = args.rtt_ms if args.rtt_ms is not None else [0.0, 20.0]
-    args.repeat = args.repeat or (3 if args.blobs <= 20000 else 1)
     out = {} if args.engine_only else measure(args)
-    out |= engine_scale(args.engine_scale or [2000, 100000], args.page_size)
+    out |= engine_scale(args.engine_scale or [2000, 100000], args.page_size, args.repeat)
     print(json.dumps(out, indent=2))
     return 0
 

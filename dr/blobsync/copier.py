@@ -238,7 +238,8 @@ class ChunkCopier:
     # -- the chunk -----------------------------------------------------------------------------------
     async def run(self, chunk: Chunk) -> tuple[CopyResult, ChunkOutcome]:
         """Copy and delete; check the copies now (HEAD each) when they are few for their stretch of names or
-        are recopies, else leave them to the verification pass, which lists the target once in name order."""
+        are recopies, else leave them ``deferred`` to a check against the target listing of their stretch
+        (:class:`dr.blobsync.verifier.ListingCheck`, which the caller runs), with the outcome it needs."""
         semaphore = asyncio.Semaphore(self.concurrency)
 
         async def bounded(op: Op) -> BlobInfo | None:

@@ -187,7 +187,7 @@ class CopyResult(_Payload):
     failures: list[str] = Field(default_factory=list)  # "name: reason", a few
     conflict_samples: list[str] = Field(default_factory=list)  # names behind counts.conflicts, a few
     pending_ref: str | None = None
-    recopy_ref: str | None = None  # verify: copies that did not check out, to be copied again
+    recopy_ref: str | None = None  # copy, verify: copies that did not check out, to be copied again
     retry_ref: str | None = None  # copy: copies that failed transiently, for a later attempt (after a backoff)
     retry_attempt: int = 0  # copy: which attempt ``retry_ref`` is (2 = the first retry)
     cursor: str | None = None  # verify: where the pass goes on (None: done)

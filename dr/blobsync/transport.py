@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from azure.core.exceptions import AzureError
 from azure.storage.blob._shared.policies import is_retry
@@ -108,8 +109,14 @@ class SourceAuthorizer:
     def __init__(self, source: BlobServiceClient, container: str) -> None:
         self._source = source
         self._container = container
+        # Blob URLs are built here as the SDK builds them (the path quoted, "~" and "/" kept): a BlobClient per
+        # blob, only for its URL, cost a third of a millisecond of CPU per copy.
+        self._container_url = source.get_container_client(container).url.split("?", 1)[0]
         self._tokens: dict[timedelta, str] = {}
         self._lock = asyncio.Lock()
+
+    def blob_url(self, blob_name: str) -> str:
+        return f"{self._container_url}/{quote(blob_name.encode(), safe='~/')}"
 
     async def url_for(self, blob_name: str, *, lifetime: timedelta = SYNC_SAS_LIFETIME) -> str:
         token = self._tokens.get(lifetime)
@@ -117,8 +124,7 @@ class SourceAuthorizer:
             async with self._lock:
                 token = self._tokens.get(lifetime) or await self._issue(lifetime)
                 self._tokens[lifetime] = token
-        url: str = self._source.get_blob_client(self._container, blob_name).url
-        return f"{url}?{token}"
+        return f"{self.blob_url(blob_name)}?{token}"
 
     async def _issue(self, lifetime: timedelta) -> str:
         from azure.storage.blob import ContainerSasPermissions, generate_container_sas

@@ -1,11 +1,17 @@
-"""The verification pass: after the copies, check them against one listing of the target in name order.
+"""Checking copies against a listing of the target in name order, instead of a HEAD per blob.
 
-Chunks whose copies were dense (most names in their stretch were copied) leave their checking here: a
-listing reads a thousand names for the price of a few requests, where a HEAD per blob would cost one
-request each. The pass walks the chunks in name order and the target listing alongside, so every target
-page is read about once; it jumps ahead with a chunk's own continuation token when the chunk is further on
-than the page in hand. Copies that do not check out are written into a recopy chunk. Resumable: a call
-stops after its time budget and saves where it stands.
+A listing reads a thousand names for the price of a few requests, where a HEAD per blob would cost one
+request each. :class:`ListingCheck` reads the target from where a chunk's stretch of names starts and seeks
+each copied name in order; copies that do not check out are taken back and handed out again as a recopy
+chunk.
+
+A copy item checks its own dense chunk this way as soon as its copies are done, listing the target from the
+chunk's first name (``startFrom``), while the other items of its round are still copying: the check
+overlaps the copies and needs no round of its own.
+:class:`VerifyPass` is the older end-of-run pass over every chunk that left its checking to later
+(``deferred``): kept so that a run whose copy items were written by an earlier version still finishes.
+It walks the chunks in name order and the target listing alongside, so every target page is read about
+once, and is resumable: a call stops after its time budget and saves where it stands.
 """
 
 from __future__ import annotations
@@ -31,6 +37,16 @@ def outcome_name(chunk_ref: str) -> str:
     return chunk_ref.removesuffix(".json") + ".outcome.json"
 
 
+def copies_made(chunk: Chunk, outcome: ChunkOutcome) -> list[BlobInfo]:
+    """The source versions a copy item put on the target, in name order (what its check expects to find)."""
+    skip = set(outcome.not_copied)
+    return [
+        outcome.refreshed.get(index, op.blob)
+        for index, op in enumerate(chunk.ops)
+        if op.op == "copy" and index not in skip
+    ]
+
+
 @dataclass
 class _Page:
     token: str | None
@@ -40,8 +56,9 @@ class _Page:
 
 
 @dataclass
-class VerifyPass:
-    store: StateStore
+class ListingCheck:
+    """Copies checked against the target listing, read on in name order from where the check stands."""
+
     target_pages: PageFetcher
     counts: CopyCounts = field(default_factory=CopyCounts)
     failures: list[str] = field(default_factory=list)
@@ -49,37 +66,24 @@ class VerifyPass:
     page: _Page | None = None
     pages_read: int = 0
 
-    async def run(self, cursor: VerifyCursor, seconds: float) -> VerifyCursor | None:
-        """Verify chunks from ``cursor`` on; the cursor to go on from, or None when every chunk is done."""
-        started = time.monotonic()
-        while cursor.batch < len(cursor.batches):
-            token, count = cursor.batches[cursor.batch]
-            if cursor.index >= count:
-                cursor.batch, cursor.index = cursor.batch + 1, 0
-                continue
-            await self._chunk(chunk_name(token, cursor.index), cursor)
-            cursor.index += 1
-            if time.monotonic() - started >= seconds:  # after one chunk at least: every call progresses
-                return cursor
-        return None
-
-    async def _chunk(self, ref: str, cursor: VerifyCursor) -> None:
-        result = await self.store.read(result_name(ref), CopyResult)
-        if result is None or result.verify_method != "deferred":
-            return  # nothing copied, or checked one by one when it was copied
-        chunk = await self.store.read(ref, Chunk)
-        if chunk is None:
-            return
-        outcome = await self.store.read(outcome_name(ref), ChunkOutcome) or ChunkOutcome()
-        skip = set(outcome.not_copied)
-        expected = [
-            outcome.refreshed.get(index, op.blob)
-            for index, op in enumerate(chunk.ops)
-            if op.op == "copy" and index not in skip
-        ]
-        if not expected:
-            return
+    async def check(self, chunk: Chunk, expected: list[BlobInfo], cursor: VerifyCursor) -> None:
+        """Check ``expected`` (the chunk's copies, in name order; each counted as copied already): confirmed
+        ones count as verified, the others are taken back and go to ``recopy``. ``cursor`` says where an
+        earlier check left the listing (a fresh one: start at the chunk's own token) and is moved on."""
         await self._position(chunk, cursor)
+        await self._confirm(expected)
+        if self.page is not None:
+            cursor.started = True
+            cursor.page_token = self.page.token
+            cursor.page_first = self.page.blobs[0].name if self.page.blobs else cursor.page_first
+
+    async def check_stretch(self, expected: list[BlobInfo]) -> None:
+        """Like :meth:`check`, with ``target_pages`` listing from the first expected name on (``start_from``):
+        a copy item checking its own chunk reads about its own stretch of the target, wherever that lies."""
+        await self._load(None)
+        await self._confirm(expected)
+
+    async def _confirm(self, expected: list[BlobInfo]) -> None:
         for blob in expected:
             actual = await self._seek(blob.name)
             problem = mismatch(blob, actual)
@@ -92,10 +96,6 @@ class VerifyPass:
             self.recopy.append(Op(op="copy", blob=blob))
             if len(self.failures) < MAX_FAILURE_NAMES:
                 self.failures.append(f"{blob.name}: {problem} (copied again)")
-        if self.page is not None:
-            cursor.started = True
-            cursor.page_token = self.page.token
-            cursor.page_first = self.page.blobs[0].name if self.page.blobs else cursor.page_first
 
     async def _position(self, chunk: Chunk, cursor: VerifyCursor) -> None:
         """Go on from the page in hand, or jump to the chunk's own token when that starts further on."""
@@ -128,3 +128,53 @@ class VerifyPass:
             if page.next_token is None:
                 return None
             await self._load(page.next_token)
+
+
+@dataclass
+class VerifyPass:
+    """The end-of-run pass over the chunks whose copy items left their checking to it (``deferred``)."""
+
+    store: StateStore
+    target_pages: PageFetcher
+    listing: ListingCheck = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.listing = ListingCheck(self.target_pages)
+
+    @property
+    def counts(self) -> CopyCounts:
+        return self.listing.counts
+
+    @property
+    def recopy(self) -> list[Op]:
+        return self.listing.recopy
+
+    @property
+    def pages_read(self) -> int:
+        return self.listing.pages_read
+
+    async def run(self, cursor: VerifyCursor, seconds: float) -> VerifyCursor | None:
+        """Verify chunks from ``cursor`` on; the cursor to go on from, or None when every chunk is done."""
+        started = time.monotonic()
+        while cursor.batch < len(cursor.batches):
+            token, count = cursor.batches[cursor.batch]
+            if cursor.index >= count:
+                cursor.batch, cursor.index = cursor.batch + 1, 0
+                continue
+            await self._chunk(chunk_name(token, cursor.index), cursor)
+            cursor.index += 1
+            if time.monotonic() - started >= seconds:  # after one chunk at least: every call progresses
+                return cursor
+        return None
+
+    async def _chunk(self, ref: str, cursor: VerifyCursor) -> None:
+        result = await self.store.read(result_name(ref), CopyResult)
+        if result is None or result.verify_method != "deferred":
+            return  # nothing copied, or checked when it was copied
+        chunk = await self.store.read(ref, Chunk)
+        if chunk is None:
+            return
+        outcome = await self.store.read(outcome_name(ref), ChunkOutcome) or ChunkOutcome()
+        expected = copies_made(chunk, outcome)
+        if expected:
+            await self.listing.check(chunk, expected, cursor)

@@ -8,8 +8,10 @@ How a run goes (every call is an activity, runs at least once, and returns small
   deletes; :mod:`dr.blobsync.copier`) while one ``list`` item diffs the next stretch, so listing overlaps
   copying. ``pending`` items look at asynchronous copies Azure had not finished. Copies are verified
   (size, MD5 where known, the source version recorded): a chunk whose copies are few for its stretch of
-  names checks each with a HEAD; dense chunks are checked at the end by ``verify`` items that read the
-  target listing once in name order (:mod:`dr.blobsync.verifier`); what does not check out is copied again.
+  names checks each with a HEAD; a dense chunk's item checks its copies against the target listing of its
+  own stretch as soon as they are done, while the round's other items still copy
+  (:mod:`dr.blobsync.verifier`); what does not check out is copied again. (``verify`` items, an end-of-run
+  pass over chunks an earlier version left ``deferred``, only finish runs begun before that change.)
 - A copy that fails transiently (429, 5xx, a timeout, a lost response, after the SDK's own retries) is
   tried again inside its work item after a backoff; what still fails goes into a retry chunk that a later
   poll hands out once the step's ``retry`` policy says (``delay_before``), up to ``retry.attempts`` attempts.
@@ -59,6 +61,7 @@ from ..blobsync.diff import Budget, diff_segment
 from ..blobsync.listing import PageFetcher, container_pages
 from ..blobsync.model import (
     Chunk,
+    ChunkOutcome,
     CopyCounts,
     CopyResult,
     Cursor,
@@ -83,7 +86,7 @@ from ..blobsync.store import (
     write_sync_record,
 )
 from ..blobsync.transport import SourceAuthorizer, Transport, ensure_container, redact, run_async
-from ..blobsync.verifier import VerifyPass, outcome_name, result_name
+from ..blobsync.verifier import ListingCheck, VerifyPass, copies_made, result_name
 from ..clients import account_name_from_url, get_clients
 from ..durations import iso
 from ..errors import (
@@ -238,9 +241,13 @@ class _Session:
 
         return guarded
 
-    def target_pages(self) -> PageFetcher:
+    def target_pages(self, *, start_from: str | None = None) -> PageFetcher:
         fetch = container_pages(
-            self.target, prefix=self.params.prefix, include=["metadata", "copy"], page_size=self.params.page_size
+            self.target,
+            prefix=self.params.prefix,
+            include=["metadata", "copy"],
+            page_size=self.params.page_size,
+            start_from=start_from,
         )
 
         async def guarded(token: str | None) -> Any:
@@ -676,9 +683,24 @@ class BlobBackup(StepKind[BlobBackupStep]):
             result.retry_ref = f"{stem}.retry-{result.retry_attempt}.json"
             await session.store.write(result.retry_ref, Chunk(ops=copier.retry, attempt=result.retry_attempt))
         if result.verify_method == "deferred":
-            await session.store.write(outcome_name(ref), outcome)
+            await self._check_by_listing(session, chunk, outcome, result)
         await session.store.write(result_name(ref), result)  # last: it marks the item as done
         return result
+
+    async def _check_by_listing(
+        self, session: _Session, chunk: Chunk, outcome: ChunkOutcome, result: CopyResult
+    ) -> None:
+        """Check a dense chunk's copies now, against the target listed from the chunk's first name on: a few
+        requests where a HEAD per blob would cost one each, made while the round's other items still copy (an
+        end-of-run pass left Azurite idle for a round of its own). What does not check out is taken back from
+        the counts and copied again (a recopy chunk, checked blob by blob)."""
+        expected = copies_made(chunk, outcome)
+        check = ListingCheck(session.target_pages(start_from=expected[0].name), counts=result.counts)
+        await check.check_stretch(expected)
+        result.verify_method = "listing"
+        if check.recopy:
+            result.recopy_ref = f"recopy-{secrets.token_hex(4)}.json"
+            await session.store.write(result.recopy_ref, Chunk(ops=check.recopy, recopy=True))
 
     async def _verify(self, session: _Session, ref: str) -> CopyResult:
         cursor = await session.store.read(ref, VerifyCursor)
@@ -782,10 +804,10 @@ class BlobBackup(StepKind[BlobBackupStep]):
                     state.batches.append((listing.token, len(listing.chunks)))
                 continue
             copied = result
+            if copied.recopy_ref:  # a listing check (the item's own, or the pass) found copies that do not check out
+                new_chunks.append(copied.recopy_ref)
             if copied.op == "verify":
                 state.counts.add(copied.counts)  # confirms copies, or takes back those sent to recopy
-                if copied.recopy_ref:
-                    new_chunks.append(copied.recopy_ref)
                 state.verify_cursor = copied.cursor
                 state.verify_done = copied.cursor is None
                 verifying = copied.cursor is not None
@@ -887,23 +909,26 @@ class BlobBackup(StepKind[BlobBackupStep]):
         rpo_watermark = state.stats.newest_source_change
         detail["rpo_watermark"] = rpo_watermark
         detail["last_sync_at"] = iso(state.synced_through)
+        writes = [self._clean_up(session, state)]  # independent of the record: both at once
         if state.counts.failed == 0 and not ctx.is_drill:
-            await write_sync_record(
-                session.target_service,
-                get_settings().state_container,
-                SyncRecord(
-                    plan=ctx.plan_name,
-                    step=ctx.step_id,
-                    source=session.source_name,
-                    target=session.target_name,
-                    synced_through=state.synced_through,
-                    finished_at=ctx.now,
-                    rpo_watermark=rpo_watermark,
-                    copied=state.counts.copied,
-                    run_id=ctx.run_id,
-                ),
+            writes.append(
+                write_sync_record(
+                    session.target_service,
+                    get_settings().state_container,
+                    SyncRecord(
+                        plan=ctx.plan_name,
+                        step=ctx.step_id,
+                        source=session.source_name,
+                        target=session.target_name,
+                        synced_through=state.synced_through,
+                        finished_at=ctx.now,
+                        rpo_watermark=rpo_watermark,
+                        copied=state.counts.copied,
+                        run_id=ctx.run_id,
+                    ),
+                )
             )
-        await self._clean_up(session, state)
+        await asyncio.gather(*writes)
         if state.counts.failed:
             # Two calls: this progress carries the detail (the failed blobs by name) into the step's outcome,
             # the next poll raises (a failing call's own return value never reaches the report).

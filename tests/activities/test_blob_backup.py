@@ -148,6 +148,9 @@ def test_many_pages_many_work_items_small_payloads(blob_world: BlobWorld) -> Non
     list_items = [item for item in drive.work_items if item["op"] == "list"]
     assert len(copy_items) == 13  # one per chunk of page_size operations
     assert len(list_items) >= 4  # the diff went on in work items, next to the copies
+    # Each copy item checked its own chunk against the target listing: no verification round at the end.
+    assert drive.detail["verify_method"] == "listing"
+    assert not [item for item in drive.work_items if item["op"] == "verify"]
     # Nothing that travels through the orchestration history grows with the number of blobs.
     payloads = [p.model_dump(mode="json") for p in drive.progresses] + drive.work_items + drive.work_results
     assert max(len(json.dumps(p)) for p in payloads) < 4000

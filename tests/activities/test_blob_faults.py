@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import UTC, datetime
 
@@ -175,3 +176,38 @@ def test_standing_sync_with_the_source_down_fails_and_keeps_the_last_record(
     assert failure.value.code == "SourceUnavailable"
     fault_proxy.clear_rules()
     assert last_sync("shop-blobs", step) == recorded
+
+
+def test_a_copy_changed_on_the_target_before_its_check_is_copied_again(
+    proxied_world: BlobWorld, fault_proxy: FaultProxy
+) -> None:
+    """A copy item checks its copies against the target listing while other items still copy. A target blob
+    rewritten by someone else between its copy and that check does not pass: it is copied again, and the
+    backup ends holding the source's bytes."""
+    for i in range(6):
+        proxied_world.put(f"img/{i:04d}.bin", f"blob {i}".encode() * 10)
+    step = proxied_world.step()
+    # The target's listings take a while: long enough for the writer below to get in before the check reads.
+    fault_proxy.add_rule(
+        Rule("delay", account="secondary", method="GET", path=rf"^{proxied_world.target_container}$", delay_ms=1500)
+    )
+    tampered = proxied_world.target.get_blob_client("img/0003.bin")
+
+    def rewrite_once_copied() -> None:
+        deadline = time.monotonic() + 30
+        while not tampered.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        tampered.upload_blob(b"someone else's bytes", overwrite=True)
+
+    writer = threading.Thread(target=rewrite_once_copied)
+    writer.start()
+    try:
+        drive = proxied_world.run(step)
+    finally:
+        writer.join()
+
+    assert (drive.detail["copied"], drive.detail["verified"], drive.detail["failed"]) == (6, 6, 0)
+    assert "listing" in drive.detail["verify_method"]
+    assert any(item["op"] == "copy" and item["ref"].startswith("recopy-") for item in drive.work_items)
+    assert not any(item["op"] == "verify" for item in drive.work_items)  # checked inside the copy item
+    assert tampered.download_blob().readall() == b"blob 3" * 10
