@@ -323,6 +323,13 @@ def evaluate_once(stack: Stack, plan: str) -> ReadinessRecord:
     return wait_for(evaluated_after(plan, before.evaluated_at if before else None))
 
 
+def ready_tm_plan(stack: Stack, arm: ArmEmulator) -> None:
+    """The Traffic Manager plan, its profile in the emulator, evaluated ready."""
+    seed_profile(arm)
+    write_plan(stack, "tm.yaml", tm_plan(stack.health.url()))
+    assert evaluate_once(stack, "tm").readiness == "green"
+
+
 def failed_names(evaluated: ReadinessRecord) -> set[tuple[str, str]]:
     return {(failed.step, failed.check) for failed in evaluated.failed_checks}
 
@@ -330,9 +337,7 @@ def failed_names(evaluated: ReadinessRecord) -> set[tuple[str, str]]:
 def test_a_permission_taken_from_the_identity_turns_the_plan_red_in_one_evaluation(
     stack: Stack, arm: ArmEmulator
 ) -> None:
-    seed_profile(arm)
-    write_plan(stack, "tm.yaml", tm_plan(stack.health.url()))
-    assert evaluate_once(stack, "tm").readiness == "green"
+    ready_tm_plan(stack, arm)
 
     # Someone replaces the app's role with a reader's: it may still read the profile, not write it.
     arm.set_permissions("/", [])
@@ -353,9 +358,7 @@ def test_a_permission_taken_from_the_identity_turns_the_plan_red_in_one_evaluati
 def test_a_disabled_traffic_manager_profile_turns_the_plan_red_in_one_evaluation(
     stack: Stack, arm: ArmEmulator
 ) -> None:
-    seed_profile(arm)
-    write_plan(stack, "tm.yaml", tm_plan(stack.health.url()))
-    assert evaluate_once(stack, "tm").readiness == "green"
+    ready_tm_plan(stack, arm)
 
     profiles = arm_client(TrafficManagerManagementClient, arm, SUB).profiles
     profiles.update(GROUP, "shop-tm", Profile(profile_status="Disabled"))  # as an operator would, through ARM
@@ -369,9 +372,7 @@ def test_a_disabled_traffic_manager_profile_turns_the_plan_red_in_one_evaluation
 def test_a_secondary_endpoint_failing_its_probes_turns_the_plan_red_in_one_evaluation(
     stack: Stack, arm: ArmEmulator
 ) -> None:
-    seed_profile(arm)
-    write_plan(stack, "tm.yaml", tm_plan(stack.health.url()))
-    assert evaluate_once(stack, "tm").readiness == "green"
+    ready_tm_plan(stack, arm)
 
     arm.set_target_health("wus.example.com", healthy=False)  # Traffic Manager now reports shop-wus Degraded
     try:
