@@ -113,6 +113,8 @@ class WorkerProcess:
     async def invoke(self, message: Any) -> Any:
         """Send a StreamingMessage carrying an InvocationRequest; the runtime's InvocationResponse."""
         writer = await self._connected()
+        if self._closed:  # it exited: its socket answers nothing more
+            raise InvocationFailed(f"the worker process exited (exit code {self.exit_code})", "")
         request_id = f"r{next(self._ids)}"
         message.request_id = request_id
         answer: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
@@ -140,10 +142,10 @@ class WorkerProcess:
             waiting = self._pending.pop(answer.request_id, None)
             if waiting is not None and not waiting.done():
                 waiting.set_result(answer.invocation_response)
-        code = self._process.poll() if self._process is not None else None
+        self._closed = True
         for waiting in self._pending.values():
             if not waiting.done():
-                waiting.set_exception(InvocationFailed(f"the worker process exited (exit code {code})", ""))
+                waiting.set_exception(InvocationFailed(f"the worker process exited (exit code {self.exit_code})", ""))
         self._pending.clear()
 
     def stop(self) -> None:
@@ -163,6 +165,14 @@ class WorkerProcess:
     @property
     def pending(self) -> int:
         return len(self._pending)
+
+    @property
+    def alive(self) -> bool:
+        return not self._closed
+
+    @property
+    def exit_code(self) -> int | None:
+        return self._process.poll() if self._process is not None else None
 
 
 class WorkerPool:
@@ -192,7 +202,8 @@ class WorkerPool:
         return self
 
     async def invoke(self, message: Any) -> Any:
-        return await min(self.processes, key=lambda process: process.pending).invoke(message)
+        alive = [process for process in self.processes if process.alive] or self.processes
+        return await min(alive, key=lambda process: process.pending).invoke(message)
 
     def stop(self) -> None:
         for process in self.processes:

@@ -86,3 +86,5 @@ def test_a_worker_that_dies_fails_its_invocation_instead_of_hanging_it(pid_app: 
         answer = requests.get(f"{host.url}/api/die", timeout=30)
         assert answer.status_code == 500
         assert time.monotonic() - started < 10
+        # And what comes after it fails at once too (no worker is left to answer).
+        assert requests.get(f"{host.url}/api/pid", timeout=30).status_code == 500
