@@ -146,6 +146,9 @@ HISTORY_SAMPLES = 5
 HISTORY_REPORTS = 20
 # evaluate_plan: each step's checks get this long (they bound their own probes; this bounds the rest).
 CHECK_TIMEOUT_SECONDS = 30.0
+# A run's pre-flight waits at most this long for the plan's history once its checks are done: the history
+# only refines the prediction and must not lengthen the way to the first change.
+HISTORY_WAIT_SECONDS = 2.0
 
 
 class PreflightInput(BaseModel):
@@ -723,7 +726,7 @@ def predict(
         cursor = via[cursor]
     path.reverse()
 
-    restored, follow = _service_restored(plan, steps, finishes, known=not unknown)
+    restored, follow = _service_restored(steps, finishes, known=not unknown)
     stores, rpo, bound_by = _stores(plan, checks, now)
     unknown_stores = [store for store in stores if store.seconds is None]
     all_checks = [check for step_checks in checks.values() for check in step_checks]
@@ -772,7 +775,7 @@ def predict(
 
 
 def _service_restored(
-    plan: Plan, steps: list[StepPrediction], finishes: dict[str, float], *, known: bool
+    steps: list[StepPrediction], finishes: dict[str, float], *, known: bool
 ) -> tuple[float | None, float | None]:
     """When the last traffic or verification step would be done (dr.run.RunState.service_restored's measure),
     and when every client would follow (that + the longest TTL of a traffic step); None without such steps or
@@ -780,7 +783,7 @@ def _service_restored(
     from .steps import spec_of
 
     service = [step for step in steps if spec_of(step.kind).role in ("traffic", "verification")]
-    if not known or not service or not plan.steps:
+    if not known or not service:
         return None, None
     restored = round(max(finishes[step.step] for step in service), 3)
     ttls = [step.clients_follow_seconds for step in service if step.clients_follow_seconds is not None]
@@ -849,7 +852,10 @@ def run_preflight(
         history = reader.submit(read_history)
         checks = run_checks(request.checks, check=check)
         try:
-            return PreflightResult(checks=checks, history=measurements(history.result(timeout=CHECK_TIMEOUT_SECONDS)))
+            return PreflightResult(checks=checks, history=measurements(history.result(timeout=HISTORY_WAIT_SECONDS)))
+        except FutureTimeout:
+            why = f"the plan's history was not read within {HISTORY_WAIT_SECONDS:g} s of the checks"
+            return PreflightResult(checks=checks, history_error=why)
         except Exception as error:  # no history: the kinds' models predict alone
             return PreflightResult(checks=checks, history_error=f"{type(error).__name__}: {str(error)[:300]}")
     finally:

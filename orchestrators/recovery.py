@@ -89,9 +89,9 @@ def _recovery(context: df.DurableOrchestrationContext, run: RunInput) -> Generat
         primary_healthy = yield from _primary_health(context, state, publish)
     state.phase = "preflight"
     publish()
-    history = yield from _preflight(context, state)
+    preflight = yield from _preflight(context, state)
     blocking = run.mode in ("failover", "failback") and bool(state.failed_checks())
-    over_budget = _predict(state, context.current_utc_datetime, history)
+    over_budget = _predict(state, context.current_utc_datetime, preflight)
     if not primary_healthy:
         pass  # every step is already marked: the failback changed nothing
     elif over_budget and plan.rpo_budget_exceeded == "abort":
@@ -212,7 +212,7 @@ def _record_plan_state(context: df.DurableOrchestrationContext, state: RunState)
         state.estate_after = {"error": f"the plan's state was not stored: {failed.failure.message[:300]}"}
 
 
-def _preflight(context: df.DurableOrchestrationContext, state: RunState) -> Generator[Any, Any, list[Any]]:
+def _preflight(context: df.DurableOrchestrationContext, state: RunState) -> Generator[Any, Any, PreflightResult]:
     """Every step's read-only checks, all at once in one activity, before anything changes; and what the
     plan's past runs measured, for the prediction (none when unreadable: it never holds a run back). A
     pre-flight that could not run at all is a failed check of every step: it never passes by not looking."""
@@ -222,28 +222,28 @@ def _preflight(context: df.DurableOrchestrationContext, state: RunState) -> Gene
         for step in state.plan.steps
     }
     request = PreflightInput(plan=state.plan.name, checks=payloads)
-    result: PreflightResult | None = None
     failure = ""
     try:
         result = PreflightResult.model_validate((yield context.call_activity("preflight", request.model_dump())))
     except Exception as exc:
-        failure = str(exc)
+        result = PreflightResult(checks={}, history_error=f"the pre-flight did not run: {str(exc)[:300]}")
+        failure = str(exc)[:500]
     for step_id in payloads:
-        checks = result.checks.get(step_id) if result is not None else None
+        checks = result.checks.get(step_id)
         if checks is None:
-            checks = [Check.failed("check_ran", f"the pre-flight check could not run: {failure[:500] or 'no answer'}")]
+            checks = [Check.failed("check_ran", f"the pre-flight check could not run: {failure or 'no answer'}")]
         state.record_checks(step_id, checks, context.current_utc_datetime)
-    return result.history if result is not None else []
+    return result
 
 
-def _predict(state: RunState, now: datetime, history: list[Any]) -> bool:
-    """What pre-flight predicts (dr.whatif.predict: pure, so replays agree; ``history``: what the plan's past
-    runs measured, an activity's recorded answer), kept for the report; True when
+def _predict(state: RunState, now: datetime, preflight: PreflightResult) -> bool:
+    """What pre-flight predicts (dr.whatif.predict: pure, so replays agree; ``preflight.history``: what the
+    plan's past runs measured, an activity's recorded answer), kept for the report; True when
     the data-loss gate applies: an alert-started failover whose predicted RPO exceeds the plan's rpo_budget
     (an unknown RPO exceeds any budget: it cannot be shown to fit). A prediction that fails never blocks a run."""
     checks = {step_id: record.checks for step_id, record in state.steps.items()}
     try:
-        evaluation = predict(state.plan, checks, now=now, history=history)
+        evaluation = predict(state.plan, checks, now=now, history=preflight.history)
     except Exception as exc:  # a bug in a model must not stand between an outage and its failover
         state.prediction = {"error": f"no prediction: {type(exc).__name__}: {str(exc)[:300]}"}
         return False
@@ -252,6 +252,7 @@ def _predict(state: RunState, now: datetime, history: list[Any]) -> bool:
         "rto_seconds": evaluation.predicted_rto_seconds,
         "service_restored_seconds": evaluation.predicted_service_restored_seconds,
         "uncalibrated_steps": evaluation.uncalibrated_steps,
+        **({"history_error": preflight.history_error} if preflight.history_error else {}),
         "rpo_seconds": evaluation.predicted_rpo_seconds,
         "rpo_bound_by": evaluation.rpo_bound_by,
         "critical_path": evaluation.critical_path,

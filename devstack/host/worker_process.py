@@ -163,10 +163,6 @@ class WorkerProcess:
                 process.wait(timeout=10)
 
     @property
-    def pending(self) -> int:
-        return len(self._pending)
-
-    @property
     def alive(self) -> bool:
         return not self._closed
 
@@ -176,11 +172,14 @@ class WorkerProcess:
 
 
 class WorkerPool:
-    """FUNCTIONS_WORKER_PROCESS_COUNT worker processes (Azure's setting; default 1), each invocation sent to
-    the one with the fewest invocations in flight."""
+    """FUNCTIONS_WORKER_PROCESS_COUNT worker processes: 1 to 10, default 1 (Microsoft Learn, "App settings
+    reference for Azure Functions", FUNCTIONS_WORKER_PROCESS_COUNT). Invocations go round the running ones in
+    turn, as the Functions host hands them to its worker channels (azure-functions-host,
+    src/WebJobs.Script/Workers/Rpc/FunctionRegistration/RpcFunctionInvocationDispatcherLoadBalancer.cs)."""
 
     def __init__(self, app_dir: Path, count: int) -> None:
         self.processes = [WorkerProcess(app_dir) for _ in range(max(1, count))]
+        self._turn = itertools.count()
 
     @classmethod
     def from_settings(cls, app_dir: Path) -> WorkerPool:
@@ -188,7 +187,7 @@ class WorkerPool:
             count = int(os.environ.get("FUNCTIONS_WORKER_PROCESS_COUNT", "1"))
         except ValueError:
             count = 1
-        return cls(app_dir, min(max(count, 1), 10))  # Azure allows 1 to 10
+        return cls(app_dir, min(max(count, 1), 10))
 
     def start(self) -> WorkerPool:
         with ThreadPoolExecutor(max_workers=len(self.processes)) as starting:
@@ -202,8 +201,8 @@ class WorkerPool:
         return self
 
     async def invoke(self, message: Any) -> Any:
-        alive = [process for process in self.processes if process.alive] or self.processes
-        return await min(alive, key=lambda process: process.pending).invoke(message)
+        running = [process for process in self.processes if process.alive] or self.processes
+        return await running[next(self._turn) % len(running)].invoke(message)
 
     def stop(self) -> None:
         for process in self.processes:

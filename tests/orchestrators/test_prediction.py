@@ -29,3 +29,4 @@ def test_unreadable_history_leaves_the_prediction_to_the_models(engine: DurableE
     report = engine.wait(engine.start("recovery", run_input([data_step("db", failover_mode="forced")]))).output
     assert report["status"] == "Succeeded"
     assert report["predicted"]["uncalibrated_steps"] == ["db"]
+    assert "reports container unreachable" in report["predicted"]["history_error"]

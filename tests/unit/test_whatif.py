@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,14 +15,17 @@ from dr.steps.base import Check
 from dr.whatif import (
     ASSUMED_TM_WRITE_SECONDS,
     DEFAULT_COPY_BYTES_PER_SECOND,
+    HISTORY_WAIT_SECONDS,
     ORCHESTRATOR_HOP_SECONDS,
     ORCHESTRATOR_START_SECONDS,
     SQL_FAILOVER_SECONDS,
     SQL_GEO_RESTORE_SECONDS,
     PlanEvaluation,
+    PreflightInput,
     StorePrediction,
     measurements,
     predict,
+    run_preflight,
 )
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
@@ -393,3 +398,21 @@ def test_unknown_step_duration_leaves_the_rto_unknown() -> None:
     assert step_of(evaluation, "traffic").seconds is None
     assert evaluation.predicted_rto_seconds is None
     assert "traffic" in evaluation.detail["rto_basis"]
+
+
+def test_a_slow_history_read_does_not_hold_the_preflight_back() -> None:
+    """The history only refines the prediction: once the checks are done, pre-flight waits for it briefly."""
+    release = threading.Event()
+
+    def slow_history() -> list[dict[str, Any]]:
+        release.wait(30)
+        return []
+
+    started = time.monotonic()
+    try:
+        result = run_preflight(PreflightInput(plan="p", checks={"verify": {}}), slow_history, check=lambda _: [])
+    finally:
+        release.set()
+    assert time.monotonic() - started < HISTORY_WAIT_SECONDS + 5
+    assert result.checks == {"verify": []} and result.history == []
+    assert result.history_error is not None and "not read within" in result.history_error
