@@ -661,7 +661,9 @@ class Bench:
             fired_at[builder.name] = posted
             run_of[builder.name] = run_id
 
-        with ThreadPoolExecutor(16) as pool:
+        # A sender per alert: each POST waits for its answer, and alerts must not wait for earlier answers to be
+        # sent (with fewer senders, a slow intake would stretch the burst and hide its cost).
+        with ThreadPoolExecutor(count) as pool:
             list(pool.map(send, range(count)))
         sent_within = (max(fired_at.values()) - min(fired_at.values())).total_seconds() if len(fired_at) > 1 else 0.0
         reports = self.follow(list(run_of.values()), self.args.run_timeout * 3)

@@ -83,6 +83,11 @@ class Clients:
         self._cache: dict[tuple[str, ...], Any] = {}
 
     def _once(self, key: tuple[str, ...], build: Any) -> Any:
+        # A client already built needs no lock (a dict read is atomic): checks in many threads at once
+        # would otherwise queue on it for every request.
+        found = self._cache.get(key)
+        if found is not None:
+            return found
         with self._lock:
             if key not in self._cache:
                 self._cache[key] = build()

@@ -610,8 +610,12 @@ class RunState:
             deadline=now + step.timeout if step.timeout and not in_graph else None,
             failover_values=self.plan.drill.failover_values.get(step.id, {}) if drill else None,
         )
-        if self.preflight_at is not None:  # a kind may reuse a fresh verdict (the blob step: an unreachable source)
-            checks = {"preflight": self.steps[step_id].checks, "preflight_at": self.preflight_at}
+        reused = spec_of(
+            step.kind
+        ).reuses_checks  # a kind may reuse a fresh verdict (the blob step: an unreachable source)
+        if self.preflight_at is not None and reused:
+            kept = [check for check in self.steps[step_id].checks if check.name in reused]
+            checks = {"preflight": kept, "preflight_at": self.preflight_at}
             run_input = run_input.model_copy(update={"context": run_input.context.model_copy(update=checks)})
         return run_input.model_copy(update={"graph": self.run_id}) if in_graph else run_input
 

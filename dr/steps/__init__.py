@@ -61,6 +61,11 @@ class KindSpec:
     # True: after begin the step waits for a person's confirmation (dr.confirmation), its timeout or a cancel,
     # then polls once with what happened (orchestrators.step).
     waits_for_confirmation: bool = False
+    # The run's pre-flight checks (by name) a step of this kind reads again (StepContext.fresh_check): only
+    # these travel in its inputs. Step inputs ride in every activity call, the run graph's state and the
+    # recovery orchestrator's history (replayed on every episode): a 100-step plan's checks with their facts
+    # would add hundreds of KB to each.
+    reuses_checks: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -71,7 +76,10 @@ class KindSpec:
 
 _SPECS = (
     # Copies into the secondary; the source is only read.
-    KindSpec(BlobBackupStep, "dr.steps.blob:BlobBackup", role="data", reversible=True),
+    # Begin takes a fresh pre-flight verdict that the source did not answer instead of probing it again.
+    KindSpec(
+        BlobBackupStep, "dr.steps.blob:BlobBackup", role="data", reversible=True, reuses_checks=("source_reachable",)
+    ),
     # Creates a new database (a drill deletes its copy); production databases are not touched.
     KindSpec(
         SqlGeoRestoreStep,

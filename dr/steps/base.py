@@ -78,12 +78,14 @@ class StepContext(BaseModel):
         "the plan snapshot (see Plan.for_mode). None: not known.",
     )
     preflight: list[Check] = Field(
-        default_factory=list, description="This step's pre-flight checks of this run (a kind may reuse a verdict)."
+        default_factory=list,
+        description="This step's pre-flight checks of this run that its kind reuses (KindSpec.reuses_checks).",
     )
     preflight_at: datetime | None = Field(None, description="When those checks were made.")
 
     def fresh_check(self, name: str, within_seconds: float) -> Check | None:
-        """This run's pre-flight check ``name`` when it was made at most ``within_seconds`` before ``now``."""
+        """This run's pre-flight check ``name`` when it was made at most ``within_seconds`` before ``now`` (only the
+        checks the kind lists in KindSpec.reuses_checks travel with the step)."""
         if self.preflight_at is None or (self.now - self.preflight_at).total_seconds() > within_seconds:
             return None
         return next((check for check in self.preflight if check.name == name), None)

@@ -218,3 +218,33 @@ def test_an_operator_sets_the_failover_mode_for_one_run_and_the_plan_file_is_unc
     assert run.plan.steps[0].failover_mode == "planned"  # type: ignore[union-attr]
     assert run.overrides.sql_failover_mode == "planned"
     assert plan.steps[0].failover_mode == "forced"  # type: ignore[union-attr]
+
+
+def test_a_step_input_carries_only_the_preflight_checks_its_kind_reads_again() -> None:
+    """Step inputs ride in every activity call, the run graph's state and the orchestrator's history: a SQL step
+    reuses no pre-flight verdict and carries none; a blob step carries its source verdict and nothing else."""
+    from dr.steps.base import Check
+
+    plan = _plan()
+    plan["steps"].append(
+        {
+            "id": "e",
+            "kind": "blob_backup",
+            "source": {"account_url": "https://p.blob.core.windows.net", "container": "images"},
+            "target": {"account_url": "https://s.blob.core.windows.net", "container": "images"},
+        }
+    )
+    run = RunInput(plan=plan, mode="failover", trigger={"source": "operator"}, requested_at=T0)
+    state = RunState("shop--failover--x", run, run.plan, T0 + timedelta(seconds=5))
+    at = T0 + timedelta(seconds=6)
+    facts = {"probe": {"reachable": False, "cause": "timed out"}, "big": "x" * 2000}
+    state.record_checks("a", [Check.passed("current_role", "Secondary", replication_role="Secondary")], at)
+    unrelated = Check.passed("target_writable", "ok", big="y" * 2000)
+    state.record_checks("e", [Check.warning("source_reachable", "no answer", **facts), unrelated], at)
+
+    sql = state.step_input("a", at, in_graph=True).context
+    blob = state.step_input("e", at, in_graph=True).context
+    assert sql.preflight == [] and sql.fresh_check("current_role", 60) is None
+    assert [check.name for check in blob.preflight] == ["source_reachable"]
+    assert blob.fresh_check("source_reachable", 60) is not None
+    assert len(state.step_input("e", at).model_dump_json()) < 3500  # the 2 KB fact of the other check is left out
