@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Annotated, Any
 
 import isodate
@@ -16,13 +17,7 @@ def parse_duration(value: Any) -> timedelta:
     elif isinstance(value, int | float) and not isinstance(value, bool):
         duration = timedelta(seconds=value)
     elif isinstance(value, str):
-        try:
-            parsed = isodate.parse_duration(value)
-        except (isodate.ISO8601Error, ValueError) as exc:
-            raise ValueError(f"{value!r} is not an ISO 8601 duration (e.g. PT15M, PT2H)") from exc
-        if not isinstance(parsed, timedelta):  # years/months have no fixed length
-            raise ValueError(f"{value!r}: use days, hours, minutes or seconds (years and months vary)")
-        duration = parsed
+        duration = _parse_iso(value)
     else:
         raise ValueError(f"expected an ISO 8601 duration string, got {type(value).__name__}")
     if duration <= timedelta(0):
@@ -30,6 +25,21 @@ def parse_duration(value: Any) -> timedelta:
     return duration
 
 
+# Both conversions are cached: every model holding a duration (a step's timeout and retry policy) converts it
+# on each dump and load, and an orchestrator replays its whole run on each episode: isodate's regex-based
+# formatting was a fifth of a 100-step run's episode. The values are few and immutable.
+@lru_cache(maxsize=4096)
+def _parse_iso(value: str) -> timedelta:
+    try:
+        parsed = isodate.parse_duration(value)
+    except (isodate.ISO8601Error, ValueError) as exc:
+        raise ValueError(f"{value!r} is not an ISO 8601 duration (e.g. PT15M, PT2H)") from exc
+    if not isinstance(parsed, timedelta):  # years/months have no fixed length
+        raise ValueError(f"{value!r}: use days, hours, minutes or seconds (years and months vary)")
+    return parsed
+
+
+@lru_cache(maxsize=4096)
 def format_duration(value: timedelta) -> str:
     return str(isodate.duration_isoformat(value))
 
