@@ -35,10 +35,14 @@ rto_vs_critical_path — for the demo plan (devstack/demo/plan.yaml with approva
   Only steps with d(s) >= 1 s count. Target: the worst ratio <= 1.05.
 region_outage — one plan (6 steps: 2 geo-restores, 2 failover groups, a Traffic Manager switch after both
   failovers, a health check after the switch; its own resource groups, seeded in the emulator) run alone,
-  then N plans of the same shape (50 at full size) triggered by N alerts sent within one second. Alert to
+  then N plans of the same shape (50 at full size) triggered by N alerts sent within one second (each from a
+  sender of its own, so a slow answer never delays the next alert). Alert to
   first cloud call: from just before the alert's POST to the start (log time - duration) of the first ARM
   request whose path names one of that plan's resource groups. Targets: p99 <= 2 s; the slowest of the N
   plans' RTO (report rto_seconds, from the alert's firedDateTime) over the lone plan's RTO <= 1.5.
+  `cpu_until_last_first_call`: from the first alert to the last plan's first cloud call, each process's share
+  of one core (this process holds the devstack host, the ARM emulator and the driver; the app's worker
+  processes and Azurite are its children): a worker at ~1.0 was bound by its one core (the GIL).
 unreachable_source_s — a blob_backup step (failover mode, on_source_unavailable: continue) against a
   black-holed primary (the fault proxy swallows every request to it): the step's finished_at - started_at.
   The configured probe bound is the worst case of the step's storage retry policy for one request:
@@ -70,6 +74,7 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -624,25 +629,10 @@ class Bench:
         out["met"] = succeeded and worst is not None and worst <= TARGETS["worst_ratio"]
         return out
 
-    def region_outage(self) -> dict[str, Any]:
-        count = self.args.outage_plans
-        solo = outage_plan("rto-solo", self.apps_url)
-        many = [outage_plan(f"rto-o{i:02d}", self.apps_url) for i in range(count)]
-        for builder in (solo, *many):
-            self.arm.seed(builder.estate())
-        # The plans folder holds all N+1 plans for both parts: the lone run reads the same folder.
-        self.write_plans({b.name: yaml.safe_dump(b.plan(), sort_keys=False) for b in (solo, *many)})
-        report, fired, log, ops = self.run_alone(solo.rule, self.args.run_timeout)
-        solo_first = _first_call(log, solo.resource_groups())
-        solo_rto: float | None = report.get("rto_seconds")
-        solo_out: dict[str, Any] = {
-            "status": report.get("status"),
-            "rto_s": report.get("rto_seconds"),
-            "alert_to_first_cloud_call_s": round((solo_first - fired).total_seconds(), 3) if solo_first else None,
-            "overhead": self.overhead(report, fired, log, ops),
-        }
-
-        self.arm.clear_requests()
+    def _burst(self, many: list[PlanBuilder]) -> tuple[dict[str, datetime], dict[str, str], list[str]]:
+        """One alert per plan, spread evenly over one second: when each was posted, the run each started, and
+        the alerts that failed."""
+        count = len(many)
         fired_at: dict[str, datetime] = {}
         run_of: dict[str, str] = {}
         errors: list[str] = []
@@ -665,8 +655,31 @@ class Bench:
         # sent (with fewer senders, a slow intake would stretch the burst and hide its cost).
         with ThreadPoolExecutor(count) as pool:
             list(pool.map(send, range(count)))
+        return fired_at, run_of, errors
+
+    def region_outage(self) -> dict[str, Any]:
+        count = self.args.outage_plans
+        solo = outage_plan("rto-solo", self.apps_url)
+        many = [outage_plan(f"rto-o{i:02d}", self.apps_url) for i in range(count)]
+        for builder in (solo, *many):
+            self.arm.seed(builder.estate())
+        # The plans folder holds all N+1 plans for both parts: the lone run reads the same folder.
+        self.write_plans({b.name: yaml.safe_dump(b.plan(), sort_keys=False) for b in (solo, *many)})
+        report, fired, log, ops = self.run_alone(solo.rule, self.args.run_timeout)
+        solo_first = _first_call(log, solo.resource_groups())
+        solo_rto: float | None = report.get("rto_seconds")
+        solo_out: dict[str, Any] = {
+            "status": report.get("status"),
+            "rto_s": report.get("rto_seconds"),
+            "alert_to_first_cloud_call_s": round((solo_first - fired).total_seconds(), 3) if solo_first else None,
+            "overhead": self.overhead(report, fired, log, ops),
+        }
+
+        self.arm.clear_requests()
+        with CpuSampler() as cpu:
+            fired_at, run_of, errors = self._burst(many)
+            reports = self.follow(list(run_of.values()), self.args.run_timeout * 3)
         sent_within = (max(fired_at.values()) - min(fired_at.values())).total_seconds() if len(fired_at) > 1 else 0.0
-        reports = self.follow(list(run_of.values()), self.args.run_timeout * 3)
         log = [r.model_dump() for r in self.arm.requests()]
         latencies: list[float] = []
         missing = 0
@@ -685,6 +698,8 @@ class Bench:
             if report.get("rto_seconds") is not None:
                 rtos.append(float(report["rto_seconds"]))
         p99 = _percentile(latencies, 99) if latencies else None
+        firsts = [f for f in (_first_call(log, b.resource_groups()) for b in many if b.name in run_of) if f]
+        burst_cpu = cpu.between(min(fired_at.values()), max(firsts)) if fired_at and firsts else None
         slowest = max(rtos) if rtos else None
         ratio = slowest / float(solo_rto) if slowest and solo_rto else None
         return {
@@ -696,6 +711,8 @@ class Bench:
             "alert_errors": errors[:5],
             "single_plan_alone": solo_out,
             "statuses": statuses,
+            # From the first alert to the last plan's first cloud call: each process's share of one core.
+            "cpu_until_last_first_call": burst_cpu,
             "alert_to_first_cloud_call_s": {
                 "p50": round(_percentile(latencies, 50), 3) if latencies else None,
                 "p99": round(p99, 3) if p99 is not None else None,
@@ -771,6 +788,67 @@ class Bench:
             "target_s": target,
             "met": seconds is not None and step.get("status") == "succeeded" and seconds <= target,
         }
+
+
+class CpuSampler:
+    """CPU seconds of this process (the devstack host, the ARM emulator, this driver) and of each child
+    process (the app's worker processes, Azurite), sampled every ``interval`` s in a thread: whether a burst
+    was bound by CPU, and by which process (one Python worker cannot use more than one core)."""
+
+    def __init__(self, interval: float = 0.2) -> None:
+        import psutil
+
+        self._me = psutil.Process()
+        self.interval = interval
+        self.samples: list[tuple[datetime, dict[str, float]]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="cpu-sampler", daemon=True)
+
+    def _label(self, process: Any) -> str:
+        try:
+            command = " ".join(process.cmdline())
+        except Exception:  # gone meanwhile
+            return f"pid {process.pid}"
+        if "worker_process" in command:
+            return f"app worker {process.pid}"
+        if "azurite" in command:
+            return "azurite"
+        return f"{process.name()} {process.pid}"
+
+    def _sample(self) -> dict[str, float]:
+        times = self._me.cpu_times()
+        out = {"host, emulators and driver": times.user + times.system}
+        for child in self._me.children(recursive=True):
+            try:
+                used = child.cpu_times()
+            except Exception:
+                continue
+            out[self._label(child)] = used.user + used.system
+        return out
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.samples.append((_now(), self._sample()))
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> CpuSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def between(self, start: datetime, end: datetime) -> dict[str, Any]:
+        """Each process's share of one core from ``start`` to ``end`` (the nearest samples)."""
+        inside = [(at, cpu) for at, cpu in self.samples if start <= at <= end] or self.samples[-1:]
+        before = [(at, cpu) for at, cpu in self.samples if at <= start] or self.samples[:1]
+        (t0, first), (t1, last) = before[-1], inside[-1]
+        wall = (t1 - t0).total_seconds()
+        if wall <= 0:
+            return {"window_s": 0.0}
+        shares = {name: round((last[name] - first.get(name, 0.0)) / wall, 2) for name in last}
+        return {"window_s": round(wall, 2), "cores": os.cpu_count(), "core_share": shares}
 
 
 def _first_call(log: list[dict[str, Any]], groups: set[str]) -> datetime | None:

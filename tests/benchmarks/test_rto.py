@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from benchmarks.rto import (
+    CpuSampler,
     blob_probe_bound,
     cloud_intervals,
     critical_path,
@@ -95,3 +96,16 @@ def test_generated_plans_are_valid_plans() -> None:
     outage = Plan.model_validate(outage_plan("rto-o00", "http://127.0.0.1:1").plan())
     assert len(outage.steps) == 6
     assert len(generated.estate()["sql"]["failover_groups"]) == 40
+
+
+def test_cpu_shares_are_per_core_over_the_window_between_the_nearest_samples() -> None:
+    sampler = CpuSampler()
+    at = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    sampler.samples = [
+        (at, {"host": 10.0, "app worker 7": 5.0}),
+        (at + timedelta(seconds=1), {"host": 10.5, "app worker 7": 6.0}),
+        (at + timedelta(seconds=2), {"host": 10.8, "app worker 7": 7.0, "azurite": 0.2}),
+    ]
+    shares = sampler.between(at + timedelta(milliseconds=100), at + timedelta(seconds=2))
+    assert shares["window_s"] == 2.0
+    assert shares["core_share"] == {"host": 0.4, "app worker 7": 1.0, "azurite": 0.1}
