@@ -304,9 +304,14 @@ async def raw_copy(
     from azure.storage.blob import ContainerSasPermissions, generate_container_sas
     from azure.storage.blob.aio import BlobServiceClient
 
+    from dr.clients import transport_kwargs
+
+    # The transport options the step's clients get (no per-request proxy and netrc lookups when there are
+    # none): the yardstick must not carry a cost the step does not.
+    options = transport_kwargs(sync=False)
     async with (
-        BlobServiceClient.from_connection_string(strings["primary"]) as source_service,
-        BlobServiceClient.from_connection_string(strings["secondary"]) as target_service,
+        BlobServiceClient.from_connection_string(strings["primary"], **options) as source_service,
+        BlobServiceClient.from_connection_string(strings["secondary"], **options) as target_service,
     ):
         source = source_service.get_container_client("bench-src")
         target = target_service.get_container_client(target_container)

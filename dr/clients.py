@@ -12,10 +12,12 @@ session", no managed-identity token request per client.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from functools import lru_cache
 from ipaddress import ip_address
+from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -61,6 +63,35 @@ def _is_ip(host: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+# What the SDK's HTTP libraries look up in the environment on every request when a session trusts it (the
+# default): proxies and a netrc file (requests and aiohttp), and for requests a CA bundle. aiohttp reads
+# netrc in a thread-pool hop per request, a tenth of the blob copier's CPU. When no proxy or netrc is set,
+# clients are built not to look (azure-core's use_env_settings), a sync client taking the CA bundle requests
+# would have found as its explicit connection_verify: the same behaviour without the per-request lookups.
+_PROXY_SETTINGS = ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "netrc")
+_CA_SETTINGS = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")  # requests' order
+
+
+def proxy_or_netrc_present() -> bool:
+    """Whether a proxy or netrc setting is there for HTTP clients to honour."""
+    if any(value and name.lower() in _PROXY_SETTINGS for name, value in os.environ.items()):
+        return True
+    return any(Path(f"~/{name}").expanduser().exists() for name in (".netrc", "_netrc"))
+
+
+def transport_kwargs(*, sync: bool, verify: str | None = None) -> dict[str, Any]:
+    """The transport options of an SDK client (see _PROXY_SETTINGS); ``verify``: its own CA bundle, if any."""
+    kwargs: dict[str, Any] = {} if verify is None else {"connection_verify": verify}
+    if proxy_or_netrc_present():
+        return kwargs
+    kwargs["use_env_settings"] = False
+    if sync and verify is None:
+        bundle = next((os.environ[name] for name in _CA_SETTINGS if os.environ.get(name)), None)
+        if bundle:
+            kwargs["connection_verify"] = bundle
+    return kwargs
 
 
 class StaticToken(TokenCredential):
@@ -111,9 +142,11 @@ class Clients:
         return self.azure_credential()
 
     def _arm_kwargs(self) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {"base_url": self.settings.arm_endpoint.rstrip("/")}
-        if self.settings.arm_ca_bundle is not None:
-            kwargs["connection_verify"] = str(self.settings.arm_ca_bundle)
+        bundle = self.settings.arm_ca_bundle
+        kwargs: dict[str, Any] = {
+            "base_url": self.settings.arm_endpoint.rstrip("/"),
+            **transport_kwargs(sync=True, verify=str(bundle) if bundle is not None else None),
+        }
         if self.settings.uses_arm_emulator:
             # The emulator's ARM audience is the same as Azure's; the SDK derives scopes from base_url.
             kwargs["credential_scopes"] = ["https://management.azure.com/.default"]
@@ -201,11 +234,10 @@ class Clients:
         return self._once(("authorization", subscription_id), build)
 
     # -- data plane ----------------------------------------------------------------------------------
-    def storage_kwargs(self) -> dict[str, Any]:
+    def storage_kwargs(self, *, sync: bool = True) -> dict[str, Any]:
         """Transport options of every Blob client: a CA bundle for a non-public endpoint, if set."""
-        if self.settings.storage_ca_bundle is None:
-            return {}
-        return {"connection_verify": str(self.settings.storage_ca_bundle)}
+        bundle = self.settings.storage_ca_bundle
+        return transport_kwargs(sync=sync, verify=str(bundle) if bundle is not None else None)
 
     def connection_string_for(self, account_url: str) -> str | None:
         secret = self.settings.storage_connection_strings.get(account_name_from_url(account_url))
@@ -264,7 +296,7 @@ class AsyncAzureSession:
 
         if self.closed:
             raise RuntimeError("this AsyncAzureSession is closed")
-        kwargs = {**self.clients.storage_kwargs(), **kwargs}
+        kwargs = {**self.clients.storage_kwargs(sync=False), **kwargs}
         conn = self.clients.connection_string_for(account_url)
         if conn is not None:
             client = AsyncClient.from_connection_string(conn, **kwargs)

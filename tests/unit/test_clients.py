@@ -1,12 +1,83 @@
 """The app's clients, built once from one settings object: in Azure (no devstack token) a management client
-is built with the app's Azure credential, which the same cache builds: that must not wait on itself."""
+is built with the app's Azure credential, which the same cache builds: that must not wait on itself. Their
+HTTP transports honour the environment's proxies, netrc and CA bundle as the SDK's default does, without
+looking them up again on every request when there are none."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
+from pathlib import Path
+
+import pytest
 
 from dr.clients import Clients
 from dr.settings import Settings
+
+AZURITE = "DefaultEndpointsProtocol=http;AccountName=primary;AccountKey=a2V5;BlobEndpoint=http://127.0.0.1:1/primary"
+SUB = "00000000-0000-0000-0000-000000000001"
+
+
+@pytest.fixture
+def bare_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
+    """No proxy, netrc or CA bundle in the environment, and a home without a netrc file."""
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "NETRC", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    return monkeypatch
+
+
+def _transports(clients: Clients) -> tuple[object, object, object]:
+    """The HTTP transports of a management client, a sync Blob client and an async Blob client."""
+
+    def innermost(pipeline: object) -> object:
+        transport = pipeline._transport  # type: ignore[attr-defined]
+        while hasattr(transport, "_transport"):
+            transport = transport._transport
+        return transport
+
+    async def async_transport() -> object:
+        async with clients.async_session() as azure:
+            return innermost(azure.blob_service("http://127.0.0.1:1/primary")._pipeline)
+
+    management = innermost(clients.sql(SUB)._client._pipeline)
+    blob = innermost(clients.blob_service("http://127.0.0.1:1/primary")._pipeline)
+    return management, blob, asyncio.run(async_transport())
+
+
+def _settings() -> Settings:
+    return Settings(arm_token="t", arm_ca_bundle=None, storage_connection_strings={"primary": AZURITE})
+
+
+def test_without_proxy_or_netrc_clients_do_not_look_them_up_and_keep_the_environments_ca_bundle(
+    bare_env: pytest.MonkeyPatch,
+) -> None:
+    bare_env.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/corporate.pem")
+    management, blob, async_blob = _transports(Clients(_settings()))
+    for transport in (management, blob, async_blob):
+        assert transport._use_env_settings is False  # type: ignore[attr-defined]
+    # requests would have verified with the bundle the environment names: the sync clients still do.
+    assert management.connection_config.verify == "/etc/ssl/certs/corporate.pem"  # type: ignore[attr-defined]
+    assert blob.connection_config.verify == "/etc/ssl/certs/corporate.pem"  # type: ignore[attr-defined]
+    assert async_blob.connection_config.verify is True  # type: ignore[attr-defined]  # aiohttp never read it
+
+
+@pytest.mark.parametrize("setting", ["HTTPS_PROXY", "https_proxy", "NO_PROXY", "NETRC"])
+def test_a_proxy_or_netrc_setting_leaves_the_clients_trusting_the_environment(
+    bare_env: pytest.MonkeyPatch, setting: str
+) -> None:
+    bare_env.setenv(setting, "http://proxy.example:3128")
+    for transport in _transports(Clients(_settings())):
+        assert transport._use_env_settings is True  # type: ignore[attr-defined]
+
+
+def test_a_netrc_file_in_home_leaves_the_clients_trusting_the_environment(
+    bare_env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / ".netrc").write_text("machine example.com login a password b\n")
+    for transport in _transports(Clients(_settings())):
+        assert transport._use_env_settings is True  # type: ignore[attr-defined]
 
 
 def test_a_management_client_is_built_with_the_azure_credential_without_waiting_on_itself() -> None:
