@@ -682,6 +682,7 @@ class Bench:
         sent_within = (max(fired_at.values()) - min(fired_at.values())).total_seconds() if len(fired_at) > 1 else 0.0
         log = [r.model_dump() for r in self.arm.requests()]
         latencies: list[float] = []
+        firsts: list[datetime] = []
         missing = 0
         rtos: list[float] = []
         statuses: dict[str, int] = {}
@@ -692,13 +693,13 @@ class Bench:
             if first is None:
                 missing += 1
             else:
+                firsts.append(first)
                 latencies.append((first - fired_at[builder.name]).total_seconds())
             report = reports[run_of[builder.name]]
             statuses[str(report.get("status"))] = statuses.get(str(report.get("status")), 0) + 1
             if report.get("rto_seconds") is not None:
                 rtos.append(float(report["rto_seconds"]))
         p99 = _percentile(latencies, 99) if latencies else None
-        firsts = [f for f in (_first_call(log, b.resource_groups()) for b in many if b.name in run_of) if f]
         burst_cpu = cpu.between(min(fired_at.values()), max(firsts)) if fired_at and firsts else None
         slowest = max(rtos) if rtos else None
         ratio = slowest / float(solo_rto) if slowest and solo_rto else None
@@ -804,26 +805,23 @@ class CpuSampler:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="cpu-sampler", daemon=True)
 
-    def _label(self, process: Any) -> str:
-        try:
-            command = " ".join(process.cmdline())
-        except Exception:  # gone meanwhile
-            return f"pid {process.pid}"
+    @staticmethod
+    def _label(command: str, pid: int) -> str:
         if "worker_process" in command:
-            return f"app worker {process.pid}"
+            return f"app worker {pid}"
         if "azurite" in command:
             return "azurite"
-        return f"{process.name()} {process.pid}"
+        return f"{command.split(' ', maxsplit=1)[0].rsplit('/', 1)[-1]} {pid}"
 
     def _sample(self) -> dict[str, float]:
         times = self._me.cpu_times()
         out = {"host, emulators and driver": times.user + times.system}
         for child in self._me.children(recursive=True):
-            try:
-                used = child.cpu_times()
+            try:  # a child may end between the listing and these reads: it is left out of this sample
+                used, command = child.cpu_times(), " ".join(child.cmdline())
             except Exception:
                 continue
-            out[self._label(child)] = used.user + used.system
+            out[self._label(command, child.pid)] = used.user + used.system
         return out
 
     def _run(self) -> None:

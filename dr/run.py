@@ -610,9 +610,8 @@ class RunState:
             deadline=now + step.timeout if step.timeout and not in_graph else None,
             failover_values=self.plan.drill.failover_values.get(step.id, {}) if drill else None,
         )
-        reused = spec_of(
-            step.kind
-        ).reuses_checks  # a kind may reuse a fresh verdict (the blob step: an unreachable source)
+        # A kind may reuse a fresh pre-flight verdict (the blob step: an unreachable source): only those travel.
+        reused = spec_of(step.kind).reuses_checks
         if self.preflight_at is not None and reused:
             kept = [check for check in self.steps[step_id].checks if check.name in reused]
             checks = {"preflight": kept, "preflight_at": self.preflight_at}
