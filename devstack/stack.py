@@ -162,7 +162,8 @@ class LocalStack:
             state_dir=self.state_dir / "host",
             function_key=self.function_key,
             timers=self.timers,
-            # The app runs in a worker process of its own, as in Azure (DEVSTACK_WORKER_PROCESS=0: in this one).
+            # The app runs in worker processes of its own, one per scale group as on Flex Consumption
+            # (DEVSTACK_SCALE_GROUPS); DEVSTACK_WORKER_PROCESS=0: in this one.
             worker_process=os.environ.get("DEVSTACK_WORKER_PROCESS", "1") != "0",
         )
         self.host.start()

@@ -22,7 +22,11 @@ cause is in the message: nothing is passed without looking).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Literal
@@ -361,6 +365,50 @@ def read_permissions(scope: str) -> list[Granted]:
     return found
 
 
+class SharedReads:
+    """Each scope's permissions read once for every step of one pre-flight. Its steps are checked in threads
+    at once and share scopes (two geo-restores onto one server; every resource of a resource group, read at the
+    group first): a thread that finds a read under way waits for its answer, or its error."""
+
+    def __init__(self, read: Callable[[str], list[Granted]] = read_permissions) -> None:
+        self._read = read
+        self._lock = threading.Lock()
+        self._answers: dict[str, Future[list[Granted]]] = {}
+
+    def __call__(self, scope: str) -> list[Granted]:
+        with self._lock:
+            answer = self._answers.get(scope.lower())
+            reading = answer is None
+            if answer is None:
+                answer = self._answers[scope.lower()] = Future()
+        if reading:
+            try:
+                answer.set_result(self._read(scope))
+            except Exception as error:
+                answer.set_exception(error)
+        return answer.result()
+
+
+_SHARED_READS: ContextVar[SharedReads | None] = ContextVar("dr_permissions_shared_reads", default=None)
+
+
+@contextmanager
+def reads_shared() -> Iterator[None]:
+    """Permission checks started in this context (and in copies of it handed to threads) share their reads."""
+    token = _SHARED_READS.set(SharedReads())
+    try:
+        yield
+    finally:
+        _SHARED_READS.reset(token)
+
+
+def _resource_group_scope(scope: str) -> str | None:
+    parts = scope.strip("/").split("/")
+    if len(parts) <= 4 or parts[0].lower() != "subscriptions" or parts[2].lower() != "resourcegroups":
+        return None
+    return "/" + "/".join(parts[:4])
+
+
 # -- the checks ------------------------------------------------------------------------------------------------
 
 
@@ -394,7 +442,7 @@ def _one(entry: _ScopeNeeds, name: str, read: Callable[[str], list[Granted]]) ->
     if entry.failover_only:
         facts["failover_actions"] = entry.failover_only
     try:
-        granted = read(scope)
+        granted = _granted(entry, read)
     except Exception as exc:  # unreadable is reported, never taken as allowed
         cause = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
         needed = len(entry.now) + len(entry.failover_only)
@@ -426,8 +474,25 @@ def _one(entry: _ScopeNeeds, name: str, read: Callable[[str], list[Granted]]) ->
     return Check.passed(name, f"the app's identity holds the {held} actions it needs on {scope}", **facts)
 
 
-def permission_checks(ctx: StepContext, read: Callable[[str], list[Granted]] = read_permissions) -> list[Check]:
-    """One check per scope the step touches. Never raises: a scope that cannot be read is a warning."""
+def _granted(entry: _ScopeNeeds, read: Callable[[str], list[Granted]]) -> list[Granted]:
+    """What decides ``entry``: its resource group's permissions when they allow every action it needs (a
+    resource inherits them all, so its own answer could only add), else the resource's own. A plan's steps
+    mostly share a few resource groups: one read each instead of one per resource."""
+    group = _resource_group_scope(entry.scope)
+    if group is not None:
+        try:
+            inherited = read(group)
+        except Exception:  # the resource's own read decides, and reports its error if it has one
+            inherited = None
+        if inherited is not None and all(allows(inherited, a) for a in (*entry.now, *entry.failover_only)):
+            return inherited
+    return read(entry.scope)
+
+
+def permission_checks(ctx: StepContext, read: Callable[[str], list[Granted]] | None = None) -> list[Check]:
+    """One check per scope the step touches. Never raises: a scope that cannot be read is a warning. Reads
+    go through the pre-flight's shared reads when there is one (:func:`reads_shared`)."""
+    read = read or _SHARED_READS.get() or read_permissions
     if ctx.is_drill:
         now = needs(ctx.step, "drill")
         failover = needs(ctx.failover_step() or ctx.step, "failover")

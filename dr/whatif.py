@@ -33,6 +33,7 @@ Traffic Manager write times, the cost of reading a standing sync record.
 
 from __future__ import annotations
 
+import contextvars
 import statistics
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -815,11 +816,16 @@ def run_checks(
     """Every step's checks (dr.dispatch.check), all at once, each bounded: a check that times out or raises is
     a failed check of its step, never a missing one, and the others still report."""
     from . import dispatch
+    from .permissions import reads_shared
 
     call = check or dispatch.check
     pool = ThreadPoolExecutor(max_workers=max(1, min(16, len(payloads))), thread_name_prefix="checks")
     try:
-        futures = {step_id: pool.submit(call, payload) for step_id, payload in payloads.items()}
+        with reads_shared():  # each thread gets a copy of this context, so the steps share permission reads
+            futures = {
+                step_id: pool.submit(contextvars.copy_context().run, call, payload)
+                for step_id, payload in payloads.items()
+            }
         results: dict[str, list[Check]] = {}
         for step_id, future in futures.items():
             try:

@@ -80,6 +80,11 @@ param durableTaskSchedulerSku string = 'Consumption'
 @maxValue(1000)
 param maximumInstanceCount int = 40
 
+@description('Always-ready instances of each of the two Flex Consumption scale groups a recovery goes through, "http" (the alert webhook, the operator API) and "durable" (orchestrations, activities, entities). Billed while idle; 0 leaves both to scale from zero, a cold start each when an outage fires.')
+@minValue(0)
+@maxValue(20)
+param alwaysReadyInstances int = 1
+
 @description('Spread the app (and its storage, ZRS) over availability zones. Flex Consumption then bills at least two always-ready instances per function group; the region must offer zones.')
 param zoneRedundant bool = false
 
@@ -272,6 +277,7 @@ module api 'core/host/flex-function-app.bicep' = {
     appSettings: union(drSettings, durableTaskSchedulerSettings)
     pythonVersion: '3.13'
     maximumInstanceCount: maximumInstanceCount
+    alwaysReadyInstances: alwaysReadyInstances
     zoneRedundant: zoneRedundant
     authClientId: authClientId
     authTenantId: !empty(authTenantId) ? authTenantId : tenant().tenantId

@@ -29,7 +29,7 @@ from .indexer import AuthLevel, FunctionInfo, IndexedApp, TriggerKind, load_app,
 from .invoker import InvocationFailed, Invoker, web_response
 from .keys import key_matches, presented_key, resolve_function_key
 from .sdk_compat import close_session_for_this_loop, install_session_per_loop
-from .worker_process import WorkerPool, remote
+from .worker_process import AppInstances, remote
 
 log = logging.getLogger("devstack.host")
 
@@ -335,10 +335,11 @@ class HostServer:
     ) -> None:
         indexed = load_app(app, settings_file=settings_file)
         # worker_process: invocations go to worker processes of their own (devstack.host.worker_process), as in
-        # Azure (FUNCTIONS_WORKER_PROCESS_COUNT of them); started with the host, stopped with it.
-        self._worker: WorkerPool | None = None
+        # Azure: an instance per scale group (DEVSTACK_SCALE_GROUPS), FUNCTIONS_WORKER_PROCESS_COUNT processes
+        # each; started with the host, stopped with it.
+        self._worker: AppInstances | None = None
         if worker_process:
-            self._worker = WorkerPool.from_settings(indexed.app_dir).start()
+            self._worker = AppInstances.from_settings(indexed.app_dir, indexed.loaded.functions).start()
             indexed = dataclasses.replace(indexed, loaded=remote(indexed.loaded, self._worker))
         self.runtime = HostRuntime(
             indexed,

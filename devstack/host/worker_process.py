@@ -31,7 +31,7 @@ from typing import Any
 
 from .invoker import InvocationFailed
 from .sdk_compat import install_fast_timestamps
-from .worker import LoadedApp, PythonWorker, WorkerLoadError
+from .worker import LoadedApp, LoadedFunction, PythonWorker, WorkerLoadError
 
 _HEADER = struct.Struct(">cI")  # kind, length
 _MESSAGE, _READY, _LOAD_FAILED = b"M", b"R", b"E"
@@ -181,23 +181,8 @@ class WorkerPool:
         self.processes = [WorkerProcess(app_dir) for _ in range(max(1, count))]
         self._turn = itertools.count()
 
-    @classmethod
-    def from_settings(cls, app_dir: Path) -> WorkerPool:
-        try:
-            count = int(os.environ.get("FUNCTIONS_WORKER_PROCESS_COUNT", "1"))
-        except ValueError:
-            count = 1
-        return cls(app_dir, min(max(count, 1), 10))
-
     def start(self) -> WorkerPool:
-        with ThreadPoolExecutor(max_workers=len(self.processes)) as starting:
-            started = [starting.submit(process.start) for process in self.processes]
-        try:
-            for future in started:
-                future.result()
-        except BaseException:
-            self.stop()
-            raise
+        _start_all(self.processes, self.stop)
         return self
 
     async def invoke(self, message: Any) -> Any:
@@ -209,20 +194,115 @@ class WorkerPool:
             process.stop()
 
 
+def process_count() -> int:
+    try:
+        count = int(os.environ.get("FUNCTIONS_WORKER_PROCESS_COUNT", "1"))
+    except ValueError:
+        count = 1
+    return min(max(count, 1), 10)
+
+
+def _start_all(processes: list[WorkerProcess], stop: Any) -> None:
+    # In parallel: each loads the whole app through the runtime, a second or two of imports.
+    with ThreadPoolExecutor(max_workers=len(processes)) as starting:
+        started = [starting.submit(process.start) for process in processes]
+    try:
+        for future in started:
+            future.result()
+    except BaseException:
+        stop()
+        raise
+
+
+# Flex Consumption scales each function on instances of its own, except three groups that scale together:
+# HTTP triggers ("http"), Durable triggers, i.e. orchestrations, activities and entities ("durable"), and blob
+# triggers ("blob") (Microsoft Learn, "Event-driven scaling in Azure Functions", per-function scaling). The
+# names are those functionAppConfig.scaleAndConcurrency.alwaysReady takes ("function:<name>" for the rest).
+_TRIGGER_GROUPS = {
+    "httpTrigger": "http",
+    "orchestrationTrigger": "durable",
+    "activityTrigger": "durable",
+    "entityTrigger": "durable",
+    "blobTrigger": "blob",
+}
+# The groups the devstack gives an instance of their own: the two every recovery goes through. An alert's
+# intake then never waits for the interpreter lock behind the orchestrations it started, as on Flex
+# Consumption, where they never share an instance. The rest (timers, a group each on Flex, firing once a minute
+# at most) share the first group's instance: a process each would load the app five more times per stack.
+DEFAULT_SCALE_GROUPS = ("http", "durable")
+
+
+def scale_group(function: LoadedFunction) -> str:
+    """The Flex Consumption scale group of a function, from its trigger binding."""
+    for binding in function.raw_bindings:
+        group = _TRIGGER_GROUPS.get(str(binding.get("type")))
+        if group is not None:
+            return group
+    return f"function:{function.metadata.name}"
+
+
+def scale_groups_from_settings() -> tuple[str, ...]:
+    """DEVSTACK_SCALE_GROUPS: the groups with an instance of their own, comma-separated (default
+    "http,durable"); empty: one instance runs the whole app, as on the Consumption and Premium plans."""
+    raw = os.environ.get("DEVSTACK_SCALE_GROUPS")
+    if raw is None:
+        return DEFAULT_SCALE_GROUPS
+    return tuple(dict.fromkeys(name.strip() for name in raw.split(",") if name.strip()))
+
+
+class AppInstances:
+    """The app's instances as Flex Consumption places functions on them: a WorkerPool per scale group in
+    `own_instance` that has functions, and one more for every other function (the first group's pool when that
+    group has functions). Each instance loads the whole app, as a Flex instance does; only the functions of its
+    group are invoked there."""
+
+    def __init__(self, app_dir: Path, functions: dict[str, LoadedFunction], own_instance: tuple[str, ...]) -> None:
+        groups = {loaded.function_id: scale_group(loaded) for loaded in functions.values()}
+        present = [group for group in own_instance if group in groups.values()]
+        self.pools: dict[str, WorkerPool] = {group: WorkerPool(app_dir, process_count()) for group in present}
+        shared = present[0] if present else "app"
+        if not present or any(group not in self.pools for group in groups.values()):
+            self.pools.setdefault(shared, WorkerPool(app_dir, process_count()))
+        self._shared = self.pools[shared]
+        self._pool_of = {function_id: self.pools.get(group, self._shared) for function_id, group in groups.items()}
+
+    @classmethod
+    def from_settings(cls, app_dir: Path, functions: dict[str, LoadedFunction]) -> AppInstances:
+        return cls(app_dir, functions, scale_groups_from_settings())
+
+    def start(self) -> AppInstances:
+        _start_all([process for pool in self.pools.values() for process in pool.processes], self.stop)
+        return self
+
+    def pool_of(self, function_id: str) -> WorkerPool:
+        return self._pool_of.get(function_id, self._shared)
+
+    async def invoke(self, message: Any) -> Any:
+        return await self.pool_of(message.invocation_request.function_id).invoke(message)
+
+    def stop(self) -> None:
+        for pool in self.pools.values():
+            pool.stop()
+
+
 @dataclass
 class RemoteLoadedApp(LoadedApp):
     """The app as the host indexed it, its invocations sent to the worker processes."""
 
-    pool: WorkerPool | None = field(default=None, repr=False)
+    instances: AppInstances | None = field(default=None, repr=False)
 
     async def invoke_here(self, message: Any) -> Any:
-        assert self.pool is not None
-        return await self.pool.invoke(message)
+        assert self.instances is not None
+        return await self.instances.invoke(message)
 
 
-def remote(loaded: LoadedApp, pool: WorkerPool) -> RemoteLoadedApp:
+def remote(loaded: LoadedApp, instances: AppInstances) -> RemoteLoadedApp:
     return RemoteLoadedApp(
-        key=loaded.key, app_dir=loaded.app_dir, functions=loaded.functions, worker=loaded.worker, pool=pool
+        key=loaded.key,
+        app_dir=loaded.app_dir,
+        functions=loaded.functions,
+        worker=loaded.worker,
+        instances=instances,
     )
 
 

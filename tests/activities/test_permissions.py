@@ -28,6 +28,7 @@ from dr.permissions import (
 )
 from dr.steps import REGISTRY, spec_of
 from dr.steps.base import Check, StepContext
+from dr.whatif import run_checks
 
 SUB = "00000000-0000-0000-0000-000000000001"
 EUS_GROUP = f"/subscriptions/{SUB}/resourceGroups/shop-eus"
@@ -192,14 +193,54 @@ def test_permissions_that_cannot_be_read_are_a_warning_with_the_cause(arm: ArmEm
 
     unreadable = by_name(permission_checks(context(fog_step())))["permissions_failover_group"]
     arm.clear_faults()
-    missing = by_name(permission_checks(context(fog_step() | {"failover_group_id": f"{WUS}/failoverGroups/no"})))
+    nowhere = f"/subscriptions/{SUB}/resourceGroups/nowhere/providers/Microsoft.Sql/servers/x/failoverGroups/no"
+    missing = by_name(permission_checks(context(fog_step() | {"failover_group_id": nowhere})))
 
     assert unreadable.status == "warning"
     assert unreadable.message.startswith(f"could not read the app's identity's permissions on {FOG} (")
     assert "ServiceUnavailable" in unreadable.message
     assert unreadable.message.endswith("the 2 ARM actions the step needs there are not verified")
     assert missing["permissions_failover_group"].status == "warning"
-    assert "ResourceNotFound" in missing["permissions_failover_group"].message
+    assert "ResourceGroupNotFound" in missing["permissions_failover_group"].message
+
+
+def test_a_resource_is_read_on_its_own_only_when_its_group_does_not_grant_everything(arm: ArmEmulator) -> None:
+    def permission_reads() -> list[str]:
+        return [r.path.lower() for r in arm.requests() if r.path.endswith("/Microsoft.Authorization/permissions")]
+
+    granted_at_group = by_name(permission_checks(context(fog_step())))["permissions_failover_group"]
+    at_group = permission_reads()
+    arm.clear_requests()
+    grant_only(arm, FOG, {"actions": [FOG_READ, FAILOVER]})
+    granted_on_the_group_itself = by_name(permission_checks(context(fog_step())))["permissions_failover_group"]
+    then_at_resource = permission_reads()
+
+    assert granted_at_group.status == granted_on_the_group_itself.status == "passed"
+    assert granted_at_group.facts["scope"] == FOG  # the check still names the resource
+    assert at_group == [f"{WUS_GROUP}/providers/Microsoft.Authorization/permissions".lower()]
+    assert len(then_at_resource) == 2
+    assert then_at_resource[0] == f"{WUS_GROUP}/providers/Microsoft.Authorization/permissions".lower()
+    assert then_at_resource[1].endswith("/failovergroups/shop-fog/providers/microsoft.authorization/permissions")
+
+
+def test_the_steps_of_one_pre_flight_read_each_scope_once(arm: ArmEmulator) -> None:
+    payloads = {
+        step_id: {"context": context(step).model_dump(mode="json")}
+        for step_id, step in {
+            "restore-a": restore_step(),
+            "restore-b": restore_step(id="restore-b", target_database="shop-other"),
+            "fog": fog_step(),
+        }.items()
+    }
+    arm.clear_requests()
+
+    results = run_checks(payloads)
+
+    reads = [r.path.lower() for r in arm.requests() if r.path.endswith("/Microsoft.Authorization/permissions")]
+    assert all(c.status == "passed" for checks in results.values() for c in checks if c.name.startswith("perm"))
+    assert sorted(reads) == sorted(
+        f"{group}/providers/Microsoft.Authorization/permissions".lower() for group in (EUS_GROUP, WUS_GROUP)
+    )
 
 
 # -- dispatch.check ------------------------------------------------------------------------------------------

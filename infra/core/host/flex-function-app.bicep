@@ -38,6 +38,11 @@ param pythonVersion string = '3.13'
 @maxValue(1000)
 param maximumInstanceCount int = 40
 
+@description('Always-ready instances of the "http" and of the "durable" scale group each (Flex Consumption scales HTTP triggers as one group and Durable triggers as another). 0: none.')
+@minValue(0)
+@maxValue(20)
+param alwaysReadyInstances int = 1
+
 @allowed([
   512
   2048
@@ -139,6 +144,19 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
       scaleAndConcurrency: {
         maximumInstanceCount: maximumInstanceCount
         instanceMemoryMB: instanceMemoryMB
+        // A region outage fires every plan at once: their alerts and their orchestrations then start on warm
+        // instances of both groups, not behind a cold start of each (new non-HTTP instances come at most one
+        // per 30 s). Zone redundancy needs at least two per group.
+        alwaysReady: alwaysReadyInstances == 0 ? [] : [
+          {
+            name: 'http'
+            instanceCount: zoneRedundant ? max(alwaysReadyInstances, 2) : alwaysReadyInstances
+          }
+          {
+            name: 'durable'
+            instanceCount: zoneRedundant ? max(alwaysReadyInstances, 2) : alwaysReadyInstances
+          }
+        ]
       }
       runtime: {
         name: 'python'

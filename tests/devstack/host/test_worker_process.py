@@ -1,6 +1,7 @@
 """The app in worker processes of its own (devstack.host.worker_process), as in Azure: HTTP functions,
-orchestrators and activities run there through Microsoft's runtime, FUNCTIONS_WORKER_PROCESS_COUNT of
-them share the invocations, and a worker that dies fails its invocations instead of hanging them."""
+orchestrators and activities run there through Microsoft's runtime, on an instance per Flex Consumption scale
+group (HTTP apart from Durable), FUNCTIONS_WORKER_PROCESS_COUNT processes each sharing the invocations, and a
+worker that dies fails its invocations instead of hanging them."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ import pytest
 import requests
 
 from devstack.host import RuntimeStatus, run_host
+from devstack.host.indexer import load_app
+from devstack.host.worker_process import AppInstances, scale_group
 
 PID_APP = textwrap.dedent("""
     import json
@@ -46,6 +49,11 @@ PID_APP = textwrap.dedent("""
     @app.activity_trigger(input_name="payload")
     def where(payload: str) -> int:
         return os.getpid()
+
+
+    @app.timer_trigger(schedule="0 0 * * * *", arg_name="timer", run_on_startup=False)
+    def hourly(timer: func.TimerRequest) -> None:
+        pass
 """)
 
 
@@ -88,3 +96,48 @@ def test_a_worker_that_dies_fails_its_invocation_instead_of_hanging_it(pid_app: 
         assert time.monotonic() - started < 10
         # And what comes after it fails at once too (no worker is left to answer).
         assert requests.get(f"{host.url}/api/pid", timeout=30).status_code == 500
+
+
+def test_http_functions_and_durable_ones_run_on_instances_of_their_own_as_on_flex_consumption(
+    pid_app: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DEVSTACK_SCALE_GROUPS", raising=False)
+    monkeypatch.delenv("FUNCTIONS_WORKER_PROCESS_COUNT", raising=False)
+    with run_host(pid_app, worker_process=True) as host:
+        http_pid = requests.get(f"{host.url}/api/pid", timeout=30).json()["pid"]
+        done = host.engine.wait(host.engine.start("pids", None), timeout=30)
+
+    assert done.runtime_status is RuntimeStatus.COMPLETED
+    assert done.output["orchestrator"] == done.output["activity"]  # one "durable" group
+    assert http_pid != done.output["orchestrator"]
+    assert os.getpid() not in {http_pid, *done.output.values()}
+
+
+def test_one_instance_runs_the_whole_app_when_no_group_is_set_apart(
+    pid_app: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DEVSTACK_SCALE_GROUPS", "")
+    with run_host(pid_app, worker_process=True) as host:
+        http_pid = requests.get(f"{host.url}/api/pid", timeout=30).json()["pid"]
+        done = host.engine.wait(host.engine.start("pids", None), timeout=30)
+
+    assert {http_pid} == set(done.output.values())
+
+
+def test_each_function_has_the_scale_group_flex_consumption_gives_its_trigger(pid_app: Path) -> None:
+    functions = load_app(pid_app).loaded.functions
+
+    groups = {name: scale_group(loaded) for name, loaded in functions.items()}
+    instances = AppInstances(pid_app, functions, ("http", "durable"))
+    placed = {name: instances.pool_of(loaded.function_id) for name, loaded in functions.items()}
+
+    assert groups == {
+        "pid": "http",
+        "die": "http",
+        "pids": "durable",
+        "where": "durable",
+        "hourly": "function:hourly",
+    }
+    assert sorted(instances.pools) == ["durable", "http"]
+    assert placed["hourly"] is placed["pid"] is instances.pools["http"]  # a group without its own: the first's
+    assert placed["pids"] is placed["where"] is instances.pools["durable"]
