@@ -807,8 +807,8 @@ class CpuSampler:
 
     @staticmethod
     def _label(command: str, pid: int) -> str:
-        if "worker_process" in command:
-            return f"app worker {pid}"
+        if "worker_process" in command:  # its scale group last on the command line (devstack.host.worker_process)
+            return f"app worker ({command.rsplit(' ', 1)[-1]}) {pid}"
         if "azurite" in command:
             return "azurite"
         return f"{command.split(' ', maxsplit=1)[0].rsplit('/', 1)[-1]} {pid}"

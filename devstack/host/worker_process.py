@@ -72,8 +72,9 @@ class WorkerProcess:
 
     `invoke` is called on the host's event loop only; the first call binds the socket to that loop."""
 
-    def __init__(self, app_dir: Path) -> None:
+    def __init__(self, app_dir: Path, group: str = "app") -> None:
         self.app_dir = app_dir.resolve()
+        self.group = group  # its scale group: last on its command line, for whoever reads the process list
         self.protos = PythonWorker.get().protos
         self._process: subprocess.Popen[bytes] | None = None
         self._sock: socket.socket | None = None
@@ -88,7 +89,7 @@ class WorkerProcess:
         runtime's message when it refuses it)."""
         host_end, worker_end = socket.socketpair()
         self._process = subprocess.Popen(
-            [sys.executable, "-c", _WORKER_MAIN, str(self.app_dir), str(worker_end.fileno())],
+            [sys.executable, "-c", _WORKER_MAIN, str(self.app_dir), str(worker_end.fileno()), self.group],
             pass_fds=[worker_end.fileno()],
             env=os.environ.copy(),
             cwd=str(Path(__file__).resolve().parents[2]),
@@ -177,8 +178,8 @@ class WorkerPool:
     turn, as the Functions host hands them to its worker channels (azure-functions-host,
     src/WebJobs.Script/Workers/Rpc/FunctionRegistration/RpcFunctionInvocationDispatcherLoadBalancer.cs)."""
 
-    def __init__(self, app_dir: Path, count: int) -> None:
-        self.processes = [WorkerProcess(app_dir) for _ in range(max(1, count))]
+    def __init__(self, app_dir: Path, count: int, group: str = "app") -> None:
+        self.processes = [WorkerProcess(app_dir, group) for _ in range(max(1, count))]
         self._turn = itertools.count()
 
     def start(self) -> WorkerPool:
@@ -259,10 +260,10 @@ class AppInstances:
     def __init__(self, app_dir: Path, functions: dict[str, LoadedFunction], own_instance: tuple[str, ...]) -> None:
         groups = {loaded.function_id: scale_group(loaded) for loaded in functions.values()}
         present = [group for group in own_instance if group in groups.values()]
-        self.pools: dict[str, WorkerPool] = {group: WorkerPool(app_dir, process_count()) for group in present}
+        self.pools = {group: WorkerPool(app_dir, process_count(), group) for group in present}
         shared = present[0] if present else "app"
         if not present or any(group not in self.pools for group in groups.values()):
-            self.pools.setdefault(shared, WorkerPool(app_dir, process_count()))
+            self.pools.setdefault(shared, WorkerPool(app_dir, process_count(), shared))
         self._shared = self.pools[shared]
         self._pool_of = {function_id: self.pools.get(group, self._shared) for function_id, group in groups.items()}
 
@@ -344,6 +345,6 @@ async def _serve(app_dir: Path, sock: socket.socket) -> None:
 
 
 def main(argv: list[str]) -> int:
-    app_dir, fd = Path(argv[0]), int(argv[1])
+    app_dir, fd = Path(argv[0]), int(argv[1])  # argv[2], the scale group, only names the process
     asyncio.run(_serve(app_dir, socket.socket(fileno=fd)))
     return 0

@@ -109,3 +109,11 @@ def test_cpu_shares_are_per_core_over_the_window_between_the_nearest_samples() -
     shares = sampler.between(at + timedelta(milliseconds=100), at + timedelta(seconds=2))
     assert shares["window_s"] == 2.0
     assert shares["core_share"] == {"host": 0.4, "app worker 7": 1.0, "azurite": 0.1}
+
+
+def test_a_worker_process_is_named_by_its_scale_group() -> None:
+    from devstack.host.worker_process import _WORKER_MAIN
+
+    command = " ".join(["/usr/bin/python3", "-c", _WORKER_MAIN, "/work/app", "5", "durable"])
+    assert CpuSampler._label(command, 42) == "app worker (durable) 42"
+    assert CpuSampler._label("/usr/bin/node /x/azurite/dist/src/blob/main.js", 43) == "azurite"
