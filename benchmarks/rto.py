@@ -42,7 +42,8 @@ region_outage — one plan (6 steps: 2 geo-restores, 2 failover groups, a Traffi
   plans' RTO (report rto_seconds, from the alert's firedDateTime) over the lone plan's RTO <= 1.5.
   `cpu_until_last_first_call`: from the first alert to the last plan's first cloud call, each process's share
   of one core (this process holds the devstack host, the ARM emulator and the driver; the app's worker
-  processes and Azurite are its children): a worker at ~1.0 was bound by its one core (the GIL).
+  processes, one per Flex Consumption scale group, named "(http)" and "(durable)", and Azurite are its
+  children): a worker at ~1.0 was bound by its one core (the GIL).
 unreachable_source_s — a blob_backup step (failover mode, on_source_unavailable: continue) against a
   black-holed primary (the fault proxy swallows every request to it): the step's finished_at - started_at.
   The configured probe bound is the worst case of the step's storage retry policy for one request:
