@@ -1,4 +1,4 @@
-"""The function app: composes the blueprints, nothing else (logic lives in dr/)."""
+"""The function app: composes the blueprints (logic lives in dr/) and, last, warms the settings reader."""
 
 import azure.durable_functions as df
 
@@ -7,6 +7,7 @@ from activities.notify import bp as notify_activities
 from activities.report import bp as report_activities
 from activities.steps import bp as step_activities
 from activities.sync import bp as sync_activities
+from dr.settings import warm_settings_reader
 from orchestrators.plan_lock import bp as plan_lock_entity
 from orchestrators.recovery import bp as recovery_orchestrator
 from orchestrators.run_graph import bp as run_graph_entity
@@ -47,3 +48,6 @@ for blueprint in (
     notify_activities,
 ):
     app.register_functions(blueprint)
+
+# Last, once every module is imported: see warm_settings_reader.
+warm_settings_reader()

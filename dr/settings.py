@@ -146,3 +146,18 @@ def _url_setting(pattern: str, setting: str) -> SecretStr | None:
 def get_settings() -> Settings:
     """Settings read once per process, on first use (never at import)."""
     return Settings()
+
+
+def warm_settings_reader() -> None:
+    """Pay at load what the first read of the settings would otherwise pay during the first alert.
+
+    pydantic-settings asks, for every field, whether its annotation is a Mapping or a Sequence (to decode JSON
+    from the environment), and the first such ``issubclass`` walks every subclass of those ABCs loaded, which
+    in the app's process means the SDKs' thousands of models: about 0.3 s on this machine. A throwaway read at
+    load fills the ABCs' caches. Nothing is kept: the environment may still change after load (the host
+    reloads it when it specializes a placeholder instance), so ``get_settings`` still reads on first use.
+    """
+    try:
+        Settings()
+    except Exception:  # incomplete at load is fine: only the type checks were wanted
+        return
