@@ -408,10 +408,9 @@ def reads_shared() -> Iterator[None]:
 
 
 def _resource_group_scope(scope: str) -> str | None:
-    parts = scope.strip("/").split("/")
-    if len(parts) <= 4 or parts[0].lower() != "subscriptions" or parts[2].lower() != "resourcegroups":
-        return None
-    return "/" + "/".join(parts[:4])
+    """The resource group holding a resource id (None for a resource group itself)."""
+    subscription, group, namespace, _ = _split_scope(scope)
+    return None if namespace is None else f"/subscriptions/{subscription}/resourceGroups/{group}"
 
 
 # -- the checks ------------------------------------------------------------------------------------------------
@@ -483,14 +482,13 @@ def _granted(entry: _ScopeNeeds, read: Callable[[str], list[Granted]]) -> list[G
     """What decides ``entry``: its resource group's permissions when they allow every action it needs (a
     resource inherits them all, so its own answer could only add), else the resource's own. A plan's steps
     mostly share a few resource groups: one read each instead of one per resource."""
-    group = _resource_group_scope(entry.scope)
-    if group is not None:
-        try:
-            inherited = read(group)
-        except Exception:  # the resource's own read decides, and reports its error if it has one
-            inherited = None
-        if inherited is not None and all(allows(inherited, a) for a in (*entry.now, *entry.failover_only)):
-            return inherited
+    try:
+        group = _resource_group_scope(entry.scope)
+        inherited = read(group) if group is not None else None
+    except Exception:  # the resource's own read decides, and reports its error if it has one
+        inherited = None
+    if inherited is not None and all(allows(inherited, a) for a in (*entry.now, *entry.failover_only)):
+        return inherited
     return read(entry.scope)
 
 

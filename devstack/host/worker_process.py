@@ -24,6 +24,7 @@ import socket
 import struct
 import subprocess
 import sys
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -203,7 +204,7 @@ def process_count() -> int:
     return min(max(count, 1), 10)
 
 
-def _start_all(processes: list[WorkerProcess], stop: Any) -> None:
+def _start_all(processes: list[WorkerProcess], stop: Callable[[], None]) -> None:
     # In parallel: each loads the whole app through the runtime, a second or two of imports.
     with ThreadPoolExecutor(max_workers=len(processes)) as starting:
         started = [starting.submit(process.start) for process in processes]

@@ -43,6 +43,9 @@ param maximumInstanceCount int = 40
 @maxValue(20)
 param alwaysReadyInstances int = 1
 
+// Zone redundancy needs at least two always-ready instances per group.
+var alwaysReadyPerGroup = zoneRedundant ? max(alwaysReadyInstances, 2) : alwaysReadyInstances
+
 @allowed([
   512
   2048
@@ -146,15 +149,15 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
         instanceMemoryMB: instanceMemoryMB
         // A region outage fires every plan at once: their alerts and their orchestrations then start on warm
         // instances of both groups, not behind a cold start of each (new non-HTTP instances come at most one
-        // per 30 s). Zone redundancy needs at least two per group.
+        // per 30 s).
         alwaysReady: alwaysReadyInstances == 0 ? [] : [
           {
             name: 'http'
-            instanceCount: zoneRedundant ? max(alwaysReadyInstances, 2) : alwaysReadyInstances
+            instanceCount: alwaysReadyPerGroup
           }
           {
             name: 'durable'
-            instanceCount: zoneRedundant ? max(alwaysReadyInstances, 2) : alwaysReadyInstances
+            instanceCount: alwaysReadyPerGroup
           }
         ]
       }
