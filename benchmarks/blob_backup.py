@@ -9,8 +9,9 @@
 
 Measured, each into a fresh target container, ``--repeat`` times (default 5; every figure is given as its
 median, range and spread, ratios pair by pair, since the machine may be shared):
-- step:   the blob_backup step driven as the sub-orchestration drives it (begin, rounds of work items run in
-          ``max_parallel`` threads, poll), in a child process so its peak RSS is its own; where its time went
+- step:   the blob_backup step driven as the sub-orchestration drives it (begin, rounds of work items side by
+          side on one event loop, as the worker runs the async ``step_work`` activity, poll), in a child
+          process so its peak RSS is its own; where its time went
           (``breakdown``: begin, copy rounds, listing-only and verification rounds, polls, the rest);
 - raw:    an asyncio server-side copier (list, then start_copy_from_url with a SAS) at its best concurrency,
           alternating with the step runs; where its time went (waiting for listing pages, first copy, tail);
@@ -185,42 +186,45 @@ def run_step(args: argparse.Namespace) -> dict[str, Any]:
     breakdown = dict.fromkeys(("begin", "copy_rounds", "listing_rounds", "verify_rounds", "polls"), 0.0)
     breakdown["list_items_in_copy_rounds"] = 0.0
 
-    def timed_work(c: StepContext, item: dict[str, Any]) -> tuple[dict[str, Any], float]:
+    async def timed_work(c: StepContext, item: dict[str, Any]) -> tuple[dict[str, Any], float]:
         mark = time.perf_counter()
-        return kind.work(c, step, item), time.perf_counter() - mark
+        return await kind.work_async(c, step, item), time.perf_counter() - mark
+
+    async def round_of(c: StepContext, items: list[dict[str, Any]]) -> list[tuple[dict[str, Any], float]]:
+        # As the worker runs the async step_work activity: the round's items side by side on one event loop.
+        return list(await asyncio.gather(*(timed_work(c, item) for item in items)))
 
     started = time.perf_counter()
     progress = kind.begin(ctx, step)
     timeline.append(("begin", time.perf_counter() - started))
     breakdown["begin"] = timeline[-1][1]
-    with ThreadPoolExecutor(max_workers=progress.max_parallel) as pool:
-        while not progress.done:
-            ctx = ctx.model_copy(update={"now": datetime.now(UTC)})
-            results: list[dict[str, Any]] = []
-            if progress.work:
-                rounds += 1
-                activity_calls += len(progress.work)
-                mark = time.perf_counter()
-                timed = list(pool.map(lambda item, c=ctx: timed_work(c, item), progress.work))
-                results = [result for result, _ in timed]
-                wall = time.perf_counter() - mark
-                ops = {item["op"] for item in progress.work}
-                timeline.append((f"{len(progress.work)} x {'+'.join(sorted(ops))}", wall))
-                kind_of_round = "copy" if ops & {"copy", "pending"} else "verify" if "verify" in ops else "listing"
-                breakdown[f"{kind_of_round}_rounds"] += wall
-                if kind_of_round == "copy":
-                    breakdown["list_items_in_copy_rounds"] += sum(
-                        seconds for item, (_, seconds) in zip(progress.work, timed, strict=True) if item["op"] == "list"
-                    )
-                largest_payload = max(largest_payload, *(len(json.dumps(r)) for r in results))
-            elif progress.poll_after_seconds:
-                timers += 1  # a durable timer; Azurite never leaves a copy pending, so never waited here
-            activity_calls += 1
+    while not progress.done:
+        ctx = ctx.model_copy(update={"now": datetime.now(UTC)})
+        results: list[dict[str, Any]] = []
+        if progress.work:
+            rounds += 1
+            activity_calls += len(progress.work)
             mark = time.perf_counter()
-            progress = kind.poll(ctx, step, progress.state, results)
-            timeline.append(("poll", time.perf_counter() - mark))
-            breakdown["polls"] += timeline[-1][1]
-            largest_payload = max(largest_payload, len(progress.model_dump_json()))
+            timed = asyncio.run(round_of(ctx, progress.work))
+            results = [result for result, _ in timed]
+            wall = time.perf_counter() - mark
+            ops = {item["op"] for item in progress.work}
+            timeline.append((f"{len(progress.work)} x {'+'.join(sorted(ops))}", wall))
+            kind_of_round = "copy" if ops & {"copy", "pending"} else "verify" if "verify" in ops else "listing"
+            breakdown[f"{kind_of_round}_rounds"] += wall
+            if kind_of_round == "copy":
+                breakdown["list_items_in_copy_rounds"] += sum(
+                    seconds for item, (_, seconds) in zip(progress.work, timed, strict=True) if item["op"] == "list"
+                )
+            largest_payload = max(largest_payload, *(len(json.dumps(r)) for r in results))
+        elif progress.poll_after_seconds:
+            timers += 1  # a durable timer; Azurite never leaves a copy pending, so never waited here
+        activity_calls += 1
+        mark = time.perf_counter()
+        progress = kind.poll(ctx, step, progress.state, results)
+        timeline.append(("poll", time.perf_counter() - mark))
+        breakdown["polls"] += timeline[-1][1]
+        largest_payload = max(largest_payload, len(progress.model_dump_json()))
     seconds = time.perf_counter() - started
     breakdown["orchestration_other"] = seconds - sum(
         v for k, v in breakdown.items() if k != "list_items_in_copy_rounds"

@@ -73,11 +73,13 @@ def poll(payload: dict[str, Any]) -> dict[str, Any]:
     return progress.model_dump(mode="json")
 
 
-def work(payload: dict[str, Any]) -> dict[str, Any]:
+async def work(payload: dict[str, Any]) -> dict[str, Any]:
+    """One work item, awaited: the items of a round run side by side on the worker's event loop (a kind
+    without asyncio work runs on a thread, see :meth:`dr.steps.base.StepKind.work_async`)."""
     call = StepWorkInput.model_validate(payload)
     ctx = call.context
     with _edge(ctx, "work"):
-        return get_kind(ctx.step.kind).work(ctx, ctx.params(), dict(call.item))
+        return await get_kind(ctx.step.kind).work_async(ctx, ctx.params(), dict(call.item))
 
 
 def teardown(payload: dict[str, Any]) -> dict[str, Any]:

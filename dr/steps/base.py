@@ -10,6 +10,7 @@ so instead of doing it twice. Failure is raised as a :mod:`dr.errors` error, nev
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -204,6 +205,12 @@ class StepKind[P: StepBase](ABC):
 
     def work(self, ctx: StepContext, params: P, item: dict[str, Any]) -> dict[str, Any]:
         raise NotImplementedError(f"{self.kind} does not fan out work items")
+
+    async def work_async(self, ctx: StepContext, params: P, item: dict[str, Any]) -> dict[str, Any]:
+        """``work`` as the (async) ``step_work`` activity calls it. A kind whose work is asyncio I/O overrides
+        this, so that the items of a round share the worker's event loop instead of each holding a thread of
+        its own and contending for the interpreter lock; by default ``work`` runs on a thread, off the loop."""
+        return await asyncio.to_thread(self.work, ctx, params, item)
 
     def teardown(
         self, ctx: StepContext, params: P, state: dict[str, Any], previous: TeardownResult | None = None

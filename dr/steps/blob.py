@@ -53,6 +53,7 @@ from ..blobsync.copier import (
     ChunkCopier,
     SourceUnavailable,
     check_pending,
+    copy_slots,
     describe,
     error_code,
     source_is_down,
@@ -196,6 +197,7 @@ class _Session:
             request_timeout=params.request_timeout.total_seconds(),
         )
         self.params = params
+        self.step_run = f"{ctx.run_id}/{ctx.step_id}"
         # One credential for both accounts and every request of this call, closed with the session.
         self.azure = get_clients().async_session()
         self.source_service = transport.service(self.azure, params.source.account_url)
@@ -635,6 +637,9 @@ class BlobBackup(StepKind[BlobBackupStep]):
         work_item = WorkItem.model_validate(item)
         return run_async(lambda: self._work(ctx, params, work_item))
 
+    async def work_async(self, ctx: StepContext, params: BlobBackupStep, item: dict[str, Any]) -> dict[str, Any]:
+        return await self._work(ctx, params, WorkItem.model_validate(item))
+
     async def _work(self, ctx: StepContext, params: BlobBackupStep, item: WorkItem) -> dict[str, Any]:
         async with _Session(ctx, params) as session:
             if item.op == "list":
@@ -668,7 +673,11 @@ class BlobBackup(StepKind[BlobBackupStep]):
             keep_newer=session.params.on_conflict == "keep_newer",
         )
         try:
-            result, outcome = await copier.run(chunk)
+            with copy_slots(
+                session.step_run, per_item=session.params.copy_concurrency, max_items=session.params.max_parallel_pages
+            ) as slots:
+                copier.slots = slots
+                result, outcome = await copier.run(chunk)
         except DrError:
             raise
         except Exception as exc:

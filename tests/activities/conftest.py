@@ -12,10 +12,10 @@ estate. ``health`` is a real local server for the health URLs steps probe, every
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,11 +28,12 @@ from azure.storage.blob import BlobServiceClient, ContainerClient, ContentSettin
 from devstack.arm import ArmEmulator
 from devstack.azurite import Azurite
 from devstack.faultproxy import FaultProxy
+from dr import dispatch
 from dr.clients import reset_for_tests
 from dr.plan import BlobBackupStep, load_plan_file
 from dr.run import RunInput, RunState
 from dr.steps import get_kind
-from dr.steps.base import StepContext, StepProgress
+from dr.steps.base import StepContext, StepProgress, StepWorkInput
 from tests.arm_fixtures import Clock, running_emulator
 from tests.health_server import HealthUrls, serving_health_urls
 
@@ -63,6 +64,12 @@ class Drive:
     @property
     def detail(self) -> dict[str, Any]:
         return self.final.detail
+
+
+async def work_round(ctx: StepContext, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A round of work items as the worker runs the async step_work activity: side by side on one loop."""
+    calls = (dispatch.work(StepWorkInput(context=ctx, item=item).model_dump(mode="json")) for item in items)
+    return list(await asyncio.gather(*calls))
 
 
 @dataclass
@@ -179,21 +186,20 @@ class BlobWorld:
     ) -> Drive:
         """Drive a step from ``progress`` to its end."""
         drive = drive or Drive(progresses=[progress])
-        with ThreadPoolExecutor(max_workers=progress.max_parallel) as pool:
-            for _ in range(10_000):
-                if progress.done:
-                    return drive
-                ctx = ctx.model_copy(update={"now": datetime.now(UTC)})
-                results: list[dict[str, Any]] = []
-                if progress.work:
-                    items = progress.work
-                    drive.work_items.extend(items)
-                    drive.calls.extend("work" for _ in items)
-                    results = list(pool.map(lambda item, c=ctx: BLOB.work(c, step, item), items))
-                    drive.work_results.extend(results)
-                drive.calls.append("poll")
-                progress = BLOB.poll(ctx, step, progress.state, results)
-                drive.progresses.append(progress)
+        for _ in range(10_000):
+            if progress.done:
+                return drive
+            ctx = ctx.model_copy(update={"now": datetime.now(UTC)})
+            results: list[dict[str, Any]] = []
+            if progress.work:
+                items = progress.work
+                drive.work_items.extend(items)
+                drive.calls.extend("work" for _ in items)
+                results = asyncio.run(work_round(ctx, items))
+                drive.work_results.extend(results)
+            drive.calls.append("poll")
+            progress = BLOB.poll(ctx, step, progress.state, results)
+            drive.progresses.append(progress)
         raise AssertionError("the step never finished")
 
     def teardown(self, step: BlobBackupStep, drive: Drive, *, run_id: str, mode: str = "drill") -> dict[str, Any]:
