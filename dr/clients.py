@@ -12,6 +12,7 @@ session", no managed-identity token request per client.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -104,11 +105,19 @@ class StaticToken(TokenCredential):
         return AccessToken(self._token, int(time.time()) + 3600)
 
 
+# azure-core logs each request and response of every client (URL, headers) at INFO. The Functions Python
+# worker sets the root logger to INFO and sends every record to the host (Azure/azure-functions-python-worker,
+# workers/proxy_worker/dispatcher.py, dispatch_forever): thousands of records a run, unless asked for.
+SDK_HTTP_LOGGER = "azure.core.pipeline.policies.http_logging_policy"
+
+
 class Clients:
     """Builds each client on first use and hands the same one out afterwards (thread-safe)."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        # Every SDK client of the app is built here: set before any of them sends a request.
+        logging.getLogger(SDK_HTTP_LOGGER).setLevel(logging.INFO if settings.sdk_http_logs else logging.WARNING)
         # Reentrant: building a management client builds (or finds) the credential under the same lock.
         self._lock = threading.RLock()
         self._cache: dict[tuple[str, ...], Any] = {}

@@ -57,6 +57,14 @@ class Settings(BaseSettings):
         description="Container on each blob step's TARGET account for its sync records and run files.",
     )
 
+    # Logs.
+    sdk_http_logs: bool = Field(
+        False,
+        description="Log every Azure SDK request and response (azure-core's HTTP logging policy, headers "
+        "redacted) at INFO. Off: the Python worker sends every INFO record to the host and Application "
+        "Insights, and a blob step makes one request per blob.",
+    )
+
     # Operator API.
     enforce_roles: bool = Field(False, description="Check App Service auth roles on operator routes.")
     operator_role: str = "dr.operator"

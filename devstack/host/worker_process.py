@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import logging
 import os
 import socket
 import struct
@@ -35,7 +36,7 @@ from .sdk_compat import install_fast_timestamps
 from .worker import LoadedApp, LoadedFunction, PythonWorker, WorkerLoadError
 
 _HEADER = struct.Struct(">cI")  # kind, length
-_MESSAGE, _READY, _LOAD_FAILED = b"M", b"R", b"E"
+_MESSAGE, _READY, _LOAD_FAILED, _LOG = b"M", b"R", b"E", b"L"
 START_TIMEOUT_SECONDS = 120.0
 # `-c`, not `-m`: the package devstack.host imports this module, and runpy warns when a module it runs as
 # __main__ is already imported.
@@ -140,6 +141,9 @@ class WorkerProcess:
 
     async def _read_answers(self, reader: asyncio.StreamReader) -> None:
         while (frame := await _read_frame(reader)) is not None:
+            if frame[0] == _LOG:
+                _host_logs(self.protos.StreamingMessage.FromString(frame[1]).rpc_log, self.group)
+                continue
             answer = self.protos.StreamingMessage.FromString(frame[1])
             waiting = self._pending.pop(answer.request_id, None)
             if waiting is not None and not waiting.done():
@@ -308,6 +312,71 @@ def remote(loaded: LoadedApp, instances: AppInstances) -> RemoteLoadedApp:
     )
 
 
+# -- logs ------------------------------------------------------------------------------------------------
+
+# The Python worker's log categories (Azure/azure-functions-python-worker, workers/proxy_worker/logging.py,
+# is_system_log_category): these are the worker's own, the rest is the app's ("User").
+_SYSTEM_LOG_PREFIXES = ("proxy_worker", "azure.functions", "azure_functions_runtime")
+
+
+def _host_logs(record: Any, group: str) -> None:
+    """A log the worker sent, written by the host: the app's at their level, the worker's own at DEBUG (the host
+    keeps system logs off the console, proxy_worker/logging.py)."""
+    protos = PythonWorker.get().protos
+    level = {
+        protos.RpcLog.Critical: logging.CRITICAL,
+        protos.RpcLog.Error: logging.ERROR,
+        protos.RpcLog.Warning: logging.WARNING,
+        protos.RpcLog.Information: logging.INFO,
+    }.get(record.level, logging.DEBUG)
+    if record.log_category == protos.RpcLog.RpcLogCategory.Value("System"):
+        level = logging.DEBUG
+    logging.getLogger(f"worker.{group}.{record.category or 'root'}").log(level, "%s", record.message)
+
+
+class _LogsToHost(logging.Handler):
+    """Every record of the worker process goes to the host as an RpcLog, from whichever thread logs it, as the
+    Python worker does once its stream is up (workers/proxy_worker/dispatcher.py: ``dispatch_forever`` sets the
+    root logger to INFO, DEBUG with PYTHON_ENABLE_DEBUG_LOGGING, and ``on_logging`` sends each record). What
+    the app logs at INFO, and what its libraries log, costs here what it costs in Azure."""
+
+    def __init__(self, protos: Any, loop: asyncio.AbstractEventLoop, writer: asyncio.StreamWriter) -> None:
+        super().__init__()
+        self.protos, self.loop, self.writer = protos, loop, writer
+        self._levels = [
+            (logging.CRITICAL, protos.RpcLog.Critical),
+            (logging.ERROR, protos.RpcLog.Error),
+            (logging.WARNING, protos.RpcLog.Warning),
+            (logging.INFO, protos.RpcLog.Information),
+            (logging.DEBUG, protos.RpcLog.Debug),
+        ]
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            level = next((rpc for floor, rpc in self._levels if record.levelno >= floor), self.protos.RpcLog.Trace)
+            system = record.name.startswith(_SYSTEM_LOG_PREFIXES)
+            log = self.protos.RpcLog(
+                level=level,
+                message=self.format(record),
+                category=record.name,
+                log_category=self.protos.RpcLog.RpcLogCategory.Value("System" if system else "User"),
+            )
+            frame = _frame(_LOG, self.protos.StreamingMessage(rpc_log=log).SerializeToString())
+            self.loop.call_soon_threadsafe(self.writer.write, frame)
+        except Exception:
+            self.handleError(record)
+
+
+def _send_logs_to_host(protos: Any, writer: asyncio.StreamWriter) -> None:
+    debug = os.environ.get("PYTHON_ENABLE_DEBUG_LOGGING", "").lower() in ("1", "true")
+    root = logging.getLogger()
+    root.setLevel(logging.DEBUG if debug else logging.INFO)
+    root.addHandler(_LogsToHost(protos, asyncio.get_running_loop(), writer))
+    # The runtime's own records ("Function name: ...", one per invocation) are sent too, as in Azure; the host
+    # writes them at DEBUG.
+    logging.getLogger("azure.functions").setLevel(logging.NOTSET)
+
+
 # -- the worker process ----------------------------------------------------------------------------------
 
 
@@ -322,6 +391,7 @@ async def _serve(app_dir: Path, sock: socket.socket) -> None:
     sock.sendall(_frame(_READY, b""))
     sock.setblocking(False)
     reader, writer = await asyncio.open_connection(sock=sock)
+    _send_logs_to_host(worker.protos, writer)
     running: set[asyncio.Task[None]] = set()
 
     async def answer(message: Any) -> None:

@@ -6,12 +6,16 @@ looking them up again on every request when there are none."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from azure.core.exceptions import ResourceNotFoundError
 
-from dr.clients import Clients
+from dr.clients import SDK_HTTP_LOGGER, Clients
 from dr.settings import Settings
 
 AZURITE = "DefaultEndpointsProtocol=http;AccountName=primary;AccountKey=a2V5;BlobEndpoint=http://127.0.0.1:1/primary"
@@ -91,3 +95,54 @@ def test_a_management_client_is_built_with_the_azure_credential_without_waiting_
     assert built, "building the SQL client with the app's Azure credential never finished"
     assert clients.sql("00000000-0000-0000-0000-000000000001") is built[0]  # built once
     assert clients.arm_credential() is clients.azure_credential()
+
+
+class _NotFound(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(404)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def storage_answering_404() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _NotFound)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/primary"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _sdk_http_records(settings: Settings, account_url: str, caplog: pytest.LogCaptureFixture) -> list[str]:
+    """What a container read logs through azure-core's HTTP policy, with the root logger at INFO as the
+    Functions Python worker sets it."""
+    caplog.clear()
+    caplog.set_level(logging.INFO)
+    container = Clients(settings).blob_service(account_url).get_container_client("photos")
+    with pytest.raises(ResourceNotFoundError):
+        container.get_container_properties()
+    return [record.getMessage() for record in caplog.records if record.name == SDK_HTTP_LOGGER]
+
+
+def test_sdk_requests_are_not_logged_unless_asked(
+    storage_answering_404: str, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    connection = AZURITE.replace("http://127.0.0.1:1/primary", storage_answering_404)
+    monkeypatch.setattr(logging.getLogger(SDK_HTTP_LOGGER), "level", logging.NOTSET)  # restored after the test
+
+    quiet = _sdk_http_records(
+        Settings(storage_connection_strings={"primary": connection}), storage_answering_404, caplog
+    )
+    asked = _sdk_http_records(
+        Settings(storage_connection_strings={"primary": connection}, sdk_http_logs=True), storage_answering_404, caplog
+    )
+
+    assert quiet == []
+    assert any("Request URL" in message for message in asked)
+    assert not any("AccountKey" in message or "a2V5" in message for message in asked)  # the key never

@@ -5,6 +5,7 @@ worker that dies fails its invocations instead of hanging them."""
 
 from __future__ import annotations
 
+import logging
 import os
 import textwrap
 import time
@@ -20,6 +21,7 @@ from devstack.host.worker_process import AppInstances, scale_group
 
 PID_APP = textwrap.dedent("""
     import json
+    import logging
     import os
     import time
 
@@ -33,6 +35,13 @@ PID_APP = textwrap.dedent("""
     def pid(req: func.HttpRequest) -> func.HttpResponse:
         time.sleep(float(req.params.get("sleep", "0")))
         return func.HttpResponse(json.dumps({"pid": os.getpid(), "setting": os.environ.get("SAMPLE_SETTING")}))
+
+
+    @app.route(route="log", methods=["GET"])
+    def log(req: func.HttpRequest) -> func.HttpResponse:
+        logging.getLogger("shop.checkout").info("order %s paid", req.params.get("order"))
+        logging.getLogger("shop.checkout").debug("basket details")
+        return func.HttpResponse("logged")
 
 
     @app.route(route="die", methods=["GET"])
@@ -133,6 +142,7 @@ def test_each_function_has_the_scale_group_flex_consumption_gives_its_trigger(pi
 
     assert groups == {
         "pid": "http",
+        "log": "http",
         "die": "http",
         "pids": "durable",
         "where": "durable",
@@ -141,3 +151,21 @@ def test_each_function_has_the_scale_group_flex_consumption_gives_its_trigger(pi
     assert sorted(instances.pools) == ["durable", "http"]
     assert placed["hourly"] is placed["pid"] is instances.pools["http"]  # a group without its own: the first's
     assert placed["pids"] is placed["where"] is instances.pools["durable"]
+
+
+def test_the_apps_logs_reach_the_host_as_the_python_worker_sends_them(
+    pid_app: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    with run_host(pid_app, worker_process=True) as host:
+        assert requests.get(f"{host.url}/api/log?order=42", timeout=30).text == "logged"
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not any(r.name.endswith("shop.checkout") for r in caplog.records):
+            time.sleep(0.05)
+
+    app_logs = [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "worker.http.shop.checkout"]
+    # The root logger of the worker is at INFO, as in Azure: the app's INFO record comes, its DEBUG one does not.
+    assert app_logs == [(logging.INFO, "order 42 paid")]
+    # The runtime's own per-invocation record comes too, written at DEBUG (a system log).
+    runtime = [r for r in caplog.records if r.name == "worker.http.azure.functions"]
+    assert any("Function name: log" in r.getMessage() and r.levelno == logging.DEBUG for r in runtime)
