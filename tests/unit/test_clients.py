@@ -9,7 +9,6 @@ import asyncio
 import logging
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ from azure.core.exceptions import ResourceNotFoundError
 
 from dr.clients import SDK_HTTP_LOGGER, Clients
 from dr.settings import Settings
+from tests.health_server import health_server
 
 AZURITE = "DefaultEndpointsProtocol=http;AccountName=primary;AccountKey=a2V5;BlobEndpoint=http://127.0.0.1:1/primary"
 SUB = "00000000-0000-0000-0000-000000000001"
@@ -97,26 +97,11 @@ def test_a_management_client_is_built_with_the_azure_credential_without_waiting_
     assert clients.arm_credential() is clients.azure_credential()
 
 
-class _NotFound(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        self.send_response(404)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
 def storage_answering_404() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _NotFound)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}/primary"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with health_server() as server:
+        server.status, server.body = 404, b""
+        yield server.url("/primary")
 
 
 def _sdk_http_records(settings: Settings, account_url: str, caplog: pytest.LogCaptureFixture) -> list[str]:
