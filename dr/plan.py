@@ -154,8 +154,16 @@ class BlobBackupStep(StepBase):
         "keep_newer leaves it and reports it; overwrite copies over it and reports it as overwritten.",
     )
     page_size: int = Field(1000, ge=10, le=5000)
-    max_parallel_pages: int = Field(4, ge=1, le=32)
-    copy_concurrency: int = Field(32, ge=1, le=256)
+    max_parallel_pages: int = Field(
+        4, ge=1, le=32, description="Chunks copied at once, a work item each (a listing item runs beside them)."
+    )
+    copy_concurrency: int = Field(
+        32,
+        ge=1,
+        le=256,
+        description="Copies in flight per work item. The items of a step that run on one instance pool theirs: "
+        "one that finishes lends its copies to the others, never more in flight than all of them together.",
+    )
     # How long to wait for an account, and how often to retry a throttled or failed request (SDK retry
     # policy, doubling backoff), once the account has answered.
     request_timeout: Duration = timedelta(seconds=30)
