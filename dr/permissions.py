@@ -381,11 +381,12 @@ class SharedReads:
         self._answers: dict[str, Future[list[Granted]]] = {}
 
     def __call__(self, scope: str) -> list[Granted]:
+        key = scope.lower()
         with self._lock:
-            answer = self._answers.get(scope.lower())
+            answer = self._answers.get(key)
             reading = answer is None
             if answer is None:
-                answer = self._answers[scope.lower()] = Future()
+                answer = self._answers[key] = Future()
         if reading:
             try:
                 answer.set_result(self._read(scope))

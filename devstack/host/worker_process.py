@@ -142,7 +142,7 @@ class WorkerProcess:
     async def _read_answers(self, reader: asyncio.StreamReader) -> None:
         while (frame := await _read_frame(reader)) is not None:
             if frame[0] == _LOG:
-                _host_logs(self.protos.StreamingMessage.FromString(frame[1]).rpc_log, self.group)
+                _host_logs(self.protos, self.protos.StreamingMessage.FromString(frame[1]).rpc_log, self.group)
                 continue
             answer = self.protos.StreamingMessage.FromString(frame[1])
             waiting = self._pending.pop(answer.request_id, None)
@@ -319,17 +319,21 @@ def remote(loaded: LoadedApp, instances: AppInstances) -> RemoteLoadedApp:
 _SYSTEM_LOG_PREFIXES = ("proxy_worker", "azure.functions", "azure_functions_runtime")
 
 
-def _host_logs(record: Any, group: str) -> None:
+# RpcLog levels and the logging levels they stand for, highest first (the Python worker's on_logging).
+_RPC_LEVELS = (
+    ("Critical", logging.CRITICAL),
+    ("Error", logging.ERROR),
+    ("Warning", logging.WARNING),
+    ("Information", logging.INFO),
+    ("Debug", logging.DEBUG),
+)
+
+
+def _host_logs(protos: Any, record: Any, group: str) -> None:
     """A log the worker sent, written by the host: the app's at their level, the worker's own at DEBUG (the host
     keeps system logs off the console, proxy_worker/logging.py)."""
-    protos = PythonWorker.get().protos
-    level = {
-        protos.RpcLog.Critical: logging.CRITICAL,
-        protos.RpcLog.Error: logging.ERROR,
-        protos.RpcLog.Warning: logging.WARNING,
-        protos.RpcLog.Information: logging.INFO,
-    }.get(record.level, logging.DEBUG)
-    if record.log_category == protos.RpcLog.RpcLogCategory.Value("System"):
+    level = next((floor for name, floor in _RPC_LEVELS if record.level == getattr(protos.RpcLog, name)), None)
+    if level is None or record.log_category == protos.RpcLog.RpcLogCategory.Value("System"):
         level = logging.DEBUG
     logging.getLogger(f"worker.{group}.{record.category or 'root'}").log(level, "%s", record.message)
 
@@ -343,23 +347,19 @@ class _LogsToHost(logging.Handler):
     def __init__(self, protos: Any, loop: asyncio.AbstractEventLoop, writer: asyncio.StreamWriter) -> None:
         super().__init__()
         self.protos, self.loop, self.writer = protos, loop, writer
-        self._levels = [
-            (logging.CRITICAL, protos.RpcLog.Critical),
-            (logging.ERROR, protos.RpcLog.Error),
-            (logging.WARNING, protos.RpcLog.Warning),
-            (logging.INFO, protos.RpcLog.Information),
-            (logging.DEBUG, protos.RpcLog.Debug),
-        ]
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            level = next((rpc for floor, rpc in self._levels if record.levelno >= floor), self.protos.RpcLog.Trace)
+            rpc_log = self.protos.RpcLog
+            level = next(
+                (getattr(rpc_log, name) for name, floor in _RPC_LEVELS if record.levelno >= floor), rpc_log.Trace
+            )
             system = record.name.startswith(_SYSTEM_LOG_PREFIXES)
-            log = self.protos.RpcLog(
+            log = rpc_log(
                 level=level,
                 message=self.format(record),
                 category=record.name,
-                log_category=self.protos.RpcLog.RpcLogCategory.Value("System" if system else "User"),
+                log_category=rpc_log.RpcLogCategory.Value("System" if system else "User"),
             )
             frame = _frame(_LOG, self.protos.StreamingMessage(rpc_log=log).SerializeToString())
             self.loop.call_soon_threadsafe(self.writer.write, frame)

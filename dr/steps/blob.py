@@ -634,8 +634,7 @@ class BlobBackup(StepKind[BlobBackupStep]):
 
     # -- work ----------------------------------------------------------------------------------------
     def work(self, ctx: StepContext, params: BlobBackupStep, item: dict[str, Any]) -> dict[str, Any]:
-        work_item = WorkItem.model_validate(item)
-        return run_async(lambda: self._work(ctx, params, work_item))
+        return run_async(lambda: self.work_async(ctx, params, item))
 
     async def work_async(self, ctx: StepContext, params: BlobBackupStep, item: dict[str, Any]) -> dict[str, Any]:
         return await self._work(ctx, params, WorkItem.model_validate(item))
