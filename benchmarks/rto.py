@@ -43,7 +43,8 @@ region_outage — one plan (6 steps: 2 geo-restores, 2 failover groups, a Traffi
   `cpu_until_last_first_call`: from the first alert to the last plan's first cloud call, each process's share
   of one core (this process holds the devstack host, the ARM emulator and the driver; the app's worker
   processes, one per Flex Consumption scale group, named "(http)" and "(durable)", and Azurite are its
-  children): a worker at ~1.0 was bound by its one core (the GIL).
+  children): a worker at ~1.0 was bound by its one core (the GIL). `machine_busy`: the share of all the
+  machine's cores busy over that window, whatever the process; near 1.0, the machine itself is the limit.
 unreachable_source_s — a blob_backup step (failover mode, on_source_unavailable: continue) against a
   black-holed primary (the fault proxy swallows every request to it): the step's finished_at - started_at.
   The configured probe bound is the worst case of the step's storage retry policy for one request:
@@ -792,6 +793,9 @@ class Bench:
         }
 
 
+MACHINE = "(all processes)"  # a sample's key for the whole machine's busy CPU seconds
+
+
 class CpuSampler:
     """CPU seconds of this process (the devstack host, the ARM emulator, this driver) and of each child
     process (the app's worker processes, Azurite), sampled every ``interval`` s in a thread: whether a burst
@@ -815,8 +819,14 @@ class CpuSampler:
         return f"{command.split(' ', maxsplit=1)[0].rsplit('/', 1)[-1]} {pid}"
 
     def _sample(self) -> dict[str, float]:
+        import psutil
+
         times = self._me.cpu_times()
-        out = {"host, emulators and driver": times.user + times.system}
+        everything = psutil.cpu_times()  # every process on the machine, the kernel's work included
+        out = {
+            MACHINE: everything.user + everything.nice + everything.system + everything.irq + everything.softirq,
+            "host, emulators and driver": times.user + times.system,
+        }
         for child in self._me.children(recursive=True):
             try:  # a child may end between the listing and these reads: it is left out of this sample
                 used, command = child.cpu_times(), " ".join(child.cmdline())
@@ -846,8 +856,13 @@ class CpuSampler:
         wall = (t1 - t0).total_seconds()
         if wall <= 0:
             return {"window_s": 0.0}
-        shares = {name: round((last[name] - first.get(name, 0.0)) / wall, 2) for name in last}
-        return {"window_s": round(wall, 2), "cores": os.cpu_count(), "core_share": shares}
+        shares = {name: round((last[name] - first.get(name, 0.0)) / wall, 2) for name in last if name != MACHINE}
+        out: dict[str, Any] = {"window_s": round(wall, 2), "cores": os.cpu_count(), "core_share": shares}
+        if MACHINE in last and MACHINE in first:
+            # 1.0: every core busy the whole window; then more processes (or workers) cannot make it faster.
+            busy = (last[MACHINE] - first[MACHINE]) / wall / (os.cpu_count() or 1)
+            out["machine_busy"] = round(busy, 2)
+        return out
 
 
 def _first_call(log: list[dict[str, Any]], groups: set[str]) -> datetime | None:

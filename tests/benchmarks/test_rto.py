@@ -3,11 +3,13 @@ that its generated plans validate as plans (no stack is started here)."""
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from benchmarks.rto import (
+    MACHINE,
     CpuSampler,
     blob_probe_bound,
     cloud_intervals,
@@ -102,13 +104,20 @@ def test_cpu_shares_are_per_core_over_the_window_between_the_nearest_samples() -
     sampler = CpuSampler()
     at = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
     sampler.samples = [
-        (at, {"host": 10.0, "app worker 7": 5.0}),
-        (at + timedelta(seconds=1), {"host": 10.5, "app worker 7": 6.0}),
-        (at + timedelta(seconds=2), {"host": 10.8, "app worker 7": 7.0, "azurite": 0.2}),
+        (at, {MACHINE: 100.0, "host": 10.0, "app worker 7": 5.0}),
+        (at + timedelta(seconds=1), {MACHINE: 101.5, "host": 10.5, "app worker 7": 6.0}),
+        (at + timedelta(seconds=2), {MACHINE: 103.0, "host": 10.8, "app worker 7": 7.0, "azurite": 0.2}),
     ]
     shares = sampler.between(at + timedelta(milliseconds=100), at + timedelta(seconds=2))
     assert shares["window_s"] == 2.0
     assert shares["core_share"] == {"host": 0.4, "app worker 7": 1.0, "azurite": 0.1}
+    # 3 busy seconds of all cores in 2 s: on this machine's cores, that share of its capacity.
+    assert shares["machine_busy"] == round(3.0 / 2.0 / (os.cpu_count() or 1), 2)
+
+
+def test_the_machine_sample_counts_every_busy_cpu_second_once() -> None:
+    sample = CpuSampler()._sample()
+    assert sample[MACHINE] >= sample["host, emulators and driver"]  # this process is part of the machine
 
 
 def test_a_worker_process_is_named_by_its_scale_group() -> None:
