@@ -796,6 +796,13 @@ class Bench:
 MACHINE = "(all processes)"  # a sample's key for the whole machine's busy CPU seconds
 
 
+def _busy_seconds(times: Any) -> float:
+    """Busy CPU seconds of every core since boot, from psutil.cpu_times() (its fields differ by platform): all
+    but idle and I/O wait, as psutil's cpu_percent counts them. Linux counts guest time in user and nice too."""
+    total = sum(times) - getattr(times, "guest", 0.0) - getattr(times, "guest_nice", 0.0)
+    return float(total - times.idle - getattr(times, "iowait", 0.0))
+
+
 class CpuSampler:
     """CPU seconds of this process (the devstack host, the ARM emulator, this driver) and of each child
     process (the app's worker processes, Azurite), sampled every ``interval`` s in a thread: whether a burst
@@ -822,11 +829,7 @@ class CpuSampler:
         import psutil
 
         times = self._me.cpu_times()
-        everything = psutil.cpu_times()  # every process on the machine, the kernel's work included
-        out = {
-            MACHINE: everything.user + everything.nice + everything.system + everything.irq + everything.softirq,
-            "host, emulators and driver": times.user + times.system,
-        }
+        out = {MACHINE: _busy_seconds(psutil.cpu_times()), "host, emulators and driver": times.user + times.system}
         for child in self._me.children(recursive=True):
             try:  # a child may end between the listing and these reads: it is left out of this sample
                 used, command = child.cpu_times(), " ".join(child.cmdline())
