@@ -812,6 +812,7 @@ class CpuSampler:
         import psutil
 
         self._me = psutil.Process()
+        self._machine_times = psutil.cpu_times  # every core, every process
         self.interval = interval
         self.samples: list[tuple[datetime, dict[str, float]]] = []
         self._stop = threading.Event()
@@ -826,10 +827,8 @@ class CpuSampler:
         return f"{command.split(' ', maxsplit=1)[0].rsplit('/', 1)[-1]} {pid}"
 
     def _sample(self) -> dict[str, float]:
-        import psutil
-
         times = self._me.cpu_times()
-        out = {MACHINE: _busy_seconds(psutil.cpu_times()), "host, emulators and driver": times.user + times.system}
+        out = {MACHINE: _busy_seconds(self._machine_times()), "host, emulators and driver": times.user + times.system}
         for child in self._me.children(recursive=True):
             try:  # a child may end between the listing and these reads: it is left out of this sample
                 used, command = child.cpu_times(), " ".join(child.cmdline())
