@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from devstack.faultproxy import FaultProxy, Rule
+from dr.blobsync import copier
 from dr.errors import PermanentError, TransientError
 from tests.activities.conftest import BlobWorld, seconds_between
 
@@ -211,3 +212,20 @@ def test_a_copy_changed_on_the_target_before_its_check_is_copied_again(
     assert any(item["op"] == "copy" and item["ref"].startswith("recopy-") for item in drive.work_items)
     assert not any(item["op"] == "verify" for item in drive.work_items)  # checked inside the copy item
     assert tampered.download_blob().readall() == b"blob 3" * 10
+
+
+def test_an_endpoint_without_put_blob_from_url_is_asked_once_not_by_every_copy_slot(
+    proxied_world: BlobWorld, fault_proxy: FaultProxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Azurite answers 501 to Put Blob From URL. Nothing is known of the proxy's endpoint yet: the first copy
+    # asks, the 15 others that start with it wait for that answer and use Copy Blob.
+    monkeypatch.setattr(copier, "PUT_FROM_URL", copier.PutFromUrlSupport())
+    seed(proxied_world, 40)
+    copy_requests = fault_proxy.add_rule(Rule("delay", account="secondary", method="PUT", path=r"/doc/"))
+
+    drive = proxied_world.run(proxied_world.step(copy_concurrency=16))
+
+    assert drive.detail["copied"] == 40
+    assert drive.detail["copy_method"] == "copy_blob"
+    assert copy_requests.hits == 41  # 40 copies and the one refused Put Blob From URL
+    assert proxied_world.target_names() == [f"doc/{i:03d}.txt" for i in range(40)]
