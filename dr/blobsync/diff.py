@@ -10,10 +10,11 @@ names and counts.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from .listing import PageFetcher
 from .model import (
@@ -69,6 +70,12 @@ class _Side:
         self.cursor = cursor
         self.fetch = fetch
         self.index = 0  # into cursor.buffer
+        # The next page, asked for while this one is merged: (its token, the fetch under way).
+        self._ahead: tuple[str | None, asyncio.Task[tuple[list[BlobInfo], str | None]]] | None = None
+
+    @property
+    def remaining(self) -> int:
+        return len(self.cursor.buffer) - self.index
 
     @property
     def needs_page(self) -> bool:
@@ -83,10 +90,22 @@ class _Side:
         self.cursor.page_consumed += 1
         return blob
 
+    def fetch_ahead(self) -> None:
+        """Ask for the page after the current one now: the round trip and the service's time run while this
+        page is merged and its chunks are written, instead of after."""
+        cursor = self.cursor
+        if self._ahead is None and cursor.started and not cursor.exhausted:
+            self._ahead = (cursor.next_token, asyncio.ensure_future(self.fetch(cursor.next_token)))
+
     async def load_next_page(self) -> None:
         cursor = self.cursor
         token = cursor.next_token if cursor.started else None
-        blobs, next_token = await self.fetch(token)
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None and ahead[0] == token:
+            blobs, next_token = await ahead[1]
+        else:
+            await _abandon(ahead)
+            blobs, next_token = await self.fetch(token)
         self.index = 0
         cursor.buffer, cursor.page_token, cursor.next_token = blobs, token, next_token
         cursor.page_after = cursor.page_last  # the name this page's token resumes after
@@ -95,10 +114,23 @@ class _Side:
         cursor.started, cursor.page_consumed = True, 0
         cursor.exhausted = next_token is None
 
+    async def close(self) -> None:
+        """A page asked for ahead and not needed (the budget ended the call first) is dropped, its error too."""
+        ahead, self._ahead = self._ahead, None
+        await _abandon(ahead)
+
     def saved(self) -> SideCursor:
         rest = self.cursor.model_copy()
         rest.buffer = self.cursor.buffer[self.index :]
         return rest
+
+
+async def _abandon(ahead: tuple[str | None, asyncio.Task[Any]] | None) -> None:
+    if ahead is None:
+        return
+    ahead[1].cancel()
+    with contextlib.suppress(BaseException):
+        await ahead[1]
 
 
 @dataclass
@@ -122,7 +154,8 @@ class DiffOutcome:
 
 
 class ChunkWriter:
-    """Collects operations into chunks and writes each full chunk to the store."""
+    """Collects operations into chunks and writes each full chunk to the store, in the background: the
+    listing goes on meanwhile, and ``drain`` waits for every write before the call answers."""
 
     def __init__(self, store: StateStore, chunk_size: int) -> None:
         self.store = store
@@ -134,6 +167,7 @@ class ChunkWriter:
         self.verify_after: str | None = None
         self.first_position = 0
         self.last_position = 0
+        self._writes: list[asyncio.Task[None]] = []
 
     def add(self, op: Op, target: _Side, position: int) -> None:
         if not self.ops:
@@ -147,7 +181,7 @@ class ChunkWriter:
     def full(self) -> bool:
         return len(self.ops) >= self.chunk_size
 
-    async def flush(self) -> None:
+    def flush(self) -> None:
         if not self.ops:
             return
         chunk = Chunk(
@@ -157,9 +191,22 @@ class ChunkWriter:
             verify_span=self.last_position - self.first_position + 1,
         )
         name = f"chunk-{self.token}-{len(self.names):04d}.json"
-        await self.store.write(name, chunk)
+        self._writes.append(asyncio.ensure_future(self.store.write(name, chunk)))
         self.names.append(name)
         self.ops = []
+
+    async def drain(self) -> None:
+        """Every chunk written; the first failure raised once all have ended (none is left running)."""
+        writes, self._writes = self._writes, []
+        failures = [r for r in await asyncio.gather(*writes, return_exceptions=True) if isinstance(r, BaseException)]
+        if failures:
+            raise failures[0]
+
+    async def abandon(self) -> None:
+        writes, self._writes = self._writes, []
+        for write in writes:
+            write.cancel()
+        await asyncio.gather(*writes, return_exceptions=True)
 
 
 async def diff_segment(
@@ -179,35 +226,70 @@ async def diff_segment(
     stats = ListingStats()
     position = 0  # names passed in this call, both sides merged
     finished = False
-    while True:
-        hungry = [side for side in (source, target) if side.needs_page]
-        if hungry:
-            if budget.spent(len(writer.names)):
-                break
-            # Both sides usually run out together (same names): fetch their pages concurrently.
-            await asyncio.gather(*(side.load_next_page() for side in hungry))
-            stats.pages += len(hungry)
-            continue
-        s, t = source.peek(), target.peek()
-        if s is None and t is None:
-            finished = True
-            break
-        position += 1
-        if t is None or (s is not None and s.name < t.name):
-            op = _account(stats, source.pop(), None, mirror_deletes, on_conflict)
-        elif s is None or t.name < s.name:
-            op = _account(stats, None, target.pop(), mirror_deletes, on_conflict)
-        else:
-            op = _account(stats, source.pop(), target.pop(), mirror_deletes, on_conflict)
-        if op is not None:
-            writer.add(op, target, position)
-            if writer.full:
-                await writer.flush()
+    try:
+        while True:
+            hungry = [side for side in (source, target) if side.needs_page]
+            if hungry:
                 if budget.spent(len(writer.names)):
                     break
-    await writer.flush()
+                # Both sides usually run out together (same names): fetch their pages concurrently.
+                await asyncio.gather(*(side.load_next_page() for side in hungry))
+                stats.pages += len(hungry)
+                room = (budget.max_chunks - len(writer.names)) * chunk_size - len(writer.ops)
+                ahead = [
+                    side
+                    for side, other in ((source, target), (target, source))
+                    if _sure_to_need_next_page(side, other, room)
+                ]
+                for side in ahead:
+                    side.fetch_ahead()
+                if ahead:
+                    await asyncio.sleep(0)  # the requests go out now; the merge below runs while they travel
+                continue
+            if source.peek() is None and target.peek() is None:
+                finished = True
+                break
+            position += 1
+            op = _merge_next(source, target, stats, mirror_deletes, on_conflict)
+            if op is not None:
+                writer.add(op, target, position)
+                if writer.full:
+                    writer.flush()
+                    if budget.spent(len(writer.names)):
+                        break
+        writer.flush()
+        await writer.drain()
+    except BaseException:
+        await writer.abandon()
+        raise
+    finally:
+        await asyncio.gather(source.close(), target.close())
     next_cursor = None if finished else Cursor(source=source.saved(), target=target.saved())
     return DiffOutcome(token=writer.token, chunks=writer.names, cursor=next_cursor, stats=stats)
+
+
+def _sure_to_need_next_page(side: _Side, other: _Side, room: int) -> bool:
+    """Whether this call will read ``side``'s next page: the merge passes its last buffered name before the
+    other side can need a page of its own, and the names buffered on both sides make fewer operations than the
+    ``room`` left in the chunk budget. Never a page read for nothing (the time budget aside)."""
+    if side.cursor.exhausted or side.remaining == 0:
+        return False
+    last = side.cursor.buffer[-1].name
+    if not other.cursor.exhausted and (other.remaining == 0 or other.cursor.buffer[-1].name < last):
+        return False
+    return side.remaining + other.remaining < room
+
+
+def _merge_next(
+    source: _Side, target: _Side, stats: ListingStats, mirror_deletes: bool, on_conflict: OnConflict
+) -> Op | None:
+    """Take the next name of the merge-join (from one side, or both when they hold it) and decide on it."""
+    s, t = source.peek(), target.peek()
+    if t is None or (s is not None and s.name < t.name):
+        return _account(stats, source.pop(), None, mirror_deletes, on_conflict)
+    if s is None or t.name < s.name:
+        return _account(stats, None, target.pop(), mirror_deletes, on_conflict)
+    return _account(stats, source.pop(), target.pop(), mirror_deletes, on_conflict)
 
 
 def _account(

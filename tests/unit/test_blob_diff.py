@@ -320,3 +320,71 @@ def test_state_paths_are_safe_and_distinct() -> None:
     odd = safe_segment("run:1/2")
     assert "/" not in odd and ":" not in odd
     assert safe_segment("run:1/2") != safe_segment("run_1_2")
+
+
+def test_the_next_page_is_asked_for_before_the_current_one_is_merged() -> None:
+    """A listing page's round trip and the service's time overlap the merge of the page before (and the chunk
+    writes), and the page that would come after the call's last chunk is not asked for."""
+    source = [source_blob(f"n{i:02d}", 1) for i in range(20)]
+    events: list[str] = []
+
+    class RecordingStore(MemoryStore):
+        def write(self, name: str, model: BaseModel) -> Any:  # called when the diff hands a chunk over
+            events.append(f"chunk {name.rsplit('-', 1)[-1].removesuffix('.json')}")
+            return super().write(name, model)
+
+    def recorded(fetch: Any, side: str) -> Any:
+        async def fetch_recorded(token: str | None) -> tuple[list[BlobInfo], str | None]:
+            events.append(f"{side} page after {token or '-'}")
+            await asyncio.sleep(0.01)  # the round trip
+            return await fetch(token)
+
+        return fetch_recorded
+
+    outcome = asyncio.run(
+        diff_segment(
+            cursor=Cursor(),
+            source_pages=recorded(pages_of(source, 5, []), "source"),
+            target_pages=recorded(pages_of([], 5, []), "target"),
+            store=RecordingStore(),  # type: ignore[arg-type]
+            mirror_deletes=False,
+            chunk_size=5,
+            budget=Budget(max_chunks=3, seconds=60),
+        )
+    )
+
+    assert len(outcome.chunks) == 3
+    assert events == [
+        "source page after -",
+        "target page after -",
+        "source page after n04",  # before page 1's chunk
+        "chunk 0000",
+        "source page after n09",
+        "chunk 0001",
+        "chunk 0002",  # and no page after n14: the third chunk spends the budget
+    ]
+
+
+def test_a_failed_page_fails_the_call_and_leaves_nothing_running() -> None:
+    source = [source_blob(f"n{i:02d}", 1) for i in range(20)]
+    store = MemoryStore()
+
+    async def failing_after_first(token: str | None) -> tuple[list[BlobInfo], str | None]:
+        if token is not None:
+            raise RuntimeError("the service went away")
+        return source[:5], source[4].name
+
+    async def run() -> set[asyncio.Task[Any]]:
+        with pytest.raises(RuntimeError, match="went away"):
+            await diff_segment(
+                cursor=Cursor(),
+                source_pages=failing_after_first,
+                target_pages=pages_of([], 5, []),
+                store=store,  # type: ignore[arg-type]
+                mirror_deletes=False,
+                chunk_size=5,
+                budget=Budget(max_chunks=3, seconds=60),
+            )
+        return asyncio.all_tasks() - {asyncio.current_task()}  # type: ignore[operator]
+
+    assert asyncio.run(run()) == set()
