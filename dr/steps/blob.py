@@ -652,11 +652,13 @@ class BlobBackup(StepKind[BlobBackupStep]):
             return (await self._check_pending(session, item.ref)).model_dump(mode="json")
 
     async def _copy_chunk(self, session: _Session, ref: str) -> CopyResult:
-        earlier = await session.store.read(result_name(ref), CopyResult)
+        # Both at once (one round trip): the result is there only when this item ran before.
+        earlier, chunk = await asyncio.gather(
+            session.store.read(result_name(ref), CopyResult), session.store.read(ref, Chunk)
+        )
         if earlier is not None:  # this item ran before, to the end: say what it did, do nothing twice
             earlier.replayed = True
             return earlier
-        chunk = await session.store.read(ref, Chunk)
         if chunk is None:
             raise PermanentError(f"manifest chunk {ref} of this run is gone (state deleted by hand?)")
         copier = ChunkCopier(
