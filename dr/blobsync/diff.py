@@ -151,6 +151,7 @@ class DiffOutcome:
     chunks: list[str]
     cursor: Cursor | None  # None: both listings finished
     stats: ListingStats
+    last_chunk_ops: int = 0  # operations in the last chunk written
 
 
 class ChunkWriter:
@@ -168,6 +169,7 @@ class ChunkWriter:
         self.first_position = 0
         self.last_position = 0
         self._writes: list[asyncio.Task[None]] = []
+        self.last_ops = 0
 
     def add(self, op: Op, target: _Side, position: int) -> None:
         if not self.ops:
@@ -191,6 +193,7 @@ class ChunkWriter:
             verify_span=self.last_position - self.first_position + 1,
         )
         name = f"chunk-{self.token}-{len(self.names):04d}.json"
+        self.last_ops = len(self.ops)
         self._writes.append(asyncio.ensure_future(self.store.write(name, chunk)))
         self.names.append(name)
         self.ops = []
@@ -265,7 +268,9 @@ async def diff_segment(
     finally:
         await asyncio.gather(source.close(), target.close())
     next_cursor = None if finished else Cursor(source=source.saved(), target=target.saved())
-    return DiffOutcome(token=writer.token, chunks=writer.names, cursor=next_cursor, stats=stats)
+    return DiffOutcome(
+        token=writer.token, chunks=writer.names, cursor=next_cursor, stats=stats, last_chunk_ops=writer.last_ops
+    )
 
 
 def _sure_to_need_next_page(side: _Side, other: _Side, room: int) -> bool:

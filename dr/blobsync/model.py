@@ -150,16 +150,6 @@ class ListingStats(_Payload):
         keep_samples(self.conflict_samples, other.conflict_samples)
 
 
-class ListResult(_Payload):
-    op: Literal["list"] = "list"
-    token: str = ""  # the chunks are chunk-<token>-<n>.json
-    chunks: list[str] = Field(default_factory=list)
-    cursor: str | None = None  # None: both listings are finished
-    stats: ListingStats = Field(default_factory=ListingStats)
-    source_unavailable: str | None = None
-    wrote_files: bool = False
-
-
 class CopyCounts(_Payload):
     copied: int = 0
     bytes_copied: int = 0
@@ -195,6 +185,19 @@ class CopyResult(_Payload):
     copy_method: str | None = None
     source_unavailable: str | None = None
     replayed: bool = False  # an earlier attempt had finished this item: its result is returned as is
+
+
+class ListResult(_Payload):
+    op: Literal["list"] = "list"
+    token: str = ""  # the chunks are chunk-<token>-<n>.json
+    chunks: list[str] = Field(default_factory=list)
+    cursor: str | None = None  # None: both listings are finished
+    stats: ListingStats = Field(default_factory=ListingStats)
+    source_unavailable: str | None = None
+    wrote_files: bool = False
+    # The listing's last chunk, when small, copied by this call itself (no round of its own): its ref and result.
+    copied_tail: str | None = None
+    tail: CopyResult | None = None
 
 
 class SyncRecord(_Payload):

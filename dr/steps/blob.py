@@ -38,8 +38,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any
@@ -260,7 +262,12 @@ class _Session:
 
         return guarded
 
-    async def list_segment(self, cursor_ref: str | None) -> ListResult:
+    async def list_segment(
+        self, cursor_ref: str | None, *, copy_tail: Callable[[str], Awaitable[CopyResult]] | None = None
+    ) -> ListResult:
+        """The next segment of the diff. ``copy_tail``: when this call ends the listing with a last chunk of
+        no more copies than one wave (``copy_concurrency``), it copies that chunk itself, instead of a round
+        of its own after the next poll (a few changed blobs at the end of a large sync)."""
         cursor = Cursor()
         if cursor_ref is not None:
             saved = await self.store.read(cursor_ref, Cursor)
@@ -284,13 +291,18 @@ class _Session:
         if outcome.cursor is not None:
             next_ref = f"cursor-{secrets.token_hex(4)}.json"
             await self.store.write(next_ref, outcome.cursor)
-        return ListResult(
+        listing = ListResult(
             token=outcome.token,
             chunks=outcome.chunks,
             cursor=next_ref,
             stats=outcome.stats,
             wrote_files=bool(outcome.chunks) or next_ref is not None,
         )
+        small_tail = outcome.chunks and outcome.last_chunk_ops <= self.params.copy_concurrency
+        if copy_tail is not None and outcome.cursor is None and small_tail:
+            listing.copied_tail = outcome.chunks[-1]
+            listing.tail = await copy_tail(listing.copied_tail)
+        return listing
 
 
 class BlobBackup(StepKind[BlobBackupStep]):
@@ -642,7 +654,8 @@ class BlobBackup(StepKind[BlobBackupStep]):
     async def _work(self, ctx: StepContext, params: BlobBackupStep, item: WorkItem) -> dict[str, Any]:
         async with _Session(ctx, params) as session:
             if item.op == "list":
-                return (await session.list_segment(item.ref)).model_dump(mode="json")
+                tail = functools.partial(self._copy_chunk, session)
+                return (await session.list_segment(item.ref, copy_tail=tail)).model_dump(mode="json")
             if item.ref is None:
                 raise InvalidInputError(f"{item.op} work item without a file reference")
             if item.op == "copy":
@@ -809,38 +822,52 @@ class BlobBackup(StepKind[BlobBackupStep]):
                 state.stats.add(listing.stats)
                 state.cursor = listing.cursor
                 state.listing_done = listing.cursor is None
-                new_chunks.extend(listing.chunks)
+                new_chunks.extend(ref for ref in listing.chunks if ref != listing.copied_tail)
                 if listing.chunks:
                     state.batches.append((listing.token, len(listing.chunks)))
+                if listing.tail is not None:
+                    self._absorb_copy(state, listing.tail, params, now, new_chunks)
                 continue
-            copied = result
-            if copied.recopy_ref:  # a listing check (the item's own, or the pass) found copies that do not check out
-                new_chunks.append(copied.recopy_ref)
-            if copied.op == "verify":
-                state.counts.add(copied.counts)  # confirms copies, or takes back those sent to recopy
-                state.verify_cursor = copied.cursor
-                state.verify_done = copied.cursor is None
-                verifying = copied.cursor is not None
+            if result.op == "verify":
+                state.counts.add(result.counts)  # confirms copies, or takes back those sent to recopy
+                state.verify_cursor = result.cursor
+                state.verify_done = result.cursor is None
+                verifying = result.cursor is not None
+                if result.recopy_ref:  # the pass found copies that do not check out
+                    new_chunks.append(result.recopy_ref)
                 continue
-            if copied.verify_method == "deferred":
-                state.deferred_chunks += 1
-            state.pending_now += copied.counts.pending
-            copied.counts.pending = 0
-            state.counts.add(copied.counts)
-            room = MAX_FAILURES_KEPT - len(state.failures)
-            state.failures.extend(copied.failures[: max(0, room)])
-            keep_samples(state.stats.conflict_samples, copied.conflict_samples)
-            if copied.pending_ref:
-                state.pending_refs.append(copied.pending_ref)
-            _schedule_retry(state, copied, params, now)
-            for method in (copied.copy_method or "").split(","):
-                if method and method not in state.copy_methods:
-                    state.copy_methods.append(method)
-            if copied.verify_method != "none" and copied.verify_method not in state.verify_methods:
-                state.verify_methods.append(copied.verify_method)
-            if copied.source_unavailable and state.source_unavailable is None:
-                state.source_unavailable = copied.source_unavailable
+            self._absorb_copy(state, result, params, now, new_chunks)
         return new_chunks, verifying
+
+    def _absorb_copy(
+        self,
+        state: BlobBackupState,
+        copied: CopyResult,
+        params: BlobBackupStep,
+        now: datetime,
+        new_chunks: list[str],
+    ) -> None:
+        """A copy (or pending-check) result into the state; copies to make again go to ``new_chunks``."""
+        if copied.recopy_ref:  # the item's own listing check found copies that do not check out
+            new_chunks.append(copied.recopy_ref)
+        if copied.verify_method == "deferred":
+            state.deferred_chunks += 1
+        state.pending_now += copied.counts.pending
+        copied.counts.pending = 0
+        state.counts.add(copied.counts)
+        room = MAX_FAILURES_KEPT - len(state.failures)
+        state.failures.extend(copied.failures[: max(0, room)])
+        keep_samples(state.stats.conflict_samples, copied.conflict_samples)
+        if copied.pending_ref:
+            state.pending_refs.append(copied.pending_ref)
+        _schedule_retry(state, copied, params, now)
+        for method in (copied.copy_method or "").split(","):
+            if method and method not in state.copy_methods:
+                state.copy_methods.append(method)
+        if copied.verify_method != "none" and copied.verify_method not in state.verify_methods:
+            state.verify_methods.append(copied.verify_method)
+        if copied.source_unavailable and state.source_unavailable is None:
+            state.source_unavailable = copied.source_unavailable
 
     def _progress(
         self,

@@ -276,3 +276,23 @@ def test_md5_mismatch_on_the_target_is_copied_again(blob_world: BlobWorld) -> No
 
     assert drive.detail["copied"] == 1
     assert damaged.download_blob().readall() == b"blob 0" * 10
+
+
+@pytest.mark.parametrize(("blobs", "rounds"), [(23, 1), (25, 2)])
+def test_a_small_last_chunk_is_copied_by_the_listing_that_finds_it(
+    blob_world: BlobWorld, blobs: int, rounds: int
+) -> None:
+    # Pages of 10, two chunks a call: the begin hands out 2 chunks and a listing item, which finds the last
+    # 3 (or 5) names. Up to one wave of copies (copy_concurrency 4) it copies them itself: no round of their own.
+    seed(blob_world, blobs)
+    step = blob_world.step(page_size=10, max_parallel_pages=2, copy_concurrency=4)
+
+    drive = blob_world.run(step)
+
+    assert (drive.detail["copied"], drive.detail["verified"], drive.detail["failed"]) == (blobs, blobs, 0)
+    assert blob_world.target_names() == sorted(blob.name for blob in blob_world.source.list_blobs())
+    assert drive.calls.count("poll") == rounds
+    copy_items = [item for item in drive.work_items if item["op"] == "copy"]
+    assert len(copy_items) == (2 if rounds == 1 else 3)
+    tails = [result for result in drive.work_results if result.get("op") == "list" and result.get("tail")]
+    assert [t["tail"]["counts"]["copied"] for t in tails] == ([3] if rounds == 1 else [])
