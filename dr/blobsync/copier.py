@@ -185,7 +185,6 @@ async def server_side_copy(
     target_etag: str | None,
     unconditional: bool = False,
     request_timeout: float = 30.0,
-    support: PutFromUrlSupport | None = None,
 ) -> tuple[CopyStatus, str | None, str]:
     """Copy ``blob`` from the source onto ``dest`` inside the storage service: (status, copy id, method).
 
@@ -194,7 +193,7 @@ async def server_side_copy(
     blobs use Copy Blob, which Azure may leave ``pending`` (the caller polls it).
 
     AZURITE FALLBACKS (only for an endpoint that answered 501 to Put Blob From URL, i.e. the emulator):
-    1. Put Blob From URL is not implemented there: such an endpoint is remembered (``support``) and gets
+    1. Put Blob From URL is not implemented there: such an endpoint is remembered (``PUT_FROM_URL``) and gets
        Copy Blob from then on. Azurite finishes a Copy Blob before it answers (never ``pending``), so the
        pending path is only reached in Azure.
     2. Azurite fails (500) any copy whose source has Content-Encoding gzip or deflate: checking the source,
@@ -210,34 +209,33 @@ async def server_side_copy(
         "source_etag": f'"{blob.etag}"',
         "source_match_condition": MatchConditions.IfNotModified,
     }
-    support = support or PUT_FROM_URL
     endpoint = dest.primary_endpoint.split(f"/{dest.container_name}/", 1)[0]
     read_timeout = request_timeout + blob.size / SYNC_COPY_BYTES_PER_SECOND
-    if blob.blob_type == "BlockBlob" and blob.size <= SYNC_COPY_LIMIT:
-        supported = await support.ask_or_wait(endpoint)
+    synchronous = blob.blob_type == "BlockBlob" and blob.size <= SYNC_COPY_LIMIT
+    supported = await PUT_FROM_URL.ask_or_wait(endpoint) if synchronous else False  # None: this copy asks
+    if supported is not False:
         answer: bool | None = None
         try:
-            if supported is not False:
-                await dest.upload_blob_from_url(
-                    await authorizer.url_for(blob.name, lifetime=SYNC_SAS_LIFETIME),
-                    overwrite=True,
-                    include_source_blob_properties=True,
-                    metadata=metadata,
-                    source_content_md5=bytearray(base64.b64decode(blob.md5)) if blob.md5 else None,
-                    read_timeout=read_timeout,
-                    **source_conditions,
-                    **conditions,
-                )
-                answer = True
-                return "success", None, "put_blob_from_url"
+            await dest.upload_blob_from_url(
+                await authorizer.url_for(blob.name, lifetime=SYNC_SAS_LIFETIME),
+                overwrite=True,
+                include_source_blob_properties=True,
+                metadata=metadata,
+                source_content_md5=bytearray(base64.b64decode(blob.md5)) if blob.md5 else None,
+                read_timeout=read_timeout,
+                **source_conditions,
+                **conditions,
+            )
+            answer = True
+            return "success", None, "put_blob_from_url"
         except HttpResponseError as exc:
             answer = exc.status_code != 501  # any other answer: the service took the request and judged it
             if answer:
                 raise
         finally:
             if supported is None:
-                support.learned(endpoint, answer)
-    if support.known(endpoint) is False and (blob.content_encoding or "").lower() in ("gzip", "deflate"):
+                PUT_FROM_URL.learned(endpoint, answer)
+    if PUT_FROM_URL.known(endpoint) is False and (blob.content_encoding or "").lower() in ("gzip", "deflate"):
         await _emulator_client_copy(dest, source, blob, metadata=metadata, conditions=conditions)
         return "success", None, "client_copy"
     result = await dest.start_copy_from_url(

@@ -10,7 +10,6 @@ names and counts.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -100,11 +99,11 @@ class _Side:
     async def load_next_page(self) -> None:
         cursor = self.cursor
         token = cursor.next_token if cursor.started else None
-        ahead, self._ahead = self._ahead, None
-        if ahead is not None and ahead[0] == token:
-            blobs, next_token = await ahead[1]
+        if self._ahead is not None and self._ahead[0] == token:
+            ahead, self._ahead = self._ahead[1], None
+            blobs, next_token = await ahead
         else:
-            await _abandon(ahead)
+            await self.close()
             blobs, next_token = await self.fetch(token)
         self.index = 0
         cursor.buffer, cursor.page_token, cursor.next_token = blobs, token, next_token
@@ -117,7 +116,7 @@ class _Side:
     async def close(self) -> None:
         """A page asked for ahead and not needed (the budget ended the call first) is dropped, its error too."""
         ahead, self._ahead = self._ahead, None
-        await _abandon(ahead)
+        await _cancel([ahead[1]] if ahead else [])
 
     def saved(self) -> SideCursor:
         rest = self.cursor.model_copy()
@@ -125,12 +124,11 @@ class _Side:
         return rest
 
 
-async def _abandon(ahead: tuple[str | None, asyncio.Task[Any]] | None) -> None:
-    if ahead is None:
-        return
-    ahead[1].cancel()
-    with contextlib.suppress(BaseException):
-        await ahead[1]
+async def _cancel(tasks: list[asyncio.Task[Any]]) -> None:
+    """Stop tasks no longer wanted and wait until they have ended; their results and errors are dropped."""
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 @dataclass
@@ -151,7 +149,7 @@ class DiffOutcome:
     chunks: list[str]
     cursor: Cursor | None  # None: both listings finished
     stats: ListingStats
-    last_chunk_ops: int = 0  # operations in the last chunk written
+    last_chunk: Chunk | None = None  # the last chunk written (``chunks[-1]``)
 
 
 class ChunkWriter:
@@ -169,7 +167,7 @@ class ChunkWriter:
         self.first_position = 0
         self.last_position = 0
         self._writes: list[asyncio.Task[None]] = []
-        self.last_ops = 0
+        self.last: Chunk | None = None
 
     def add(self, op: Op, target: _Side, position: int) -> None:
         if not self.ops:
@@ -193,7 +191,7 @@ class ChunkWriter:
             verify_span=self.last_position - self.first_position + 1,
         )
         name = f"chunk-{self.token}-{len(self.names):04d}.json"
-        self.last_ops = len(self.ops)
+        self.last = chunk
         self._writes.append(asyncio.ensure_future(self.store.write(name, chunk)))
         self.names.append(name)
         self.ops = []
@@ -207,9 +205,7 @@ class ChunkWriter:
 
     async def abandon(self) -> None:
         writes, self._writes = self._writes, []
-        for write in writes:
-            write.cancel()
-        await asyncio.gather(*writes, return_exceptions=True)
+        await _cancel(writes)
 
 
 async def diff_segment(
@@ -268,9 +264,7 @@ async def diff_segment(
     finally:
         await asyncio.gather(source.close(), target.close())
     next_cursor = None if finished else Cursor(source=source.saved(), target=target.saved())
-    return DiffOutcome(
-        token=writer.token, chunks=writer.names, cursor=next_cursor, stats=stats, last_chunk_ops=writer.last_ops
-    )
+    return DiffOutcome(token=writer.token, chunks=writer.names, cursor=next_cursor, stats=stats, last_chunk=writer.last)
 
 
 def _sure_to_need_next_page(side: _Side, other: _Side, room: int) -> bool:

@@ -263,7 +263,7 @@ class _Session:
         return guarded
 
     async def list_segment(
-        self, cursor_ref: str | None, *, copy_tail: Callable[[str], Awaitable[CopyResult]] | None = None
+        self, cursor_ref: str | None, *, copy_tail: Callable[[str, Chunk], Awaitable[CopyResult]] | None = None
     ) -> ListResult:
         """The next segment of the diff. ``copy_tail``: when this call ends the listing with a last chunk of
         no more copies than one wave (``copy_concurrency``), it copies that chunk itself, instead of a round
@@ -298,10 +298,10 @@ class _Session:
             stats=outcome.stats,
             wrote_files=bool(outcome.chunks) or next_ref is not None,
         )
-        small_tail = outcome.chunks and outcome.last_chunk_ops <= self.params.copy_concurrency
-        if copy_tail is not None and outcome.cursor is None and small_tail:
+        tail = outcome.last_chunk
+        if copy_tail is not None and outcome.cursor is None and tail and len(tail.ops) <= self.params.copy_concurrency:
             listing.copied_tail = outcome.chunks[-1]
-            listing.tail = await copy_tail(listing.copied_tail)
+            listing.tail = await copy_tail(listing.copied_tail, tail)
         return listing
 
 
@@ -654,7 +654,7 @@ class BlobBackup(StepKind[BlobBackupStep]):
     async def _work(self, ctx: StepContext, params: BlobBackupStep, item: WorkItem) -> dict[str, Any]:
         async with _Session(ctx, params) as session:
             if item.op == "list":
-                tail = functools.partial(self._copy_chunk, session)
+                tail = functools.partial(self._copy, session)  # a chunk of this call: no earlier result
                 return (await session.list_segment(item.ref, copy_tail=tail)).model_dump(mode="json")
             if item.ref is None:
                 raise InvalidInputError(f"{item.op} work item without a file reference")
@@ -674,6 +674,10 @@ class BlobBackup(StepKind[BlobBackupStep]):
             return earlier
         if chunk is None:
             raise PermanentError(f"manifest chunk {ref} of this run is gone (state deleted by hand?)")
+        return await self._copy(session, ref, chunk)
+
+    async def _copy(self, session: _Session, ref: str, chunk: Chunk) -> CopyResult:
+        """Copy the chunk stored as ``ref``, check the copies, and record the result as the item's own."""
         copier = ChunkCopier(
             source=session.source,
             target=session.target,
