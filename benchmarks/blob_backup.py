@@ -20,6 +20,10 @@ median, range and spread, ratios pair by pair, since the machine may be shared):
 - rerun:  the step again with nothing changed, next to listing both containers;
 - engine: the diff and the verification alone at 2,000 and 100,000 blobs over generated listings (the step's
           own CPU and memory per blob, no server in the way).
+With Azurite started here, every raw and step run also carries the CPU seconds Azurite spent on it
+(``azurite_cpu_seconds``, ``azurite_busy`` = that over the run's seconds, and ``step_vs_raw_azurite_cpu``: the
+raw copier's Azurite CPU over the step's, pair by pair). Azurite serves on one thread and is the limit here,
+so a ratio of wall times is read next to the ratio of the work each run asked of Azurite.
 ``--rtt-ms N`` puts the devstack fault proxy (its own process) in front of Azurite adding N ms per request,
 standing in for a cross-region round trip; by default the run measures both without and with 20 ms, the
 raw copier too (``raw_rtt20``, its concurrency scanned again through the proxy).
@@ -32,6 +36,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import re
@@ -41,8 +46,9 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -71,17 +77,49 @@ def _reroute(connection_string: str, endpoint: str) -> str:
     return re.sub(r"BlobEndpoint=https?://[^/;]+", f"BlobEndpoint={endpoint}", connection_string)
 
 
+@dataclass
+class BlobServer:
+    """The accounts primary and secondary, and the blob server's process when it runs here (Azurite)."""
+
+    strings: dict[str, str]
+    pid: int | None = None
+
+    def cpu_seconds(self) -> float | None:
+        """CPU seconds the server's process has used so far; None when it is not a process of this machine."""
+        if self.pid is None:
+            return None
+        import psutil
+
+        try:
+            times = psutil.Process(self.pid).cpu_times()
+        except psutil.Error:
+            return None
+        return float(times.user + times.system)
+
+
 @contextlib.contextmanager
-def storage() -> Iterator[dict[str, str]]:
-    """Connection strings of the accounts primary and secondary: configured, or a fresh Azurite (in memory)."""
+def storage() -> Iterator[BlobServer]:
+    """The accounts primary and secondary: configured, or a fresh Azurite (in memory)."""
     configured = json.loads(os.environ.get("DR_STORAGE_CONNECTION_STRINGS") or "{}")
     if {"primary", "secondary"} <= set(configured):
-        yield {name: configured[name] for name in ("primary", "secondary")}
+        yield BlobServer({name: configured[name] for name in ("primary", "secondary")})
         return
     from devstack.azurite import Azurite
 
     with Azurite() as azurite:
-        yield azurite.connection_strings()
+        yield BlobServer(azurite.connection_strings(), azurite.pid)
+
+
+def on_server(server: BlobServer, run: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """``run``'s result with the CPU seconds the blob server spent meanwhile (``azurite_cpu_seconds``). Azurite
+    serves on one thread and is the limit here: a run's wall time follows the work it asks of Azurite, so
+    this figure tells a run that asked for more from one that met a slower Azurite."""
+    before = server.cpu_seconds()
+    result = run()
+    after = server.cpu_seconds()
+    if before is not None and after is not None:
+        result["azurite_cpu_seconds"] = after - before
+    return result
 
 
 @contextlib.contextmanager
@@ -433,10 +471,17 @@ def drop(strings: dict[str, str], container: str) -> None:
         BlobServiceClient.from_connection_string(strings["secondary"]).delete_container(container)
 
 
-def timed_raw(strings: dict[str, str], concurrency: int, limit: int | None) -> dict[str, float]:
+def timed_raw(
+    strings: dict[str, str], concurrency: int, limit: int | None, server: BlobServer | None = None
+) -> dict[str, float]:
+    """One run of the raw copier into a fresh container, dropped afterwards (the drop is not measured)."""
     container = fresh("raw")
-    try:
+
+    def copy() -> dict[str, Any]:
         return asyncio.run(raw_copy(strings, container, concurrency, limit))
+
+    try:
+        return on_server(server, copy) if server is not None else copy()
     finally:
         drop(strings, container)
 
@@ -561,9 +606,16 @@ def figures(runs: list[dict[str, float]], digits: int = 2) -> dict[str, Any]:
     return {key: figure([run[key] for run in runs], digits) for key in runs[0]}
 
 
-def pair_ratio(raws: list[dict[str, float]], steps: list[dict[str, Any]]) -> dict[str, Any]:
-    """The step's speed over the raw copier's, run pair by pair (each pair ran back to back)."""
-    return figure([raw["seconds"] / step["seconds"] for raw, step in zip(raws, steps, strict=True)])
+def pair_ratios(raws: list[dict[str, float]], steps: list[dict[str, Any]], key: str = "") -> dict[str, Any]:
+    """The step's speed over the raw copier's, run pair by pair (each pair ran back to back):
+    ``step_vs_raw{key}``; and, when Azurite's CPU was measured, the work each asked of Azurite the same way
+    (``step_vs_raw{key}_azurite_cpu``: the raw copier's Azurite CPU seconds over the step's)."""
+    pairs = list(zip(raws, steps, strict=True))
+    out = {f"step_vs_raw{key}": figure([raw["seconds"] / step["seconds"] for raw, step in pairs])}
+    if all("azurite_cpu_seconds" in run for pair in pairs for run in pair):
+        cpu = [raw["azurite_cpu_seconds"] / step["azurite_cpu_seconds"] for raw, step in pairs]
+        out[f"step_vs_raw{key}_azurite_cpu"] = figure(cpu)
+    return out
 
 
 def engine_scale(sizes: list[int], page_size: int, repeat: int) -> dict[str, Any]:
@@ -603,7 +655,8 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         "cpus": os.cpu_count(),
         "runs_per_figure": args.repeat,
     }
-    with storage() as strings:
+    with storage() as server:
+        strings = server.strings
         started = time.perf_counter()
         asyncio.run(seed(strings["primary"], "bench-src", args.blobs))
         out["seed_seconds"] = round(time.perf_counter() - started, 1)
@@ -616,11 +669,11 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         knobs = {"page_size": args.page_size, "max_parallel_pages": 4, "copy_concurrency": copy_concurrency}
         out["step_knobs"] = knobs
 
-        steps, raws, target = alternating_step_and_raw_runs(args, strings, strings, knobs, best_c)
+        steps, raws, target = alternating_step_and_raw_runs(args, strings, server, knobs, best_c)
         out["step"] = _step_figures(steps, total)
         if raws:
             out["raw"] = _raw_figures(raws, best_c, scan, scan_sample, total)
-            out["step_vs_raw"] = pair_ratio(raws, steps)
+            out |= pair_ratios(raws, steps)
         if args.skip_rerun:
             drop(strings, target)
         else:
@@ -637,7 +690,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
 
         for rtt in args.rtt_ms:
             if rtt > 0:
-                out |= with_round_trip(args, strings, knobs, rtt, total)
+                out |= with_round_trip(args, server, knobs, rtt, total)
     return out
 
 
@@ -650,14 +703,15 @@ def raw_concurrency_scan(strings: dict[str, str], sample: int, levels: tuple[int
 def alternating_step_and_raw_runs(
     args: argparse.Namespace,
     routed: dict[str, str],
-    strings: dict[str, str],
+    server: BlobServer,
     knobs: dict[str, int],
     raw_concurrency: int,
     label: str = "",
 ) -> tuple[list[dict[str, Any]], list[dict[str, float]], str]:
     """``--repeat`` step runs and as many raw runs (unless skipped) through ``routed``, and the last step's
     target container. The machine may be shared: step and raw runs alternate, so each pair saw about the same
-    load, and the ratio is taken pair by pair."""
+    load, and the ratio is taken pair by pair. Each run carries the CPU seconds Azurite spent on it."""
+    strings = server.strings
     steps: list[dict[str, Any]] = []
     raws: list[dict[str, float]] = []
     target = ""
@@ -668,22 +722,34 @@ def alternating_step_and_raw_runs(
             drop(strings, target)
         if not args.skip_raw:
             note(f"raw run{label} {attempt + 1}/{args.repeat} (concurrency {raw_concurrency})")
-            raws.append(timed_raw(routed, raw_concurrency, None))
+            raws.append(timed_raw(routed, raw_concurrency, None, server))
         target = fresh("step")
         note(f"step run{label} {attempt + 1}/{args.repeat}")
-        steps.append(step_in_child(routed, target, **knobs))
+        steps.append(on_server(server, functools.partial(step_in_child, routed, target, **knobs)))
     return steps, raws, target
 
 
 def _raw_figures(
     raws: list[dict[str, float]], concurrency: int, scan: dict[int, float], scan_sample: int, total: int
 ) -> dict[str, Any]:
+    timings = ("seconds", "azurite_cpu_seconds")
     return {
         "concurrency": concurrency,
         "seconds": figure([raw["seconds"] for raw in raws]),
         "blobs_per_second": figure([total / raw["seconds"] for raw in raws], 1),
-        "breakdown": figures([{k: v for k, v in raw.items() if k != "seconds"} for raw in raws]),
+        "breakdown": figures([{k: v for k, v in raw.items() if k not in timings} for raw in raws]),
         "scan_blobs_per_second": {str(c): round(scan_sample / s, 1) for c, s in scan.items()},
+    } | azurite_figures(raws)
+
+
+def azurite_figures(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Azurite's CPU seconds per run and their share of the run's wall time (``azurite_busy``: near 1, Azurite's
+    one thread was the limit), when measured."""
+    if not all("azurite_cpu_seconds" in run for run in runs):
+        return {}
+    return {
+        "azurite_cpu_seconds": figure([run["azurite_cpu_seconds"] for run in runs]),
+        "azurite_busy": figure([run["azurite_cpu_seconds"] / run["seconds"] for run in runs]),
     }
 
 
@@ -736,11 +802,12 @@ def naive_against_step(
 
 
 def with_round_trip(
-    args: argparse.Namespace, strings: dict[str, str], knobs: dict[str, int], rtt: float, total: int
+    args: argparse.Namespace, server: BlobServer, knobs: dict[str, int], rtt: float, total: int
 ) -> dict[str, Any]:
     """The raw copier, the step and the naive copy (unless skipped) through the delay proxy adding ``rtt`` ms
     per request. Latency wants more requests in flight: the raw copier scans again through the proxy."""
     key = f"rtt{rtt:g}"
+    strings = server.strings
     with delay_proxy(_endpoint_of(strings["primary"]), rtt) as proxy:
         routed = {name: _reroute(value, proxy) for name, value in strings.items()}
         rtt_knobs = dict(knobs, copy_concurrency=max(knobs["copy_concurrency"], 16))
@@ -748,13 +815,13 @@ def with_round_trip(
         scan = {} if args.skip_raw else raw_concurrency_scan(routed, sample, (16, 32, 64, 128))
         best_c = min(scan, key=lambda c: scan[c]) if scan else 64
         steps, raws, target = alternating_step_and_raw_runs(
-            args, routed, strings, rtt_knobs, best_c, label=f" with {rtt:g} ms per request"
+            args, routed, server, rtt_knobs, best_c, label=f" with {rtt:g} ms per request"
         )
         drop(strings, target)
         out: dict[str, Any] = {f"step_{key}": _step_figures(steps, total) | {"knobs": rtt_knobs}}
         if raws:
             out[f"raw_{key}"] = _raw_figures(raws, best_c, scan, sample, total)
-            out[f"step_vs_raw_{key}"] = pair_ratio(raws, steps)
+            out |= pair_ratios(raws, steps, f"_{key}")
         if not args.skip_naive:
             note(f"naive copy with {rtt:g} ms per request")
             median_step = statistics.median(run["seconds"] for run in steps)
@@ -788,7 +855,7 @@ def _step_figures(runs: list[dict[str, Any]], total: int) -> dict[str, Any]:
         "peak_rss_mb": figure([run["peak_rss_mb"] for run in runs], 1),
         "cpu_seconds": figure([run["cpu_seconds"] for run in runs], 1),
         "timeline_of_median_run": timeline if len(timeline) <= 12 else [*timeline[:6], ("...", 0), *timeline[-5:]],
-    }
+    } | azurite_figures(runs)
 
 
 def main(argv: list[str] | None = None) -> int:
