@@ -2,6 +2,7 @@
 
 import azure.durable_functions as df
 
+from activities.cancel import bp as cancel_activities
 from activities.failback import bp as failback_activities
 from activities.notify import bp as notify_activities
 from activities.report import bp as report_activities
@@ -46,6 +47,7 @@ for blueprint in (
     sync_activities,
     failback_activities,
     notify_activities,
+    cancel_activities,
 ):
     app.register_functions(blueprint)
 

@@ -358,6 +358,23 @@ async def awaiting_approval(store: RunStore, instance_id: str) -> RunSnapshot:
     return run
 
 
+class ForwardCancelInput(BaseModel):
+    """The forward_cancel activity's input: a run's cancel, for the first steps it started (dr.graph)."""
+
+    run_id: str
+    steps: list[str]
+    cancel: CancelRequest
+
+
+async def raise_cancel_to_steps(store: RunStore, run_id: str, step_ids: list[str], request: CancelRequest) -> None:
+    """Raise a run's cancel to each of these steps still active (one that finished has nothing to settle)."""
+    for step_id in step_ids:
+        step = await store.status(step_instance_id(run_id, step_id))
+        if step is not None and step.active:
+            with contextlib.suppress(ConflictError):  # it finished meanwhile
+                await store.raise_event(step.instance_id, CANCEL_EVENT, request.model_dump())
+
+
 async def _graph_canceled(store: RunStore, run_id: str, wait: float = GRAPH_CANCEL_WAIT_SECONDS) -> None:
     """Wait (bounded) until the run's graph entity shows the cancel: signals are queued, not applied at once."""
     deadline = asyncio.get_running_loop().time() + wait
@@ -433,19 +450,17 @@ async def cancel_run(
     if not hard:
         if custom is not None and custom.phase in ("reporting", "done"):
             raise ConflictError(f"run {instance_id} is writing its report: nothing left to cancel")
-        # First the graph (no step starts from now on), and only once it has taken the cancel, the running set:
-        # a step started before that is in the set and hears the cancel; none starts after it.
+        request = CancelRequest(by=by, reason=reason)
+        # The run first: it starts its first steps itself, and one that hears the cancel before that starts
+        # none (during pre-flight) or raises it to those it started (dr.graph).
+        await store.raise_event(instance_id, CANCEL_EVENT, request.model_dump())
+        # Then the graph (no step starts from now on), and only once it has taken the cancel, the running set:
+        # a step the graph started before that is in the set and hears the cancel; none starts after it.
         await store.signal_graph(instance_id, "cancel", {"by": by, "at": iso(now)})
         await _graph_canceled(store, instance_id)
         run = await recovery_run(store, instance_id)
-        request = CancelRequest(by=by, reason=reason).model_dump()
-        await store.raise_event(instance_id, CANCEL_EVENT, request)
         running = run.running_steps()
-        for step_id in running:
-            step = await store.status(step_instance_id(instance_id, step_id))
-            if step is not None and step.active:
-                with contextlib.suppress(ConflictError):  # it finished meanwhile: nothing to settle
-                    await store.raise_event(step.instance_id, CANCEL_EVENT, request)
+        await raise_cancel_to_steps(store, instance_id, running, request)
         return Cancellation(by=by, reason=reason, hard=False, settling=running)
     await store.terminate(instance_id, f"canceled by {by}: {reason}")
     for step_id in run.running_steps():

@@ -14,15 +14,14 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from dr.admission import PLAN_LOCK_ENTITY
+from dr.admission import PLAN_LOCK_ENTITY, ForwardCancelInput
 from dr.durations import format_duration
 from dr.failback import PrimaryHealthRecord, PrimaryProbe, PrimaryProbeInput
-from dr.graph import RUN_GRAPH_ENTITY, GraphAnswer, GraphState, PlanRequest
+from dr.graph import RUN_GRAPH_ENTITY, GraphState, PlanRequest, first_starts
 from dr.plan_state import RecordPlanStateInput
 from dr.report import WriteReportInput
 from dr.run import (
     APPROVAL_EVENT,
-    CANCEL_EVENT,
     RECOVERY_ORCHESTRATOR,
     STEP_ORCHESTRATOR,
     ApprovalDecision,
@@ -45,7 +44,7 @@ from dr.teardown import (
 from dr.whatif import PreflightInput, PreflightResult, predict
 
 from .notify import notify_approval_wait, notify_outcome
-from .step import REPORT_RETRY, StepFailed, call_with_retry, step_outcomes, wait_for_steps
+from .step import REPORT_RETRY, CancelWaiters, StepFailed, call_with_retry, step_outcomes, wait_for_steps
 
 bp = df.Blueprint()
 
@@ -82,26 +81,27 @@ def _recovery(context: df.DurableOrchestrationContext, run: RunInput) -> Generat
     def publish() -> None:
         context.set_custom_status(state.custom_status(context.current_utc_datetime).model_dump(mode="json"))
 
-    # One cancel event for the whole run: the approval wait and the step graph both listen to it.
-    cancel = context.wait_for_external_event(CANCEL_EVENT)
+    # Every wait of the run listens for its cancel: the primary-health rounds, pre-flight, the approval gate
+    # and the step graph, each with a waiter of its own.
+    cancels = CancelWaiters(context)
     primary_healthy = True
     if run.mode == "failback":
-        primary_healthy = yield from _primary_health(context, state, publish)
+        primary_healthy = yield from _primary_health(context, state, publish, cancels)
     state.phase = "preflight"
     publish()
-    preflight = yield from _preflight(context, state)
+    preflight = yield from _preflight(context, state, publish, cancels)
     blocking = run.mode in ("failover", "failback") and bool(state.failed_checks())
     over_budget = _predict(state, context.current_utc_datetime, preflight)
-    if not primary_healthy:
-        pass  # every step is already marked: the failback changed nothing
+    if not primary_healthy or state.cancel is not None:
+        pass  # every step is already marked: the failback changed nothing, or the run was canceled
     elif over_budget and plan.rpo_budget_exceeded == "abort":
         _refuse_over_budget(state, context.current_utc_datetime)
     elif plan.approval.required or blocking or over_budget:
-        yield from _approval_gate(context, state, publish, cancel, blocking=blocking)
+        yield from _approval_gate(context, state, publish, cancels, blocking=blocking)
     if primary_healthy and not state.rejected and state.cancel is None:
         state.phase = "running"
         publish()
-        yield from _run_steps(context, state, outcomes, publish, cancel)
+        yield from _run_steps(context, state, outcomes, publish, cancels)
     if run.mode == "drill" and state.plan.drill.teardown and outcomes:
         state.phase = "teardown"
         publish()
@@ -131,16 +131,14 @@ def _recovery(context: df.DurableOrchestrationContext, run: RunInput) -> Generat
 
 
 def _primary_health(
-    context: df.DurableOrchestrationContext, state: RunState, publish: Publish
+    context: df.DurableOrchestrationContext, state: RunState, publish: Publish, cancels: CancelWaiters
 ) -> Generator[Any, Any, bool]:
     """A failback's first gate: the primary answers healthily ``probes`` rounds in a row, spread over the
     plan's window, before anything is read for pre-flight or changed. A region just back often flaps: a miss
     starts the streak again. No streak within ``give_up_after``, or a cancel: every step is marked not run.
 
-    Each wait listens for a cancel with a waiter of its own: the run's cancel waiter is yielded later with the
-    approval gate's new tasks, and a compound holding an already-yielded task stalls the extension's shim
-    (see dr.graph). A cancel that arrives during a probe completes an earlier waiter (the SDK hands an event
-    to a waiting task of its name), so every waiter is looked at after each probe."""
+    Each wait listens for a cancel with a fresh waiter (CancelWaiters); a cancel that arrives during a probe
+    completes an earlier one, so every waiter is looked at after each probe."""
     policy = state.plan.failback.primary_health
     record = PrimaryHealthRecord.start(policy)
     state.primary_health = record
@@ -148,11 +146,6 @@ def _primary_health(
     publish()
     probe_input = PrimaryProbeInput.of(state.plan).model_dump(mode="json")
     give_up_at = context.current_utc_datetime + policy.give_up_after
-    waiters: list[Any] = []
-
-    def cancel_seen() -> Any:
-        return next((waiter for waiter in waiters if waiter.is_completed), None)
-
     while True:
         try:
             answer = yield context.call_activity("probe_primary", probe_input)
@@ -163,21 +156,21 @@ def _primary_health(
         record.add(probe_round, context.current_utc_datetime)
         publish()
         now = context.current_utc_datetime
-        if cancel_seen() is not None:
+        if cancels.heard() is not None:
             break
         if record.healthy:
             return True
         if now + timedelta(seconds=record.interval_seconds) > give_up_at:
             break
         timer = context.create_timer(now + timedelta(seconds=record.interval_seconds))
-        waiters.append(context.wait_for_external_event(CANCEL_EVENT))
-        if (yield context.task_any([timer, waiters[-1]])) is waiters[-1]:
+        waiter = cancels.fresh()
+        if (yield context.task_any([timer, waiter])) is waiter:
             timer.cancel()
             break
     now = context.current_utc_datetime
-    fired = cancel_seen()
-    if fired is not None:
-        state.request_cancel(event_data(CancelRequest, fired.result), now)
+    heard = cancels.heard()
+    if heard is not None:
+        state.request_cancel(heard, now)
         why = "run canceled while waiting for the primary to be healthy"
     else:
         why = (
@@ -212,10 +205,15 @@ def _record_plan_state(context: df.DurableOrchestrationContext, state: RunState)
         state.estate_after = {"error": f"the plan's state was not stored: {failed.failure.message[:300]}"}
 
 
-def _preflight(context: df.DurableOrchestrationContext, state: RunState) -> Generator[Any, Any, PreflightResult]:
+def _preflight(
+    context: df.DurableOrchestrationContext, state: RunState, publish: Publish, cancels: CancelWaiters
+) -> Generator[Any, Any, PreflightResult]:
     """Every step's read-only checks, all at once in one activity, before anything changes; and what the
     plan's past runs measured, for the prediction (none when unreadable: it never holds a run back). A
-    pre-flight that could not run at all is a failed check of every step: it never passes by not looking."""
+    pre-flight that could not run at all is a failed check of every step: it never passes by not looking.
+
+    A cancel raised while it runs is heard here, so no step starts (the first steps start in the episode that
+    has the pre-flight's answer, dr.graph); the checks still finish, read-only, for the report."""
     now = context.current_utc_datetime
     payloads = {
         step.id: StepCheckInput(context=state.step_input(step.id, now).context).model_dump(mode="json")
@@ -223,8 +221,17 @@ def _preflight(context: df.DurableOrchestrationContext, state: RunState) -> Gene
     }
     request = PreflightInput(plan=state.plan.name, checks=payloads)
     failure = ""
+    checking = context.call_activity("preflight", request.model_dump())
     try:
-        result = PreflightResult.model_validate((yield context.call_activity("preflight", request.model_dump())))
+        if (yield context.task_any([checking, cancels.fresh()])) is not checking:
+            state.request_cancel(_heard(cancels), context.current_utc_datetime)
+            publish()
+            answer = yield checking  # raises as any yield does if the activity failed
+        elif isinstance(checking.result, Exception):  # task_any hands back a failed child without raising
+            raise checking.result
+        else:
+            answer = checking.result
+        result = PreflightResult.model_validate(answer)
     except Exception as exc:
         result = PreflightResult(checks={}, history_error=f"the pre-flight did not run: {str(exc)[:300]}")
         failure = str(exc)[:500]
@@ -285,7 +292,7 @@ def _approval_gate(
     context: df.DurableOrchestrationContext,
     state: RunState,
     publish: Publish,
-    cancel: Any,
+    cancels: CancelWaiters,
     *,
     blocking: bool,
 ) -> Generator[Any, Any]:
@@ -301,11 +308,15 @@ def _approval_gate(
     yield from notify_approval_wait(context, state)  # before the wait: the approver learns of it at once
     timer = context.create_timer(deadline)
     event = context.wait_for_external_event(APPROVAL_EVENT)
-    winner = yield context.task_any([event, timer, cancel])
+    cancel = cancels.fresh()
+    if cancels.heard() is not None:  # raised while the approver was notified: an earlier open waiter has it
+        winner = cancel
+    else:
+        winner = yield context.task_any([event, timer, cancel])
     now = context.current_utc_datetime
     if winner == cancel:
         timer.cancel()
-        state.request_cancel(event_data(CancelRequest, cancel.result), now)
+        state.request_cancel(_heard(cancels), now)
         state.approval.decision = "rejected"
         state.approval.reason = "run canceled while awaiting approval"
     elif winner == event:
@@ -340,16 +351,16 @@ def _run_steps(
     state: RunState,
     outcomes: dict[str, StepOutcome],
     publish: Publish,
-    cancel: Any,
+    cancels: CancelWaiters,
 ) -> Generator[Any, Any]:
     """The step graph: each step starts the moment its own 'after' steps succeeded (dr.graph: the run's graph
-    entity answers which steps start; a finishing step starts its ready dependents itself), at most
-    max_parallel_steps at once; a failed step skips its dependents while independent branches go on.
+    entity holds the graph; a finishing step starts its ready dependents itself), at most max_parallel_steps
+    at once; a failed step skips its dependents while independent branches go on.
 
-    This orchestrator starts the first steps and waits for them, the subtrees they start included (each step's
-    outcome carries its descendants'); a cancel stops new starts and lets the running steps settle. Every
-    compound it yields holds only new tasks (and the cancel waiter, after which nothing new is issued before
-    the steps are done), as the extension's shim needs (see dr.graph).
+    This orchestrator starts the first steps itself, in this episode (dr.graph.first_starts), tells the graph,
+    and waits for them, the subtrees they start included (each step's outcome carries its descendants'); a
+    cancel stops new starts and lets the running steps settle. Every compound it yields holds only new tasks,
+    as the extension's shim needs (see dr.graph).
     """
     graph = df.EntityId(RUN_GRAPH_ENTITY, state.run_id)
     now = context.current_utc_datetime
@@ -365,24 +376,26 @@ def _run_steps(
         max_parallel=state.plan.max_parallel_steps,
         at=now,
     )
-    answer = GraphAnswer.model_validate((yield context.call_entity(graph, "plan", request.model_dump(mode="json"))))
-    now = context.current_utc_datetime
-    for start in answer.start:
+    starts = first_starts(request)
+    for start in starts:
         state.mark_running(start.id, now)
     publish()
+    told = request.model_copy(update={"started": [start.id for start in starts]})
+    context.signal_entity(graph, "plan", told.model_dump(mode="json"))
     roots = {
         start.id: context.call_sub_orchestrator(
             STEP_ORCHESTRATOR, start.input, instance_id=step_instance_id(state.run_id, start.id)
         )
-        for start in answer.start
+        for start in starts
     }
     wave = context.task_all(list(roots.values()))
-    winner = yield context.task_any([wave, cancel])  # task_any hands back a failed child: it never raises
-    if winner is cancel:
-        # The API told the graph (no new starts) and the running steps (they settle within their bound).
+    # task_any hands back a failed child: it never raises
+    if (yield context.task_any([wave, cancels.fresh()])) is not wave:
+        # The API told the graph (no new starts) and the steps it saw running (they settle within their bound).
         state.phase = "canceling"
-        state.request_cancel(event_data(CancelRequest, cancel.result), context.current_utc_datetime)
+        state.request_cancel(_heard(cancels), context.current_utc_datetime)
         publish()
+        yield from _forward_cancel(context, state, roots)
     # Waiting on the already-yielded roots issues no action.
     yield from wait_for_steps(context, list(roots.values()), wave)
     for outcome in step_outcomes(roots.values()):
@@ -392,6 +405,30 @@ def _run_steps(
     _record_the_rest(state, final, roots, context.current_utc_datetime)
     publish()
     context.signal_entity(graph, "delete")
+
+
+def _heard(cancels: CancelWaiters) -> CancelRequest:
+    heard = cancels.heard()
+    assert heard is not None, "a cancel waiter won without a cancel"
+    return heard
+
+
+def _forward_cancel(
+    context: df.DurableOrchestrationContext, state: RunState, roots: dict[str, Any]
+) -> Generator[Any, Any]:
+    """Raise the cancel to the first steps still running. The API raised it to the steps it saw running, but a
+    cancel can cross the episode that starts the first steps (they were not in the graph yet when the API read
+    it, dr.graph); a step that hears it twice takes the second as a no-op. Not delivered: the report says so."""
+    unfinished = [step_id for step_id, task in roots.items() if not task.is_completed]
+    if not unfinished or state.cancel is None:
+        return
+    request = ForwardCancelInput(
+        run_id=state.run_id, steps=unfinished, cancel=CancelRequest(by=state.cancel.by, reason=state.cancel.reason)
+    )
+    try:
+        yield context.call_activity("forward_cancel", request.model_dump(mode="json"))
+    except Exception as exc:
+        state.warnings.append(f"the cancel may not have reached {', '.join(unfinished)}: {str(exc)[:300]}")
 
 
 def _record_the_rest(state: RunState, graph: GraphState, roots: dict[str, Any], now: datetime) -> None:

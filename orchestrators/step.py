@@ -51,6 +51,9 @@ TEARDOWN_LIMIT = timedelta(minutes=30)
 REPORT_RETRY = RetryPolicy(attempts=6, first_interval=timedelta(seconds=2))
 # How long a step whose cloud operation goes on regardless keeps watching it after a cancel.
 CANCEL_SETTLE_LIMIT = timedelta(minutes=10)
+# A first step that finished before its run's plan reached the graph asks again (dr.graph: in principle only).
+PLAN_PENDING_RETRY = timedelta(seconds=1)
+PLAN_PENDING_LIMIT = timedelta(minutes=10)
 
 
 class StepFailed(Exception):
@@ -109,9 +112,17 @@ def _continue_graph(
     theirs, transitively) come back in ``descendants`` for the run's report."""
     finished = FinishedRequest(step=outcome.id, status=outcome.status, summary=outcome.summary, at=outcome.finished_at)
     graph = df.EntityId(RUN_GRAPH_ENTITY, run_id)
-    answer = GraphAnswer.model_validate(
-        (yield context.call_entity(graph, "finished", finished.model_dump(mode="json")))
-    )
+    give_up_at = context.current_utc_datetime + PLAN_PENDING_LIMIT
+    while True:
+        answer = GraphAnswer.model_validate(
+            (yield context.call_entity(graph, "finished", finished.model_dump(mode="json")))
+        )
+        if not answer.plan_pending:
+            break
+        if context.current_utc_datetime >= give_up_at:  # the run is gone: its report lists what never started
+            note = f"the run's step graph never received its plan in {PLAN_PENDING_LIMIT}: no dependent started"
+            return outcome.model_copy(update={"warnings": [*outcome.warnings, note]})
+        yield context.create_timer(context.current_utc_datetime + PLAN_PENDING_RETRY)
     if not answer.start:
         return outcome
     children = [
@@ -214,33 +225,48 @@ def _run(context: df.DurableOrchestrationContext, run: StepRunInput) -> Generato
     )
 
 
-class _CancelWatch:
+class CancelWaiters:
+    """CANCEL_EVENT waiters of one orchestration, each yielded once, in a compound of new tasks.
+
+    A waiter already yielded must never go into another compound: the SDK leaves it out of the compound's
+    action and the extension's shim then awaits something else than the orchestrator (see dr.graph). So each
+    wait that must end on a cancel takes a ``fresh`` waiter. The SDK, like the shim's stack of waiters
+    (DurableOrchestrationContext.WaitForExternalEvent, azure-functions-durable-extension), hands an event
+    to the newest waiter of its name, and an earlier waiter may have caught it: every waiter is read.
+    """
+
+    def __init__(self, context: df.DurableOrchestrationContext) -> None:
+        self.context = context
+        self.waiters: list[Any] = []
+
+    def fresh(self) -> Any:
+        waiter = self.context.wait_for_external_event(CANCEL_EVENT)
+        self.waiters.append(waiter)
+        return waiter
+
+    def heard(self) -> CancelRequest | None:
+        """The cancel, once any waiter has it."""
+        fired = next((waiter for waiter in self.waiters if waiter.is_completed), None)
+        return None if fired is None else event_data(CancelRequest, fired.result)
+
+
+class _CancelWatch(CancelWaiters):
     """The step's side of a graceful cancel (CANCEL_EVENT, raised by the operator API to each running step).
 
     A kind whose begin started a cloud operation that goes on regardless (KindSpec.settles_on_cancel) keeps
     polling until it settles or CANCEL_SETTLE_LIMIT passes, so the report says what really happened ("failover
     completed after cancel"); any other kind stops at its next poll or batch of work, reporting how far it got.
 
-    The cancel waiter is yielded once, beside begin (both new tasks in one compound); after that it is only
-    read (``is_completed``), never put in another compound: the SDK would leave it out of the compound's
-    action and the host would await something else than the orchestrator (see orchestrators.recovery). A later
-    wait that must end on a cancel (a manual step's) takes a fresh waiter (``fresh_waiter``); the SDK hands an
-    event to the newest open waiter of its name, and every waiter is read.
+    Begin is yielded beside the first waiter; a later wait that must end on a cancel (a manual step's) takes
+    a fresh one. A second cancel (the run forwards one to the steps it started, dr.graph) changes nothing.
     """
 
     def __init__(self, context: df.DurableOrchestrationContext, *, settles: bool) -> None:
-        self.context = context
+        super().__init__(context)
         self.settles = settles
-        self.event = context.wait_for_external_event(CANCEL_EVENT)
-        self.waiters = [self.event]
+        self.event = self.fresh()
         self.request: CancelRequest | None = None
         self.heard_at: datetime | None = None
-
-    def fresh_waiter(self) -> Any:
-        """A new cancel waiter for a compound of new tasks (read with the others from then on)."""
-        waiter = self.context.wait_for_external_event(CANCEL_EVENT)
-        self.waiters.append(waiter)
-        return waiter
 
     def first(self, task: Any) -> Generator[Any, Any, Any]:
         """Yield the step's first task with the cancel waiter; its result (waited for even after a cancel:
@@ -254,9 +280,9 @@ class _CancelWatch:
         return task.result
 
     def _hear(self) -> None:
-        heard = next((waiter for waiter in self.waiters if waiter.is_completed), None)
+        heard = self.heard()
         if self.request is None and heard is not None:
-            self.request = event_data(CancelRequest, heard.result)
+            self.request = heard
             self.heard_at = self.context.current_utc_datetime
 
     def stop_now(self, now: datetime) -> bool:
@@ -298,7 +324,7 @@ def _await_confirmation(
     wait for the confirmation (dr.confirmation), the deadline or a cancel, then poll the kind once with what
     happened: the kind decides. None: canceled while waiting.
 
-    One compound of three new tasks (a fresh cancel waiter: begin's was yielded already, see _CancelWatch). A
+    One compound of three new tasks (a fresh cancel waiter: begin's was yielded already, see CancelWaiters). A
     confirmation raised while begin ran was kept by the SDK for this wait. A malformed one (raised around the
     API) fails the step: waiting again for the same name would hand the wait that same kept event again.
     """
@@ -307,7 +333,7 @@ def _await_confirmation(
     waiting = StepCustomStatus(step=step.id, summary=progress.summary, calls=calls, waiting=wait.model_dump())
     context.set_custom_status(waiting.model_dump(mode="json"))
     confirmed = context.wait_for_external_event(STEP_CONFIRMED_EVENT)
-    cancel = watch.fresh_waiter()
+    cancel = watch.fresh()
     timer = context.create_timer(deadline) if deadline is not None else None
     winner = yield context.task_any([confirmed, cancel, *([timer] if timer is not None else [])])
     now = context.current_utc_datetime

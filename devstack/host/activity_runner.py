@@ -49,8 +49,11 @@ class ActivityRunner:
         row_of: Callable[[str], InstanceRow | None],
         completed: Callable[[str], None],
         changed: Callable[[], None],
+        client_bindings: Callable[[FunctionInfo], dict[str, Any] | None] | None = None,
     ) -> None:
         self.app = app
+        # The durableClient inputs of a function (the HTTP host's; none when the engine runs without one).
+        self._client_bindings = client_bindings
         self._invoker = invoker
         self._clock = clock
         self._overrides = {k.lower(): v for k, v in overrides.items()}
@@ -189,7 +192,16 @@ class ActivityRunner:
         )
 
     async def _call(self, info: FunctionInfo, input_json: str | None) -> str:
-        result = await self._invoker.invoke(info, {info.trigger.name: self._invoker.json(input_json or "null")})
+        inputs = {info.trigger.name: self._invoker.json(input_json or "null")}
+        if info.durable_client_bindings:  # an activity may take a durable client, as any function may
+            clients = self._client_bindings(info) if self._client_bindings is not None else None
+            if clients is None:
+                raise RuntimeError(
+                    f"activity '{info.name}' takes a durable client, and this engine runs without the host's "
+                    "HTTP API (use HostRuntime, or override the activity)"
+                )
+            inputs.update(clients)
+        result = await self._invoker.invoke(info, inputs)
         return typed_text(result.return_value) or "null"
 
     async def _call_fake(self, function: Callable[..., Any], kwargs: dict[str, Any]) -> str:

@@ -204,6 +204,8 @@ class EngineCore:
         self._batch_max = batch_max
         self._auto_advance_grace = auto_advance_grace
         self._verify_replay = verify_replay
+        # Set by the HTTP host: the durableClient inputs of a function, for activities that take one.
+        self.client_bindings: Callable[[FunctionInfo], dict[str, Any]] | None = None
         self._store: Store | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._activities = ActivityRunner(
@@ -216,6 +218,7 @@ class EngineCore:
             row_of=self._row,
             completed=self._mark_ready,
             changed=self._schedule_idle_check,
+            client_bindings=lambda info: self.client_bindings(info) if self.client_bindings else None,
         )
         self._entities = EntityRunner(app, self._invoker, store=lambda: self.store, ready=self._mark_ready)
         self._timers = DurableTimers(self.clock, due=self._mark_ready, alive=self._message_exists)

@@ -74,6 +74,7 @@ class HostRuntime:
             verify_replay=verify_replay,
         )
         self._durable = DurableHttpApi(self.core, task_hub=self.task_hub, key=self.function_key)
+        self.core.client_bindings = self._client_bindings  # activities may take a durable client too
         self._invoker = Invoker(app)
         self._runner: web.AppRunner | None = None
         self._background: set[asyncio.Task[Any]] = set()

@@ -43,6 +43,9 @@ class FakeSteps:
         self.on_primary_probe: Callable[[int], None] | None = None  # called with the round's number
         self.plan_states: list[dict[str, Any]] = []
         self.history_unreadable = False  # the preflight's history read fails (reports container unreachable)
+        # The cancels the run forwarded to its first steps (forward_cancel), and the engine that delivers them.
+        self.forwarded: list[list[str]] = []
+        self.engine: DurableEngine | None = None
         self._lock = threading.Lock()
 
     def _check(self, payload: dict[str, Any]) -> list[dict[str, Any]]:
@@ -82,7 +85,20 @@ class FakeSteps:
             "write_report": write_report,
             "probe_primary": self._probe_primary,
             "record_plan_state": self._record_plan_state,
+            "forward_cancel": self._forward_cancel,
         }
+
+    def _forward_cancel(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """forward_cancel over this engine: the cancel, raised to each step still active."""
+        assert self.engine is not None
+        with self._lock:
+            self.forwarded.append(list(payload["steps"]))
+        for step_id in payload["steps"]:
+            instance = f"{payload['run_id']}:{step_id}"
+            status = self.engine.get_status(instance, history=False)
+            if status is not None and status.runtime_status in ("Pending", "Running"):
+                self.engine.raise_event(instance, "cancel", payload["cancel"])
+        return {"steps": payload["steps"]}
 
     def _preflight(self, payload: dict[str, Any]) -> dict[str, Any]:
         """The preflight activity (dr.whatif.run_preflight) over the scripted checks, with the reports this
@@ -126,6 +142,7 @@ def engine(app: IndexedApp, fake: FakeSteps) -> Iterator[DurableEngine]:
     with DurableEngine.running(
         app, state_dir=None, clock=VirtualClock(), activity_overrides=fake.overrides()
     ) as running:
+        fake.engine = running
         yield running
 
 

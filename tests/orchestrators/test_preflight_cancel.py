@@ -4,11 +4,20 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
+from datetime import UTC, datetime
 from typing import Any
 
-from devstack.host import DurableEngine
+import pytest
+
+from devstack.host import DurableEngine, IndexedApp, VirtualClock
+from devstack.host.history import EventType
+from dr.clients import reset_for_tests
 from dr.durations import parse_time
 from dr.errors import PermanentError
+from dr.graph import PlanRequest
+from dr.run import RunInput, RunState
 
 from .conftest import FakeSteps, check, data_step, run_input, step, traffic_step
 
@@ -173,16 +182,123 @@ def test_a_failed_step_skips_its_dependents_transitively_while_other_branches_go
     assert fake.ops("b") == [] and fake.ops("d") == []
 
 
+def test_a_first_step_that_finishes_before_its_graph_has_the_plan_asks_again(
+    engine: DurableEngine, fake: FakeSteps
+) -> None:
+    """The run starts its first steps and signals the plan to the graph in one episode; messages of different
+    senders are not ordered, so a first step may report before the plan is there. It must not lose its
+    dependents: the graph says "plan pending" and the step asks again."""
+    run = RunInput.model_validate(run_input([data_step("db"), traffic_step("traffic", after=["db"])]))
+    now = datetime.now(UTC)
+    state = RunState("early", run, run.plan, now)
+    inputs = {s.id: state.step_input(s.id, now, in_graph=True).model_dump(mode="json") for s in run.plan.steps}
+    iid = engine.start("recovery_step", inputs["db"], instance_id="early:db")
+    engine.run_until_idle()  # db is done and was told the plan is pending; its retry timer waits
+    status = engine.get_status(iid)
+    assert status is not None and status.runtime_status == "Running" and fake.ops("traffic") == []
+    request = PlanRequest(
+        steps=[{"id": s.id, "after": list(s.after), "input": inputs[s.id]} for s in run.plan.steps],
+        at=now,
+        started=["db"],
+    )
+    engine.signal_entity("run_graph", "early", "plan", request.model_dump(mode="json"))
+    outcome = engine.wait(iid, timeout=30).output
+    assert [d["id"] for d in outcome["descendants"]] == ["traffic"]
+    assert fake.ops("traffic") == ["begin"]
+
+
 # -- cancel ---------------------------------------------------------------------------------------------
 
 
 def _cancel(engine: DurableEngine, run_id: str, *steps: str, by: str = "ana", reason: str = "stop") -> None:
-    """What the operator API's graceful cancel does (dr.admission.cancel_run): the run's graph starts nothing
-    new, then the run and its running steps hear the cancel."""
+    """What the operator API's graceful cancel does (dr.admission.cancel_run): the run hears the cancel, the
+    run's graph starts nothing new, then the steps the API saw running (``steps``) hear it."""
+    engine.raise_event(run_id, "cancel", {"by": by, "reason": reason})
     engine.signal_entity("run_graph", run_id, "cancel", {"by": by, "at": "2026-11-30T00:00:00Z"})
     engine.run_until_idle()
-    for instance in (run_id, *(f"{run_id}:{step_id}" for step_id in steps)):
-        engine.raise_event(instance, "cancel", {"by": by, "reason": reason})
+    for step_id in steps:
+        engine.raise_event(f"{run_id}:{step_id}", "cancel", {"by": by, "reason": reason})
+
+
+def test_a_cancel_during_preflight_starts_no_step(engine: DurableEngine, fake: FakeSteps) -> None:
+    """The first steps start in the episode that has the pre-flight's answer: a cancel raised while the checks
+    run must be heard before that, or a step would begin after the operator stopped the run."""
+    checking, release = threading.Event(), threading.Event()
+
+    def slow_check(op: str, payload: dict[str, Any]) -> list[dict[str, Any]]:
+        checking.set()
+        assert release.wait(10)
+        return [check("group_exists", "passed", "fog-db found")]
+
+    fake.checks["db"] = slow_check
+    plan = [data_step("db"), traffic_step("traffic", after=["db"])]
+    iid = engine.start("recovery", run_input(plan), instance_id="cpf")
+    assert checking.wait(10)
+    # As _cancel, without waiting for the engine to be idle: the pre-flight holds it busy.
+    engine.raise_event(iid, "cancel", {"by": "ana", "reason": "false alarm"})
+    engine.signal_entity("run_graph", iid, "cancel", {"by": "ana", "at": "2026-11-30T00:00:00Z"})
+    engine.wait_for_custom_status(iid, lambda custom: bool(custom and custom.get("canceled")), skip_time=False)
+    release.set()
+    report = engine.wait(iid, timeout=30).output
+    assert report["status"] == "Canceled" and report["canceled"]["reason"] == "false alarm"
+    assert fake.changes() == []  # nothing began
+    assert {s["status"] for s in report["steps"]} == {"canceled"}
+    assert all("not started: run canceled by ana" in s["detail"]["summary"] for s in report["steps"])
+    assert report["preflight"]["passed"] is True  # the read-only checks finished and are reported
+
+
+def test_a_cancel_while_the_approver_is_being_notified_is_not_lost(
+    app: IndexedApp, fake: FakeSteps, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pre-flight's cancel waiter is still open while the approval notification is sent, so a cancel raised
+    then reaches that waiter, not the gate's: the gate must see it, not wait for an approver."""
+    monkeypatch.setenv("DR_NOTIFY_WEBHOOK_OPS", "http://127.0.0.1:9/hook")
+    reset_for_tests()
+    notifying, release = threading.Event(), threading.Event()
+
+    def slow_notify(payload: dict[str, Any]) -> dict[str, Any]:
+        notifying.set()
+        assert release.wait(10)
+        return {"event": payload["notification"]["event"], "delivered": True, "setting": payload["setting"]}
+
+    plan = run_input(
+        [data_step("db")],
+        approval={"required": True, "timeout": "PT15M"},
+        notify={"webhook_url_setting": "DR_NOTIFY_WEBHOOK_OPS"},
+    )
+    overrides = {**fake.overrides(), "notify": slow_notify}
+    with DurableEngine.running(app, state_dir=None, clock=VirtualClock(), activity_overrides=overrides) as engine:
+        fake.engine = engine
+        iid = engine.start("recovery", plan, instance_id="cn")
+        assert notifying.wait(10)
+        engine.raise_event(iid, "cancel", {"by": "ana", "reason": "false alarm"})
+        engine.signal_entity("run_graph", iid, "cancel", {"by": "ana", "at": "2026-11-30T00:00:00Z"})
+        # The cancel is in the run's history (heard by an open waiter) before the notification's answer.
+        deadline = time.monotonic() + 10
+        while not (status := engine.get_status(iid)) or not status.events_of_type(EventType.EVENT_RAISED):
+            assert time.monotonic() < deadline, "the cancel never reached the run's history"
+            time.sleep(0.02)
+        release.set()
+        report = engine.wait(iid, timeout=10).output
+    reset_for_tests()
+    assert report["status"] == "Canceled" and report["approval"]["reason"] == "run canceled while awaiting approval"
+    assert fake.changes() == []
+
+
+def test_a_cancel_that_crosses_the_first_starts_still_reaches_them(engine: DurableEngine, fake: FakeSteps) -> None:
+    """The API raises the cancel to the steps it sees running; it can read them before the run's first steps
+    are in its graph. The run forwards the cancel to those it started."""
+    fake.script["probe"] = _polling(0)  # a verification that would poll forever
+    iid = engine.start("recovery", run_input([step("probe"), step("after", after=["probe"])]), instance_id="cx")
+    engine.wait_for_custom_status(iid, _running("probe"), skip_time=False)
+    _cancel(engine, iid)  # the API saw no running step
+    report = engine.wait(iid, timeout=30).output
+    by_id = {s["id"]: s for s in report["steps"]}
+    assert fake.forwarded == [["probe"]]
+    assert by_id["probe"]["status"] == "canceled"
+    assert "stopped at: in progress (1)" in by_id["probe"]["detail"]["summary"]
+    assert by_id["after"]["status"] == "canceled" and fake.ops("after") == []
+    assert report["status"] == "Canceled"
 
 
 def test_cancel_lets_an_inflight_failover_settle_and_reports_what_happened(

@@ -8,8 +8,10 @@ import time
 from typing import Any
 
 import pytest
+import yaml
 
 from devstack.host import RuntimeStatus
+from devstack.host.history import EventType
 from dr.auth import encode_principal
 
 from .conftest import Stack
@@ -93,6 +95,39 @@ def test_cancel_lets_the_run_end_itself_and_write_its_canceled_report(stack: Sta
     assert {s["status"] for s in view["steps"]} == {"canceled"}  # nothing shown running under a finished run
     again = stack.call("POST", f"/api/recoveries/{run_id}/cancel", json={"reason": "again"})
     assert again.status_code == 409
+
+
+def test_cancel_reaches_a_running_step_and_the_run_forwards_it_through_its_durable_client(stack: Stack) -> None:
+    """A graceful cancel while a step polls: the step stops at its next poll. The run also raises the cancel to
+    the first steps it started (forward_cancel, an activity with a Durable client binding): here through the
+    host's real HTTP API, and the step takes the second cancel as a no-op."""
+    plan = {
+        "name": "polling",
+        "steps": [
+            {"id": "probe", "kind": "health_check", "url": stack.health.url(), "attempts": 100, "interval": "PT0.5S"}
+        ],
+    }
+    (stack.plans_dir / "polling.yaml").write_text(yaml.safe_dump(plan))
+    stack.health.status = 503
+    try:
+        run_id = start(stack, plan="polling", mode="drill")
+        deadline = time.monotonic() + 20
+        while view(stack, run_id)["steps"][0]["status"] != "running":
+            assert time.monotonic() < deadline, view(stack, run_id)
+            time.sleep(0.1)
+        response = stack.call("POST", f"/api/recoveries/{run_id}/cancel", json={"by": "dee", "reason": "enough"})
+        assert response.status_code == 202, response.text
+        report = stack.host.engine.wait(run_id, timeout=30).output
+    finally:
+        stack.health.status = 200
+    probe = report["steps"][0]
+    assert report["status"] == "Canceled" and probe["status"] == "canceled"
+    assert "canceled by dee; stopped at: attempt" in probe["detail"]["summary"]
+    status = stack.host.engine.get_status(run_id)
+    scheduled = [e for e in status.events_of_type(EventType.TASK_SCHEDULED) if e["Name"] == "forward_cancel"]
+    assert len(scheduled) == 1
+    assert status.events_of_type(EventType.TASK_FAILED) == []
+    assert not any("may not have reached" in w for w in report.get("warnings", []))
 
 
 def test_hard_cancel_terminates_and_writes_a_canceled_report(stack: Stack) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dr.graph import GraphState, merge_live_status, run_graph_operation
+from dr.graph import GraphState, PlanRequest, first_starts, merge_live_status, run_graph_operation
 
 AT = "2026-11-30T08:00:00Z"
 
@@ -80,6 +80,52 @@ def test_a_cancel_before_the_plan_starts_nothing() -> None:
     state, answer = run_graph_operation(state, "plan", request)
     assert answer["start"] == []
     assert GraphState.model_validate(state).steps["db"].status == "canceled"
+
+
+def _request(steps: dict[str, list[str]], max_parallel: int = 20) -> PlanRequest:
+    return PlanRequest(
+        steps=[{"id": step, "after": after, "input": {"step": step}} for step, after in steps.items()],
+        max_parallel=max_parallel,
+        at=AT,  # type: ignore[arg-type]
+    )
+
+
+def test_the_run_starts_what_the_graph_would_and_the_graph_then_starts_nothing_twice() -> None:
+    request = _request({"a": [], "b": [], "c": [], "d": ["a"]}, max_parallel=2)
+    starts = first_starts(request)
+    assert [start.id for start in starts] == ["a", "b"] and starts[0].input == {"step": "a"}
+    told = request.model_copy(update={"started": ["a", "b"]}).model_dump(mode="json")
+    state, answer = run_graph_operation(None, "plan", told)
+    assert answer["start"] == []  # the run started them
+    graph = GraphState.model_validate(state)
+    assert graph.running() == ["a", "b"] and graph.steps["c"].queued_at == AT
+    state, started = _finish(state, "a")
+    assert started == ["c"]  # oldest ready first; d became ready after it
+    state, started = _finish(state, "b")
+    assert started == ["d"]
+
+
+def test_a_cancel_before_the_runs_plan_keeps_the_steps_it_started_as_running() -> None:
+    """The cancel crossed the episode that started the first steps: they run (the run forwards the cancel to
+    them) and report back; nothing else starts."""
+    state, _ = run_graph_operation(None, "cancel", {"by": "ana", "at": AT})
+    told = _request({"a": [], "b": [], "c": ["a"]}).model_copy(update={"started": ["a", "b"]})
+    state, answer = run_graph_operation(state, "plan", told.model_dump(mode="json"))
+    graph = GraphState.model_validate(state)
+    assert answer["start"] == [] and graph.running() == ["a", "b"]
+    assert graph.steps["c"].status == "canceled" and "ana" in graph.steps["c"].summary
+    state, started = _finish(state, "a")
+    assert started == [] and GraphState.model_validate(state).steps["a"].status == "succeeded"
+
+
+def test_a_step_that_finishes_before_its_runs_plan_arrives_is_told_to_ask_again() -> None:
+    state, answer = run_graph_operation(None, "finished", {"step": "a", "status": "succeeded", "at": AT})
+    assert answer["plan_pending"] is True and answer["start"] == []
+    assert GraphState.model_validate(state).steps == {}  # nothing recorded: the report comes again
+    told = _request({"a": [], "b": ["a"]}).model_copy(update={"started": ["a"]})
+    state, _ = run_graph_operation(state, "plan", told.model_dump(mode="json"))
+    state, started = _finish(state, "a")
+    assert started == ["b"]
 
 
 def test_the_live_status_takes_each_steps_state_from_the_graph() -> None:
