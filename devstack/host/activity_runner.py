@@ -49,10 +49,10 @@ class ActivityRunner:
         row_of: Callable[[str], InstanceRow | None],
         completed: Callable[[str], None],
         changed: Callable[[], None],
-        client_bindings: Callable[[FunctionInfo], dict[str, Any] | None] | None = None,
+        client_bindings: Callable[[FunctionInfo], dict[str, Any] | None],
     ) -> None:
         self.app = app
-        # The durableClient inputs of a function (the HTTP host's; none when the engine runs without one).
+        # The durableClient inputs of a function (the HTTP host's; None when the engine runs without one).
         self._client_bindings = client_bindings
         self._invoker = invoker
         self._clock = clock
@@ -193,8 +193,11 @@ class ActivityRunner:
 
     async def _call(self, info: FunctionInfo, input_json: str | None) -> str:
         inputs = {info.trigger.name: self._invoker.json(input_json or "null")}
-        if info.durable_client_bindings:  # an activity may take a durable client, as any function may
-            clients = self._client_bindings(info) if self._client_bindings is not None else None
+        # The extension registers the durableClient binding as a plain input binding, for any function, not only
+        # for HTTP and timer triggers (DurableTaskExtension.Initialize: AddBindingRule<DurableClientAttribute>,
+        # azure-functions-durable-extension).
+        if info.durable_client_bindings:
+            clients = self._client_bindings(info)
             if clients is None:
                 raise RuntimeError(
                     f"activity '{info.name}' takes a durable client, and this engine runs without the host's "
