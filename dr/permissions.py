@@ -17,7 +17,7 @@ https://learn.microsoft.com/azure/role-based-access-control/permissions/database
 A resource's resource group is asked first: a resource inherits every assignment there, so when the group's
 answer already allows all the resource needs, the resource itself is not asked (the steps of a plan mostly share
 a few groups); otherwise the resource's own answer decides. The steps of one pre-flight share these reads
-(:func:`reads_shared`): in a region outage, fifty plans' pre-flights are fifty times the reads.
+(:func:`dr.shared_reads.reads_shared`): in a region outage, fifty plans' pre-flights are fifty times the reads.
 
 One :class:`~dr.steps.base.Check` per scope: ``passed`` (holds what it needs), ``failed`` (names each missing
 action, the scope, and a role that grants it), or ``warning`` when the permissions could not be read (the
@@ -27,11 +27,7 @@ cause is in the message: nothing is passed without looking).
 from __future__ import annotations
 
 import re
-import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Literal
@@ -48,6 +44,7 @@ from .plan import (
     StorageAccountFailoverStep,
     TrafficManagerFailoverStep,
 )
+from .shared_reads import shared
 from .steps.base import Check, StepContext
 
 SQL_SERVER_READ = "Microsoft.Sql/servers/read"
@@ -370,42 +367,8 @@ def read_permissions(scope: str) -> list[Granted]:
     return found
 
 
-class SharedReads:
-    """Each scope's permissions read once for every step of one pre-flight. Its steps are checked in threads
-    at once and share scopes (two geo-restores onto one server; every resource of a resource group, read at the
-    group first): a thread that finds a read under way waits for its answer, or its error."""
-
-    def __init__(self, read: Callable[[str], list[Granted]] = read_permissions) -> None:
-        self._read = read
-        self._lock = threading.Lock()
-        self._answers: dict[str, Future[list[Granted]]] = {}
-
-    def __call__(self, scope: str) -> list[Granted]:
-        key = scope.lower()
-        with self._lock:
-            answer = self._answers.get(key)
-            reading = answer is None
-            if answer is None:
-                answer = self._answers[key] = Future()
-        if reading:
-            try:
-                answer.set_result(self._read(scope))
-            except Exception as error:
-                answer.set_exception(error)
-        return answer.result()
-
-
-_SHARED_READS: ContextVar[SharedReads | None] = ContextVar("dr_permissions_shared_reads", default=None)
-
-
-@contextmanager
-def reads_shared() -> Iterator[None]:
-    """Permission checks started in this context (and in copies of it handed to threads) share their reads."""
-    token = _SHARED_READS.set(SharedReads())
-    try:
-        yield
-    finally:
-        _SHARED_READS.reset(token)
+def _shared_permissions(scope: str) -> list[Granted]:
+    return shared("permissions", scope, lambda: read_permissions(scope))
 
 
 def _resource_group_scope(scope: str) -> str | None:
@@ -495,8 +458,8 @@ def _granted(entry: _ScopeNeeds, read: Callable[[str], list[Granted]]) -> list[G
 
 def permission_checks(ctx: StepContext, read: Callable[[str], list[Granted]] | None = None) -> list[Check]:
     """One check per scope the step touches. Never raises: a scope that cannot be read is a warning. Reads
-    go through the pre-flight's shared reads when there is one (:func:`reads_shared`)."""
-    read = read or _SHARED_READS.get() or read_permissions
+    go through the pre-flight's shared reads when there is one (:func:`dr.shared_reads.reads_shared`)."""
+    read = read or _shared_permissions
     if ctx.is_drill:
         now = needs(ctx.step, "drill")
         failover = needs(ctx.failover_step() or ctx.step, "failover")

@@ -816,12 +816,12 @@ def run_checks(
     """Every step's checks (dr.dispatch.check), all at once, each bounded: a check that times out or raises is
     a failed check of its step, never a missing one, and the others still report."""
     from . import dispatch
-    from .permissions import reads_shared
+    from .shared_reads import reads_shared
 
     call = check or dispatch.check
     pool = ThreadPoolExecutor(max_workers=max(1, min(16, len(payloads))), thread_name_prefix="checks")
     try:
-        with reads_shared():  # each thread gets a copy of this context, so the steps share permission reads
+        with reads_shared():  # each thread gets a copy of this context, so the steps share their reads
             futures = {
                 step_id: pool.submit(contextvars.copy_context().run, call, payload)
                 for step_id, payload in payloads.items()

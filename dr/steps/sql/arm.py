@@ -24,6 +24,7 @@ from azure.mgmt.sql.models import (
 from ...azure_lro import ARM_CALL_OPTIONS, OperationRef, OperationStatus, check_operation, start_operation
 from ...clients import get_clients
 from ...errors import NotFoundError, TransientError, azure_errors, from_azure_error
+from ...shared_reads import shared
 from ..operation import operation_failure
 from ..sdk import wire_text
 from .model import SqlRef
@@ -79,10 +80,15 @@ def get_database(sql: SqlManagementClient, ref: SqlRef, name: str) -> Database |
 
 
 def server_location(sql: SqlManagementClient, ref: SqlRef) -> str:
-    with azure_errors(f"read target server {ref.server}"):
-        server = sql.servers.get(ref.resource_group, ref.server, **ARM_CALL_OPTIONS)
-    location: str = server.location
-    return location
+    """The server's region; read once per pre-flight (several databases often restore onto one server)."""
+
+    def read() -> str:
+        with azure_errors(f"read target server {ref.server}"):
+            server = sql.servers.get(ref.resource_group, ref.server, **ARM_CALL_OPTIONS)
+        location: str = server.location
+        return location
+
+    return shared("sql.server", f"/subscriptions/{ref.subscription}/{ref.resource_group}/{ref.server}", read)
 
 
 def recoverable_database(source: SqlRef, source_database_id: str) -> RecoverableDatabase:

@@ -12,6 +12,7 @@ from devstack.arm import ArmEmulator
 from dr import dispatch
 from dr.errors import NotFoundError, PermanentError, PreconditionError, TransientError
 from dr.steps import get_kind
+from dr.whatif import run_checks
 from tests.arm_fixtures import NOW, arm_calls
 
 from .conftest import BACKUP_AGE, EUS, SOURCE_DB, WUS, Driver, shop_estate
@@ -326,6 +327,44 @@ def test_check_passes_a_restorable_source_onto_a_free_target_with_the_backup_age
     assert "lastAvailableBackupDate" in backup.facts["rpo_basis"]
     assert checks["target_server_exists"].facts["location"] == "westus"
     assert arm_calls(arm, "PUT", "/databases/") == []  # read-only
+
+
+def server_reads(arm: ArmEmulator, server_id: str) -> list[str]:
+    return [path for path in arm_calls(arm, "GET", server_id) if path.lower() == server_id.lower()]
+
+
+def test_one_pre_flight_reads_a_target_server_once_for_every_restore_onto_it(arm: ArmEmulator) -> None:
+    """Several databases restoring onto one server (a region outage fires every plan's pre-flight at once, and
+    ARM limits reads per subscription); what a step reads before it changes anything is read again."""
+    steps = [restore_step(), restore_step(id="db-other", target_database="shop-other")]
+    payloads = {step["id"]: {"context": Driver(RESTORE, step).ctx.model_dump(mode="json")} for step in steps}
+    arm.clear_requests()
+
+    results = run_checks(payloads)
+    in_pre_flight = server_reads(arm, WUS)
+    arm.clear_requests()
+    Driver(RESTORE, restore_step()).begin()
+
+    for checks in results.values():
+        found = next(check for check in checks if check.name == "target_server_exists")
+        assert (found.status, found.facts["location"]) == ("passed", "westus")
+    assert len(in_pre_flight) == 1
+    assert len(server_reads(arm, WUS)) == 1  # begin's own read, not the pre-flight's answer
+
+
+def test_a_shared_server_read_that_fails_fails_every_restore_onto_it(arm: ArmEmulator) -> None:
+    gone = WUS.replace("/servers/shop-wus", "/servers/gone")
+    steps = [restore_step(target_server_id=gone), restore_step(id="db-other", target_server_id=gone)]
+    payloads = {step["id"]: {"context": Driver(RESTORE, step).ctx.model_dump(mode="json")} for step in steps}
+    arm.clear_requests()
+
+    results = run_checks(payloads)
+
+    for checks in results.values():
+        found = next(check for check in checks if check.name == "target_server_exists")
+        assert found.status == "failed"
+        assert "target server gone not found" in found.message
+    assert len(server_reads(arm, gone)) == 1
 
 
 def test_check_fails_a_missing_geo_backup_and_a_missing_target_server(arm: ArmEmulator) -> None:
