@@ -88,7 +88,7 @@ def server_location(sql: SqlManagementClient, ref: SqlRef) -> str:
         location: str = server.location
         return location
 
-    return shared("sql.server", f"/subscriptions/{ref.subscription}/{ref.resource_group}/{ref.server}", read)
+    return shared("sql.server", ref.server_id, read)
 
 
 def recoverable_database(source: SqlRef, source_database_id: str) -> RecoverableDatabase:

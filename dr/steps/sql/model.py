@@ -36,11 +36,15 @@ class SqlRef(ArmRef):
         group_id = f"{partner.id.rstrip('/')}/failoverGroups/{self.child}"
         return partner.model_copy(update={"id": group_id, "child": self.child})
 
-    def database_id(self, name: str) -> str:
+    @property
+    def server_id(self) -> str:
         return (
             f"/subscriptions/{self.subscription}/resourceGroups/{self.resource_group}"
-            f"/providers/Microsoft.Sql/servers/{self.server}/databases/{name}"
+            f"/providers/Microsoft.Sql/servers/{self.server}"
         )
+
+    def database_id(self, name: str) -> str:
+        return f"{self.server_id}/databases/{name}"
 
 
 class SqlOperationState(OperationState):

@@ -329,6 +329,11 @@ def test_check_passes_a_restorable_source_onto_a_free_target_with_the_backup_age
     assert arm_calls(arm, "PUT", "/databases/") == []  # read-only
 
 
+def pre_flight(steps: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    """The steps' checks as a run's pre-flight makes them: all at once, sharing their reads."""
+    return run_checks({step["id"]: {"context": Driver(RESTORE, step).ctx.model_dump(mode="json")} for step in steps})
+
+
 def server_reads(arm: ArmEmulator, server_id: str) -> list[str]:
     return [path for path in arm_calls(arm, "GET", server_id) if path.lower() == server_id.lower()]
 
@@ -337,10 +342,9 @@ def test_one_pre_flight_reads_a_target_server_once_for_every_restore_onto_it(arm
     """Several databases restoring onto one server (a region outage fires every plan's pre-flight at once, and
     ARM limits reads per subscription); what a step reads before it changes anything is read again."""
     steps = [restore_step(), restore_step(id="db-other", target_database="shop-other")]
-    payloads = {step["id"]: {"context": Driver(RESTORE, step).ctx.model_dump(mode="json")} for step in steps}
     arm.clear_requests()
 
-    results = run_checks(payloads)
+    results = pre_flight(steps)
     in_pre_flight = server_reads(arm, WUS)
     arm.clear_requests()
     Driver(RESTORE, restore_step()).begin()
@@ -355,10 +359,9 @@ def test_one_pre_flight_reads_a_target_server_once_for_every_restore_onto_it(arm
 def test_a_shared_server_read_that_fails_fails_every_restore_onto_it(arm: ArmEmulator) -> None:
     gone = WUS.replace("/servers/shop-wus", "/servers/gone")
     steps = [restore_step(target_server_id=gone), restore_step(id="db-other", target_server_id=gone)]
-    payloads = {step["id"]: {"context": Driver(RESTORE, step).ctx.model_dump(mode="json")} for step in steps}
     arm.clear_requests()
 
-    results = run_checks(payloads)
+    results = pre_flight(steps)
 
     for checks in results.values():
         found = next(check for check in checks if check.name == "target_server_exists")
