@@ -42,9 +42,11 @@ region_outage — one plan (6 steps: 2 geo-restores, 2 failover groups, a Traffi
   plans' RTO (report rto_seconds, from the alert's firedDateTime) over the lone plan's RTO <= 1.5.
   `cpu_until_last_first_call`: from the first alert to the last plan's first cloud call, each process's share
   of one core (this process holds the devstack host, the ARM emulator and the driver; the app's worker
-  processes, one per Flex Consumption scale group, named "(http)" and "(durable)", and Azurite are its
-  children): a worker at ~1.0 was bound by its one core (the GIL). `machine_busy`: the share of all the
-  machine's cores busy over that window, whatever the process; near 1.0, the machine itself is the limit.
+  processes, one per instance of each Flex Consumption scale group, named "(http)" and "(durable)", and
+  Azurite are its children): a worker at ~1.0 was bound by its one core (the GIL). `machine_busy`: the share
+  of all the machine's cores busy over that window, whatever the process; near 1.0, the machine itself is the
+  limit. The app runs on the always-ready instances infra/main.bicep deploys (`app_instances`: one "http",
+  two "durable"); --durable-instances 1 measures a single durable instance.
 unreachable_source_s — a blob_backup step (failover mode, on_source_unavailable: continue) against a
   black-holed primary (the fault proxy swallows every request to it): the step's finished_at - started_at.
   The configured probe bound is the worst case of the step's storage retry policy for one request:
@@ -890,6 +892,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--depth", type=int, default=None, help="generated plan: steps per chain (5)")
     parser.add_argument("--outage-plans", type=int, default=None, help="plans in the region outage (50; quick 10)")
     parser.add_argument("--run-timeout", type=float, default=300.0, help="seconds one run may take")
+    parser.add_argument(
+        "--durable-instances",
+        type=int,
+        default=None,
+        help="instances of the app's durable scale group (default: the always-ready count infra/main.bicep deploys)",
+    )
     args = parser.parse_args(argv)
     args.lanes = args.lanes or (6 if args.quick else 20)
     args.depth = args.depth or 5
@@ -899,6 +907,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown or not chosen:
         parser.error(f"unknown scenario(s) {unknown}; choose from {', '.join(SCENARIOS)}")
     os.environ.setdefault("DR_STEP_POLL_MIN_SECONDS", "0.5")
+    instances = _app_instances(parser, args.durable_instances)
 
     from devstack.stack import LocalStack
 
@@ -906,7 +915,9 @@ def main(argv: list[str] | None = None) -> int:
     plans_dir = work / "plans"
     plans_dir.mkdir()
     began = time.monotonic()
-    out: dict[str, Any] = {"quick": args.quick}
+    # The app's instances per Flex Consumption scale group (one Python worker process each, unless
+    # FUNCTIONS_WORKER_PROCESS_COUNT says more): the storm's first calls depend on the durable group's.
+    out: dict[str, Any] = {"quick": args.quick, "app_instances": instances}
     results: dict[str, Any] = {}
     try:
         with LocalStack(state_dir=work / "stack", port=0, plans_dir=plans_dir, timers=False) as stack:
@@ -932,6 +943,20 @@ def main(argv: list[str] | None = None) -> int:
     out["met"] = all(v.get("met") for k, v in out.items() if isinstance(v, dict) and "met" in v and k != "scenarios")
     print(json.dumps(out, indent=2, default=str))
     return 0 if out["met"] else 1
+
+
+def _app_instances(parser: argparse.ArgumentParser, durable: int | None) -> dict[str, int]:
+    """The instances per scale group the stack will start, with the durable group's count set when asked
+    (through DEVSTACK_ALWAYS_READY, which the stack reads when it starts)."""
+    from devstack.host.worker_process import always_ready_from_settings
+
+    if durable is not None and durable < 1:
+        parser.error("--durable-instances must be at least 1")
+    instances = always_ready_from_settings()
+    if durable is not None:
+        instances["durable"] = durable
+        os.environ["DEVSTACK_ALWAYS_READY"] = ",".join(f"{group}={count}" for group, count in instances.items())
+    return instances
 
 
 def _headline(results: dict[str, Any]) -> dict[str, Any]:

@@ -80,10 +80,15 @@ param durableTaskSchedulerSku string = 'Consumption'
 @maxValue(1000)
 param maximumInstanceCount int = 40
 
-@description('Always-ready instances of each of the two Flex Consumption scale groups a recovery goes through, "http" (the alert webhook, the operator API) and "durable" (orchestrations, activities, entities). Billed while idle; 0 leaves both to scale from zero, a cold start each when an outage fires.')
+@description('Always-ready instances of the "http" Flex Consumption scale group (the alert webhook, the operator API). Billed while idle; 0 scales it from zero, a cold start when an outage fires.')
 @minValue(0)
 @maxValue(20)
-param alwaysReadyInstances int = 1
+param alwaysReadyHttpInstances int = 1
+
+@description('Always-ready instances of the "durable" scale group (orchestrations, activities, entities). A region outage starts every plan at once, and one instance runs one Python worker (one core, its interpreter lock): two take the first minutes of a 50-plan storm without waiting for scale-out (docs/rto-benchmark.md). Billed while idle; 0 scales it from zero.')
+@minValue(0)
+@maxValue(20)
+param alwaysReadyDurableInstances int = 2
 
 @description('Spread the app (and its storage, ZRS) over availability zones. Flex Consumption then bills at least two always-ready instances per function group; the region must offer zones.')
 param zoneRedundant bool = false
@@ -277,7 +282,8 @@ module api 'core/host/flex-function-app.bicep' = {
     appSettings: union(drSettings, durableTaskSchedulerSettings)
     pythonVersion: '3.13'
     maximumInstanceCount: maximumInstanceCount
-    alwaysReadyInstances: alwaysReadyInstances
+    alwaysReadyHttpInstances: alwaysReadyHttpInstances
+    alwaysReadyDurableInstances: alwaysReadyDurableInstances
     zoneRedundant: zoneRedundant
     authClientId: authClientId
     authTenantId: !empty(authTenantId) ? authTenantId : tenant().tenantId

@@ -336,12 +336,15 @@ class HostServer:
     ) -> None:
         indexed = load_app(app, settings_file=settings_file)
         # worker_process: invocations go to worker processes of their own (devstack.host.worker_process), as in
-        # Azure: an instance per scale group (DEVSTACK_SCALE_GROUPS), FUNCTIONS_WORKER_PROCESS_COUNT processes
-        # each; started with the host, stopped with it.
+        # Azure: instances per scale group (DEVSTACK_SCALE_GROUPS, DEVSTACK_ALWAYS_READY),
+        # FUNCTIONS_WORKER_PROCESS_COUNT processes each; started with the host, stopped with it.
         self._worker: AppInstances | None = None
         if worker_process:
             self._worker = AppInstances.from_settings(indexed.app_dir, indexed.loaded.functions).start()
             indexed = dataclasses.replace(indexed, loaded=remote(indexed.loaded, self._worker))
+            # host.json maxConcurrentActivityFunctions is a limit per instance: the app's is that many times over.
+            per_instance = max_concurrent_activities or indexed.settings.max_concurrent_activities
+            max_concurrent_activities = per_instance * self._worker.activity_instances()
         self.runtime = HostRuntime(
             indexed,
             host=host,

@@ -178,14 +178,15 @@ class WorkerProcess:
 
 
 class WorkerPool:
-    """FUNCTIONS_WORKER_PROCESS_COUNT worker processes: 1 to 10, default 1 (Microsoft Learn, "App settings
-    reference for Azure Functions", FUNCTIONS_WORKER_PROCESS_COUNT). Invocations go round the running ones in
-    turn, as the Functions host hands them to its worker channels (azure-functions-host,
+    """The worker processes of one instance: FUNCTIONS_WORKER_PROCESS_COUNT, 1 to 10, default 1 (Microsoft
+    Learn, "App settings reference for Azure Functions", FUNCTIONS_WORKER_PROCESS_COUNT). Invocations go round
+    the running ones in turn, as the Functions host hands them to its worker channels (azure-functions-host,
     src/WebJobs.Script/Workers/Rpc/FunctionRegistration/RpcFunctionInvocationDispatcherLoadBalancer.cs)."""
 
     def __init__(self, app_dir: Path, count: int, group: str = "app") -> None:
         self.processes = [WorkerProcess(app_dir, group) for _ in range(max(1, count))]
         self._turn = itertools.count()
+        self.in_flight = 0
 
     def start(self) -> WorkerPool:
         _start_all(self.processes, self.stop)
@@ -193,11 +194,45 @@ class WorkerPool:
 
     async def invoke(self, message: Any) -> Any:
         running = [process for process in self.processes if process.alive] or self.processes
-        return await running[next(self._turn) % len(running)].invoke(message)
+        self.in_flight += 1
+        try:
+            return await running[next(self._turn) % len(running)].invoke(message)
+        finally:
+            self.in_flight -= 1
+
+    @property
+    def alive(self) -> bool:
+        return any(process.alive for process in self.processes)
 
     def stop(self) -> None:
         for process in self.processes:
             process.stop()
+
+
+class GroupInstances:
+    """The instances of one scale group, each a WorkerPool of its own. A Durable instance takes work from the
+    task hub when it has room for it (it pulls; durableTask maxConcurrent* are limits per instance), so the next
+    invocation goes to the instance with the fewest in flight, ties in turn; an HTTP request goes to any, as
+    the front end balances them."""
+
+    def __init__(self, app_dir: Path, group: str, count: int) -> None:
+        self.group = group
+        self.instances = [WorkerPool(app_dir, process_count(), group) for _ in range(max(1, count))]
+        self._turn = itertools.count()
+
+    @property
+    def processes(self) -> list[WorkerProcess]:
+        return [process for instance in self.instances for process in instance.processes]
+
+    async def invoke(self, message: Any) -> Any:
+        running = [instance for instance in self.instances if instance.alive] or self.instances
+        offset = next(self._turn)
+        turn = [running[(offset + i) % len(running)] for i in range(len(running))]
+        return await min(turn, key=lambda instance: instance.in_flight).invoke(message)
+
+    def stop(self) -> None:
+        for instance in self.instances:
+            instance.stop()
 
 
 def process_count() -> int:
@@ -247,6 +282,27 @@ def scale_group(function: LoadedFunction) -> str:
     return f"function:{function.metadata.name}"
 
 
+# Always-ready instances per scale group, as infra/main.bicep deploys them by default (alwaysReadyHttpInstances,
+# alwaysReadyDurableInstances; tests/devstack/host/test_worker_process.py keeps the two the same). A group not
+# named has one instance: what scales from zero has one once work arrives (its cold start is not modelled).
+DEFAULT_ALWAYS_READY = {"http": 1, "durable": 2}
+
+
+def always_ready_from_settings() -> dict[str, int]:
+    """DEVSTACK_ALWAYS_READY: instances per scale group, "group=count" comma-separated (default
+    DEFAULT_ALWAYS_READY); the names functionAppConfig.scaleAndConcurrency.alwaysReady takes."""
+    raw = os.environ.get("DEVSTACK_ALWAYS_READY")
+    if raw is None:
+        return dict(DEFAULT_ALWAYS_READY)
+    counts: dict[str, int] = {}
+    for entry in filter(None, (part.strip() for part in raw.split(","))):
+        name, sep, count = entry.partition("=")
+        if not sep or not count.strip().isdigit():
+            raise ValueError(f"DEVSTACK_ALWAYS_READY: {entry!r} is not group=count (e.g. durable=2)")
+        counts[name.strip()] = int(count)
+    return counts
+
+
 def scale_groups_from_settings() -> tuple[str, ...]:
     """DEVSTACK_SCALE_GROUPS: the groups with an instance of their own, comma-separated (default
     "http,durable"); empty: one instance runs the whole app, as on the Consumption and Premium plans."""
@@ -257,31 +313,47 @@ def scale_groups_from_settings() -> tuple[str, ...]:
 
 
 class AppInstances:
-    """The app's instances as Flex Consumption places functions on them: a WorkerPool per scale group in
-    `own_instance` that has functions, and one more for every other function (the first group's pool when that
-    group has functions). Each instance loads the whole app, as a Flex instance does; only the functions of its
-    group are invoked there."""
+    """The app's instances as Flex Consumption places functions on them: the instances of each scale group in
+    `own_instance` that has functions (`always_ready` of them, at least one), and one more for every other
+    function (the first group's when that group has functions). Each instance loads the whole app, as a Flex
+    instance does; only the functions of its group are invoked there."""
 
-    def __init__(self, app_dir: Path, functions: dict[str, LoadedFunction], own_instance: tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        app_dir: Path,
+        functions: dict[str, LoadedFunction],
+        own_instance: tuple[str, ...],
+        always_ready: dict[str, int] | None = None,
+    ) -> None:
         groups = {loaded.function_id: scale_group(loaded) for loaded in functions.values()}
         present = [group for group in own_instance if group in groups.values()]
-        self.pools = {group: WorkerPool(app_dir, process_count(), group) for group in present}
+        counts = always_ready or {}
+        self.pools = {group: GroupInstances(app_dir, group, counts.get(group, 1)) for group in present}
         shared = present[0] if present else "app"
         if not present or any(group not in self.pools for group in groups.values()):
-            self.pools.setdefault(shared, WorkerPool(app_dir, process_count(), shared))
+            self.pools.setdefault(shared, GroupInstances(app_dir, shared, counts.get(shared, 1)))
         self._shared = self.pools[shared]
         self._pool_of = {function_id: self.pools.get(group, self._shared) for function_id, group in groups.items()}
+        self._functions = functions
 
     @classmethod
     def from_settings(cls, app_dir: Path, functions: dict[str, LoadedFunction]) -> AppInstances:
-        return cls(app_dir, functions, scale_groups_from_settings())
+        return cls(app_dir, functions, scale_groups_from_settings(), always_ready_from_settings())
 
     def start(self) -> AppInstances:
         _start_all([process for pool in self.pools.values() for process in pool.processes], self.stop)
         return self
 
-    def pool_of(self, function_id: str) -> WorkerPool:
+    def pool_of(self, function_id: str) -> GroupInstances:
         return self._pool_of.get(function_id, self._shared)
+
+    def activity_instances(self) -> int:
+        """How many instances run the app's activities: maxConcurrentActivityFunctions holds for each."""
+        activity = next(
+            (f for f in self._functions.values() if any(b.get("type") == "activityTrigger" for b in f.raw_bindings)),
+            None,
+        )
+        return len(self.pool_of(activity.function_id).instances) if activity is not None else 1
 
     async def invoke(self, message: Any) -> Any:
         return await self.pool_of(message.invocation_request.function_id).invoke(message)

@@ -38,13 +38,31 @@ param pythonVersion string = '3.13'
 @maxValue(1000)
 param maximumInstanceCount int = 40
 
-@description('Always-ready instances of the "http" and of the "durable" scale group each (Flex Consumption scales HTTP triggers as one group and Durable triggers as another). 0: none.')
+@description('Always-ready instances of the "http" scale group (Flex Consumption scales HTTP triggers as one group). 0: none.')
 @minValue(0)
 @maxValue(20)
-param alwaysReadyInstances int = 1
+param alwaysReadyHttpInstances int = 1
+
+@description('Always-ready instances of the "durable" scale group (orchestrations, activities and entities scale as one group). 0: none.')
+@minValue(0)
+@maxValue(20)
+param alwaysReadyDurableInstances int = 2
 
 // Zone redundancy needs at least two always-ready instances per group.
-var alwaysReadyPerGroup = zoneRedundant ? max(alwaysReadyInstances, 2) : alwaysReadyInstances
+var alwaysReadyHttp = zoneRedundant ? max(alwaysReadyHttpInstances, 2) : alwaysReadyHttpInstances
+var alwaysReadyDurable = zoneRedundant ? max(alwaysReadyDurableInstances, 2) : alwaysReadyDurableInstances
+var httpAlwaysReady = alwaysReadyHttp == 0 ? [] : [
+  {
+    name: 'http'
+    instanceCount: alwaysReadyHttp
+  }
+]
+var durableAlwaysReady = alwaysReadyDurable == 0 ? [] : [
+  {
+    name: 'durable'
+    instanceCount: alwaysReadyDurable
+  }
+]
 
 @allowed([
   512
@@ -150,16 +168,7 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
         // A region outage fires every plan at once: their alerts and their orchestrations then start on warm
         // instances of both groups, not behind a cold start of each (new non-HTTP instances come at most one
         // per 30 s).
-        alwaysReady: alwaysReadyInstances == 0 ? [] : [
-          {
-            name: 'http'
-            instanceCount: alwaysReadyPerGroup
-          }
-          {
-            name: 'durable'
-            instanceCount: alwaysReadyPerGroup
-          }
-        ]
+        alwaysReady: concat(httpAlwaysReady, durableAlwaysReady)
       }
       runtime: {
         name: 'python'

@@ -1,12 +1,13 @@
 """The app in worker processes of its own (devstack.host.worker_process), as in Azure: HTTP functions,
-orchestrators and activities run there through Microsoft's runtime, on an instance per Flex Consumption scale
-group (HTTP apart from Durable), FUNCTIONS_WORKER_PROCESS_COUNT processes each sharing the invocations, and a
-worker that dies fails its invocations instead of hanging them."""
+orchestrators and activities run there through Microsoft's runtime, on instances per Flex Consumption scale
+group (HTTP apart from Durable; as many as infra/main.bicep keeps always ready), FUNCTIONS_WORKER_PROCESS_COUNT
+processes each sharing the invocations, and a worker that dies fails its invocations instead of hanging them."""
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import textwrap
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -17,7 +18,12 @@ import requests
 
 from devstack.host import RuntimeStatus, run_host
 from devstack.host.indexer import load_app
-from devstack.host.worker_process import AppInstances, scale_group
+from devstack.host.worker_process import (
+    DEFAULT_ALWAYS_READY,
+    AppInstances,
+    always_ready_from_settings,
+    scale_group,
+)
 
 PID_APP = textwrap.dedent("""
     import json
@@ -112,14 +118,57 @@ def test_http_functions_and_durable_ones_run_on_instances_of_their_own_as_on_fle
 ) -> None:
     monkeypatch.delenv("DEVSTACK_SCALE_GROUPS", raising=False)
     monkeypatch.delenv("FUNCTIONS_WORKER_PROCESS_COUNT", raising=False)
+    monkeypatch.setenv("DEVSTACK_ALWAYS_READY", "http=1,durable=1")
     with run_host(pid_app, worker_process=True) as host:
         http_pid = requests.get(f"{host.url}/api/pid", timeout=30).json()["pid"]
         done = host.engine.wait(host.engine.start("pids", None), timeout=30)
 
     assert done.runtime_status is RuntimeStatus.COMPLETED
-    assert done.output["orchestrator"] == done.output["activity"]  # one "durable" group
+    assert done.output["orchestrator"] == done.output["activity"]  # one "durable" instance
     assert http_pid != done.output["orchestrator"]
     assert os.getpid() not in {http_pid, *done.output.values()}
+
+
+def test_the_durable_group_runs_on_the_always_ready_instances_infra_deploys(
+    pid_app: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DEVSTACK_SCALE_GROUPS", raising=False)
+    monkeypatch.delenv("DEVSTACK_ALWAYS_READY", raising=False)
+    monkeypatch.delenv("FUNCTIONS_WORKER_PROCESS_COUNT", raising=False)
+    with run_host(pid_app, worker_process=True) as host:
+        http_pid = requests.get(f"{host.url}/api/pid", timeout=30).json()["pid"]
+        runs = [host.engine.start("pids", None) for _ in range(4)]
+        outputs = [host.engine.wait(run, timeout=30).output for run in runs]
+
+    durable_pids = {pid for output in outputs for pid in output.values()}
+    # Two instances of the durable group share the work (infra/main.bicep keeps two always ready), and neither
+    # is the HTTP group's.
+    assert len(durable_pids) == DEFAULT_ALWAYS_READY["durable"] == 2
+    assert http_pid not in durable_pids
+
+
+def test_the_devstack_deploys_as_many_always_ready_instances_as_infra_does() -> None:
+    bicep = (Path(__file__).resolve().parents[3] / "infra" / "main.bicep").read_text(encoding="utf-8")
+
+    def default(param: str) -> int:
+        found = re.search(rf"^param {param} int = (\d+)$", bicep, re.MULTILINE)
+        assert found is not None, f"infra/main.bicep declares no int parameter {param}"
+        return int(found.group(1))
+
+    assert {
+        "http": default("alwaysReadyHttpInstances"),
+        "durable": default("alwaysReadyDurableInstances"),
+    } == DEFAULT_ALWAYS_READY
+
+
+def test_always_ready_instances_are_read_from_the_setting_and_a_bad_one_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DEVSTACK_ALWAYS_READY", "durable=3, http=1")
+    assert always_ready_from_settings() == {"durable": 3, "http": 1}
+    monkeypatch.setenv("DEVSTACK_ALWAYS_READY", "durable:3")
+    with pytest.raises(ValueError, match="'durable:3' is not group=count"):
+        always_ready_from_settings()
 
 
 def test_one_instance_runs_the_whole_app_when_no_group_is_set_apart(
@@ -137,7 +186,7 @@ def test_each_function_has_the_scale_group_flex_consumption_gives_its_trigger(pi
     functions = load_app(pid_app).loaded.functions
 
     groups = {name: scale_group(loaded) for name, loaded in functions.items()}
-    instances = AppInstances(pid_app, functions, ("http", "durable"))
+    instances = AppInstances(pid_app, functions, ("http", "durable"), {"durable": 3})
     placed = {name: instances.pool_of(loaded.function_id) for name, loaded in functions.items()}
 
     assert groups == {
@@ -151,6 +200,9 @@ def test_each_function_has_the_scale_group_flex_consumption_gives_its_trigger(pi
     assert sorted(instances.pools) == ["durable", "http"]
     assert placed["hourly"] is placed["pid"] is instances.pools["http"]  # a group without its own: the first's
     assert placed["pids"] is placed["where"] is instances.pools["durable"]
+    # maxConcurrentActivityFunctions holds per instance: three durable instances, three times the activities.
+    assert [len(instances.pools[group].instances) for group in ("http", "durable")] == [1, 3]
+    assert instances.activity_instances() == 3
 
 
 def test_the_apps_logs_reach_the_host_as_the_python_worker_sends_them(
