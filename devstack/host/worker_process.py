@@ -212,8 +212,8 @@ class WorkerPool:
 class GroupInstances:
     """The instances of one scale group, each a WorkerPool of its own. A Durable instance takes work from the
     task hub when it has room for it (it pulls; durableTask maxConcurrent* are limits per instance), so the next
-    invocation goes to the instance with the fewest in flight, ties in turn; an HTTP request goes to any, as
-    the front end balances them."""
+    invocation goes to the instance with the fewest in flight, ties in turn. HTTP requests are spread the same
+    way, as the front end balances them over the instances."""
 
     def __init__(self, app_dir: Path, group: str, count: int) -> None:
         self.group = group
@@ -334,7 +334,6 @@ class AppInstances:
             self.pools.setdefault(shared, GroupInstances(app_dir, shared, counts.get(shared, 1)))
         self._shared = self.pools[shared]
         self._pool_of = {function_id: self.pools.get(group, self._shared) for function_id, group in groups.items()}
-        self._functions = functions
 
     @classmethod
     def from_settings(cls, app_dir: Path, functions: dict[str, LoadedFunction]) -> AppInstances:
@@ -349,11 +348,7 @@ class AppInstances:
 
     def activity_instances(self) -> int:
         """How many instances run the app's activities: maxConcurrentActivityFunctions holds for each."""
-        activity = next(
-            (f for f in self._functions.values() if any(b.get("type") == "activityTrigger" for b in f.raw_bindings)),
-            None,
-        )
-        return len(self.pool_of(activity.function_id).instances) if activity is not None else 1
+        return len(self.pools.get(_TRIGGER_GROUPS["activityTrigger"], self._shared).instances)
 
     async def invoke(self, message: Any) -> Any:
         return await self.pool_of(message.invocation_request.function_id).invoke(message)

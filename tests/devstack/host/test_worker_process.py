@@ -221,3 +221,45 @@ def test_the_apps_logs_reach_the_host_as_the_python_worker_sends_them(
     # The runtime's own per-invocation record comes too, written at DEBUG (a system log).
     runtime = [r for r in caplog.records if r.name == "worker.http.azure.functions"]
     assert any("Function name: log" in r.getMessage() and r.levelno == logging.DEBUG for r in runtime)
+
+
+NAP_APP = textwrap.dedent("""
+    import os
+    import time
+
+    import azure.durable_functions as df
+    import azure.functions as func
+
+    app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+
+
+    @app.orchestration_trigger(context_name="context")
+    def naps(context: df.DurableOrchestrationContext):
+        return (yield context.task_all([context.call_activity("nap", i) for i in range(2)]))
+
+
+    @app.activity_trigger(input_name="payload")
+    def nap(payload: int) -> list:
+        started = time.time()
+        time.sleep(0.5)
+        return [os.getpid(), started, time.time()]
+""")
+
+
+def test_max_concurrent_activities_holds_per_durable_instance(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    app_dir = tmp_path / "nap_app"
+    app_dir.mkdir()
+    (app_dir / "function_app.py").write_text(NAP_APP, encoding="utf-8")
+    (app_dir / "host.json").write_text(
+        '{"version": "2.0", "extensions": {"durableTask": {"maxConcurrentActivityFunctions": 1}}}', encoding="utf-8"
+    )
+    monkeypatch.delenv("DEVSTACK_SCALE_GROUPS", raising=False)
+    monkeypatch.delenv("FUNCTIONS_WORKER_PROCESS_COUNT", raising=False)
+    monkeypatch.setenv("DEVSTACK_ALWAYS_READY", "http=1,durable=2")
+    with run_host(app_dir, worker_process=True) as host:
+        done = host.engine.wait(host.engine.start("naps", None), timeout=30)
+
+    (pid_a, start_a, end_a), (pid_b, start_b, end_b) = done.output
+    # One activity at a time on each instance, and two instances: the two naps ran at once, one on each.
+    assert pid_a != pid_b
+    assert start_a < end_b and start_b < end_a
