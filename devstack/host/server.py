@@ -342,7 +342,9 @@ class HostServer:
         if worker_process:
             self._worker = AppInstances.from_settings(indexed.app_dir, indexed.loaded.functions).start()
             indexed = dataclasses.replace(indexed, loaded=remote(indexed.loaded, self._worker))
-            # host.json maxConcurrentActivityFunctions is a limit per instance: the app's is that many times over.
+            # host.json maxConcurrentActivityFunctions is a limit per host instance (DurableTaskOptions
+            # .MaxConcurrentActivityFunctions): the app's is that many times over. Enforced as one total; routing to
+            # the least busy instance keeps each near its share.
             per_instance = max_concurrent_activities or indexed.settings.max_concurrent_activities
             max_concurrent_activities = per_instance * self._worker.activity_instances()
         self.runtime = HostRuntime(

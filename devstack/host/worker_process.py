@@ -211,9 +211,10 @@ class WorkerPool:
 
 class GroupInstances:
     """The instances of one scale group, each a WorkerPool of its own. A Durable instance takes work from the
-    task hub when it has room for it (it pulls; durableTask maxConcurrent* are limits per instance), so the next
-    invocation goes to the instance with the fewest in flight, ties in turn. HTTP requests are spread the same
-    way, as the front end balances them over the instances."""
+    task hub when it has room for it (Microsoft Learn, "Azure Storage provider (Durable Functions)": any app
+    instance dequeues from the shared work-item queue; DurableTaskOptions.MaxConcurrentActivityFunctions: "on a
+    single host instance"), so the next invocation goes to the instance with the fewest in flight, ties in turn.
+    HTTP requests are spread the same way, as the front end balances them over the instances."""
 
     def __init__(self, app_dir: Path, group: str, count: int) -> None:
         self.group = group
